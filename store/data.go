@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// A data directory holds the log signing identity and one repository per
+// tenant:
+//
+//	<data>/keys/log.key        note signer key (Ed25519), mode 0600
+//	<data>/keys/log.pub        note verifier key
+//	<data>/tenants/<name>/     the tenant's repository (a Local backend) with state/ and lock
+
+const (
+	signerKeyFile   = "keys/log.key"
+	verifierKeyFile = "keys/log.pub"
+)
+
+// DataDir is a Holdfast data directory.
+type DataDir struct {
+	Dir string
+}
+
+// InitResult reports what Init did.
+type InitResult struct {
+	Dir     string `json:"data_dir"`
+	Created bool   `json:"created"`
+	LogKey  string `json:"log_vkey"`
+	KeyFile string `json:"signing_key_file"`
+}
+
+// Init creates the data directory and the log signing identity. Running it
+// again leaves an existing identity alone and reports it.
+func (d DataDir) Init() (InitResult, error) {
+	const op = "init"
+	res := InitResult{Dir: d.Dir, KeyFile: filepath.Join(d.Dir, filepath.FromSlash(signerKeyFile))}
+	if vkey, err := d.LogKey(); err == nil {
+		res.LogKey = vkey
+		return res, nil
+	}
+	if err := os.MkdirAll(filepath.Join(d.Dir, "keys"), 0o700); err != nil {
+		return res, holdfast.E(op, holdfast.IO, err)
+	}
+	if err := os.MkdirAll(filepath.Join(d.Dir, "tenants"), 0o755); err != nil {
+		return res, holdfast.E(op, holdfast.IO, err)
+	}
+	host, _ := os.Hostname()
+	name := "holdfast-" + sanitizeKeyName(host) + "-" + randomHex(4)
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		return res, holdfast.E(op, err)
+	}
+	if err := createFile(res.KeyFile, []byte(skey+"\n"), 0o600); err != nil {
+		return res, holdfast.E(op, holdfast.IO, err)
+	}
+	if err := createFile(filepath.Join(d.Dir, filepath.FromSlash(verifierKeyFile)), []byte(vkey+"\n"), 0o644); err != nil {
+		return res, holdfast.E(op, holdfast.IO, err)
+	}
+	res.Created, res.LogKey = true, vkey
+	return res, nil
+}
+
+func sanitizeKeyName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return -1
+	}, s)
+	if s == "" {
+		s = "host"
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// createFile writes a new file durably; it never replaces one.
+func createFile(p string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+func (d DataDir) notInitialised(op string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return holdfast.Errorf(op, holdfast.NotFound, "%s is not a Holdfast data directory; run holdfast init (or set --data / HOLDFAST_DATA)", d.Dir)
+	}
+	return holdfast.E(op, holdfast.IO, err)
+}
+
+// LogKey returns the public verifier key of the log signing identity.
+func (d DataDir) LogKey() (string, error) {
+	b, err := os.ReadFile(filepath.Join(d.Dir, filepath.FromSlash(verifierKeyFile)))
+	if err != nil {
+		return "", d.notInitialised("log key", err)
+	}
+	vkey := strings.TrimSpace(string(b))
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", holdfast.E("log key", holdfast.Integrity, err, verifierKeyFile)
+	}
+	return vkey, nil
+}
+
+// Signer loads the log signing key.
+func (d DataDir) Signer() (note.Signer, error) {
+	p := filepath.Join(d.Dir, filepath.FromSlash(signerKeyFile))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, d.notInitialised("signing key", err)
+	}
+	s, err := note.NewSigner(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, holdfast.E("signing key", holdfast.Integrity, err, p)
+	}
+	return s, nil
+}
+
+// TenantDir is the directory of a tenant's repository.
+func (d DataDir) TenantDir(name string) string {
+	return filepath.Join(d.Dir, "tenants", name)
+}
+
+// AddTenantOptions configure AddTenant.
+type AddTenantOptions struct {
+	// MasterKey, if set, turns on encryption with a fresh tenant key
+	// wrapped by it.
+	MasterKey []byte
+	Now       time.Time
+}
+
+// AddTenant creates the repository of tenant name and returns its config.
+func (d DataDir) AddTenant(ctx context.Context, name string, opts AddTenantOptions) (Config, error) {
+	const op = "tenant add"
+	if err := holdfast.ValidateTenantName(name); err != nil {
+		return Config{}, err
+	}
+	vkey, err := d.LogKey()
+	if err != nil {
+		return Config{}, holdfast.E(op, err)
+	}
+	dir := d.TenantDir(name)
+	if _, err := os.Stat(filepath.Join(dir, configName)); err == nil {
+		return Config{}, holdfast.Errorf(op, holdfast.Exist, "tenant %s already exists in %s", name, dir)
+	}
+	if err := mkdirAllSync(dir); err != nil {
+		return Config{}, holdfast.E(op, holdfast.IO, err)
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	id := randomHex(8)
+	cfg := Config{
+		Version: FormatVersion, Tenant: name, ID: id,
+		Origin: fmt.Sprintf("holdfast/%s/%s", name, id),
+		Hash:   "sha256", LogKey: vkey, Created: opts.Now.UTC(),
+	}
+	if opts.MasterKey != nil {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return Config{}, holdfast.E(op, err)
+		}
+		wrapped, err := wrapKey(opts.MasterKey, key)
+		if err != nil {
+			return Config{}, holdfast.E(op, holdfast.Invalid, err, "master key")
+		}
+		cfg.Encryption = &EncryptionConfig{Algorithm: "aes-256-gcm", WrappedKey: wrapped, MasterKeyFingerprint: KeyFingerprint(opts.MasterKey)}
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return Config{}, holdfast.E(op, err)
+	}
+	be := NewLocal(dir)
+	if err := be.Put(ctx, configName, append(b, '\n')); err != nil {
+		return Config{}, holdfast.E(op, err)
+	}
+	signer, err := d.Signer()
+	if err != nil {
+		return Config{}, holdfast.E(op, err)
+	}
+	s, err := Open(ctx, be, Options{LocalDir: dir, Signer: signer, MasterKey: opts.MasterKey})
+	if err != nil {
+		return Config{}, holdfast.E(op, err)
+	}
+	defer s.Close(ctx)
+	if _, err := s.Append(ctx, TypeTenantCreated, map[string]any{"tenant": name, "origin": cfg.Origin, "encrypted": cfg.Encryption != nil}); err != nil {
+		return Config{}, holdfast.E(op, err)
+	}
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		return Config{}, holdfast.E(op, err)
+	}
+	return cfg, nil
+}
+
+// Tenants lists the tenants in the data directory.
+func (d DataDir) Tenants() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(d.Dir, "tenants"))
+	if err != nil {
+		return nil, d.notInitialised("tenants", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(d.Dir, "tenants", e.Name(), configName)); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// OpenTenantOptions configure OpenTenant.
+type OpenTenantOptions struct {
+	ReadOnly  bool
+	MasterKey []byte
+	Now       func() time.Time
+}
+
+// OpenTenant opens tenant name's repository; for writing unless ReadOnly.
+func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOptions) (*Store, error) {
+	op := "open tenant " + name
+	if err := holdfast.ValidateTenantName(name); err != nil {
+		return nil, err
+	}
+	dir := d.TenantDir(name)
+	if _, err := os.Stat(filepath.Join(dir, configName)); err != nil {
+		if _, derr := os.Stat(filepath.Join(d.Dir, filepath.FromSlash(verifierKeyFile))); derr != nil {
+			return nil, d.notInitialised(op, derr)
+		}
+		return nil, holdfast.Errorf(op, holdfast.NotFound, "tenant %s does not exist in %s (holdfast tenant add %s)", name, d.Dir, name)
+	}
+	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Now: opts.Now}
+	if !opts.ReadOnly {
+		signer, err := d.Signer()
+		if err != nil {
+			return nil, holdfast.E(op, err)
+		}
+		o.Signer = signer
+	}
+	s, err := Open(ctx, NewLocal(dir), o)
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,781 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+const (
+	configName  = "config.json"
+	packPrefix  = "packs/"
+	logPrefix   = "log/"
+	ckptPrefix  = "checkpoints/"
+	logSuffix   = ".jsonl"
+	maxLineSize = 64 << 20
+
+	// PackSize is the size at which an open pack is written out.
+	PackSize = 16 << 20
+	// flushRecordBytes bounds the pending records kept in memory.
+	flushRecordBytes = 8 << 20
+)
+
+var hasher = rfc6962.DefaultHasher
+
+var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
+
+// LeafHash returns the RFC 6962 leaf hash of a record's canonical bytes.
+func LeafHash(rec []byte) []byte { return hasher.HashLeaf(rec) }
+
+// Options configure Open.
+type Options struct {
+	// LocalDir holds derived state (state/) and the writer lock. For a
+	// local backend it is the repository directory itself.
+	LocalDir string
+	// Signer signs checkpoints. Without one the store is read-only.
+	Signer note.Signer
+	// MasterKey unwraps the tenant key of an encrypted repository.
+	MasterKey []byte
+	// ReadOnly opens without the writer lock; Append and Flush fail.
+	ReadOnly bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is one tenant's repository.
+type Store struct {
+	mu       sync.Mutex
+	be       Backend
+	cfg      Config
+	sealer   *sealer
+	signer   note.Signer
+	verifier note.Verifier
+	localDir string
+	readOnly bool
+	lock     *lockFile
+	now      func() time.Time
+
+	packs   []ID           // every pack known, in load order
+	index   map[ID]blobLoc // blob id → where it is stored
+	logged  map[ID]bool    // packs named by a pack.added record
+	batches []batch        // committed log batches, in order
+	size    uint64         // committed records
+	tree    *compact.Range // over the committed records
+	lastCkp uint64         // size of the newest checkpoint
+	damaged string         // why appends are refused, if they are
+
+	// Pending work, made durable by Flush.
+	packBuf     []byte
+	packEntries []packEntry
+	pendingBlob map[ID]int // id → index in packEntries
+	pending     [][]byte   // canonical records not yet in a batch
+	pendingSize int
+
+	notes []string
+}
+
+type blobLoc struct {
+	pack uint32 // index into Store.packs
+	packEntry
+}
+
+type batch struct {
+	first, last uint64
+	name        string
+}
+
+// Open opens the repository in be.
+func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
+	const op = "store.Open"
+	rc, err := be.Open(ctx, configName)
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	cb, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	rc.Close()
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	cfg, err := parseConfig(cb)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Integrity, err, "config.json")
+	}
+	if cfg.Version != FormatVersion {
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "repository format %d is not supported (this holdfast reads format %d)", cfg.Version, FormatVersion)
+	}
+	s := &Store{
+		be: be, cfg: cfg, localDir: opts.LocalDir, now: opts.Now,
+		index: map[ID]blobLoc{}, logged: map[ID]bool{}, pendingBlob: map[ID]int{},
+		readOnly: opts.ReadOnly || opts.Signer == nil, signer: opts.Signer,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.verifier, err = note.NewVerifier(cfg.LogKey); err != nil {
+		return nil, holdfast.E(op, holdfast.Integrity, err, "config.json: log_vkey")
+	}
+	if s.signer != nil && (s.signer.Name() != s.verifier.Name() || s.signer.KeyHash() != s.verifier.KeyHash()) {
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "the signing key %s is not the key this tenant's log was created with (%s)", s.signer.Name(), s.verifier.Name())
+	}
+	if cfg.Encryption != nil {
+		if opts.MasterKey == nil {
+			return nil, holdfast.Errorf(op, holdfast.Invalid, "tenant %s is encrypted: set %s to the master key file", cfg.Tenant, MasterKeyEnv)
+		}
+		if fp := KeyFingerprint(opts.MasterKey); fp != cfg.Encryption.MasterKeyFingerprint {
+			return nil, holdfast.Errorf(op, holdfast.Invalid, "the master key (fingerprint %s) is not the one tenant %s was encrypted with (fingerprint %s)", fp, cfg.Tenant, cfg.Encryption.MasterKeyFingerprint)
+		}
+		key, err := unwrapKey(opts.MasterKey, cfg.Encryption.WrappedKey)
+		if err != nil {
+			return nil, holdfast.E(op, holdfast.Integrity, err, "unwrap tenant key")
+		}
+		if s.sealer, err = newSealer(key); err != nil {
+			return nil, holdfast.E(op, holdfast.Integrity, err)
+		}
+	}
+	if !s.readOnly {
+		lk, stale, err := acquireLock(s.localDir)
+		if err != nil {
+			return nil, holdfast.E(op, err)
+		}
+		s.lock = lk
+		if stale {
+			s.notes = append(s.notes, "took over the writer lock left by a process that ended without closing the store")
+		}
+		if l, ok := be.(*Local); ok {
+			n, err := l.Cleanup()
+			if err != nil {
+				s.lock.release()
+				return nil, holdfast.E(op, holdfast.IO, err)
+			}
+			if n > 0 {
+				s.notes = append(s.notes, fmt.Sprintf("removed %d incomplete file(s) left by an interrupted write; no committed data was touched", n))
+			}
+		}
+	}
+	if err := s.load(ctx); err != nil {
+		s.lock.release()
+		return nil, holdfast.E(op, err)
+	}
+	return s, nil
+}
+
+// Notes returns what Open found and repaired, in plain words.
+func (s *Store) Notes() []string { return append([]string(nil), s.notes...) }
+
+// Config returns the repository's configuration.
+func (s *Store) Config() Config { return s.cfg }
+
+// Size returns the number of committed records.
+func (s *Store) Size() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.size
+}
+
+// Close flushes pending work and releases the writer lock.
+func (s *Store) Close(ctx context.Context) error {
+	if s.readOnly {
+		return nil
+	}
+	err := s.Flush(ctx)
+	if rerr := s.lock.release(); err == nil && rerr != nil {
+		err = rerr
+	}
+	return err
+}
+
+// load builds the in-memory view: blob index from pack headers, the batch
+// list, the tree (from the state cache plus any newer batches) and the
+// newest checkpoint.
+func (s *Store) load(ctx context.Context) error {
+	err := s.be.List(ctx, packPrefix, func(name string, size int64) error {
+		id, err := packIDFromName(name)
+		if err != nil {
+			s.notes = append(s.notes, fmt.Sprintf("ignored %s: %v", name, err))
+			return nil
+		}
+		entries, err := s.readPackHeader(ctx, name, size)
+		if err != nil {
+			s.notes = append(s.notes, fmt.Sprintf("pack %s is unreadable (%v); run holdfast verify", name, err))
+			return nil
+		}
+		s.addPack(id, entries)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = s.be.List(ctx, logPrefix, func(name string, size int64) error {
+		b, err := parseBatchName(name)
+		if err != nil {
+			s.notes = append(s.notes, fmt.Sprintf("ignored %s: %v", name, err))
+			return nil
+		}
+		if b.first != s.size {
+			return holdfast.Errorf("load log", holdfast.Integrity, "log batch %s starts at record %d but the log before it ends at %d; run holdfast verify", name, b.first, s.size)
+		}
+		s.batches = append(s.batches, b)
+		s.size = b.last + 1
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = s.be.List(ctx, ckptPrefix, func(name string, size int64) error {
+		n, err := strconv.ParseUint(strings.TrimPrefix(name, ckptPrefix), 10, 64)
+		if err == nil && n > s.lastCkp {
+			s.lastCkp = n
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if s.lastCkp > s.size {
+		s.damaged = fmt.Sprintf("checkpoint %d was issued but the log holds only %d records: the log was truncated or a batch removed; run holdfast verify", s.lastCkp, s.size)
+		s.notes = append(s.notes, s.damaged)
+	}
+	if err := s.loadTree(ctx); err != nil {
+		return err
+	}
+	if !s.readOnly && s.damaged == "" {
+		// Packs written by a run that died before its records were committed
+		// hold durable blobs; name them in the log so nothing is unaccounted for.
+		var orphans []ID
+		for _, id := range s.packs {
+			if !s.logged[id] {
+				orphans = append(orphans, id)
+			}
+		}
+		for _, id := range orphans {
+			name := packName(id)
+			size, err := s.be.Size(ctx, name)
+			if err != nil {
+				return err
+			}
+			entries, err := s.readPackHeader(ctx, name, size)
+			if err != nil {
+				return err
+			}
+			if err := s.appendPackRecord(id, entries, true); err != nil {
+				return err
+			}
+		}
+		if len(orphans) > 0 {
+			s.notes = append(s.notes, fmt.Sprintf("recorded %d pack(s) written by an interrupted run", len(orphans)))
+		}
+		if err := s.recoverCheckpoint(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) addPack(id ID, entries []packEntry) {
+	pi := uint32(len(s.packs))
+	s.packs = append(s.packs, id)
+	for _, e := range entries {
+		if _, ok := s.index[e.ID]; !ok {
+			s.index[e.ID] = blobLoc{pack: pi, packEntry: e}
+		}
+	}
+}
+
+func (s *Store) readPackHeader(ctx context.Context, name string, size int64) ([]packEntry, error) {
+	if size < packTrailerSize {
+		return nil, fmt.Errorf("%d bytes is too short for a pack", size)
+	}
+	t := make([]byte, packTrailerSize)
+	if err := s.be.ReadAt(ctx, name, t, size-packTrailerSize); err != nil {
+		return nil, err
+	}
+	hl, err := parseTrailer(t, size)
+	if err != nil {
+		return nil, err
+	}
+	h := make([]byte, hl)
+	if err := s.be.ReadAt(ctx, name, h, size-packTrailerSize-hl); err != nil {
+		return nil, err
+	}
+	return parseHeader(h, size-packTrailerSize-hl, s.sealer)
+}
+
+// treeState is the derived cache of the tree and the packs the log names.
+type treeState struct {
+	Size   uint64   `json:"size"`
+	Hashes [][]byte `json:"hashes"`
+	Logged []ID     `json:"logged_packs"`
+}
+
+func (s *Store) statePath() string { return filepath.Join(s.localDir, "state", "tree.json") }
+
+func (s *Store) loadTree(ctx context.Context) error {
+	s.tree = rangeFactory.NewEmptyRange(0)
+	if b, err := readFileLimit(s.statePath(), 64<<20); err == nil {
+		var st treeState
+		if json.Unmarshal(b, &st) == nil && st.Size <= s.size {
+			if r, err := rangeFactory.NewRange(0, st.Size, st.Hashes); err == nil {
+				s.tree = r
+				for _, id := range st.Logged {
+					s.logged[id] = true
+				}
+			}
+		}
+	}
+	// Replay the batches the cache does not cover.
+	from := s.tree.End()
+	if from == 0 {
+		clear(s.logged)
+	}
+	return s.scanRecords(ctx, from, s.size, func(raw []byte, r Record) error {
+		if err := s.tree.Append(LeafHash(raw), nil); err != nil {
+			return err
+		}
+		s.noteRecord(r)
+		return nil
+	})
+}
+
+// noteRecord updates in-memory state from a committed record.
+func (s *Store) noteRecord(r Record) {
+	if r.Type == TypePack {
+		var d packRecord
+		if json.Unmarshal(r.Data, &d) == nil {
+			s.logged[d.Pack] = true
+		}
+	}
+}
+
+func (s *Store) saveTree() {
+	if s.readOnly {
+		return
+	}
+	st := treeState{Size: s.tree.End(), Hashes: s.tree.Hashes()}
+	for id := range s.logged {
+		st.Logged = append(st.Logged, id)
+	}
+	b, err := json.Marshal(st)
+	if err == nil {
+		err = writeFileAtomic(s.statePath(), b, 0o644)
+	}
+	if err != nil {
+		// Derived state: the next open rebuilds it from the log.
+		s.notes = append(s.notes, fmt.Sprintf("could not save the tree cache: %v", err))
+	}
+}
+
+// packRecord is the data of a pack.added record.
+type packRecord struct {
+	Pack    ID    `json:"pack"`
+	Size    int64 `json:"size"`
+	Blobs   []ID  `json:"blobs"`
+	Adopted bool  `json:"adopted,omitempty"`
+}
+
+func (s *Store) appendPackRecord(id ID, entries []packEntry, adopted bool) error {
+	pr := packRecord{Pack: id, Adopted: adopted}
+	for _, e := range entries {
+		pr.Blobs = append(pr.Blobs, e.ID)
+		pr.Size += int64(e.StoredLen)
+	}
+	sort.Slice(pr.Blobs, func(i, j int) bool { return bytes.Compare(pr.Blobs[i][:], pr.Blobs[j][:]) < 0 })
+	_, err := s.appendLocked(TypePack, pr, nil)
+	if err == nil {
+		s.logged[id] = true
+	}
+	return err
+}
+
+// PutBlob stores the content read from r and returns its Ref. Content is
+// split into ChunkSize blobs; each is stored once however often it is put.
+// The blobs are durable once Flush returns.
+func (s *Store) PutBlob(ctx context.Context, r io.Reader) (Ref, error) {
+	const op = "store.PutBlob"
+	if err := s.writable(op); err != nil {
+		return Ref{}, err
+	}
+	whole := sha256.New()
+	var ref Ref
+	buf := make([]byte, ChunkSize)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			chunk := buf[:n]
+			whole.Write(chunk)
+			id := ID(sha256.Sum256(chunk))
+			ref.Chunks = append(ref.Chunks, id)
+			ref.Size += int64(n)
+			s.mu.Lock()
+			err := s.addBlobLocked(ctx, id, chunk)
+			s.mu.Unlock()
+			if err != nil {
+				return Ref{}, holdfast.E(op, err)
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return Ref{}, holdfast.E(op, holdfast.IO, err, "read content")
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return Ref{}, holdfast.E(op, cerr)
+		}
+	}
+	copy(ref.SHA256[:], whole.Sum(nil))
+	if len(ref.Chunks) <= 1 {
+		ref.Chunks = nil
+	}
+	return ref, nil
+}
+
+// PutBytes stores b; it is PutBlob for content already in memory.
+func (s *Store) PutBytes(ctx context.Context, b []byte) (Ref, error) {
+	return s.PutBlob(ctx, bytes.NewReader(b))
+}
+
+func (s *Store) addBlobLocked(ctx context.Context, id ID, plain []byte) error {
+	if _, ok := s.index[id]; ok {
+		return nil
+	}
+	if _, ok := s.pendingBlob[id]; ok {
+		return nil
+	}
+	off := len(s.packBuf)
+	s.packBuf = encodeBlob(s.packBuf, id, plain, s.sealer)
+	s.pendingBlob[id] = len(s.packEntries)
+	s.packEntries = append(s.packEntries, packEntry{ID: id, RawLen: uint32(len(plain)), StoredLen: uint32(len(s.packBuf) - off), Offset: uint32(off)})
+	if len(s.packBuf) >= PackSize {
+		return s.writePackLocked(ctx)
+	}
+	return nil
+}
+
+// writePackLocked writes the open pack and queues its pack.added record.
+func (s *Store) writePackLocked(ctx context.Context) error {
+	if len(s.packEntries) == 0 {
+		return nil
+	}
+	data := append(s.packBuf, encodeHeader(s.packEntries, s.sealer)...)
+	id := ID(sha256.Sum256(data))
+	name := packName(id)
+	if err := s.be.Put(ctx, name, data); err != nil && !holdfast.Is(holdfast.Exist, err) {
+		return err
+	}
+	entries := s.packEntries
+	s.addPack(id, entries)
+	s.packBuf = s.packBuf[:0]
+	s.packEntries = nil
+	clear(s.pendingBlob)
+	return s.appendPackRecord(id, entries, false)
+}
+
+// Append queues a record of type typ with data (marshalled to JSON) that
+// references refs, and returns its index. The record is durable, and so
+// acknowledged, once Flush returns.
+func (s *Store) Append(ctx context.Context, typ string, data any, refs ...Ref) (uint64, error) {
+	const op = "store.Append"
+	if err := s.writable(op); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ref := range refs {
+		for _, id := range ref.Blobs() {
+			_, stored := s.index[id]
+			_, pending := s.pendingBlob[id]
+			if !stored && !pending {
+				return 0, holdfast.Errorf(op, holdfast.Invalid, "record refers to blob %s, which is not stored", id.Short())
+			}
+		}
+	}
+	i, err := s.appendLocked(typ, data, refs)
+	if err != nil {
+		return 0, holdfast.E(op, err)
+	}
+	if s.pendingSize >= flushRecordBytes {
+		if err := s.flushLocked(ctx); err != nil {
+			return 0, holdfast.E(op, err)
+		}
+	}
+	return i, nil
+}
+
+func (s *Store) appendLocked(typ string, data any, refs []Ref) (uint64, error) {
+	var raw json.RawMessage
+	switch d := data.(type) {
+	case nil:
+	case json.RawMessage:
+		raw = d
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			return 0, holdfast.E("encode record data", holdfast.Invalid, err)
+		}
+		raw = b
+	}
+	i := s.size + uint64(len(s.pending))
+	b, err := EncodeRecord(Record{Index: i, Type: typ, Time: s.now(), Refs: refs, Data: raw})
+	if err != nil {
+		return 0, err
+	}
+	if len(b) > maxLineSize {
+		return 0, holdfast.Errorf("encode record", holdfast.Invalid, "record of %d bytes exceeds the %d-byte limit", len(b), maxLineSize)
+	}
+	s.pending = append(s.pending, b)
+	s.pendingSize += len(b)
+	return i, nil
+}
+
+func (s *Store) writable(op string) error {
+	if s.readOnly {
+		return holdfast.Errorf(op, holdfast.Invalid, "the store is open read-only")
+	}
+	if s.damaged != "" {
+		return holdfast.Errorf(op, holdfast.Integrity, "refusing to write: %s", s.damaged)
+	}
+	return nil
+}
+
+// Flush makes every blob and record put so far durable: the open pack is
+// written first, then the pending records as one log batch.
+func (s *Store) Flush(ctx context.Context) error {
+	const op = "store.Flush"
+	if err := s.writable(op); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.flushLocked(ctx); err != nil {
+		return holdfast.E(op, err)
+	}
+	return nil
+}
+
+func (s *Store) flushLocked(ctx context.Context) error {
+	if err := s.writePackLocked(ctx); err != nil {
+		return err
+	}
+	if len(s.pending) == 0 {
+		return nil
+	}
+	first := s.size
+	last := first + uint64(len(s.pending)) - 1
+	var buf bytes.Buffer
+	buf.Grow(s.pendingSize + len(s.pending))
+	for _, rec := range s.pending {
+		buf.Write(rec)
+		buf.WriteByte('\n')
+	}
+	name := batchName(first, last)
+	if err := s.be.Put(ctx, name, buf.Bytes()); err != nil {
+		return err
+	}
+	for _, rec := range s.pending {
+		if err := s.tree.Append(LeafHash(rec), nil); err != nil {
+			return err
+		}
+		if r, err := DecodeRecord(rec); err == nil {
+			s.noteRecord(r)
+		}
+	}
+	s.batches = append(s.batches, batch{first: first, last: last, name: name})
+	s.size = last + 1
+	s.pending = s.pending[:0]
+	s.pendingSize = 0
+	s.saveTree()
+	return nil
+}
+
+func packName(id ID) string {
+	h := id.String()
+	return packPrefix + h[:2] + "/" + h
+}
+
+func packIDFromName(name string) (ID, error) {
+	rest := strings.TrimPrefix(name, packPrefix)
+	dir, file, ok := strings.Cut(rest, "/")
+	if !ok || len(dir) != 2 {
+		return ID{}, fmt.Errorf("not a pack name")
+	}
+	id, err := ParseID(file)
+	if err != nil || !strings.HasPrefix(file, dir) {
+		return ID{}, fmt.Errorf("not a pack name")
+	}
+	return id, nil
+}
+
+func batchName(first, last uint64) string {
+	return fmt.Sprintf("%s%020d-%020d%s", logPrefix, first, last, logSuffix)
+}
+
+func parseBatchName(name string) (batch, error) {
+	s := strings.TrimSuffix(strings.TrimPrefix(name, logPrefix), logSuffix)
+	a, b, ok := strings.Cut(s, "-")
+	if !ok || len(a) != 20 || len(b) != 20 || !strings.HasSuffix(name, logSuffix) {
+		return batch{}, fmt.Errorf("not a log batch name")
+	}
+	first, err1 := strconv.ParseUint(a, 10, 64)
+	last, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil || last < first {
+		return batch{}, fmt.Errorf("not a log batch name")
+	}
+	return batch{first: first, last: last, name: name}, nil
+}
+
+// scanRecords calls fn for each committed record with index in [from, to).
+func (s *Store) scanRecords(ctx context.Context, from, to uint64, fn func(raw []byte, r Record) error) error {
+	i := sort.Search(len(s.batches), func(i int) bool { return s.batches[i].last >= from })
+	for ; i < len(s.batches) && s.batches[i].first < to; i++ {
+		b := s.batches[i]
+		err := readBatch(ctx, s.be, b, func(raw []byte, r Record) error {
+			if r.Index < from || r.Index >= to {
+				return nil
+			}
+			return fn(raw, r)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBatch decodes every record of one batch and checks their indexes.
+func readBatch(ctx context.Context, be Backend, b batch, fn func(raw []byte, r Record) error) error {
+	rc, err := be.Open(ctx, b.name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLineSize+1)
+	want := b.first
+	for sc.Scan() {
+		raw := sc.Bytes()
+		r, err := DecodeRecord(raw)
+		if err != nil {
+			return holdfast.E("read log", holdfast.Integrity, err, fmt.Sprintf("%s: record %d", b.name, want))
+		}
+		if r.Index != want {
+			return holdfast.Errorf("read log", holdfast.Integrity, "%s: record %d says it is record %d", b.name, want, r.Index)
+		}
+		if err := fn(raw, r); err != nil {
+			return err
+		}
+		want++
+	}
+	if err := sc.Err(); err != nil {
+		return holdfast.E("read log", holdfast.Integrity, err, b.name)
+	}
+	if want != b.last+1 {
+		return holdfast.Errorf("read log", holdfast.Integrity, "%s holds %d records, its name says %d (truncated?)", b.name, want-b.first, b.last-b.first+1)
+	}
+	return nil
+}
+
+// Records calls fn for each committed record from index from on, in order.
+func (s *Store) Records(ctx context.Context, from uint64, fn func(raw []byte, r Record) error) error {
+	s.mu.Lock()
+	size := s.size
+	s.mu.Unlock()
+	return s.scanRecords(ctx, from, size, fn)
+}
+
+// Record returns committed record i and its canonical bytes.
+func (s *Store) Record(ctx context.Context, i uint64) (Record, []byte, error) {
+	var rec Record
+	var raw []byte
+	if i >= s.Size() {
+		return rec, nil, holdfast.Errorf("store.Record", holdfast.NotFound, "record %d does not exist; the log holds %d records", i, s.Size())
+	}
+	err := s.scanRecords(ctx, i, i+1, func(b []byte, r Record) error {
+		rec, raw = r, append([]byte(nil), b...)
+		return nil
+	})
+	return rec, raw, err
+}
+
+// ReadBlob returns the plaintext of blob id, checked against its hash.
+func (s *Store) ReadBlob(ctx context.Context, id ID) ([]byte, error) {
+	const op = "store.ReadBlob"
+	s.mu.Lock()
+	if i, ok := s.pendingBlob[id]; ok {
+		e := s.packEntries[i]
+		stored := append([]byte(nil), s.packBuf[e.Offset:e.Offset+e.StoredLen]...)
+		s.mu.Unlock()
+		p, err := decodeBlob(stored, e, s.sealer)
+		if err != nil {
+			return nil, holdfast.E(op, holdfast.Integrity, err)
+		}
+		return p, nil
+	}
+	loc, ok := s.index[id]
+	var pack ID
+	if ok {
+		pack = s.packs[loc.pack]
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil, holdfast.Errorf(op, holdfast.NotFound, "blob %s is not stored", id.Short())
+	}
+	stored := make([]byte, loc.StoredLen)
+	if err := s.be.ReadAt(ctx, packName(pack), stored, int64(loc.Offset)); err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	p, err := decodeBlob(stored, loc.packEntry, s.sealer)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Integrity, err, "pack "+pack.Short())
+	}
+	return p, nil
+}
+
+// ReadContent writes the content named by ref to w, checking every blob and
+// the hash of the whole.
+func (s *Store) ReadContent(ctx context.Context, ref Ref, w io.Writer) error {
+	const op = "store.ReadContent"
+	h := sha256.New()
+	var n int64
+	for _, id := range ref.Blobs() {
+		p, err := s.ReadBlob(ctx, id)
+		if err != nil {
+			return holdfast.E(op, err)
+		}
+		h.Write(p)
+		n += int64(len(p))
+		if _, err := w.Write(p); err != nil {
+			return holdfast.E(op, holdfast.IO, err)
+		}
+	}
+	if n != ref.Size || !bytes.Equal(h.Sum(nil), ref.SHA256[:]) {
+		return holdfast.Errorf(op, holdfast.Integrity, "content %s: read %d bytes whose hash does not match (want %d bytes)", ref.SHA256.Short(), n, ref.Size)
+	}
+	return nil
+}
+
+// HasBlob reports whether blob id is stored or pending.
+func (s *Store) HasBlob(id ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, a := s.index[id]
+	_, b := s.pendingBlob[id]
+	return a || b
+}
+
+func hexShort(b []byte) string { return hex.EncodeToString(b)[:12] }

@@ -1,0 +1,337 @@
+// Package storetest is the test suite every store backend runs: the
+// backend's own contract (create once, never replace, list in order) and the
+// whole store on top of it (blobs, records, checkpoints, proofs, verify).
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sort"
+	"testing"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// NewBackend returns an empty backend for one test.
+type NewBackend func(t *testing.T) store.Backend
+
+// RunBackend checks the Backend contract.
+func RunBackend(t *testing.T, newBackend NewBackend) {
+	ctx := context.Background()
+	t.Run("PutOnce", func(t *testing.T) {
+		be := newBackend(t)
+		if err := be.Put(ctx, "log/a", []byte("first")); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		err := be.Put(ctx, "log/a", []byte("second"))
+		if !holdfast.Is(holdfast.Exist, err) {
+			t.Fatalf("second Put of the same name = %v, want an Exist error", err)
+		}
+		got := readAll(t, be, "log/a")
+		if string(got) != "first" {
+			t.Errorf("object after refused overwrite = %q, want %q", got, "first")
+		}
+	})
+	t.Run("MissingIsNotFound", func(t *testing.T) {
+		be := newBackend(t)
+		if _, err := be.Open(ctx, "packs/00/none"); !holdfast.Is(holdfast.NotFound, err) {
+			t.Errorf("Open(missing) = %v, want NotFound", err)
+		}
+		if _, err := be.Size(ctx, "packs/00/none"); !holdfast.Is(holdfast.NotFound, err) {
+			t.Errorf("Size(missing) = %v, want NotFound", err)
+		}
+	})
+	t.Run("ReadAtAndSize", func(t *testing.T) {
+		be := newBackend(t)
+		data := []byte("0123456789abcdef")
+		if err := be.Put(ctx, "packs/01/x", data); err != nil {
+			t.Fatal(err)
+		}
+		n, err := be.Size(ctx, "packs/01/x")
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("Size = %d, %v; want %d", n, err, len(data))
+		}
+		p := make([]byte, 4)
+		if err := be.ReadAt(ctx, "packs/01/x", p, 10); err != nil || string(p) != "abcd" {
+			t.Errorf("ReadAt(10) = %q, %v; want \"abcd\"", p, err)
+		}
+		if err := be.ReadAt(ctx, "packs/01/x", make([]byte, 8), 12); err == nil {
+			t.Error("ReadAt past the end succeeded")
+		}
+	})
+	t.Run("ListInOrder", func(t *testing.T) {
+		be := newBackend(t)
+		names := []string{"log/b", "log/a", "packs/ff/1", "packs/00/2", "checkpoints/3"}
+		for _, n := range names {
+			if err := be.Put(ctx, n, []byte(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tt := range []struct {
+			prefix string
+			want   []string
+		}{
+			{"log/", []string{"log/a", "log/b"}},
+			{"packs/", []string{"packs/00/2", "packs/ff/1"}},
+			{"nothing/", nil},
+		} {
+			var got []string
+			err := be.List(ctx, tt.prefix, func(name string, size int64) error {
+				if size != int64(len(name)) {
+					t.Errorf("List(%q): %s has size %d, want %d", tt.prefix, name, size, len(name))
+				}
+				got = append(got, name)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("List(%q) = %v, want %v", tt.prefix, got, tt.want)
+			}
+		}
+	})
+}
+
+// Repo is a store under test with what reopening it needs.
+type Repo struct {
+	Backend store.Backend
+	Opts    store.Options
+	Config  store.Config
+	Signer  note.Signer
+}
+
+// NewRepo creates a repository in a fresh backend. localDir holds state.
+func NewRepo(t *testing.T, be store.Backend, localDir string, masterKey []byte) *Repo {
+	t.Helper()
+	signer, cfg, err := store.CreateForTest(context.Background(), be, "acme", masterKey)
+	if err != nil {
+		t.Fatalf("create repository: %v", err)
+	}
+	return &Repo{Backend: be, Config: cfg, Signer: signer, Opts: store.Options{LocalDir: localDir, Signer: signer, MasterKey: masterKey}}
+}
+
+// Open opens the repository for writing.
+func (r *Repo) Open(t *testing.T) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), r.Backend, r.Opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+// Verifier returns the log's verifier.
+func (r *Repo) Verifier(t *testing.T) note.Verifier {
+	v, err := note.NewVerifier(r.Config.LogKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// RunStore runs the store's behaviour on a backend. newLocalDir returns a
+// directory for derived state.
+func RunStore(t *testing.T, newBackend NewBackend, newLocalDir func(t *testing.T) string) {
+	ctx := context.Background()
+	for _, encrypted := range []bool{false, true} {
+		var mk []byte
+		name := "plain"
+		if encrypted {
+			mk = make([]byte, 32)
+			rand.Read(mk)
+			name = "encrypted"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Run("BlobsRoundTripAndDedup", func(t *testing.T) {
+				r := NewRepo(t, newBackend(t), newLocalDir(t), mk)
+				s := r.Open(t)
+				small := bytes.Repeat([]byte("Dear client, please find the ledger attached. "), 200)
+				big := make([]byte, store.ChunkSize*2+12345)
+				rand.Read(big)
+				ref1, err := s.PutBytes(ctx, small)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref2, err := s.PutBytes(ctx, small)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ref1.SHA256 != sha256.Sum256(small) || ref1.SHA256 != ref2.SHA256 {
+					t.Fatalf("ref of small content = %x, want its SHA-256", ref1.SHA256)
+				}
+				bigRef, err := s.PutBlob(ctx, bytes.NewReader(big))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := len(bigRef.Chunks), 3; got != want {
+					t.Errorf("big content chunks = %d, want %d", got, want)
+				}
+				if _, err := s.Append(ctx, store.TypeItemVersion, map[string]string{"item": "a"}, ref1, bigRef); err != nil {
+					t.Fatal(err)
+				}
+				// Readable before and after it is durable.
+				var buf bytes.Buffer
+				if err := s.ReadContent(ctx, ref1, &buf); err != nil || !bytes.Equal(buf.Bytes(), small) {
+					t.Fatalf("ReadContent before flush: %v", err)
+				}
+				if err := s.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+				s = r.Open(t)
+				defer s.Close(ctx)
+				for _, c := range []struct {
+					ref  store.Ref
+					want []byte
+				}{{ref1, small}, {bigRef, big}} {
+					buf.Reset()
+					if err := s.ReadContent(ctx, c.ref, &buf); err != nil {
+						t.Fatalf("ReadContent after reopen: %v", err)
+					}
+					if !bytes.Equal(buf.Bytes(), c.want) {
+						t.Errorf("content %s read back differs", c.ref.SHA256.Short())
+					}
+				}
+				var packs int
+				r.Backend.List(ctx, "packs/", func(string, int64) error { packs++; return nil })
+				if packs != 1 {
+					t.Errorf("packs = %d, want 1 (duplicate content stored once)", packs)
+				}
+			})
+			t.Run("RefToMissingBlobRefused", func(t *testing.T) {
+				r := NewRepo(t, newBackend(t), newLocalDir(t), mk)
+				s := r.Open(t)
+				defer s.Close(ctx)
+				_, err := s.Append(ctx, store.TypeItemVersion, nil, store.Ref{SHA256: sha256.Sum256([]byte("x")), Size: 1})
+				if !holdfast.Is(holdfast.Invalid, err) {
+					t.Errorf("Append with a dangling ref = %v, want Invalid", err)
+				}
+			})
+			t.Run("RecordsCheckpointsProofs", func(t *testing.T) {
+				r := NewRepo(t, newBackend(t), newLocalDir(t), mk)
+				s := r.Open(t)
+				var sizes []uint64
+				want := map[uint64]string{}
+				for round := 0; round < 3; round++ {
+					for i := 0; i < 50; i++ {
+						ref, err := s.PutBytes(ctx, []byte(fmt.Sprintf("message %d/%d", round, i)))
+						if err != nil {
+							t.Fatal(err)
+						}
+						idx, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"round": round, "i": i}, ref)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want[idx] = fmt.Sprintf(`{"i":%d,"round":%d}`, i, round)
+					}
+					c, issued, err := s.Checkpoint(ctx)
+					if err != nil || !issued {
+						t.Fatalf("Checkpoint = %v, %v", issued, err)
+					}
+					sizes = append(sizes, c.Size)
+				}
+				if _, issued, err := s.Checkpoint(ctx); err != nil || issued {
+					t.Errorf("Checkpoint with nothing new: issued=%v err=%v, want no new checkpoint", issued, err)
+				}
+				s.Close(ctx)
+				s = r.Open(t)
+				defer s.Close(ctx)
+				for idx, data := range want {
+					rec, _, err := s.Record(ctx, idx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(rec.Data) != data {
+						t.Errorf("record %d data = %s, want %s", idx, rec.Data, data)
+					}
+				}
+				got, err := s.CheckpointSizes(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(sizes) {
+					t.Errorf("checkpoint sizes = %v, want %v", got, sizes)
+				}
+				v := r.Verifier(t)
+				for _, idx := range []uint64{0, 1, 17, sizes[0] - 1, sizes[2] - 1} {
+					b, err := s.InclusionBundle(ctx, idx, 0)
+					if err != nil {
+						t.Fatalf("InclusionBundle(%d): %v", idx, err)
+					}
+					res, err := store.VerifyBundle(b, v)
+					if err != nil || res.Index != idx {
+						t.Errorf("VerifyBundle(record %d) = %+v, %v", idx, res, err)
+					}
+					// A proof for one record does not prove another.
+					b.Index, b.Record = idx+1, b.Record
+					if _, err := store.VerifyBundle(b, v); !holdfast.Is(holdfast.Integrity, err) {
+						t.Errorf("bundle with a wrong index verified: %v", err)
+					}
+				}
+				cb, err := s.ConsistencyBundle(ctx, sizes[0], sizes[2])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := store.VerifyBundle(cb, v); err != nil {
+					t.Errorf("consistency bundle does not verify: %v", err)
+				}
+				cb.Proof[0][0] ^= 1
+				if _, err := store.VerifyBundle(cb, v); !holdfast.Is(holdfast.Integrity, err) {
+					t.Errorf("altered consistency proof = %v, want Integrity", err)
+				}
+				rep, err := s.Verify(ctx, store.VerifyOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !rep.OK {
+					t.Errorf("Verify of a sound store failed: %v", rep.Failures)
+				}
+				if rep.Records != s.Size() || rep.Checkpoints != 3 || rep.Blobs < 150 {
+					t.Errorf("Verify counted records=%d checkpoints=%d blobs=%d; want %d, 3, >=150", rep.Records, rep.Checkpoints, rep.Blobs, s.Size())
+				}
+			})
+			t.Run("RecordsListInOrder", func(t *testing.T) {
+				r := NewRepo(t, newBackend(t), newLocalDir(t), mk)
+				s := r.Open(t)
+				defer s.Close(ctx)
+				for i := 0; i < 10; i++ {
+					s.Append(ctx, store.TypeAudit, map[string]int{"n": i})
+					if i%3 == 0 {
+						if err := s.Flush(ctx); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				s.Flush(ctx)
+				var idx []uint64
+				s.Records(ctx, 0, func(raw []byte, rec store.Record) error {
+					idx = append(idx, rec.Index)
+					return nil
+				})
+				if !sort.SliceIsSorted(idx, func(i, j int) bool { return idx[i] < idx[j] }) || uint64(len(idx)) != s.Size() {
+					t.Errorf("Records visited %v, want 0..%d in order", idx, s.Size()-1)
+				}
+			})
+		})
+	}
+}
+
+func readAll(t *testing.T, be store.Backend, name string) []byte {
+	t.Helper()
+	rc, err := be.Open(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,384 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// Failure is one thing Verify found wrong, naming the object.
+type Failure struct {
+	Object  string `json:"object"`  // e.g. "packs/ab/ab12…", "log/…jsonl", "record 42", "checkpoints/…"
+	Problem string `json:"problem"` // what is wrong, in plain words
+}
+
+func (f Failure) String() string { return f.Object + ": " + f.Problem }
+
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	// ReadDataPercent is the share of packs whose blob data is read and
+	// re-hashed (0 or 100: all). Headers, the log and checkpoints are always
+	// checked in full.
+	ReadDataPercent float64
+	// ExpectedKey, if set, is the verifier key the caller trusts; a
+	// repository whose config names another key fails.
+	ExpectedKey string
+	// Progress is called with bytes read so far and the total to read.
+	Progress func(done, total int64)
+}
+
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
+	OK          bool      `json:"ok"`
+	Records     uint64    `json:"records"`
+	Blobs       int       `json:"blobs"`
+	Bytes       int64     `json:"bytes"` // plaintext bytes re-hashed
+	Packs       int       `json:"packs"`
+	Checkpoints int       `json:"checkpoints"`
+	Failures    []Failure `json:"failures"`
+	Notes       []string  `json:"notes,omitempty"`
+}
+
+const maxFailures = 1000
+
+type verifier struct {
+	s       *Store
+	r       *VerifyReport
+	opts    VerifyOptions
+	omitted int
+	done    int64
+	total   int64
+}
+
+func (v *verifier) fail(object, format string, args ...any) {
+	if len(v.r.Failures) >= maxFailures {
+		v.omitted++
+		return
+	}
+	v.r.Failures = append(v.r.Failures, Failure{Object: object, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (v *verifier) progress(n int64) {
+	v.done += n
+	if v.opts.Progress != nil {
+		v.opts.Progress(v.done, v.total)
+	}
+}
+
+// Verify re-derives everything from the bytes in the backend, trusting no
+// cache: it re-hashes packs and blobs, decodes every record, recomputes the
+// Merkle tree, checks every checkpoint's signature and root (matching roots
+// at each checkpoint imply that consecutive checkpoints are consistent), and
+// checks that every reference in a record resolves to a sound blob, every
+// pack the log names exists, and every checkpoint the log announces exists.
+// A returned error means Verify itself could not run; damage is reported in
+// the report, never as an error.
+func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, error) {
+	v := &verifier{s: s, r: &VerifyReport{Failures: []Failure{}}, opts: opts}
+	if opts.ExpectedKey != "" && opts.ExpectedKey != s.cfg.LogKey {
+		v.fail(configName, "names log key %s, but the trusted key is %s", s.cfg.LogKey, opts.ExpectedKey)
+	}
+	type packInfo struct {
+		name string
+		size int64
+	}
+	var packs []packInfo
+	err := s.be.List(ctx, packPrefix, func(name string, size int64) error {
+		packs = append(packs, packInfo{name, size})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var logs []packInfo
+	err = s.be.List(ctx, logPrefix, func(name string, size int64) error {
+		logs = append(logs, packInfo{name, size})
+		v.total += size
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	pct := opts.ReadDataPercent
+	if pct <= 0 || pct > 100 {
+		pct = 100
+	}
+	readData := make([]bool, len(packs))
+	for i, p := range packs {
+		readData[i] = pct >= 100 || rand.Float64()*100 < pct
+		if readData[i] {
+			v.total += p.size
+		}
+	}
+	if pct < 100 {
+		v.r.Notes = append(v.r.Notes, fmt.Sprintf("read the blob data of %.0f%% of packs, chosen at random; headers, the log and checkpoints were checked in full", pct))
+	}
+
+	// 1. Packs: the file's hash is its name; every blob decodes to its id.
+	good := map[ID]bool{}      // blob → sound (false: damaged)
+	present := map[ID]string{} // pack id → name, for packs on storage
+	for i, p := range packs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id, err := packIDFromName(p.name)
+		if err != nil {
+			v.fail(p.name, "unexpected file in packs/: %v", err)
+			continue
+		}
+		present[id] = p.name
+		v.r.Packs++
+		v.checkPack(ctx, id, p.name, p.size, readData[i], good)
+	}
+
+	// 2. The log: continuity, canonical records, references, tree roots.
+	var ckSizes []uint64
+	err = s.be.List(ctx, ckptPrefix, func(name string, _ int64) error {
+		n, err := strconv.ParseUint(strings.TrimPrefix(name, ckptPrefix), 10, 64)
+		if err != nil || name != checkpointName(n) {
+			v.fail(name, "unexpected file in checkpoints/")
+			return nil
+		}
+		ckSizes = append(ckSizes, n)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	roots := map[uint64][]byte{} // checkpoint size → recomputed root
+	want := map[uint64]bool{}
+	for _, n := range ckSizes {
+		want[n] = true
+	}
+	announced := map[uint64]uint64{} // checkpoint size → announcing record
+	packRecords := map[ID]uint64{}   // pack → record that added it
+	tree := rangeFactory.NewEmptyRange(0)
+	treeOK := true // tree covers exactly records [0, next)
+	var next uint64
+	for _, l := range logs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := parseBatchName(l.name)
+		if err != nil {
+			v.fail(l.name, "unexpected file in log/: %v", err)
+			continue
+		}
+		switch {
+		case b.first > next:
+			v.fail(l.name, "records %d to %d are missing: no log batch holds them", next, b.first-1)
+			treeOK = false
+		case b.first < next:
+			v.fail(l.name, "overlaps the batch before it (starts at record %d, expected %d)", b.first, next)
+			treeOK = false
+		}
+		var count uint64
+		rerr := v.readLog(ctx, l.name, l.size, func(raw []byte, lineNo uint64) {
+			idx := b.first + lineNo
+			count++
+			r, err := DecodeRecord(raw)
+			switch {
+			case err != nil:
+				v.fail(l.name, "record %d (line %d): %v", idx, lineNo+1, err)
+			case r.Index != idx:
+				v.fail(l.name, "line %d holds record %d, expected record %d", lineNo+1, r.Index, idx)
+			default:
+				v.checkRecord(r, good, announced, packRecords)
+			}
+			if treeOK {
+				_ = tree.Append(LeafHash(raw), nil)
+				if want[tree.End()] {
+					roots[tree.End()], _ = tree.GetRootHash(nil)
+				}
+			}
+		})
+		if rerr != nil {
+			v.fail(l.name, "cannot be read: %v", rerr)
+		}
+		if n := b.last - b.first + 1; count != n {
+			v.fail(l.name, "holds %d whole records, its name says %d: the batch was truncated or altered", count, n)
+			treeOK = false
+		}
+		next = b.last + 1
+	}
+	v.r.Records = next
+
+	// 3. Checkpoints: signature, origin, size, root.
+	for _, n := range ckSizes {
+		name := checkpointName(n)
+		v.r.Checkpoints++
+		msg, err := readAll(ctx, s.be, name, 64<<10)
+		if err != nil {
+			v.fail(name, "cannot be read: %v", err)
+			continue
+		}
+		c, err := ParseCheckpoint(msg, s.verifier)
+		if err != nil {
+			v.fail(name, "%v", err)
+			continue
+		}
+		switch {
+		case c.Origin != s.cfg.Origin:
+			v.fail(name, "is for log %q, not this tenant's log %q", c.Origin, s.cfg.Origin)
+		case c.Size != n:
+			v.fail(name, "says size %d, but its name says %d", c.Size, n)
+		case roots[n] == nil && n > next:
+			v.fail(name, "commits to %d records, but the log holds only %d: records were removed", n, v.r.Records)
+		case roots[n] == nil:
+			v.fail(name, "its root cannot be recomputed because the log before it is damaged")
+		case !bytes.Equal(roots[n], c.Root):
+			v.fail(name, "root hash does not match the log's first %d records: the log was altered", n)
+		}
+	}
+	for size, rec := range announced {
+		if !want[size] {
+			v.fail(checkpointName(size), "is missing: record %d announced it", rec)
+		}
+	}
+	for id, rec := range packRecords {
+		if _, ok := present[id]; !ok {
+			v.fail(packName(id), "is missing: record %d added it to the repository", rec)
+		}
+	}
+	for id, name := range present {
+		if _, ok := packRecords[id]; !ok {
+			v.r.Notes = append(v.r.Notes, fmt.Sprintf("%s is not named in the log yet (written by a run that was interrupted; the next write records it)", name))
+		}
+	}
+	if v.omitted > 0 {
+		v.r.Failures = append(v.r.Failures, Failure{Object: "verify", Problem: fmt.Sprintf("%d further failures not listed", v.omitted)})
+	}
+	v.r.OK = len(v.r.Failures) == 0
+	return v.r, nil
+}
+
+func (v *verifier) checkPack(ctx context.Context, id ID, name string, size int64, readData bool, good map[ID]bool) {
+	if !readData {
+		entries, err := v.s.readPackHeader(ctx, name, size)
+		if err != nil {
+			v.fail(name, "header: %v", err)
+			return
+		}
+		for _, e := range entries {
+			if _, seen := good[e.ID]; !seen {
+				good[e.ID] = true
+			}
+			v.r.Blobs++
+		}
+		return
+	}
+	data, err := readAll(ctx, v.s.be, name, 1<<30)
+	v.progress(int64(len(data)))
+	if err != nil {
+		v.fail(name, "cannot be read: %v", err)
+		return
+	}
+	if sha256.Sum256(data) != id {
+		v.fail(name, "file hash does not match its name: the pack was altered")
+	}
+	if len(data) < packTrailerSize {
+		v.fail(name, "is %d bytes, too short for a pack", len(data))
+		return
+	}
+	hl, err := parseTrailer(data[len(data)-packTrailerSize:], int64(len(data)))
+	if err != nil {
+		v.fail(name, "%v", err)
+		return
+	}
+	dataLen := int64(len(data)) - packTrailerSize - hl
+	entries, err := parseHeader(data[dataLen:int64(len(data))-packTrailerSize], dataLen, v.s.sealer)
+	if err != nil {
+		v.fail(name, "%v", err)
+		return
+	}
+	for _, e := range entries {
+		v.r.Blobs++
+		plain, err := decodeBlob(data[e.Offset:e.Offset+e.StoredLen], e, v.s.sealer)
+		if err != nil {
+			v.fail(name, "%v", err)
+			if _, seen := good[e.ID]; !seen {
+				good[e.ID] = false
+			}
+			continue
+		}
+		v.r.Bytes += int64(len(plain))
+		good[e.ID] = true
+	}
+}
+
+func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]uint64, packRecords map[ID]uint64) {
+	obj := fmt.Sprintf("record %d (%s)", r.Index, r.Type)
+	for _, ref := range r.Refs {
+		blobs := ref.Blobs()
+		if len(ref.Chunks) == 1 || (len(ref.Chunks) == 0 && ref.Size > ChunkSize) {
+			v.fail(obj, "content %s: malformed chunk list", ref.SHA256.Short())
+		}
+		for _, id := range blobs {
+			ok, seen := good[id]
+			switch {
+			case !seen:
+				v.fail(obj, "references blob %s, which no pack holds", id.Short())
+			case !ok:
+				v.fail(obj, "references blob %s, which is damaged", id.Short())
+			}
+		}
+	}
+	switch r.Type {
+	case TypePack:
+		var d packRecord
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			v.fail(obj, "malformed data: %v", err)
+			return
+		}
+		packRecords[d.Pack] = r.Index
+		for _, id := range d.Blobs {
+			if _, seen := good[id]; !seen {
+				v.fail(obj, "names blob %s in pack %s, but no pack holds it", id.Short(), d.Pack.Short())
+			}
+		}
+	case TypeCheckpoint:
+		var d checkpointRecord
+		if err := json.Unmarshal(r.Data, &d); err != nil || d.Size != r.Index+1 {
+			v.fail(obj, "malformed checkpoint announcement")
+			return
+		}
+		announced[d.Size] = r.Index
+	}
+}
+
+// readLog calls fn for each line of a log batch.
+func (v *verifier) readLog(ctx context.Context, name string, size int64, fn func(raw []byte, line uint64)) error {
+	data, err := readAll(ctx, v.s.be, name, 1<<30)
+	v.progress(size)
+	if err != nil {
+		return err
+	}
+	var line uint64
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			// A final line without its newline is a torn or cut record.
+			v.fail(name, "ends with %d bytes that are not a whole record (the file was truncated)", len(data))
+			return nil
+		}
+		fn(data[:i], line)
+		line++
+		data = data[i+1:]
+	}
+	return nil
+}
+
+func readAll(ctx context.Context, be Backend, name string, limit int64) ([]byte, error) {
+	rc, err := be.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, limit))
+}
