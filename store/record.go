@@ -69,10 +69,13 @@ func ParseID(s string) (ID, error) {
 // Ref names stored content: the SHA-256 and size of the whole plaintext, and
 // when the content was split, the blobs it was split into in order. Content
 // of at most one chunk is the single blob SHA256.
+//
+// Fields are declared in the order of their JSON names so that the encoder
+// writes canonical JSON directly.
 type Ref struct {
+	Chunks []ID  `json:"chunks,omitempty"`
 	SHA256 ID    `json:"sha256"`
 	Size   int64 `json:"size"`
-	Chunks []ID  `json:"chunks,omitempty"`
 }
 
 // Blobs returns the blob ids that hold r's content, in order.
@@ -88,12 +91,14 @@ func (r Ref) Blobs() []ID {
 
 // Record is one entry of a tenant's log. Its canonical JSON encoding is the
 // Merkle tree leaf: keys sorted, no insignificant white space, UTC times.
+//
+// Fields are declared in the order of their JSON names (see Ref).
 type Record struct {
-	Index uint64          `json:"index"`
-	Type  string          `json:"type"`
-	Time  time.Time       `json:"time"`
-	Refs  []Ref           `json:"refs,omitempty"`
 	Data  json.RawMessage `json:"data,omitempty"`
+	Index uint64          `json:"index"`
+	Refs  []Ref           `json:"refs,omitempty"`
+	Time  time.Time       `json:"time"`
+	Type  string          `json:"type"`
 }
 
 // ValidType reports whether t is a usable record type: dotted lower-case words.
@@ -115,11 +120,22 @@ func EncodeRecord(r Record) ([]byte, error) {
 		return nil, holdfast.Errorf("encode record", holdfast.Invalid, "invalid record type %q", r.Type)
 	}
 	r.Time = r.Time.UTC()
-	raw, err := json.Marshal(r)
-	if err != nil {
+	if len(r.Data) > 0 {
+		d, err := Canonical(r.Data)
+		if err != nil {
+			return nil, holdfast.E("encode record", holdfast.Invalid, err, "data")
+		}
+		r.Data = d
+	}
+	// With fields in key order, a non-HTML-escaping encoder of a record
+	// whose data is canonical writes the canonical form.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
 		return nil, holdfast.E("encode record", holdfast.Invalid, err)
 	}
-	return Canonical(raw)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // DecodeRecord parses one record and checks that the bytes are exactly the
@@ -144,7 +160,10 @@ func DecodeRecord(b []byte) (Record, error) {
 			return r, holdfast.Errorf(op, holdfast.Integrity, "ref %d has negative size", i)
 		}
 	}
-	c, err := Canonical(b)
+	// The bytes must be exactly the record's own encoding: this rejects
+	// other key orders, white space, case-folded or missing keys and
+	// non-UTC times, so one record has one leaf hash.
+	c, err := EncodeRecord(r)
 	if err != nil {
 		return r, holdfast.E(op, holdfast.Integrity, err)
 	}

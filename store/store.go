@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"path/filepath"
 	"sort"
@@ -81,11 +82,12 @@ type Store struct {
 	damaged string         // why appends are refused, if they are
 
 	// Pending work, made durable by Flush.
-	packBuf     []byte
-	packEntries []packEntry
-	pendingBlob map[ID]int // id → index in packEntries
-	pending     [][]byte   // canonical records not yet in a batch
-	pendingSize int
+	packBuf      []byte
+	packEntries  []packEntry
+	pendingBlob  map[ID]int // id → index in packEntries
+	pending      [][]byte   // canonical records not yet in a batch
+	pendingPacks []ID       // packs named by pending records
+	pendingSize  int
 
 	notes []string
 }
@@ -397,34 +399,30 @@ func (s *Store) appendPackRecord(id ID, entries []packEntry, adopted bool) error
 	sort.Slice(pr.Blobs, func(i, j int) bool { return bytes.Compare(pr.Blobs[i][:], pr.Blobs[j][:]) < 0 })
 	_, err := s.appendLocked(TypePack, pr, nil)
 	if err == nil {
-		s.logged[id] = true
+		s.pendingPacks = append(s.pendingPacks, id)
 	}
 	return err
 }
 
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
+
 // PutBlob stores the content read from r and returns its Ref. Content is
 // split into ChunkSize blobs; each is stored once however often it is put.
-// The blobs are durable once Flush returns.
+// Memory use is bounded by ChunkSize whatever the content's size. The blobs
+// are durable once Flush returns.
 func (s *Store) PutBlob(ctx context.Context, r io.Reader) (Ref, error) {
 	const op = "store.PutBlob"
 	if err := s.writable(op); err != nil {
 		return Ref{}, err
 	}
-	whole := sha256.New()
-	var ref Ref
-	buf := make([]byte, ChunkSize)
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := *bp
+	w := s.newRefWriter()
 	for {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
-			chunk := buf[:n]
-			whole.Write(chunk)
-			id := ID(sha256.Sum256(chunk))
-			ref.Chunks = append(ref.Chunks, id)
-			ref.Size += int64(n)
-			s.mu.Lock()
-			err := s.addBlobLocked(ctx, id, chunk)
-			s.mu.Unlock()
-			if err != nil {
+			if err := w.add(ctx, buf[:n]); err != nil {
 				return Ref{}, holdfast.E(op, err)
 			}
 		}
@@ -438,29 +436,86 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader) (Ref, error) {
 			return Ref{}, holdfast.E(op, cerr)
 		}
 	}
-	copy(ref.SHA256[:], whole.Sum(nil))
-	if len(ref.Chunks) <= 1 {
-		ref.Chunks = nil
-	}
-	return ref, nil
+	return w.ref(), nil
 }
 
 // PutBytes stores b; it is PutBlob for content already in memory.
 func (s *Store) PutBytes(ctx context.Context, b []byte) (Ref, error) {
-	return s.PutBlob(ctx, bytes.NewReader(b))
+	const op = "store.PutBytes"
+	if err := s.writable(op); err != nil {
+		return Ref{}, err
+	}
+	w := s.newRefWriter()
+	if len(b) <= ChunkSize {
+		w.whole = nil // one chunk: the content's hash is the blob's
+	}
+	for len(b) > 0 {
+		n := min(len(b), ChunkSize)
+		if err := w.add(ctx, b[:n]); err != nil {
+			return Ref{}, holdfast.E(op, err)
+		}
+		b = b[n:]
+	}
+	return w.ref(), nil
 }
 
-func (s *Store) addBlobLocked(ctx context.Context, id ID, plain []byte) error {
+// refWriter builds the Ref of content stored chunk by chunk.
+type refWriter struct {
+	s     *Store
+	whole hash.Hash
+	r     Ref
+}
+
+func (s *Store) newRefWriter() *refWriter { return &refWriter{s: s, whole: sha256.New()} }
+
+func (w *refWriter) add(ctx context.Context, chunk []byte) error {
+	if w.whole != nil {
+		w.whole.Write(chunk)
+	}
+	id := ID(sha256.Sum256(chunk))
+	w.r.Chunks = append(w.r.Chunks, id)
+	w.r.Size += int64(len(chunk))
+	if w.s.HasBlob(id) {
+		return nil
+	}
+	// Compress and seal outside the lock so that concurrent writers use
+	// every core; only the append to the open pack is serialised.
+	stored := encodeBlob(nil, id, chunk, w.s.sealer)
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.s.addBlobLocked(ctx, id, len(chunk), stored)
+}
+
+func (w *refWriter) ref() Ref {
+	r := w.r
+	if len(r.Chunks) == 1 {
+		r.SHA256 = r.Chunks[0] // one chunk: the content's hash is the blob's
+		r.Chunks = nil
+		return r
+	}
+	copy(r.SHA256[:], w.whole.Sum(nil))
+	if len(r.Chunks) == 0 {
+		r.Chunks = nil
+	}
+	return r
+}
+
+func (s *Store) addBlobLocked(ctx context.Context, id ID, rawLen int, stored []byte) error {
 	if _, ok := s.index[id]; ok {
 		return nil
 	}
 	if _, ok := s.pendingBlob[id]; ok {
 		return nil
 	}
+	if s.packBuf == nil {
+		// One buffer for the life of the store: a pack is written once it
+		// reaches PackSize, so it never holds more than PackSize plus a chunk.
+		s.packBuf = make([]byte, 0, PackSize+ChunkSize+1<<20)
+	}
 	off := len(s.packBuf)
-	s.packBuf = encodeBlob(s.packBuf, id, plain, s.sealer)
+	s.packBuf = append(s.packBuf, stored...)
 	s.pendingBlob[id] = len(s.packEntries)
-	s.packEntries = append(s.packEntries, packEntry{ID: id, RawLen: uint32(len(plain)), StoredLen: uint32(len(s.packBuf) - off), Offset: uint32(off)})
+	s.packEntries = append(s.packEntries, packEntry{ID: id, RawLen: uint32(rawLen), StoredLen: uint32(len(stored)), Offset: uint32(off)})
 	if len(s.packBuf) >= PackSize {
 		return s.writePackLocked(ctx)
 	}
@@ -591,10 +646,11 @@ func (s *Store) flushLocked(ctx context.Context) error {
 		if err := s.tree.Append(LeafHash(rec), nil); err != nil {
 			return err
 		}
-		if r, err := DecodeRecord(rec); err == nil {
-			s.noteRecord(r)
-		}
 	}
+	for _, id := range s.pendingPacks {
+		s.logged[id] = true
+	}
+	s.pendingPacks = s.pendingPacks[:0]
 	s.batches = append(s.batches, batch{first: first, last: last, name: name})
 	s.size = last + 1
 	s.pending = s.pending[:0]

@@ -1,0 +1,234 @@
+// Command holdfast backs up Microsoft 365 tenants into an append-only,
+// verifiable store. This file wires the commands together; each command
+// lives in cmd_<verb>.go with an options struct and a run function.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitUsage     = 2
+	exitIntegrity = 3
+)
+
+// exitCodes maps error kinds to exit codes; kinds not listed exit 1.
+var exitCodes = map[holdfast.Kind]int{
+	holdfast.Invalid:   exitUsage,
+	holdfast.Integrity: exitIntegrity,
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var he *holdfast.Error
+	if !errors.As(err, &he) {
+		// Errors that are not ours come from argument parsing.
+		return exitUsage
+	}
+	if c, ok := exitCodes[holdfast.KindOf(err)]; ok {
+		return c
+	}
+	return exitError
+}
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	Data   string
+	Tenant string
+	JSON   bool
+
+	stdout, stderr io.Writer
+	stderrTTY      bool
+	emitted        bool // a JSON document was written
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("HOLDFAST_DATA"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".holdfast"
+	}
+	return filepath.Join(home, ".local", "share", "holdfast")
+}
+
+func (g *globalOptions) dataDir() store.DataDir { return store.DataDir{Dir: g.Data} }
+
+func (g *globalOptions) tenant() (string, error) {
+	if g.Tenant == "" {
+		return "", holdfast.E("", holdfast.Invalid, "this command needs --tenant NAME")
+	}
+	return g.Tenant, holdfast.ValidateTenantName(g.Tenant)
+}
+
+// masterKey loads the key named by HOLDFAST_MASTER_KEY_FILE, if set.
+func masterKey() ([]byte, error) {
+	p := os.Getenv(store.MasterKeyEnv)
+	if p == "" {
+		return nil, nil
+	}
+	return store.LoadMasterKey(p)
+}
+
+// openTenant opens the --tenant repository.
+func (g *globalOptions) openTenant(ctx context.Context, readOnly bool) (*store.Store, error) {
+	name, err := g.tenant()
+	if err != nil {
+		return nil, err
+	}
+	mk, err := masterKey()
+	if err != nil {
+		return nil, err
+	}
+	s, err := g.dataDir().OpenTenant(ctx, name, store.OpenTenantOptions{ReadOnly: readOnly, MasterKey: mk})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range s.Notes() {
+		g.say("note: %s\n", n)
+	}
+	return s, nil
+}
+
+// say writes a human message to stderr (with --json) or stdout.
+func (g *globalOptions) say(format string, args ...any) {
+	w := g.stdout
+	if g.JSON {
+		w = g.stderr
+	}
+	fmt.Fprintf(w, format, args...)
+}
+
+// print writes human output; with --json it does nothing.
+func (g *globalOptions) print(format string, args ...any) {
+	if !g.JSON {
+		fmt.Fprintf(g.stdout, format, args...)
+	}
+}
+
+// emit writes v as the one JSON document on stdout.
+func (g *globalOptions) emit(v any) error {
+	g.emitted = true
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return holdfast.E("write output", holdfast.IO, err)
+	}
+	return nil
+}
+
+// progress returns a progress callback that draws on a terminal, or nil.
+func (g *globalOptions) progress(what string) func(done, total int64) {
+	if !g.stderrTTY {
+		return nil
+	}
+	return func(done, total int64) {
+		if total > 0 {
+			fmt.Fprintf(g.stderr, "\r%s: %3.0f%% (%s of %s)", what, 100*float64(done)/float64(total), humanBytes(done), humanBytes(total))
+		}
+	}
+}
+
+func (g *globalOptions) endProgress() {
+	if g.stderrTTY {
+		fmt.Fprint(g.stderr, "\r\033[K")
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func newRootCommand(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "holdfast",
+		Short: "Back up Microsoft 365 into an append-only, verifiable store",
+		Long: `Holdfast backs up Microsoft 365 tenants into an append-only store whose record
+log is a Merkle tree with signed checkpoints, so that anyone can verify that
+nothing captured was altered or removed.
+
+Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Data, "data", defaultDataDir(), "data directory (env HOLDFAST_DATA)")
+	pf.StringVar(&g.Tenant, "tenant", "", "tenant name")
+	pf.BoolVar(&g.JSON, "json", false, "print one JSON document on stdout")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return holdfast.E(c.CommandPath(), holdfast.Invalid, err)
+	})
+	root.AddCommand(
+		newInitCommand(g),
+		newTenantCommand(g),
+		newLogKeyCommand(g),
+		newVerifyCommand(g),
+		newProofCommand(g),
+		newVerifyProofCommand(g),
+		newLogCommand(g),
+		newGenerateCommand(g),
+	)
+	return root
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdout: stdout, stderr: stderr}
+	if f, ok := stderr.(*os.File); ok {
+		g.stderrTTY = term.IsTerminal(int(f.Fd()))
+	}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	code := exitCode(err)
+	if err != nil {
+		fmt.Fprintf(stderr, "holdfast: %v\n", err)
+		if code == exitUsage {
+			var he *holdfast.Error
+			if !errors.As(err, &he) {
+				fmt.Fprintln(stderr, "Run 'holdfast --help' for usage.")
+			}
+		}
+		if g.JSON && !g.emitted {
+			_ = g.emit(map[string]any{"error": err.Error(), "kind": holdfast.KindOf(err).String(), "exit_code": code})
+		}
+	}
+	return code
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

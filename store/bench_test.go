@@ -1,0 +1,117 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"testing"
+
+	"github.com/holdfast/holdfast/internal/synth"
+	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/store/storetest"
+)
+
+// BenchmarkAppendEmail measures storing 10 KB email-like items, each with
+// its record, including pack and log writes and periodic checkpoints.
+func BenchmarkAppendEmail(b *testing.B) {
+	ctx := context.Background()
+	const n = 2000
+	msgs := make([][]byte, n)
+	var total int64
+	for i := range msgs {
+		msgs[i] = synth.Message(1, i, 10000)
+		total += int64(len(msgs[i]))
+	}
+	dir := b.TempDir()
+	r := storetest.NewRepo(b, store.NewLocal(dir), dir, nil)
+	s := r.Open(b)
+	defer s.Close(ctx)
+	b.SetBytes(total / n)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Distinct content each round so nothing is deduplicated away.
+		msg := msgs[i%n]
+		if i >= n {
+			msg = append(bytes.Clone(msg), byte(i), byte(i>>8), byte(i>>16), byte(i>>24))
+		}
+		ref, err := s.PutBytes(ctx, msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Append(ctx, store.TypeItemVersion, synth.Meta(1, i), ref); err != nil {
+			b.Fatal(err)
+		}
+		if i%5000 == 4999 {
+			if _, _, err := s.Checkpoint(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkAppendFile measures storing 4 MB file-like blobs with records.
+func BenchmarkAppendFile(b *testing.B) {
+	ctx := context.Background()
+	var doc bytes.Buffer
+	for i := 0; doc.Len() < 4_000_000; i++ {
+		doc.Write(synth.Message(2, i, 10000))
+	}
+	base := doc.Bytes()[:4_000_000]
+	dir := b.TempDir()
+	r := storetest.NewRepo(b, store.NewLocal(dir), dir, nil)
+	s := r.Open(b)
+	defer s.Close(ctx)
+	b.SetBytes(int64(len(base)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f := bytes.Clone(base)
+		rand.Read(f[:64]) // distinct file each time
+		ref, err := s.PutBytes(ctx, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"i": i}, ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkVerify measures a full verify of a repository of 10 KB items.
+func BenchmarkVerify(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	r := storetest.NewRepo(b, store.NewLocal(dir), dir, nil)
+	s := r.Open(b)
+	defer s.Close(ctx)
+	var total int64
+	for i := 0; i < 5000; i++ {
+		msg := synth.Message(3, i, 10000)
+		total += int64(len(msg))
+		ref, err := s.PutBytes(ctx, msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Append(ctx, store.TypeItemVersion, synth.Meta(3, i), ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := s.Verify(ctx, store.VerifyOptions{})
+		if err != nil || !rep.OK {
+			b.Fatalf("verify: %v %v", err, rep.Failures)
+		}
+	}
+}
