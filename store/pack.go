@@ -75,6 +75,11 @@ func encodeBlob(dst []byte, id ID, plain []byte, s *sealer) []byte {
 // decodeBlob returns the plaintext of a stored blob and checks its length and
 // hash against the header entry.
 func decodeBlob(stored []byte, e packEntry, s *sealer) ([]byte, error) {
+	return decodeBlobInto(make([]byte, 0, e.RawLen), stored, e, s)
+}
+
+// decodeBlobInto is decodeBlob writing the plaintext into dst's storage.
+func decodeBlobInto(dst, stored []byte, e packEntry, s *sealer) ([]byte, error) {
 	_, dec := codecs()
 	z := stored
 	if s != nil {
@@ -84,7 +89,7 @@ func decodeBlob(stored []byte, e packEntry, s *sealer) ([]byte, error) {
 			return nil, fmt.Errorf("blob %s: %w", e.ID.Short(), err)
 		}
 	}
-	plain, err := dec.DecodeAll(z, make([]byte, 0, e.RawLen))
+	plain, err := dec.DecodeAll(z, dst[:0])
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: decompress: %w", e.ID.Short(), err)
 	}

@@ -115,12 +115,15 @@ func ValidType(t string) bool {
 }
 
 // EncodeRecord returns the canonical JSON of r.
-func EncodeRecord(r Record) ([]byte, error) {
+func EncodeRecord(r Record) ([]byte, error) { return encodeRecord(r, false) }
+
+// encodeRecord skips canonicalising the data when the caller already did.
+func encodeRecord(r Record, dataCanonical bool) ([]byte, error) {
 	if !ValidType(r.Type) {
 		return nil, holdfast.Errorf("encode record", holdfast.Invalid, "invalid record type %q", r.Type)
 	}
 	r.Time = r.Time.UTC()
-	if len(r.Data) > 0 {
+	if len(r.Data) > 0 && !dataCanonical {
 		d, err := Canonical(r.Data)
 		if err != nil {
 			return nil, holdfast.E("encode record", holdfast.Invalid, err, "data")

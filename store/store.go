@@ -549,6 +549,11 @@ func (s *Store) Append(ctx context.Context, typ string, data any, refs ...Ref) (
 	if err := s.writable(op); err != nil {
 		return 0, err
 	}
+	// Encode the data outside the lock; only numbering is serialised.
+	raw, err := encodeData(data)
+	if err != nil {
+		return 0, holdfast.E(op, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ref := range refs {
@@ -560,7 +565,7 @@ func (s *Store) Append(ctx context.Context, typ string, data any, refs ...Ref) (
 			}
 		}
 	}
-	i, err := s.appendLocked(typ, data, refs)
+	i, err := s.appendRawLocked(typ, raw, refs)
 	if err != nil {
 		return 0, holdfast.E(op, err)
 	}
@@ -572,21 +577,40 @@ func (s *Store) Append(ctx context.Context, typ string, data any, refs ...Ref) (
 	return i, nil
 }
 
-func (s *Store) appendLocked(typ string, data any, refs []Ref) (uint64, error) {
-	var raw json.RawMessage
+// encodeData returns the canonical JSON of a record's data.
+func encodeData(data any) (json.RawMessage, error) {
+	var raw []byte
 	switch d := data.(type) {
 	case nil:
+		return nil, nil
 	case json.RawMessage:
 		raw = d
 	default:
 		b, err := json.Marshal(d)
 		if err != nil {
-			return 0, holdfast.E("encode record data", holdfast.Invalid, err)
+			return nil, holdfast.E("encode record data", holdfast.Invalid, err)
 		}
 		raw = b
 	}
+	c, err := Canonical(raw)
+	if err != nil {
+		return nil, holdfast.E("encode record data", holdfast.Invalid, err)
+	}
+	return c, nil
+}
+
+func (s *Store) appendLocked(typ string, data any, refs []Ref) (uint64, error) {
+	raw, err := encodeData(data)
+	if err != nil {
+		return 0, err
+	}
+	return s.appendRawLocked(typ, raw, refs)
+}
+
+// appendRawLocked queues a record whose data is already canonical.
+func (s *Store) appendRawLocked(typ string, data json.RawMessage, refs []Ref) (uint64, error) {
 	i := s.size + uint64(len(s.pending))
-	b, err := EncodeRecord(Record{Index: i, Type: typ, Time: s.now(), Refs: refs, Data: raw})
+	b, err := encodeRecord(Record{Index: i, Type: typ, Time: s.now(), Refs: refs, Data: data}, true)
 	if err != nil {
 		return 0, err
 	}
