@@ -177,6 +177,18 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// markDamaged records why the repository cannot take writes: appending to
+// a damaged log would bury the damage. Reads and Verify still work.
+func (s *Store) markDamaged(why string) {
+	if s.damaged == "" {
+		s.damaged = why + "; run holdfast verify"
+		s.notes = append(s.notes, "the repository is damaged and will not take writes: "+s.damaged)
+	}
+}
+
+// Damaged returns why the store refuses writes, or "".
+func (s *Store) Damaged() string { return s.damaged }
+
 // Notes returns what Open found and repaired, in plain words.
 func (s *Store) Notes() []string { return append([]string(nil), s.notes...) }
 
@@ -230,7 +242,7 @@ func (s *Store) load(ctx context.Context) error {
 			return nil
 		}
 		if b.first != s.size {
-			return holdfast.Errorf("load log", holdfast.Integrity, "log batch %s starts at record %d but the log before it ends at %d; run holdfast verify", name, b.first, s.size)
+			s.markDamaged(fmt.Sprintf("log batch %s starts at record %d but the log before it ends at record %d", name, b.first, int64(s.size)-1))
 		}
 		s.batches = append(s.batches, b)
 		s.size = b.last + 1
@@ -250,11 +262,15 @@ func (s *Store) load(ctx context.Context) error {
 		return err
 	}
 	if s.lastCkp > s.size {
-		s.damaged = fmt.Sprintf("checkpoint %d was issued but the log holds only %d records: the log was truncated or a batch removed; run holdfast verify", s.lastCkp, s.size)
-		s.notes = append(s.notes, s.damaged)
+		s.markDamaged(fmt.Sprintf("checkpoint %d was issued but the log holds only %d records: the log was truncated or a batch removed", s.lastCkp, s.size))
 	}
-	if err := s.loadTree(ctx); err != nil {
-		return err
+	if s.damaged == "" {
+		if err := s.loadTree(ctx); err != nil {
+			if !holdfast.Is(holdfast.Integrity, err) {
+				return err
+			}
+			s.markDamaged(err.Error())
+		}
 	}
 	if !s.readOnly && s.damaged == "" {
 		// Packs written by a run that died before its records were committed

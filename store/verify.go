@@ -87,21 +87,17 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	if opts.ExpectedKey != "" && opts.ExpectedKey != s.cfg.LogKey {
 		v.fail(configName, "names log key %s, but the trusted key is %s", s.cfg.LogKey, opts.ExpectedKey)
 	}
-	type packInfo struct {
-		name string
-		size int64
-	}
-	var packs []packInfo
+	var packs []objectInfo
 	err := s.be.List(ctx, packPrefix, func(name string, size int64) error {
-		packs = append(packs, packInfo{name, size})
+		packs = append(packs, objectInfo{name, size})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	var logs []packInfo
+	var logs []objectInfo
 	err = s.be.List(ctx, logPrefix, func(name string, size int64) error {
-		logs = append(logs, packInfo{name, size})
+		logs = append(logs, objectInfo{name, size})
 		v.total += size
 		return nil
 	})
@@ -213,6 +209,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	v.r.Records = next
 
 	// 3. Checkpoints: signature, origin, size, root.
+	lastGood := uint64(0) // size of the newest checkpoint whose root matched
 	for _, n := range ckSizes {
 		name := checkpointName(n)
 		v.r.Checkpoints++
@@ -236,7 +233,9 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 		case roots[n] == nil:
 			v.fail(name, "its root cannot be recomputed because the log before it is damaged")
 		case !bytes.Equal(roots[n], c.Root):
-			v.fail(name, "root hash does not match the log's first %d records: the log was altered", n)
+			v.fail(name, "root hash does not match the log's first %d records: a record from %d to %d was altered (in %s)", n, lastGood, n-1, strings.Join(v.batchesBetween(logs, lastGood, n), ", "))
+		default:
+			lastGood = n
 		}
 	}
 	for size, rec := range announced {
@@ -259,6 +258,22 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	}
 	v.r.OK = len(v.r.Failures) == 0
 	return v.r, nil
+}
+
+// batchesBetween names the log batches that hold records [from, to).
+func (v *verifier) batchesBetween(logs []objectInfo, from, to uint64) []string {
+	var names []string
+	for _, l := range logs {
+		if b, err := parseBatchName(l.name); err == nil && b.last >= from && b.first < to {
+			names = append(names, l.name)
+		}
+	}
+	return names
+}
+
+type objectInfo struct {
+	name string
+	size int64
 }
 
 func (v *verifier) checkPack(ctx context.Context, id ID, name string, size int64, readData bool, good map[ID]bool) {
