@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/holdfast/holdfast/internal/synth"
 	"github.com/holdfast/holdfast/store"
@@ -155,5 +159,70 @@ func BenchmarkVerify(b *testing.B) {
 		if err != nil || !rep.OK {
 			b.Fatalf("verify: %v %v", err, rep.Failures)
 		}
+	}
+}
+
+// peakHeap samples the live heap while f runs and returns the peak in MiB.
+func peakHeap(f func()) float64 {
+	runtime.GC()
+	var peak uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(done)
+	<-stopped
+	return float64(peak) / (1 << 20)
+}
+
+// BenchmarkMemory shows that the heap needed to append and to verify does
+// not grow with the repository (beyond the ~100 bytes per blob of the blob
+// index): it appends and verifies repositories of increasing size and
+// reports the peak live heap of each.
+func BenchmarkMemory(b *testing.B) {
+	ctx := context.Background()
+	for _, items := range []int{5000, 20000, 80000} {
+		b.Run(fmt.Sprintf("items=%d", items), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				dir := b.TempDir()
+				r := storetest.NewRepo(b, store.NewLocal(dir), dir, nil)
+				s := r.Open(b)
+				appendPeak := peakHeap(func() {
+					for j := 0; j < items; j++ {
+						ref, err := s.PutBytes(ctx, synth.Message(9, j, 10000))
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := s.Append(ctx, store.TypeItemVersion, synth.Meta(9, j), ref); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if _, _, err := s.Checkpoint(ctx); err != nil {
+						b.Fatal(err)
+					}
+				})
+				verifyPeak := peakHeap(func() {
+					rep, err := s.Verify(ctx, store.VerifyOptions{})
+					if err != nil || !rep.OK {
+						b.Fatalf("verify: %v", err)
+					}
+				})
+				s.Close(ctx)
+				b.ReportMetric(appendPeak, "append-peak-MiB")
+				b.ReportMetric(verifyPeak, "verify-peak-MiB")
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ type logOptions struct {
 	Type  string
 	From  uint64
 	Limit int
+	Last  uint64
 }
 
 func newLogCommand(g *globalOptions) *cobra.Command {
@@ -33,6 +34,7 @@ each record appears exactly as logged (its canonical JSON).`,
 	f.StringVar(&opts.Type, "type", "", "only records of this type, e.g. verify.run")
 	f.Uint64Var(&opts.From, "from", 0, "first record index")
 	f.IntVar(&opts.Limit, "limit", 0, "at most this many records (0: all)")
+	f.Uint64Var(&opts.Last, "last", 0, "start at the last N records of the log")
 	return cmd
 }
 
@@ -45,6 +47,11 @@ func runLog(ctx context.Context, g *globalOptions, opts logOptions) error {
 	s, err := g.openTenant(ctx, true)
 	if err != nil {
 		return err
+	}
+	if opts.Last > 0 {
+		if size := s.Size(); size > opts.Last {
+			opts.From = max(opts.From, size-opts.Last)
+		}
 	}
 	if g.JSON {
 		g.emitted = true
