@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
@@ -873,5 +872,3 @@ func (s *Store) HasBlob(id ID) bool {
 	_, b := s.pendingBlob[id]
 	return a || b
 }
-
-func hexShort(b []byte) string { return hex.EncodeToString(b)[:12] }

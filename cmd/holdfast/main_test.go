@@ -211,7 +211,9 @@ func TestProofRoundTrip(t *testing.T) {
 		edit func(b []byte) []byte
 		want int
 	}{
-		{"record edited", func(b []byte) []byte { return bytes.Replace(b, []byte(`\"folder\":\"Inbox\"`), []byte(`\"folder\":\"Outbox\"`), 1) }, exitIntegrity},
+		{"record edited", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`\"folder\":\"Inbox\"`), []byte(`\"folder\":\"Outbox\"`), 1)
+		}, exitIntegrity},
 		{"index changed", func(b []byte) []byte { return bytes.Replace(b, []byte(`"index": 42`), []byte(`"index": 43`), 1) }, exitIntegrity},
 		{"not a bundle", func(b []byte) []byte { return []byte("hello") }, exitUsage},
 		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }, exitUsage},
