@@ -206,7 +206,13 @@ func (s *Store) Close(ctx context.Context) error {
 	if s.readOnly {
 		return nil
 	}
-	err := s.Flush(ctx)
+	var err error
+	s.mu.Lock()
+	dirty := len(s.pending) > 0 || len(s.packEntries) > 0
+	s.mu.Unlock()
+	if dirty {
+		err = s.Flush(ctx)
+	}
 	if rerr := s.lock.release(); err == nil && rerr != nil {
 		err = rerr
 	}
