@@ -346,8 +346,15 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		entraError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215", "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
 		return
 	}
-	scope := r.PostForm.Get("scope")
-	if !strings.HasSuffix(scope, "/.default") {
+	// MSAL adds the OIDC scopes openid, profile and offline_access to every
+	// request; Entra ignores them for client credentials.
+	scope := ""
+	for _, sc := range strings.Fields(r.PostForm.Get("scope")) {
+		if sc != "openid" && sc != "profile" && sc != "offline_access" {
+			scope += sc
+		}
+	}
+	if !strings.HasSuffix(scope, "/.default") || strings.Count(scope, "/.default") != 1 {
 		entraError(w, http.StatusBadRequest, "invalid_scope", "AADSTS1002012", "The provided value for scope "+scope+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.")
 		return
 	}

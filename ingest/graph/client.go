@@ -1,0 +1,456 @@
+package graph
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	kauth "github.com/microsoft/kiota-authentication-azure-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+)
+
+// Cloud is a national cloud's Graph service root and authority host.
+type Cloud struct {
+	Graph string
+	Login string
+}
+
+// Clouds maps --cloud names to Microsoft's endpoints.
+var Clouds = map[string]Cloud{
+	"global":   {"https://graph.microsoft.com", "https://login.microsoftonline.com"},
+	"usgov":    {"https://graph.microsoft.us", "https://login.microsoftonline.us"},
+	"usgovdod": {"https://dod-graph.microsoft.us", "https://login.microsoftonline.us"},
+	"china":    {"https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn"},
+}
+
+// Conn is how to reach and authenticate to a tenant. Secrets are resolved
+// by the caller and never stored here beyond the credential.
+type Conn struct {
+	TenantID      string
+	ClientID      string
+	ClientSecret  string // or
+	CertFile      string // PEM holding the certificate and its private key
+	GraphEndpoint string // service root without /v1.0
+	LoginEndpoint string // authority host
+	CAFile        string // extra trusted CA (private CAs, the fake tenant)
+}
+
+// Client is a Graph client for one tenant. It implements ingest.Source.
+type Client struct {
+	gc       *msgraphsdk.GraphServiceClient
+	adapter  *msgraphsdk.GraphRequestAdapter
+	http     *http.Client
+	th       *throttle
+	pageSize int
+}
+
+// New connects to a tenant. It does not make a request: use Check.
+func New(c Conn) (*Client, error) {
+	const op = "graph connect"
+	if c.TenantID == "" || c.ClientID == "" {
+		return nil, holdfast.E(op, holdfast.Invalid, "tenant id and client id are required")
+	}
+	graphURL, err := endpoint(c.GraphEndpoint, "graph endpoint")
+	if err != nil {
+		return nil, err
+	}
+	loginURL, err := endpoint(c.LoginEndpoint, "login endpoint")
+	if err != nil {
+		return nil, err
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 32
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, holdfast.E(op, holdfast.Invalid, err, "CA file")
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, holdfast.Errorf(op, holdfast.Invalid, "CA file %s holds no PEM certificate", c.CAFile)
+		}
+		base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	th := newThrottle(base)
+	// The credential's own requests go through a plain client that trusts
+	// the same CA; azidentity retries token requests itself.
+	credHTTP := &http.Client{Transport: base, Timeout: 60 * time.Second}
+	opts := azcore.ClientOptions{
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: loginURL.String() + "/"},
+		Transport: credHTTP,
+		Retry:     policy.RetryOptions{MaxRetries: 3},
+	}
+	var cred azcore.TokenCredential
+	switch {
+	case c.ClientSecret != "":
+		cred, err = azidentity.NewClientSecretCredential(c.TenantID, c.ClientID, c.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	case c.CertFile != "":
+		data, rerr := os.ReadFile(c.CertFile)
+		if rerr != nil {
+			return nil, holdfast.E(op, holdfast.Invalid, rerr, "client certificate")
+		}
+		certs, key, perr := azidentity.ParseCertificates(data, nil)
+		if perr != nil {
+			return nil, holdfast.E(op, holdfast.Invalid, perr, "client certificate "+c.CertFile)
+		}
+		cred, err = azidentity.NewClientCertificateCredential(c.TenantID, c.ClientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	default:
+		return nil, holdfast.E(op, holdfast.Invalid, "a client secret or a client certificate is required")
+	}
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	scope := graphURL.String() + "/.default"
+	// Without the Graph host as a valid host the SDK sends no token to a
+	// national-cloud alias, a proxy or the fake tenant.
+	auth, err := kauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{graphURL.Hostname()})
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	// Kiota's own retry handler would retry again on top of ours.
+	noRetry := khttp.NewRetryHandlerWithOptions(khttp.RetryHandlerOptions{ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false }})
+	mws := []khttp.Middleware{}
+	for _, m := range msgraphcore.GetDefaultMiddlewaresWithOptions(&msgraphcore.GraphClientOptions{GraphServiceVersion: "v1.0", GraphServiceLibraryVersion: "holdfast"}) {
+		if _, isRetry := m.(*khttp.RetryHandler); isRetry {
+			m = noRetry
+		}
+		mws = append(mws, m)
+	}
+	hc := &http.Client{Transport: khttp.NewCustomTransportWithParentTransport(th, mws...), Timeout: 10 * time.Minute}
+	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, hc)
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	adapter.SetBaseUrl(graphURL.String() + "/v1.0")
+	return &Client{gc: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, http: hc, th: th, pageSize: 100}, nil
+}
+
+func endpoint(s, what string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, holdfast.Errorf("graph connect", holdfast.Invalid, "%s %q must be an https URL such as https://graph.microsoft.com", what, s)
+	}
+	if strings.HasSuffix(u.Path, "/v1.0") {
+		return nil, holdfast.Errorf("graph connect", holdfast.Invalid, "%s %q: give the service root without /v1.0; Holdfast adds it", what, s)
+	}
+	return u, nil
+}
+
+// Throttled returns the time spent waiting on Graph's throttling.
+func (c *Client) Throttled() time.Duration { return c.th.Throttled() }
+
+// classify turns SDK and identity errors into Holdfast's kinds and the
+// sentinels ingest reacts to.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var authErr *azidentity.AuthenticationFailedError
+	if errors.As(err, &authErr) {
+		return holdfast.E(op, holdfast.Permission, fmt.Errorf("authentication failed: %s", firstLine(authErr.Error())))
+	}
+	status, code, msg := 0, "", ""
+	var oe *odataerrors.ODataError
+	if errors.As(err, &oe) {
+		status = oe.ResponseStatusCode
+		if me := oe.GetErrorEscaped(); me != nil {
+			code, msg = deref(me.GetCode()), deref(me.GetMessage())
+		}
+	} else {
+		var ae *abs.ApiError
+		if errors.As(err, &ae) {
+			status, msg = ae.ResponseStatusCode, ae.Message
+		}
+	}
+	switch {
+	case status == http.StatusGone || code == "syncStateNotFound" || code == "resyncRequired" || code == "syncStateInvalid":
+		return fmt.Errorf("%s: %w (%s %s)", op, ingest.ErrDeltaExpired, code, msg)
+	case status == http.StatusNotFound || code == "MailboxNotEnabledForRESTAPI" || code == "ResourceNotFound":
+		return fmt.Errorf("%s: %w (%s)", op, ingest.ErrGone, code)
+	case status == http.StatusUnauthorized:
+		return holdfast.E(op, holdfast.Permission, fmt.Errorf("Graph answered 401 %s: %s", code, msg))
+	case status == http.StatusForbidden:
+		return holdfast.Errorf(op, holdfast.Other, "Graph answered 403 %s: %s (does the app have the permission this needs?)", code, msg)
+	case status != 0:
+		return holdfast.Errorf(op, holdfast.IO, "Graph answered %d %s: %s", status, code, msg)
+	}
+	return holdfast.E(op, holdfast.IO, err)
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "AADSTS") {
+			return strings.TrimSpace(l)
+		}
+	}
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func derefBool(b *bool) bool { return b != nil && *b }
+
+func headers(prefer ...string) *abs.RequestHeaders {
+	h := abs.NewRequestHeaders()
+	for _, p := range prefer {
+		h.Add("Prefer", p)
+	}
+	return h
+}
+
+// Accounts lists every user, then the soft-deleted ones.
+func (c *Client) Accounts(ctx context.Context) ([]holdfast.Account, error) {
+	const op = "list users"
+	sel := []string{"id", "userPrincipalName", "displayName", "mail", "accountEnabled", "assignedLicenses", "deletedDateTime"}
+	var out []holdfast.Account
+	add := func(us []models.Userable, deleted bool) {
+		for _, u := range us {
+			a := holdfast.Account{ID: deref(u.GetId()), UPN: deref(u.GetUserPrincipalName()), DisplayName: deref(u.GetDisplayName()),
+				Mail: deref(u.GetMail()), Enabled: derefBool(u.GetAccountEnabled()), Licensed: len(u.GetAssignedLicenses()) > 0}
+			if deleted {
+				t := time.Now().UTC()
+				if d := u.GetDeletedDateTime(); d != nil {
+					t = d.UTC()
+				}
+				a.Deleted = &t
+			}
+			out = append(out, a)
+		}
+	}
+	top := int32(c.pageSize)
+	resp, err := c.gc.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
+	for {
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		add(resp.GetValue(), false)
+		next := deref(resp.GetOdataNextLink())
+		if next == "" {
+			break
+		}
+		resp, err = c.gc.Users().WithUrl(next).Get(ctx, nil)
+	}
+	del, err := c.gc.Directory().DeletedItems().GraphUser().Get(ctx, nil)
+	for {
+		if err != nil {
+			return nil, classify("list deleted users", err)
+		}
+		add(del.GetValue(), true)
+		next := deref(del.GetOdataNextLink())
+		if next == "" {
+			break
+		}
+		del, err = c.gc.Directory().DeletedItems().GraphUser().WithUrl(next).Get(ctx, nil)
+	}
+	return out, nil
+}
+
+// MailFolders lists every mail folder, hidden and child folders included,
+// parents before children, with display paths.
+func (c *Client) MailFolders(ctx context.Context, userID string) ([]ingest.MailFolder, error) {
+	const op = "list mail folders"
+	hidden := "true"
+	mb := c.gc.Users().ByUserId(userID).MailFolders()
+	resp, err := mb.Get(ctx, &users.ItemMailFoldersRequestBuilderGetRequestConfiguration{QueryParameters: &users.ItemMailFoldersRequestBuilderGetQueryParameters{IncludeHiddenFolders: &hidden}})
+	var out []ingest.MailFolder
+	var queue []ingest.MailFolder
+	for {
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		for _, f := range resp.GetValue() {
+			mf := ingest.MailFolder{ID: deref(f.GetId()), Path: deref(f.GetDisplayName())}
+			out = append(out, mf)
+			queue = append(queue, mf)
+		}
+		next := deref(resp.GetOdataNextLink())
+		if next == "" {
+			break
+		}
+		resp, err = mb.WithUrl(next).Get(ctx, nil)
+	}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		cb := mb.ByMailFolderId(parent.ID).ChildFolders()
+		cr, err := cb.Get(ctx, &users.ItemMailFoldersItemChildFoldersRequestBuilderGetRequestConfiguration{QueryParameters: &users.ItemMailFoldersItemChildFoldersRequestBuilderGetQueryParameters{IncludeHiddenFolders: &hidden}})
+		for {
+			if err != nil {
+				return nil, classify(op, err)
+			}
+			for _, f := range cr.GetValue() {
+				mf := ingest.MailFolder{ID: deref(f.GetId()), Path: parent.Path + "/" + deref(f.GetDisplayName())}
+				out = append(out, mf)
+				queue = append(queue, mf)
+			}
+			next := deref(cr.GetOdataNextLink())
+			if next == "" {
+				break
+			}
+			cr, err = cb.WithUrl(next).Get(ctx, nil)
+		}
+	}
+	return out, nil
+}
+
+// MessagesDelta follows a mail folder's message delta.
+func (c *Client) MessagesDelta(ctx context.Context, userID, folderID, link string, page func([]ingest.MessageChange) error) (string, error) {
+	const op = "message delta"
+	db := c.gc.Users().ByUserId(userID).MailFolders().ByMailFolderId(folderID).Messages().Delta()
+	cfg := &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{
+		// Immutable ids keep a message's id when it moves between folders.
+		Headers: headers(`IdType="ImmutableId"`, fmt.Sprintf("odata.maxpagesize=%d", c.pageSize)),
+	}
+	b := db
+	if link != "" {
+		b = db.WithUrl(link)
+	}
+	for {
+		resp, err := b.GetAsDeltaGetResponse(ctx, cfg)
+		if err != nil {
+			return "", classify(op, err)
+		}
+		var changes []ingest.MessageChange
+		for _, m := range resp.GetValue() {
+			ch := ingest.MessageChange{ID: deref(m.GetId())}
+			if _, removed := m.GetAdditionalData()["@removed"]; removed {
+				ch.Removed = true
+			} else {
+				ch.Meta = messageMeta(m)
+				ch.Modified = ch.Meta.Modified
+			}
+			changes = append(changes, ch)
+		}
+		if err := page(changes); err != nil {
+			return "", err
+		}
+		if next := deref(resp.GetOdataNextLink()); next != "" {
+			b = db.WithUrl(next)
+			continue
+		}
+		delta := deref(resp.GetOdataDeltaLink())
+		if delta == "" {
+			return "", holdfast.Errorf(op, holdfast.IO, "Graph ended a delta round without a delta link")
+		}
+		return delta, nil
+	}
+}
+
+func addrs(rs []models.Recipientable) []string {
+	var out []string
+	for _, r := range rs {
+		if e := r.GetEmailAddress(); e != nil {
+			out = append(out, fmt.Sprintf("%s <%s>", deref(e.GetName()), deref(e.GetAddress())))
+		}
+	}
+	return out
+}
+
+func messageMeta(m models.Messageable) ingest.MessageMeta {
+	meta := ingest.MessageMeta{
+		Subject: deref(m.GetSubject()), To: addrs(m.GetToRecipients()), Cc: addrs(m.GetCcRecipients()), Bcc: addrs(m.GetBccRecipients()),
+		InternetID: deref(m.GetInternetMessageId()), ConversationID: deref(m.GetConversationId()), ChangeKey: deref(m.GetChangeKey()),
+		HasAttachments: derefBool(m.GetHasAttachments()), IsRead: derefBool(m.GetIsRead()), ParentFolderID: deref(m.GetParentFolderId()),
+		Categories: m.GetCategories(),
+	}
+	if f := m.GetFrom(); f != nil {
+		if s := addrs([]models.Recipientable{f}); len(s) > 0 {
+			meta.From = s[0]
+		}
+	}
+	if t := m.GetReceivedDateTime(); t != nil {
+		meta.Received = t.UTC()
+	}
+	if t := m.GetSentDateTime(); t != nil {
+		meta.Sent = t.UTC()
+	}
+	if t := m.GetLastModifiedDateTime(); t != nil {
+		meta.Modified = t.UTC()
+	}
+	if i := m.GetImportance(); i != nil {
+		meta.Importance = i.String()
+	}
+	return meta
+}
+
+// MessageMIME streams a message's MIME ($value) without loading it.
+func (c *Client) MessageMIME(ctx context.Context, userID, messageID string) (io.ReadCloser, error) {
+	const op = "download message"
+	info, err := c.gc.Users().ByUserId(userID).Messages().ByMessageId(messageID).Content().ToGetRequestInformation(ctx, nil)
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	info.Headers.Add("Prefer", `IdType="ImmutableId"`)
+	native, err := c.adapter.ConvertToNativeRequest(ctx, info)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	resp, err := c.http.Do(native.(*http.Request))
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, httpError(op, resp.StatusCode, body)
+	}
+	return resp.Body, nil
+}
+
+// httpError classifies a raw response the SDK did not parse.
+func httpError(op string, status int, body []byte) error {
+	var code, msg string
+	if s := string(body); strings.Contains(s, `"code"`) {
+		code = between(s, `"code":"`, `"`)
+		msg = between(s, `"message":"`, `"`)
+	}
+	switch status {
+	case http.StatusNotFound:
+		return fmt.Errorf("%s: %w (%s)", op, ingest.ErrGone, code)
+	case http.StatusUnauthorized:
+		return holdfast.E(op, holdfast.Permission, fmt.Errorf("Graph answered 401 %s: %s", code, msg))
+	case http.StatusForbidden:
+		return holdfast.Errorf(op, holdfast.Other, "Graph answered 403 %s: %s (does the app have the permission this needs?)", code, msg)
+	}
+	return holdfast.Errorf(op, holdfast.IO, "Graph answered %d %s: %s", status, code, msg)
+}
+
+func between(s, a, b string) string {
+	_, rest, ok := strings.Cut(s, a)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, b)
+	return v
+}

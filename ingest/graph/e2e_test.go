@@ -1,0 +1,289 @@
+package graph_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/ingest/graph"
+	"github.com/holdfast/holdfast/store"
+)
+
+type env struct {
+	t      *testing.T
+	ft     *faketenant.Server
+	info   faketenant.Info
+	data   store.DataDir
+	client *graph.Client
+}
+
+func newEnv(t *testing.T, o faketenant.Options) *env {
+	t.Helper()
+	state := t.TempDir()
+	ft, err := faketenant.New(o, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ft.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ft.Close() })
+	d := store.DataDir{Dir: filepath.Join(t.TempDir(), "data")}
+	if _, err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddTenant(context.Background(), "contoso", store.AddTenantOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := graph.New(graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+		GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, ft: ft, info: info, data: d, client: c}
+}
+
+func (e *env) backup(workloads ...holdfast.Workload) *ingest.Result {
+	e.t.Helper()
+	ctx := context.Background()
+	s, err := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	res, err := ingest.Run(ctx, e.client, s, ingest.Options{Workloads: workloads, Throttled: e.client.Throttled})
+	if err != nil {
+		e.t.Fatalf("backup: %v (result %+v)", err, res)
+	}
+	return res
+}
+
+type version struct {
+	account, item, path, change, sha string
+	deleted                          bool
+}
+
+// captured returns, per account|item, the latest version the store holds,
+// with its content hash checked by reading it back.
+func (e *env) captured() map[string]version {
+	e.t.Helper()
+	ctx := context.Background()
+	s, err := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{ReadOnly: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]version{}
+	err = s.Records(ctx, 0, func(_ []byte, r store.Record) error {
+		var d struct{ Account, Item, Path, Change string }
+		switch r.Type {
+		case store.TypeItemVersion:
+			json.Unmarshal(r.Data, &d)
+			h := sha256.New()
+			if err := s.ReadContent(ctx, r.Refs[0], h); err != nil {
+				return err
+			}
+			out[d.Account+"|"+d.Item] = version{account: d.Account, item: d.Item, path: d.Path, change: d.Change, sha: hex.EncodeToString(h.Sum(nil))}
+		case store.TypeTombstone:
+			json.Unmarshal(r.Data, &d)
+			v := out[d.Account+"|"+d.Item]
+			v.deleted = true
+			out[d.Account+"|"+d.Item] = v
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// compare checks that the latest live versions equal the fake tenant's truth.
+func (e *env) compare() {
+	e.t.Helper()
+	truth := e.ft.Truth()
+	got := e.captured()
+	live := 0
+	for _, v := range got {
+		if !v.deleted {
+			live++
+		}
+	}
+	for _, it := range truth {
+		v, ok := got[it.Account+"|"+it.ID]
+		switch {
+		case !ok || v.deleted:
+			e.t.Errorf("%s %s (%s) was not captured", it.Account, it.ID, it.Path)
+		case v.sha != it.SHA256:
+			e.t.Errorf("%s %s: captured content %s, tenant holds %s", it.Account, it.ID, v.sha[:12], it.SHA256[:12])
+		case v.path != it.Path:
+			e.t.Errorf("%s %s: captured in %q, tenant has it in %q", it.Account, it.ID, v.path, it.Path)
+		}
+	}
+	if live != len(truth) {
+		e.t.Errorf("store holds %d live items, tenant %d", live, len(truth))
+	}
+}
+
+func TestBackupMailEndToEnd(t *testing.T) {
+	e := newEnv(t, faketenant.Options{Seed: 7})
+	res := e.backup(holdfast.Mail)
+	truth := e.ft.Truth()
+	if res.Status != ingest.StatusCompleted || res.ItemsNew != len(truth) || res.Accounts != 15 {
+		t.Fatalf("first run: status %s, new %d (tenant has %d), accounts %d; failures %v", res.Status, res.ItemsNew, len(truth), res.Accounts, res.FailedItems)
+	}
+	sort.Strings(res.Departed)
+	if len(res.Departed) != 3 {
+		t.Errorf("departed = %v, want 3 accounts", res.Departed)
+	}
+	e.compare()
+
+	// No changes: nothing new.
+	res = e.backup(holdfast.Mail)
+	if res.ItemsNew+res.ItemsChanged+res.ItemsDeleted != 0 {
+		t.Errorf("run without changes captured %+v", res.Counts)
+	}
+
+	// Activity: two new, one changed, one deleted per live mailbox.
+	m, err := e.ft.Mutate(faketenant.Mutation{Scenario: "activity"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mutated := m.Items / 4
+	res = e.backup(holdfast.Mail)
+	if res.ItemsNew != 2*mutated || res.ItemsChanged != mutated || res.ItemsDeleted != mutated {
+		t.Errorf("after activity in %d mailboxes: %+v; want %d new, %d changed, %d deleted", mutated, res.Counts, 2*mutated, mutated, mutated)
+	}
+	e.compare()
+
+	// A user leaves: the account is recorded as departed, data stays.
+	if _, err := e.ft.Mutate(faketenant.Mutation{Scenario: "delete-user", User: e.info.Users[2]}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.captured()
+	e.backup(holdfast.Mail)
+	after := e.captured()
+	kept := 0
+	for k, v := range before {
+		if v.account == e.info.Users[2] && !after[k].deleted {
+			kept++
+		}
+	}
+	if kept == 0 {
+		t.Errorf("the departed user's captured mail was not kept")
+	}
+	departed := e.records(ingest.TypeAccountDeparted)
+	if !strings.Contains(strings.Join(departed, "\n"), e.info.Users[2]) || !strings.Contains(strings.Join(departed, "\n"), `"reason":"deleted"`) {
+		t.Errorf("account.departed records = %v, want one for %s", departed, e.info.Users[2])
+	}
+}
+
+func (e *env) records(typ string) []string {
+	ctx := context.Background()
+	s, err := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{ReadOnly: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	s.Records(ctx, 0, func(raw []byte, r store.Record) error {
+		if r.Type == typ {
+			out = append(out, string(raw))
+		}
+		return nil
+	})
+	return out
+}
+
+func TestBackupUnderFaults(t *testing.T) {
+	clean := newEnv(t, faketenant.Options{Seed: 3})
+	clean.backup(holdfast.Mail)
+	want := clean.captured()
+
+	e := newEnv(t, faketenant.Options{Seed: 3, Fault429: 0.3, Fault503: 0.1, FaultReset: 0.05, RetryAfter: -1})
+	res := e.backup(holdfast.Mail)
+	// Expired delta tokens on the second run force full resyncs.
+	e.ft.SetFaults(0.3, 0.1, 0.05, 1)
+	res2 := e.backup(holdfast.Mail)
+	st := e.ft.Stats()
+	if st.Throttled == 0 || st.Resets == 0 || st.Expired == 0 {
+		t.Fatalf("faults were not injected: %+v", st)
+	}
+	if res.Status != ingest.StatusCompleted || res2.Status != ingest.StatusCompleted || res2.Resyncs == 0 {
+		t.Errorf("runs under faults: %s / %s (resyncs %d), failures %v", res.Status, res2.Status, res2.Resyncs, res2.FailedItems)
+	}
+	if res2.ItemsNew+res2.ItemsChanged+res2.ItemsDeleted != 0 {
+		t.Errorf("resync after expired tokens captured %+v, want nothing new", res2.Counts)
+	}
+	got := e.captured()
+	if len(got) != len(want) {
+		t.Errorf("faulty runs captured %d items, clean run %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if g := got[k]; g.sha != v.sha || g.change != v.change || g.deleted != v.deleted {
+			t.Errorf("%s: faulty run %+v, clean run %+v", k, g, v)
+		}
+	}
+	e.compare()
+	t.Logf("fault stats: %+v", st)
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t, faketenant.Options{Seed: 5})
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		conn graph.Conn
+		want string
+	}{
+		{"wrong secret", graph.Conn{TenantID: e.info.TenantID, ClientID: e.info.ClientID, ClientSecret: "wrong"}, "AADSTS7000215"},
+		{"unknown tenant", graph.Conn{TenantID: "00000000-1111-2222-3333-444444444444", ClientID: e.info.ClientID, ClientSecret: e.info.ClientSecret}, "AADSTS90002"},
+		{"unknown client", graph.Conn{TenantID: e.info.TenantID, ClientID: "00000000-1111-2222-3333-444444444444", ClientSecret: e.info.ClientSecret}, "AADSTS700016"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.conn.GraphEndpoint, tt.conn.LoginEndpoint, tt.conn.CAFile = e.info.GraphEndpoint, e.info.LoginEndpoint, e.info.CAFile
+			c, err := graph.New(tt.conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Accounts(ctx)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !holdfast.Is(holdfast.Permission, err) {
+				t.Errorf("Accounts = %v, want a permission error naming %s", err, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"http://graph.example", "https://graph.microsoft.com/v1.0", "not a url"} {
+		if _, err := graph.New(graph.Conn{TenantID: "t", ClientID: "c", ClientSecret: "s", GraphEndpoint: bad, LoginEndpoint: "https://login.example"}); !holdfast.Is(holdfast.Invalid, err) {
+			t.Errorf("graph endpoint %q: %v, want Invalid", bad, err)
+		}
+	}
+	// A 401 mid-run fails the run clearly and keeps what was stored.
+	e.backup(holdfast.Mail)
+	before := len(e.captured())
+	e.ft.Mutate(faketenant.Mutation{Scenario: "activity"})
+	e.ft.RevokeTokens()
+	s, _ := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{})
+	res, err := ingest.Run(ctx, e.client, s, ingest.Options{Workloads: []holdfast.Workload{holdfast.Mail}})
+	s.Close(ctx)
+	if err == nil || res.Status != ingest.StatusFailed || !strings.Contains(res.Error, "401") {
+		t.Errorf("run with revoked tokens: err %v, result %+v; want a failed run naming the 401", err, res)
+	}
+	if after := len(e.captured()); after < before {
+		t.Errorf("a failed run lost data: %d items before, %d after", before, after)
+	}
+	s, _ = e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{})
+	defer s.Close(ctx)
+	if rep, err := s.Verify(ctx, store.VerifyOptions{}); err != nil || !rep.OK {
+		t.Errorf("verify after a failed run: %v %v", err, rep.Failures)
+	}
+	_ = fmt.Sprint
+}

@@ -1,0 +1,140 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+)
+
+// Record types ingest writes besides the store's own.
+const (
+	TypeAccountState    = "account.state"    // an account was seen in a new state
+	TypeAccountDeparted = "account.departed" // an account became disabled, unlicensed or deleted
+	TypeItemFailed      = "item.failed"      // an item could not be captured in a run
+)
+
+// MailFolder is a mail folder with its display path ("Inbox/Clients").
+type MailFolder struct {
+	ID   string
+	Path string
+}
+
+// MessageChange is one entry of a message delta page.
+type MessageChange struct {
+	ID       string
+	Removed  bool
+	Meta     MessageMeta
+	Modified time.Time
+}
+
+// MessageMeta is the metadata kept with each message version.
+type MessageMeta struct {
+	Subject         string    `json:"subject,omitempty"`
+	From            string    `json:"from,omitempty"`
+	To              []string  `json:"to,omitempty"`
+	Cc              []string  `json:"cc,omitempty"`
+	Bcc             []string  `json:"bcc,omitempty"`
+	Received        time.Time `json:"received,omitzero"`
+	Sent            time.Time `json:"sent,omitzero"`
+	Modified        time.Time `json:"modified,omitzero"`
+	InternetID      string    `json:"internet_message_id,omitempty"`
+	ConversationID  string    `json:"conversation_id,omitempty"`
+	ChangeKey       string    `json:"change_key,omitempty"`
+	HasAttachments  bool      `json:"has_attachments,omitempty"`
+	IsRead          bool      `json:"is_read"`
+	ParentFolderID  string    `json:"parent_folder_id,omitempty"`
+	Importance      string    `json:"importance,omitempty"`
+	Categories      []string  `json:"categories,omitempty"`
+	InferredSubject string    `json:"-"`
+}
+
+// ErrDeltaExpired is returned by Source when a delta link is no longer
+// valid (410 Gone, syncStateNotFound, resyncRequired): the stream must be
+// enumerated in full again.
+var ErrDeltaExpired = errors.New("delta token expired")
+
+// ErrGone is returned by Source when an item vanished (404) between being
+// listed and being fetched.
+var ErrGone = errors.New("item no longer exists")
+
+// Source is what ingest needs from Microsoft Graph.
+type Source interface {
+	// Accounts lists every user, soft-deleted ones included.
+	Accounts(ctx context.Context) ([]holdfast.Account, error)
+	// MailFolders lists every mail folder of a mailbox, child folders too.
+	MailFolders(ctx context.Context, userID string) ([]MailFolder, error)
+	// MessagesDelta follows a folder's message delta from link ("" for an
+	// initial sync), calling page for each page, and returns the new delta
+	// link.
+	MessagesDelta(ctx context.Context, userID, folderID, link string, page func([]MessageChange) error) (string, error)
+	// MessageMIME streams a message's MIME exactly as stored.
+	MessageMIME(ctx context.Context, userID, messageID string) (io.ReadCloser, error)
+}
+
+// Store is what ingest needs from the store.
+type Store interface {
+	PutBlob(ctx context.Context, r io.Reader) (store.Ref, error)
+	Append(ctx context.Context, typ string, data any, refs ...store.Ref) (uint64, error)
+	Flush(ctx context.Context) error
+	Checkpoint(ctx context.Context) (store.Checkpoint, bool, error)
+	Records(ctx context.Context, from uint64, fn func(raw []byte, r store.Record) error) error
+}
+
+// itemVersion is the data of an item.version record.
+type itemVersion struct {
+	Account   string            `json:"account"`
+	AccountID string            `json:"account_id"`
+	Workload  holdfast.Workload `json:"workload"`
+	Item      string            `json:"item"`
+	Path      string            `json:"path"`
+	Stream    string            `json:"stream"`
+	Run       string            `json:"run"`
+	Change    string            `json:"change"` // what identifies this version at the source
+	Mail      *MessageMeta      `json:"mail,omitempty"`
+}
+
+// tombstone is the data of an item.tombstone record.
+type tombstone struct {
+	Account   string            `json:"account"`
+	AccountID string            `json:"account_id"`
+	Workload  holdfast.Workload `json:"workload"`
+	Item      string            `json:"item"`
+	Path      string            `json:"path"`
+	Stream    string            `json:"stream"`
+	Run       string            `json:"run"`
+	Reason    string            `json:"reason"`
+}
+
+// deltaPosition is the data of a delta.position record.
+type deltaPosition struct {
+	Stream   string            `json:"stream"`
+	Account  string            `json:"account"`
+	Workload holdfast.Workload `json:"workload"`
+	Folder   string            `json:"folder"`
+	Path     string            `json:"path"`
+	Link     string            `json:"link"`
+	Run      string            `json:"run"`
+}
+
+// accountState is the data of account.state and account.departed records.
+type accountState struct {
+	Account   string    `json:"account"`
+	AccountID string    `json:"account_id"`
+	State     string    `json:"state"`
+	Previous  string    `json:"previous,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// FailedItem is an item a run could not capture, with the reason.
+type FailedItem struct {
+	Account  string            `json:"account"`
+	Workload holdfast.Workload `json:"workload"`
+	Item     string            `json:"item,omitempty"`
+	Path     string            `json:"path,omitempty"`
+	Reason   string            `json:"reason"`
+}

@@ -1,0 +1,542 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+)
+
+// Options configure a backup run.
+type Options struct {
+	Workloads []holdfast.Workload
+	// Accounts is how many mailboxes are backed up at once (default 4).
+	Accounts int
+	// PerMailbox bounds concurrent content downloads per mailbox; Graph
+	// allows 4 concurrent requests per mailbox per app (default 4).
+	PerMailbox int
+	Now        func() time.Time
+	// Progress, if set, is called after each page with running totals.
+	Progress func(Counts)
+	// Throttled reports the time spent waiting on throttling so far.
+	Throttled func() time.Duration
+}
+
+// Counts are a run's totals, overall or for one workload.
+type Counts struct {
+	ItemsNew     int   `json:"items_new"`
+	ItemsChanged int   `json:"items_changed"`
+	ItemsDeleted int   `json:"items_deleted"`
+	Bytes        int64 `json:"bytes"`
+}
+
+// Result is a run's outcome, as backup --json prints it.
+type Result struct {
+	Run         string                       `json:"run"`
+	Status      string                       `json:"status"` // completed, completed_with_failures, failed
+	Error       string                       `json:"error,omitempty"`
+	Accounts    int                          `json:"accounts"`
+	Departed    []string                     `json:"departed"`
+	Counts                                   // items_new, items_changed, items_deleted, bytes
+	FailedItems []FailedItem                 `json:"failed_items"`
+	Workloads   map[holdfast.Workload]Counts `json:"workloads"`
+	Resyncs     int                          `json:"resyncs"`
+	ThrottledS  float64                      `json:"throttled_s"`
+	DurationS   float64                      `json:"duration_s"`
+	Checkpoint  *CheckpointInfo              `json:"checkpoint,omitempty"`
+}
+
+// CheckpointInfo names the checkpoint a run ended with.
+type CheckpointInfo struct {
+	Size uint64 `json:"size"`
+	Root string `json:"root"`
+}
+
+// Run statuses.
+const (
+	StatusCompleted    = "completed"
+	StatusWithFailures = "completed_with_failures"
+	StatusFailed       = "failed"
+)
+
+// known is what the store already holds about one item.
+type known struct {
+	change  string
+	deleted bool
+	stream  string
+	path    string
+}
+
+// state is what earlier runs recorded, rebuilt from the log at the start.
+type state struct {
+	items    map[string]*known // workload|account id|item id
+	links    map[string]string // stream → delta link
+	accounts map[string]string // account id → last recorded state
+}
+
+func itemKey(w holdfast.Workload, accountID, item string) string {
+	return string(w) + "|" + accountID + "|" + item
+}
+
+func loadState(ctx context.Context, st Store) (*state, error) {
+	s := &state{items: map[string]*known{}, links: map[string]string{}, accounts: map[string]string{}}
+	err := st.Records(ctx, 0, func(_ []byte, r store.Record) error {
+		switch r.Type {
+		case store.TypeItemVersion:
+			var v itemVersion
+			if err := json.Unmarshal(r.Data, &v); err != nil {
+				return fmt.Errorf("record %d: %w", r.Index, err)
+			}
+			s.items[itemKey(v.Workload, v.AccountID, v.Item)] = &known{change: v.Change, stream: v.Stream, path: v.Path}
+		case store.TypeTombstone:
+			var t tombstone
+			if err := json.Unmarshal(r.Data, &t); err != nil {
+				return fmt.Errorf("record %d: %w", r.Index, err)
+			}
+			if it := s.items[itemKey(t.Workload, t.AccountID, t.Item)]; it != nil {
+				it.deleted = true
+			}
+		case store.TypeDeltaPosition:
+			var d deltaPosition
+			if err := json.Unmarshal(r.Data, &d); err != nil {
+				return fmt.Errorf("record %d: %w", r.Index, err)
+			}
+			s.links[d.Stream] = d.Link
+		case TypeAccountState:
+			var a accountState
+			if err := json.Unmarshal(r.Data, &a); err != nil {
+				return fmt.Errorf("record %d: %w", r.Index, err)
+			}
+			s.accounts[a.AccountID] = a.State
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, holdfast.E("ingest: read the log", err)
+	}
+	return s, nil
+}
+
+// streamKey names a stream: workload, account id and folder id.
+func streamKey(w holdfast.Workload, accountID, folderID string) string {
+	return string(w) + "/" + accountID + "/" + folderID
+}
+
+// runner carries one run's shared state.
+type runner struct {
+	src   Source
+	st    Store
+	opts  Options
+	id    string
+	state *state
+
+	mu       sync.Mutex
+	res      *Result
+	perWl    map[holdfast.Workload]*Counts
+	start    time.Time
+	failures []FailedItem
+}
+
+func newRunID(now time.Time) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+// Run backs up the tenant behind src into st.
+func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, error) {
+	const op = "backup"
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Accounts <= 0 {
+		opts.Accounts = 4
+	}
+	if opts.PerMailbox <= 0 || opts.PerMailbox > 4 {
+		opts.PerMailbox = 4
+	}
+	if len(opts.Workloads) == 0 {
+		opts.Workloads = holdfast.Workloads
+	}
+	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}}
+	r.id = newRunID(r.start)
+	r.res = &Result{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}
+	for _, w := range opts.Workloads {
+		r.perWl[w] = &Counts{}
+	}
+	var err error
+	if r.state, err = loadState(ctx, st); err != nil {
+		return nil, err
+	}
+	if _, err := st.Append(ctx, store.TypeRunStarted, map[string]any{"run": r.id, "workloads": opts.Workloads, "started": r.start.UTC()}); err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	runErr := r.run(ctx)
+	return r.finish(ctx, runErr)
+}
+
+func (r *runner) run(ctx context.Context) error {
+	accounts, err := r.src.Accounts(ctx)
+	if err != nil {
+		return holdfast.E("discover accounts", err)
+	}
+	sort.Slice(accounts, func(i, j int) bool { return accounts[i].UPN < accounts[j].UPN })
+	r.res.Accounts = len(accounts)
+	for _, a := range accounts {
+		if err := r.noteAccount(ctx, a); err != nil {
+			return err
+		}
+	}
+	jobs := make(chan holdfast.Account)
+	errs := make(chan error, len(accounts))
+	var wg sync.WaitGroup
+	for i := 0; i < r.opts.Accounts; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := range jobs {
+				if err := r.account(ctx, a); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for _, a := range accounts {
+		if a.Deleted != nil {
+			continue // soft-deleted: Graph no longer serves the mailbox; captured data stays
+		}
+		select {
+		case jobs <- a:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err // the first run-level error
+	}
+	return ctx.Err()
+}
+
+// noteAccount records an account's state when it changed since the last run.
+func (r *runner) noteAccount(ctx context.Context, a holdfast.Account) error {
+	now := r.opts.Now().UTC()
+	cur := a.State()
+	prev, seen := r.state.accounts[a.ID]
+	if cur != holdfast.StateActive {
+		r.res.Departed = append(r.res.Departed, a.UPN)
+	}
+	if seen && prev == cur {
+		return nil
+	}
+	rec := accountState{Account: a.UPN, AccountID: a.ID, State: cur, Previous: prev, FirstSeen: now}
+	if _, err := r.st.Append(ctx, TypeAccountState, rec); err != nil {
+		return err
+	}
+	if cur != holdfast.StateActive {
+		rec.Reason = cur
+		if a.Deleted != nil {
+			rec.FirstSeen = a.Deleted.UTC()
+		}
+		if _, err := r.st.Append(ctx, TypeAccountDeparted, rec); err != nil {
+			return err
+		}
+	}
+	r.state.accounts[a.ID] = cur
+	return nil
+}
+
+func (r *runner) account(ctx context.Context, a holdfast.Account) error {
+	for _, w := range r.opts.Workloads {
+		switch w {
+		case holdfast.Mail:
+			if err := r.mailbox(ctx, a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *runner) fail(f FailedItem) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures = append(r.failures, f)
+}
+
+func (r *runner) count(w holdfast.Workload, f func(c *Counts)) {
+	r.mu.Lock()
+	c := r.perWl[w]
+	f(c)
+	snapshot := r.totalsLocked()
+	r.mu.Unlock()
+	if r.opts.Progress != nil {
+		r.opts.Progress(snapshot)
+	}
+}
+
+func (r *runner) totalsLocked() Counts {
+	var t Counts
+	for _, c := range r.perWl {
+		t.ItemsNew += c.ItemsNew
+		t.ItemsChanged += c.ItemsChanged
+		t.ItemsDeleted += c.ItemsDeleted
+		t.Bytes += c.Bytes
+	}
+	return t
+}
+
+// isFatal reports errors that end the whole run rather than one item:
+// authentication failures and a cancelled context.
+func isFatal(err error) bool {
+	return holdfast.Is(holdfast.Permission, err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func (r *runner) mailbox(ctx context.Context, a holdfast.Account) error {
+	folders, err := r.src.MailFolders(ctx, a.ID)
+	if errors.Is(err, ErrGone) {
+		return nil // no mailbox (unlicensed, room, guest): nothing to capture
+	}
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Account: a.UPN, Workload: holdfast.Mail, Reason: "list mail folders: " + err.Error()})
+		return nil
+	}
+	for _, f := range folders {
+		if err := r.mailFolder(ctx, a, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mailFolder runs one mail folder's stream.
+func (r *runner) mailFolder(ctx context.Context, a holdfast.Account, f MailFolder) error {
+	key := streamKey(holdfast.Mail, a.ID, f.ID)
+	r.mu.Lock()
+	link := r.state.links[key]
+	r.mu.Unlock()
+	seen := map[string]bool{}
+	resync := link == ""
+	streamFailed := false
+	page := func(changes []MessageChange) error {
+		ok, err := r.messagesPage(ctx, a, f, key, changes, seen)
+		if !ok {
+			streamFailed = true
+		}
+		return err
+	}
+	newLink, err := r.src.MessagesDelta(ctx, a.ID, f.ID, link, page)
+	if errors.Is(err, ErrDeltaExpired) {
+		// Fall back to a full enumeration, deduplicated against the store.
+		r.mu.Lock()
+		r.res.Resyncs++
+		r.mu.Unlock()
+		resync = true
+		clear(seen)
+		newLink, err = r.src.MessagesDelta(ctx, a.ID, f.ID, "", page)
+	}
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Account: a.UPN, Workload: holdfast.Mail, Path: f.Path, Reason: "message delta: " + err.Error()})
+		return nil
+	}
+	if resync && link != "" {
+		// Items the store holds in this stream that a full enumeration no
+		// longer shows were deleted while the delta token was lost.
+		if err := r.tombstoneUnseen(ctx, a, key, f.Path, seen); err != nil {
+			return err
+		}
+	}
+	if streamFailed {
+		return nil // keep the old link: the failed items are tried again next run
+	}
+	// The items this link covers must be durable before the link is.
+	if err := r.st.Flush(ctx); err != nil {
+		return err
+	}
+	if _, err := r.st.Append(ctx, store.TypeDeltaPosition, deltaPosition{Stream: key, Account: a.UPN, Workload: holdfast.Mail, Folder: f.ID, Path: f.Path, Link: newLink, Run: r.id}); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.state.links[key] = newLink
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *runner) tombstoneUnseen(ctx context.Context, a holdfast.Account, key, path string, seen map[string]bool) error {
+	r.mu.Lock()
+	var gone []string
+	prefix := itemKey(holdfast.Mail, a.ID, "")
+	for k, it := range r.state.items {
+		if it.stream == key && !it.deleted && len(k) > len(prefix) && k[:len(prefix)] == prefix && !seen[k[len(prefix):]] {
+			gone = append(gone, k[len(prefix):])
+		}
+	}
+	r.mu.Unlock()
+	sort.Strings(gone)
+	for _, id := range gone {
+		if err := r.tombstone(ctx, a, key, path, id, "not present in a full resync after the delta token expired"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) tombstone(ctx context.Context, a holdfast.Account, key, path, id, reason string) error {
+	if _, err := r.st.Append(ctx, store.TypeTombstone, tombstone{Account: a.UPN, AccountID: a.ID, Workload: holdfast.Mail, Item: id, Path: path, Stream: key, Run: r.id, Reason: reason}); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if it := r.state.items[itemKey(holdfast.Mail, a.ID, id)]; it != nil {
+		it.deleted = true
+	}
+	r.mu.Unlock()
+	r.count(holdfast.Mail, func(c *Counts) { c.ItemsDeleted++ })
+	return nil
+}
+
+// messagesPage captures one delta page. It reports false when an item
+// failed in a way that must be retried.
+func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFolder, key string, changes []MessageChange, seen map[string]bool) (bool, error) {
+	type job struct {
+		ch    MessageChange
+		isNew bool
+		ref   store.Ref
+		err   error
+	}
+	var jobs []*job
+	for _, ch := range changes {
+		k := itemKey(holdfast.Mail, a.ID, ch.ID)
+		r.mu.Lock()
+		it := r.state.items[k]
+		r.mu.Unlock()
+		if ch.Removed {
+			if it != nil && !it.deleted {
+				if err := r.tombstone(ctx, a, key, f.Path, ch.ID, "deleted"); err != nil {
+					return false, err
+				}
+			}
+			continue
+		}
+		seen[ch.ID] = true
+		if it != nil && !it.deleted && it.change == ch.Meta.ChangeKey {
+			continue // already captured: a rerun or a resync
+		}
+		jobs = append(jobs, &job{ch: ch, isNew: it == nil || it.deleted})
+	}
+	// Download and store content, up to PerMailbox at once.
+	sem := make(chan struct{}, r.opts.PerMailbox)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(j *job) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rc, err := r.src.MessageMIME(ctx, a.ID, j.ch.ID)
+			if err != nil {
+				j.err = err
+				return
+			}
+			defer rc.Close()
+			j.ref, j.err = r.st.PutBlob(ctx, rc)
+		}(j)
+	}
+	wg.Wait()
+	ok := true
+	for _, j := range jobs {
+		if j.err != nil {
+			if isFatal(j.err) {
+				return false, j.err
+			}
+			reason := j.err.Error()
+			if errors.Is(j.err, ErrGone) {
+				reason = "vanished before it could be downloaded (deleted at the source)"
+			} else {
+				ok = false
+			}
+			r.fail(FailedItem{Account: a.UPN, Workload: holdfast.Mail, Item: j.ch.ID, Path: f.Path, Reason: reason})
+			continue
+		}
+		meta := j.ch.Meta
+		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: holdfast.Mail, Item: j.ch.ID, Path: f.Path, Stream: key, Run: r.id, Change: meta.ChangeKey, Mail: &meta}
+		if _, err := r.st.Append(ctx, store.TypeItemVersion, v, j.ref); err != nil {
+			return false, err
+		}
+		r.mu.Lock()
+		r.state.items[itemKey(holdfast.Mail, a.ID, j.ch.ID)] = &known{change: meta.ChangeKey, stream: key, path: f.Path}
+		r.mu.Unlock()
+		r.count(holdfast.Mail, func(c *Counts) {
+			if j.isNew {
+				c.ItemsNew++
+			} else {
+				c.ItemsChanged++
+			}
+			c.Bytes += j.ref.Size
+		})
+	}
+	return ok, nil
+}
+
+// finish logs the run's outcome and ends it with a checkpoint.
+func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
+	res := r.res
+	r.mu.Lock()
+	res.Counts = r.totalsLocked()
+	for w, c := range r.perWl {
+		res.Workloads[w] = *c
+	}
+	res.FailedItems = append(res.FailedItems, r.failures...)
+	r.mu.Unlock()
+	res.DurationS = r.opts.Now().Sub(r.start).Seconds()
+	if r.opts.Throttled != nil {
+		res.ThrottledS = r.opts.Throttled().Seconds()
+	}
+	switch {
+	case runErr != nil:
+		res.Status = StatusFailed
+		res.Error = runErr.Error()
+	case len(res.FailedItems) > 0:
+		res.Status = StatusWithFailures
+	default:
+		res.Status = StatusCompleted
+	}
+	// Even a failed run records what it captured; use a fresh context so a
+	// cancelled run still closes its books.
+	fctx := context.WithoutCancel(ctx)
+	for _, f := range res.FailedItems {
+		if _, err := r.st.Append(fctx, TypeItemFailed, map[string]any{"run": r.id, "failure": f}); err != nil {
+			return res, err
+		}
+	}
+	summary := *res
+	if len(summary.FailedItems) > 100 {
+		summary.FailedItems = summary.FailedItems[:100]
+	}
+	if _, err := r.st.Append(fctx, store.TypeRunFinished, summary); err != nil {
+		return res, err
+	}
+	c, _, err := r.st.Checkpoint(fctx)
+	if err != nil {
+		return res, err
+	}
+	res.Checkpoint = &CheckpointInfo{Size: c.Size, Root: hex.EncodeToString(c.Root)}
+	if runErr != nil {
+		return res, runErr
+	}
+	return res, nil
+}
