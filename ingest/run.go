@@ -143,6 +143,10 @@ type runner struct {
 	perWl    map[holdfast.Workload]*Counts
 	start    time.Time
 	failures []FailedItem
+
+	posMu      sync.Mutex      // serialises commitPositions
+	positions  []deltaPosition // finished streams whose links await a flush
+	lastCommit time.Time
 }
 
 func newRunID(now time.Time) string {
@@ -166,7 +170,7 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if len(opts.Workloads) == 0 {
 		opts.Workloads = holdfast.Workloads
 	}
-	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}}
+	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now()}
 	r.id = newRunID(r.start)
 	r.res = &Result{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}
 	for _, w := range opts.Workloads {
@@ -364,16 +368,41 @@ func (r *runner) mailFolder(ctx context.Context, a holdfast.Account, f MailFolde
 	if streamFailed {
 		return nil // keep the old link: the failed items are tried again next run
 	}
-	// The items this link covers must be durable before the link is.
+	r.mu.Lock()
+	r.state.links[key] = newLink
+	r.positions = append(r.positions, deltaPosition{Stream: key, Account: a.UPN, Workload: holdfast.Mail, Folder: f.ID, Path: f.Path, Link: newLink, Run: r.id})
+	r.mu.Unlock()
+	return r.commitPositions(ctx, false)
+}
+
+// commitPositions records the delta links of finished streams. The items a
+// link covers must be durable before the link is, so it flushes first.
+// Flushing after every folder would write a tiny pack per folder, so
+// positions wait until a few seconds have passed or the run ends; a crash
+// in between only means those folders are walked again, and every item
+// they show is already stored and skipped.
+func (r *runner) commitPositions(ctx context.Context, force bool) error {
+	r.posMu.Lock()
+	defer r.posMu.Unlock()
+	r.mu.Lock()
+	due := len(r.positions) > 0 && (force || time.Since(r.lastCommit) > 2*time.Second || len(r.positions) >= 500)
+	r.mu.Unlock()
+	if !due {
+		return nil
+	}
 	if err := r.st.Flush(ctx); err != nil {
 		return err
 	}
-	if _, err := r.st.Append(ctx, store.TypeDeltaPosition, deltaPosition{Stream: key, Account: a.UPN, Workload: holdfast.Mail, Folder: f.ID, Path: f.Path, Link: newLink, Run: r.id}); err != nil {
-		return err
-	}
 	r.mu.Lock()
-	r.state.links[key] = newLink
+	ps := r.positions
+	r.positions = nil
+	r.lastCommit = time.Now()
 	r.mu.Unlock()
+	for _, p := range ps {
+		if _, err := r.st.Append(ctx, store.TypeDeltaPosition, p); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -518,6 +547,9 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 	// Even a failed run records what it captured; use a fresh context so a
 	// cancelled run still closes its books.
 	fctx := context.WithoutCancel(ctx)
+	if err := r.commitPositions(fctx, true); err != nil {
+		return res, err
+	}
 	for _, f := range res.FailedItems {
 		if _, err := r.st.Append(fctx, TypeItemFailed, map[string]any{"run": r.id, "failure": f}); err != nil {
 			return res, err

@@ -1,51 +1,74 @@
 #!/usr/bin/env bash
-# The Holdfast demo: what the store does, step by step, in plain words.
-# Uses a fresh data directory (DEMO_DIR, default ./demo-data) and the binary
-# built by `make build`.
+# The Holdfast demo on the embedded fake tenant: what each step does, in
+# plain words. Uses a fresh folder (DEMO_DIR, default ./demo-data) and the
+# binary built by `make build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HF=${HF:-./bin/holdfast}
 DEMO_DIR=${DEMO_DIR:-./demo-data}
 rm -rf "$DEMO_DIR"
+mkdir -p "$DEMO_DIR"
 export HOLDFAST_DATA="$DEMO_DIR/data"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+json() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 
-step "1. Create a data directory and the log signing identity"
+step "1. Start the fake Microsoft 365 tenant (Graph + identity platform over HTTPS, its own CA)"
+$HF fake-tenant serve --state "$DEMO_DIR/fake-tenant" > "$DEMO_DIR/fake-tenant.json" &
+FAKE_PID=$!
+trap 'kill $FAKE_PID 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -s "$DEMO_DIR/fake-tenant.json" ] && break; sleep 0.1; done
+INFO=$(cat "$DEMO_DIR/fake-tenant.json")
+GRAPH=$(echo "$INFO" | json graph_endpoint)
+echo "   A 15-person accountancy at $GRAPH, three of them departed employees."
+echo "$INFO" | json client_secret > "$DEMO_DIR/client-secret"
+chmod 600 "$DEMO_DIR/client-secret"
+
+step "2. Create the data directory and the log signing identity"
 $HF init
 KEY=$($HF log-key)
 
-step "2. Add a tenant: its own repository, nothing shared with other tenants"
-$HF tenant add contoso
+step "3. Add the tenant: its own repository, connected through an app registration"
+$HF tenant add contoso --tenant-id "$(echo "$INFO" | json tenant_id)" --client-id "$(echo "$INFO" | json client_id)" \
+  --client-secret-file "$DEMO_DIR/client-secret" \
+  --graph-endpoint "$GRAPH" --login-endpoint "$(echo "$INFO" | json login_endpoint)" --ca-file "$(echo "$INFO" | json ca_file)"
+$HF tenant test contoso
 
-step "3. Write 3,000 synthetic email-like items (about 10 KB each) with their records"
-echo "   (the Microsoft 365 backup arrives with the ingest issue; these stand in for captured mail)"
-$HF --tenant contoso generate --items 3000 --size 10000 --seed 1
+step "4. Full backup through msgraph-sdk-go and azidentity, as against real Microsoft 365"
+$HF --tenant contoso backup --workloads mail
 
-step "4. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
+step "5. A day of activity: new mail, a read flag changed, a message deleted in every mailbox"
+$HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario activity
+$HF --tenant contoso backup --workloads mail
+echo "   Only the changes were fetched (delta queries); the deleted message is a tombstone, its content kept."
+
+step "6. An employee leaves and their account is deleted \"to save a licence\""
+$HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario delete-user --user "$(echo "$INFO" | sed -n 's/.*"users":\["[^"]*","[^"]*","\([^"]*\)".*/\1/p')"
+$HF --tenant contoso backup --workloads mail
+$HF --tenant contoso status
+
+step "7. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
 $HF --tenant contoso verify
 
-step "5. Prove to an auditor that record 1234 was captured, offline, with only the public key"
-$HF --tenant contoso proof --record 1234 --out "$DEMO_DIR/record-1234.proof.json"
-echo "   The bundle holds the record itself, its inclusion proof and the signed checkpoint:"
-head -c 400 "$DEMO_DIR/record-1234.proof.json"; echo " ..."
-$HF verify-proof "$DEMO_DIR/record-1234.proof.json" --key "$KEY"
-
-step "6. More work, a new checkpoint, and proof that the log only grew in between"
-OLD=$($HF --tenant contoso --json log --type checkpoint.issued | sed -n 's/.*"size":\([0-9]*\).*/\1/p' | tail -1)
-$HF --tenant contoso generate --items 500 --size 10000 --seed 2
-NEW=$($HF --tenant contoso --json log --type checkpoint.issued | sed -n 's/.*"size":\([0-9]*\).*/\1/p' | tail -1)
+step "8. Prove to an auditor that a captured message is in the signed log, offline, with only the public key"
+REC=$($HF --tenant contoso --json log --type item.version --limit 1 | sed -n 's/.*"index":\([0-9]*\).*/\1/p' | head -1)
+$HF --tenant contoso proof --record "$REC" --out "$DEMO_DIR/record-$REC.proof.json"
+$HF verify-proof "$DEMO_DIR/record-$REC.proof.json" --key "$KEY"
+SIZES=$($HF --tenant contoso --json log --type checkpoint.issued | sed -n 's/.*"size":\([0-9]*\).*/\1/p')
+OLD=$(echo "$SIZES" | head -1); NEW=$(echo "$SIZES" | tail -1)
 $HF --tenant contoso proof --consistency "$OLD" "$NEW" --out "$DEMO_DIR/consistency.proof.json"
 $HF verify-proof "$DEMO_DIR/consistency.proof.json" --key "$KEY"
 
-step "7. Tampering is caught: flip one byte of a pack in a copy of the repository"
+step "9. Tampering is caught: flip one byte of a pack in a copy of the repository"
 cp -a "$DEMO_DIR/data" "$DEMO_DIR/tampered"
 PACK=$(find "$DEMO_DIR/tampered/tenants/contoso/packs" -type f | head -1)
 chmod u+w "$PACK"
-printf '\xff' | dd of="$PACK" bs=1 seek=4096 conv=notrunc status=none
+printf '\xff' | dd of="$PACK" bs=1 seek=2048 conv=notrunc status=none
 set +e
-HOLDFAST_DATA="$DEMO_DIR/tampered" $HF --tenant contoso verify
+HOLDFAST_DATA="$DEMO_DIR/tampered" $HF --tenant contoso verify > "$DEMO_DIR/tampered-verify.txt" 2>&1
 code=$?
 set -e
+grep -v '^FAILED record' "$DEMO_DIR/tampered-verify.txt" | head -6
+echo "   ... ($(grep -c '^FAILED' "$DEMO_DIR/tampered-verify.txt") failures in all: the damaged blobs and every record that refers to them)"
 if [ "$code" -eq 3 ]; then
   echo "   verify exited 3 (integrity failure) and named the damaged pack, as it must."
 else
@@ -53,9 +76,9 @@ else
   exit 1
 fi
 
-step "8. The log: every action is a record (the last few)"
-$HF --tenant contoso log --last 6
+step "10. The log: every action is a record (the last few)"
+$HF --tenant contoso log --last 5
 
 step "Done"
-echo "The demo data is in $DEMO_DIR. The log's public key, for auditors:"
+echo "Everything is in $DEMO_DIR. The log's public key, for auditors:"
 echo "  $KEY"

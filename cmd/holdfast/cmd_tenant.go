@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+
+	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -10,18 +13,38 @@ func newTenantCommand(g *globalOptions) *cobra.Command {
 		Use:   "tenant",
 		Short: "Add and list tenants",
 	}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "add NAME",
-		Short: "Create a tenant's repository",
+	var conn connectionFlags
+	add := &cobra.Command{
+		Use:   "add NAME [--tenant-id ID --client-id ID (--client-secret-env VAR | --client-secret-file F | --client-cert FILE)]",
+		Short: "Create a tenant's repository and connect it to Microsoft 365",
 		Long: `Create the repository of a tenant. Each tenant has its own repository:
 packs, log, checkpoints and derived state are never shared between tenants.
 If HOLDFAST_MASTER_KEY_FILE is set, the repository is encrypted with a fresh
-AES-256 key wrapped by that master key.`,
+AES-256 key wrapped by that master key.
+
+With --tenant-id and --client-id the tenant is connected to Microsoft 365
+through an app registration with application permissions (client secret or
+certificate). --cloud picks a national cloud; --graph-endpoint (the service
+root, without /v1.0) and --login-endpoint (the authority host) with --ca-file
+serve private endpoints and the fake tenant. Secrets are stored only as the
+name of the variable or file that holds them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTenantAdd(cmd, g, args[0])
+			return runTenantAdd(cmd, g, args[0], &conn)
 		},
-	}, &cobra.Command{
+	}
+	conn.register(add)
+	var conn2 connectionFlags
+	connect := &cobra.Command{
+		Use:   "connect NAME --tenant-id ID --client-id ID (--client-secret-env VAR | --client-secret-file F | --client-cert FILE)",
+		Short: "Set or replace an existing tenant's Microsoft 365 connection",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTenantConnect(g, args[0], &conn2)
+		},
+	}
+	conn2.register(connect)
+	cmd.AddCommand(add, connect, newTenantTestCommand(g), &cobra.Command{
 		Use:   "list",
 		Short: "List tenants",
 		Args:  cobra.NoArgs,
@@ -39,23 +62,59 @@ type tenantView struct {
 	Origin    string `json:"origin"`
 	LogKey    string `json:"log_vkey"`
 	Encrypted bool   `json:"encrypted"`
+	// Connection holds no secret, only where to find it.
+	Connection *connection `json:"connection,omitempty"`
 }
 
-func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string) error {
+func runTenantConnect(g *globalOptions, name string, f *connectionFlags) error {
+	if _, err := os.Stat(g.dataDir().TenantDir(name)); err != nil {
+		return holdfast.Errorf("tenant connect", holdfast.NotFound, "tenant %s does not exist (holdfast tenant add %s)", name, name)
+	}
+	c, err := f.resolve()
+	if err != nil {
+		return err
+	}
+	if err := saveConnection(g, name, c); err != nil {
+		return err
+	}
+	if g.JSON {
+		return g.emit(map[string]any{"tenant": name, "connection": c})
+	}
+	g.print("Connected tenant %s to Microsoft 365 tenant %s (Graph %s); check it with holdfast tenant test %s\n", name, c.TenantID, c.GraphEndpoint, name)
+	return nil
+}
+
+func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connectionFlags) error {
 	mk, err := masterKey()
 	if err != nil {
 		return err
+	}
+	var conn *connection
+	if f.given() {
+		c, err := f.resolve()
+		if err != nil {
+			return err
+		}
+		conn = &c
 	}
 	cfg, err := g.dataDir().AddTenant(cmd.Context(), name, store.AddTenantOptions{MasterKey: mk})
 	if err != nil {
 		return err
 	}
-	v := tenantView{Name: cfg.Tenant, Dir: g.dataDir().TenantDir(name), Origin: cfg.Origin, LogKey: cfg.LogKey, Encrypted: cfg.Encryption != nil}
+	v := tenantView{Name: cfg.Tenant, Dir: g.dataDir().TenantDir(name), Origin: cfg.Origin, LogKey: cfg.LogKey, Encrypted: cfg.Encryption != nil, Connection: conn}
+	if conn != nil {
+		if err := saveConnection(g, name, *conn); err != nil {
+			return err
+		}
+	}
 	if g.JSON {
 		return g.emit(v)
 	}
 	g.print("Created tenant %s in %s\n", v.Name, v.Dir)
 	g.print("Log origin: %s\n", v.Origin)
+	if conn != nil {
+		g.print("Connected to Microsoft 365 tenant %s through Graph at %s; check it with holdfast tenant test %s\n", conn.TenantID, conn.GraphEndpoint, name)
+	}
 	if v.Encrypted {
 		g.print("Blobs are encrypted with AES-256-GCM; the tenant key is wrapped by the master key (fingerprint %s)\n", cfg.Encryption.MasterKeyFingerprint)
 	}

@@ -195,6 +195,9 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newVerifyProofCommand(g),
 		newLogCommand(g),
 		newGenerateCommand(g),
+		newBackupCommand(g),
+		newStatusCommand(g),
+		newFakeTenantCommand(g),
 	)
 	return root
 }

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -57,6 +59,8 @@ type Conn struct {
 
 // Client is a Graph client for one tenant. It implements ingest.Source.
 type Client struct {
+	cred     azcore.TokenCredential
+	scope    string
 	gc       *msgraphsdk.GraphServiceClient
 	adapter  *msgraphsdk.GraphRequestAdapter
 	http     *http.Client
@@ -147,7 +151,7 @@ func New(c Conn) (*Client, error) {
 		return nil, holdfast.E(op, err)
 	}
 	adapter.SetBaseUrl(graphURL.String() + "/v1.0")
-	return &Client{gc: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, http: hc, th: th, pageSize: 100}, nil
+	return &Client{cred: cred, scope: scope, gc: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, http: hc, th: th, pageSize: 100}, nil
 }
 
 func endpoint(s, what string) (*url.URL, error) {
@@ -453,4 +457,61 @@ func between(s, a, b string) string {
 	}
 	v, _, _ := strings.Cut(rest, b)
 	return v
+}
+
+// Roles authenticates and returns the application permissions (the roles
+// claim of the access token) the app holds in the tenant.
+func (c *Client) Roles(ctx context.Context) ([]string, error) {
+	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
+	if err != nil {
+		return nil, classify("authenticate", err)
+	}
+	parts := strings.Split(tok.Token, ".")
+	if len(parts) != 3 {
+		return nil, holdfast.Errorf("authenticate", holdfast.Other, "the access token is not a JWT; cannot read its permissions")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, holdfast.E("authenticate", err, "access token payload")
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, holdfast.E("authenticate", err, "access token claims")
+	}
+	return claims.Roles, nil
+}
+
+// Permissions lists, per workload, the application permissions Holdfast
+// needs; any one of a row's alternatives is enough.
+var Permissions = map[string][][]string{
+	"directory":  {{"User.Read.All", "Directory.Read.All"}},
+	"mail":       {{"Mail.Read", "Mail.ReadWrite"}},
+	"calendar":   {{"Calendars.Read", "Calendars.ReadWrite"}},
+	"contacts":   {{"Contacts.Read", "Contacts.ReadWrite"}},
+	"onedrive":   {{"Files.Read.All", "Files.ReadWrite.All"}},
+	"sharepoint": {{"Sites.Read.All", "Sites.ReadWrite.All", "Files.Read.All"}},
+	"teams":      {{"ChannelMessage.Read.All"}, {"Chat.Read.All", "Chat.ReadWrite.All"}},
+}
+
+// Missing returns, for each workload, the permissions not granted.
+func Missing(roles []string) map[string][]string {
+	have := map[string]bool{}
+	for _, r := range roles {
+		have[r] = true
+	}
+	out := map[string][]string{}
+	for w, rows := range Permissions {
+		for _, alts := range rows {
+			ok := false
+			for _, a := range alts {
+				ok = ok || have[a]
+			}
+			if !ok {
+				out[w] = append(out[w], alts[0])
+			}
+		}
+	}
+	return out
 }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest"
+	"github.com/spf13/cobra"
+)
+
+func newStatusCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status --tenant T",
+		Short: "Show what the store holds per workload and account, and the last run",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runStatus(cmd.Context(), g)
+		},
+	}
+}
+
+func runStatus(ctx context.Context, g *globalOptions) error {
+	s, err := g.openTenant(ctx, true)
+	if err != nil {
+		return err
+	}
+	st, err := ingest.ReadStatus(ctx, s)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return g.emit(st)
+	}
+	g.print("Tenant %s: %d records\n\n", g.Tenant, s.Size())
+	g.print("%-10s %8s %9s %10s %10s\n", "workload", "items", "versions", "tombstones", "bytes")
+	for _, w := range holdfast.Workloads {
+		if x := st.Workloads[w]; x != nil {
+			g.print("%-10s %8d %9d %10d %10s\n", w, x.Items, x.Versions, x.Tombstones, humanBytes(x.Bytes))
+		}
+	}
+	g.print("\n%-45s %-11s %s\n", "account", "state", "last successful mail capture")
+	for _, a := range st.Accounts {
+		last := "never"
+		if t, ok := a.LastSuccess[holdfast.Mail]; ok {
+			last = t.Format(time.RFC3339)
+		}
+		g.print("%-45s %-11s %s\n", a.UPN, a.State, last)
+	}
+	var run struct {
+		Run, Status string
+		DurationS   float64 `json:"duration_s"`
+	}
+	if json.Unmarshal(st.LastRun, &run) == nil && run.Run != "" {
+		g.print("\nLast run %s: %s (%.1fs)\n", run.Run, run.Status, run.DurationS)
+	} else {
+		g.print("\nNo backup has run yet\n")
+	}
+	return nil
+}
