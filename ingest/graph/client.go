@@ -2,10 +2,10 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
