@@ -28,6 +28,9 @@ type Options struct {
 	Progress func(Counts)
 	// Throttled reports the time spent waiting on throttling so far.
 	Throttled func() time.Duration
+	// CommitInterval is how often finished folders' delta links are made
+	// durable (default 2s; they always are at the end of a run).
+	CommitInterval time.Duration
 }
 
 // Counts are a run's totals, overall or for one workload.
@@ -163,6 +166,9 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	}
 	if opts.Accounts <= 0 {
 		opts.Accounts = 4
+	}
+	if opts.CommitInterval <= 0 {
+		opts.CommitInterval = 2 * time.Second
 	}
 	if opts.PerMailbox <= 0 || opts.PerMailbox > 4 {
 		opts.PerMailbox = 4
@@ -385,7 +391,7 @@ func (r *runner) commitPositions(ctx context.Context, force bool) error {
 	r.posMu.Lock()
 	defer r.posMu.Unlock()
 	r.mu.Lock()
-	due := len(r.positions) > 0 && (force || time.Since(r.lastCommit) > 2*time.Second || len(r.positions) >= 500)
+	due := len(r.positions) > 0 && (force || time.Since(r.lastCommit) > r.opts.CommitInterval || len(r.positions) >= 500)
 	r.mu.Unlock()
 	if !due {
 		return nil
