@@ -25,6 +25,9 @@ type Options struct {
 	// RetryAfter is what 429 and 503 answers ask clients to wait, rounded
 	// up to whole seconds as Graph sends it (default 1s; negative: 0).
 	RetryAfter time.Duration
+	// Roles are the application permissions the app holds (default: all
+	// Holdfast needs).
+	Roles []string
 	// PageSize is the default page size (Prefer: odata.maxpagesize overrides).
 	PageSize int
 }

@@ -362,13 +362,20 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	rand.Read(b)
 	header := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"none"}`))
 	claims, _ := json.Marshal(map[string]any{"aud": strings.TrimSuffix(scope, "/.default"), "iss": "https://sts.windows.net/" + s.t.ID + "/",
-		"tid": s.t.ID, "appid": s.t.ClientID, "roles": grantedRoles, "exp": time.Now().Add(time.Hour).Unix()})
+		"tid": s.t.ID, "appid": s.t.ClientID, "roles": s.roles(), "exp": time.Now().Add(time.Hour).Unix()})
 	tok := header + "." + base64.RawURLEncoding.EncodeToString(claims) + "." + base64.RawURLEncoding.EncodeToString(b)
 	s.mu.Lock()
 	s.tokens[tok] = time.Now().Add(time.Hour)
 	s.stats.TokensSent++
 	s.mu.Unlock()
 	writeJSON(w, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
+}
+
+func (s *Server) roles() []string {
+	if s.opts.Roles != nil {
+		return s.opts.Roles
+	}
+	return grantedRoles
 }
 
 // grantedRoles are the application permissions the fake app holds.

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/holdfast/holdfast/ingest/faketenant"
+)
+
+func startFake(t *testing.T, o faketenant.Options) faketenant.Info {
+	t.Helper()
+	ft, err := faketenant.New(o, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ft.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ft.Close() })
+	return info
+}
+
+func connectArgs(info faketenant.Info, name string, extra ...string) []string {
+	return append([]string{"tenant", "add", name, "--tenant-id", info.TenantID, "--client-id", info.ClientID,
+		"--graph-endpoint", info.GraphEndpoint, "--login-endpoint", info.LoginEndpoint, "--ca-file", info.CAFile}, extra...)
+}
+
+func TestBackupCommands(t *testing.T) {
+	info := startFake(t, faketenant.Options{Seed: 4})
+	c := newCLI(t)
+	c.ok("init")
+	t.Setenv("FAKE_SECRET", info.ClientSecret)
+	var added map[string]any
+	jsonDoc(t, c.ok(append([]string{"--json"}, connectArgs(info, "contoso", "--client-secret-env", "FAKE_SECRET")...)...), &added)
+	conn, _ := os.ReadFile(filepath.Join(c.data, "tenants", "contoso", "connection.json"))
+	for _, where := range []string{string(conn), toJSON(added)} {
+		if strings.Contains(where, info.ClientSecret) {
+			t.Errorf("the client secret was written out: %s", where)
+		}
+	}
+	if !strings.Contains(string(conn), `"client_secret_env": "FAKE_SECRET"`) {
+		t.Errorf("connection.json = %s", conn)
+	}
+	c.ok("tenant", "test", "contoso")
+
+	var res struct {
+		Status    string
+		Accounts  int
+		ItemsNew  int `json:"items_new"`
+		Workloads map[string]struct {
+			ItemsNew int `json:"items_new"`
+		}
+		Checkpoint struct{ Size uint64 }
+		FailedItems []any `json:"failed_items"`
+	}
+	out := c.ok("--json", "--tenant", "contoso", "backup")
+	jsonDoc(t, out, &res)
+	if res.Status != "completed" || res.Accounts != 15 || res.ItemsNew == 0 || res.Workloads["mail"].ItemsNew != res.ItemsNew || res.Checkpoint.Size == 0 || res.FailedItems == nil {
+		t.Errorf("backup --json = %s", out)
+	}
+	if strings.Contains(out, info.ClientSecret) {
+		t.Error("backup output holds the client secret")
+	}
+	var st struct {
+		Workloads map[string]struct{ Items, Versions, Tombstones int }
+		Accounts  []struct {
+			UPN, State  string
+			LastSuccess map[string]string `json:"last_success"`
+		}
+		LastRun map[string]any `json:"last_run"`
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "status"), &st)
+	if st.Workloads["mail"].Items != res.ItemsNew || len(st.Accounts) != 15 || st.LastRun["status"] != "completed" {
+		t.Errorf("status = %+v", st)
+	}
+	states := map[string]int{}
+	for _, a := range st.Accounts {
+		states[a.State]++
+	}
+	if states["disabled"] != 1 || states["unlicensed"] != 1 || states["deleted"] != 1 {
+		t.Errorf("account states = %v", states)
+	}
+
+	// Unknown workload and workloads not captured yet are usage errors.
+	if code, _, errs := c.run("--tenant", "contoso", "backup", "--workloads", "fax"); code != exitUsage || !strings.Contains(errs, "unknown workload") {
+		t.Errorf("--workloads fax: %d %s", code, errs)
+	}
+	// A missing secret is named.
+	t.Setenv("FAKE_SECRET", "")
+	if code, _, errs := c.run("--tenant", "contoso", "backup"); code != exitUsage || !strings.Contains(errs, "FAKE_SECRET") {
+		t.Errorf("unset secret variable: %d %s", code, errs)
+	}
+	// A wrong secret fails clearly and stores nothing new.
+	t.Setenv("FAKE_SECRET", "wrong")
+	code, _, errs := c.run("--tenant", "contoso", "backup")
+	if code != exitError || !strings.Contains(errs, "AADSTS7000215") {
+		t.Errorf("wrong secret: exit %d, %s", code, errs)
+	}
+	c.ok("--tenant", "contoso", "verify")
+}
+
+func TestTenantTestNamesMissingPermissions(t *testing.T) {
+	info := startFake(t, faketenant.Options{Seed: 4, Roles: []string{"User.Read.All", "Mail.Read"}})
+	c := newCLI(t)
+	c.ok("init")
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte(info.ClientSecret+"\n"), 0o600)
+	c.ok(connectArgs(info, "contoso", "--client-secret-file", secret)...)
+	code, out, errs := c.run("tenant", "test", "contoso")
+	if code != exitError {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"mail       ok", "MISSING permission Files.Read.All", "MISSING permission ChannelMessage.Read.All, Chat.Read.All"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tenant test output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errs, "teams") {
+		t.Errorf("stderr = %q", errs)
+	}
+}
+
+func TestTenantAddRejectsBadConnections(t *testing.T) {
+	c := newCLI(t)
+	c.ok("init")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tenant", "add", "a", "--tenant-id", "t", "--client-id", "c"}, "exactly one of"},
+		{[]string{"tenant", "add", "a", "--tenant-id", "t", "--client-id", "c", "--client-secret-env", "X", "--cloud", "mars"}, "unknown cloud"},
+		{[]string{"tenant", "add", "a", "--tenant-id", "t", "--client-id", "c", "--client-secret-env", "X", "--graph-endpoint", "https://graph.microsoft.us/v1.0"}, "without /v1.0"},
+		{[]string{"tenant", "add", "a", "--tenant-id", "t", "--client-id", "c", "--client-secret-file", "/nonexistent"}, "no such file"},
+	} {
+		if code, _, errs := c.run(tt.args...); code != exitUsage || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d, %q; want 2 mentioning %q", tt.args, code, errs, tt.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(c.data, "tenants", "a")); err == nil {
+		t.Error("a rejected tenant add created the tenant")
+	}
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
