@@ -82,6 +82,7 @@ type Store interface {
 	Flush(ctx context.Context) error
 	Checkpoint(ctx context.Context) (store.Checkpoint, bool, error)
 	Records(ctx context.Context, from uint64, fn func(raw []byte, r store.Record) error) error
+	Scan(ctx context.Context, from uint64, types []string, fn func(raw []byte) error) error
 }
 
 // itemVersion is the data of an item.version record.

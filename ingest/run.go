@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -91,34 +90,49 @@ func itemKey(w holdfast.Workload, accountID, item string) string {
 
 func loadState(ctx context.Context, st Store) (*state, error) {
 	s := &state{items: map[string]*known{}, links: map[string]string{}, accounts: map[string]string{}}
-	err := st.Records(ctx, 0, func(_ []byte, r store.Record) error {
-		switch r.Type {
+	// Decode only the fields needed, from only the record types needed:
+	// this runs at the start of every backup over the whole log.
+	var rec struct {
+		Index uint64 `json:"index"`
+		Type  string `json:"type"`
+		Data  struct {
+			AccountID string            `json:"account_id"`
+			Workload  holdfast.Workload `json:"workload"`
+			Item      string            `json:"item"`
+			Change    string            `json:"change"`
+			Stream    string            `json:"stream"`
+			Path      string            `json:"path"`
+			Link      string            `json:"link"`
+			State     string            `json:"state"`
+		} `json:"data"`
+	}
+	types := []string{store.TypeItemVersion, store.TypeTombstone, store.TypeDeltaPosition, TypeAccountState}
+	err := st.Scan(ctx, 0, types, func(raw []byte) error {
+		rec.Data = struct {
+			AccountID string            `json:"account_id"`
+			Workload  holdfast.Workload `json:"workload"`
+			Item      string            `json:"item"`
+			Change    string            `json:"change"`
+			Stream    string            `json:"stream"`
+			Path      string            `json:"path"`
+			Link      string            `json:"link"`
+			State     string            `json:"state"`
+		}{}
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return holdfast.E("ingest: read the log", holdfast.Integrity, err)
+		}
+		d := rec.Data
+		switch rec.Type {
 		case store.TypeItemVersion:
-			var v itemVersion
-			if err := json.Unmarshal(r.Data, &v); err != nil {
-				return fmt.Errorf("record %d: %w", r.Index, err)
-			}
-			s.items[itemKey(v.Workload, v.AccountID, v.Item)] = &known{change: v.Change, stream: v.Stream, path: v.Path}
+			s.items[itemKey(d.Workload, d.AccountID, d.Item)] = &known{change: d.Change, stream: d.Stream, path: d.Path}
 		case store.TypeTombstone:
-			var t tombstone
-			if err := json.Unmarshal(r.Data, &t); err != nil {
-				return fmt.Errorf("record %d: %w", r.Index, err)
-			}
-			if it := s.items[itemKey(t.Workload, t.AccountID, t.Item)]; it != nil {
+			if it := s.items[itemKey(d.Workload, d.AccountID, d.Item)]; it != nil {
 				it.deleted = true
 			}
 		case store.TypeDeltaPosition:
-			var d deltaPosition
-			if err := json.Unmarshal(r.Data, &d); err != nil {
-				return fmt.Errorf("record %d: %w", r.Index, err)
-			}
 			s.links[d.Stream] = d.Link
 		case TypeAccountState:
-			var a accountState
-			if err := json.Unmarshal(r.Data, &a); err != nil {
-				return fmt.Errorf("record %d: %w", r.Index, err)
-			}
-			s.accounts[a.AccountID] = a.State
+			s.accounts[d.AccountID] = d.State
 		}
 		return nil
 	})

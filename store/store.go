@@ -425,7 +425,14 @@ func (s *Store) appendPackRecord(id ID, entries []packEntry, adopted bool) error
 	return err
 }
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, smallChunk); return &b }}
+	chunkPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
+)
+
+// smallChunk is the first read of PutBlob: most items (mail, contacts,
+// events) fit, so they never touch a 4 MiB buffer.
+const smallChunk = 64 << 10
 
 // PutBlob stores the content read from r and returns its Ref. Content is
 // split into ChunkSize blobs; each is stored once however often it is put.
@@ -436,16 +443,28 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader) (Ref, error) {
 	if err := s.writable(op); err != nil {
 		return Ref{}, err
 	}
+	sp := smallPool.Get().(*[]byte)
+	defer smallPool.Put(sp)
+	n, err := io.ReadFull(r, *sp)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return s.PutBytes(ctx, (*sp)[:n]) // small content: one read, one chunk
+	}
+	if err != nil {
+		return Ref{}, holdfast.E(op, holdfast.IO, err, "read content")
+	}
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
 	buf := *bp
+	copy(buf, (*sp)[:n])
 	w := s.newRefWriter()
 	for {
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
+		m, err := io.ReadFull(r, buf[n:])
+		n += m
+		if n > 0 && (n == len(buf) || err != nil) {
 			if err := w.add(ctx, buf[:n]); err != nil {
 				return Ref{}, holdfast.E(op, err)
 			}
+			n = 0
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
@@ -514,10 +533,11 @@ func (w *refWriter) ref() Ref {
 		r.Chunks = nil
 		return r
 	}
-	copy(r.SHA256[:], w.whole.Sum(nil))
 	if len(r.Chunks) == 0 {
-		r.Chunks = nil
+		r.SHA256, r.Chunks = sha256.Sum256(nil), nil // empty content: no blob at all
+		return r
 	}
+	copy(r.SHA256[:], w.whole.Sum(nil))
 	return r
 }
 
@@ -787,6 +807,51 @@ func readBatch(ctx context.Context, be Backend, b batch, fn func(raw []byte, r R
 	}
 	if want != b.last+1 {
 		return holdfast.Errorf("read log", holdfast.Integrity, "%s holds %d records, its name says %d (truncated?)", b.name, want-b.first, b.last-b.first+1)
+	}
+	return nil
+}
+
+// Scan calls fn with the canonical bytes of each committed record whose
+// type is one of types, from index from on, in order. It skips other
+// records without decoding them and does not re-check canonical form (Verify
+// does), so consumers that rebuild state from the log pay only for the
+// records they need.
+func (s *Store) Scan(ctx context.Context, from uint64, types []string, fn func(raw []byte) error) error {
+	s.mu.Lock()
+	size := s.size
+	batches := s.batches
+	s.mu.Unlock()
+	suffixes := make([][]byte, len(types))
+	for i, t := range types {
+		suffixes[i] = []byte(`"type":"` + t + `"}`)
+	}
+	i := sort.Search(len(batches), func(i int) bool { return batches[i].last >= from })
+	for ; i < len(batches) && batches[i].first < size; i++ {
+		b := batches[i]
+		data, err := readAll(ctx, s.be, b.name, 1<<30)
+		if err != nil {
+			return err
+		}
+		idx := b.first
+		for len(data) > 0 {
+			j := bytes.IndexByte(data, '\n')
+			if j < 0 {
+				return holdfast.Errorf("scan log", holdfast.Integrity, "%s ends with a partial record; run holdfast verify", b.name)
+			}
+			line := data[:j]
+			data = data[j+1:]
+			if idx >= from && idx < size {
+				for _, suf := range suffixes {
+					if bytes.HasSuffix(line, suf) {
+						if err := fn(line); err != nil {
+							return err
+						}
+						break
+					}
+				}
+			}
+			idx++
+		}
 	}
 	return nil
 }

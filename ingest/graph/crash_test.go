@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(crashEnv); spec != "" {
 		os.Exit(crashChild(spec))
 	}
+	if spec := os.Getenv(fakeChildEnv); spec != "" {
+		os.Exit(fakeTenantChild(spec))
+	}
 	os.Exit(m.Run())
 }
 

@@ -31,7 +31,7 @@ type throttle struct {
 }
 
 func newThrottle(base http.RoundTripper) *throttle {
-	return &throttle{base: base, maxRetries: 10, baseDelay: 200 * time.Millisecond, maxDelay: 60 * time.Second}
+	return &throttle{base: base, maxRetries: 20, baseDelay: 200 * time.Millisecond, maxDelay: 60 * time.Second}
 }
 
 // Throttled returns the total time requests waited on throttling.

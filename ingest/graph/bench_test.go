@@ -1,0 +1,130 @@
+package graph_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/ingest/graph"
+	"github.com/holdfast/holdfast/store"
+)
+
+const fakeChildEnv = "HOLDFAST_FAKE_TENANT_CHILD"
+
+// fakeTenantChild serves a fake tenant from this test binary in its own
+// process, so that the benchmark's memory figures are Holdfast's alone.
+func fakeTenantChild(spec string) int {
+	var o struct {
+		faketenant.Options
+		State string
+	}
+	if err := json.Unmarshal([]byte(spec), &o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	s, err := faketenant.New(o.Options, o.State)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	info, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	b, _ := json.Marshal(info)
+	fmt.Println(string(b))
+	bufio.NewReader(os.Stdin).ReadString('\n') // serve until the parent closes stdin
+	return 0
+}
+
+func peakRSSMiB() float64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkBackup backs up a generated tenant end to end over loopback HTTPS
+// through msgraph-sdk-go and azidentity: HOLDFAST_BENCH_USERS users (default
+// 50) with HOLDFAST_BENCH_ITEMS messages each (default 2000), then an
+// incremental run with no changes.
+func BenchmarkBackup(b *testing.B) {
+	users, items := 50, 2000
+	if v, err := strconv.Atoi(os.Getenv("HOLDFAST_BENCH_USERS")); err == nil {
+		users = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("HOLDFAST_BENCH_ITEMS")); err == nil {
+		items = v
+	}
+	for i := 0; i < b.N; i++ {
+		state := b.TempDir()
+		spec, _ := json.Marshal(map[string]any{"Seed": 1, "Users": users, "ItemsPerUser": items, "PageSize": 10, "State": state})
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), fakeChildEnv+"="+string(spec))
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			b.Fatal(err)
+		}
+		var info faketenant.Info
+		json.Unmarshal([]byte(line), &info)
+		c, err := graph.New(graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+			GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		d := store.DataDir{Dir: filepath.Join(b.TempDir(), "data")}
+		d.Init()
+		d.AddTenant(ctx, "bench", store.AddTenantOptions{})
+		s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		start := time.Now()
+		res, err := ingest.Run(ctx, c, s, ingest.Options{Workloads: []holdfast.Workload{holdfast.Mail}, Accounts: 8})
+		full := time.Since(start)
+		if err != nil || res.Status != ingest.StatusCompleted {
+			b.Fatalf("backup: %v %+v", err, res)
+		}
+		start = time.Now()
+		res2, err := ingest.Run(ctx, c, s, ingest.Options{Workloads: []holdfast.Workload{holdfast.Mail}, Accounts: 8})
+		incr := time.Since(start)
+		b.StopTimer()
+		if err != nil || res2.ItemsNew+res2.ItemsChanged+res2.ItemsDeleted != 0 {
+			b.Fatalf("incremental: %v %+v", err, res2.Counts)
+		}
+		s.Close(ctx)
+		stdin.Close()
+		cmd.Wait()
+		b.ReportMetric(float64(res.ItemsNew)/full.Seconds(), "items/s")
+		b.ReportMetric(float64(res.Bytes)/full.Seconds()/1e6, "MB/s")
+		b.ReportMetric(float64(res.ItemsNew), "items")
+		b.ReportMetric(full.Seconds(), "full-s")
+		b.ReportMetric(incr.Seconds(), "incremental-s")
+		b.ReportMetric(100*incr.Seconds()/full.Seconds(), "incremental-%")
+		b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+	}
+}
