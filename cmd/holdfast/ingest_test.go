@@ -54,7 +54,7 @@ func TestBackupCommands(t *testing.T) {
 		Workloads map[string]struct {
 			ItemsNew int `json:"items_new"`
 		}
-		Checkpoint struct{ Size uint64 }
+		Checkpoint  struct{ Size uint64 }
 		FailedItems []any `json:"failed_items"`
 	}
 	out := c.ok("--json", "--tenant", "contoso", "backup")

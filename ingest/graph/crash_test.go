@@ -122,7 +122,9 @@ func TestBackupCrashSafety(t *testing.T) {
 	// No duplicates: each (item, change) is one version.
 	seen := map[string]int{}
 	for _, raw := range e2.records(store.TypeItemVersion) {
-		var r struct{ Data struct{ Account, Item, Change string } }
+		var r struct {
+			Data struct{ Account, Item, Change string }
+		}
 		json.Unmarshal([]byte(raw), &r)
 		seen[r.Data.Account+"|"+r.Data.Item+"|"+r.Data.Change]++
 	}
