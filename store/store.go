@@ -828,22 +828,39 @@ func (s *Store) Scan(ctx context.Context, from uint64, types []string, fn func(r
 	i := sort.Search(len(batches), func(i int) bool { return batches[i].last >= from })
 	for ; i < len(batches) && batches[i].first < size; i++ {
 		b := batches[i]
-		data, err := readAll(ctx, s.be, b.name, 1<<30)
+		rc, err := s.be.Open(ctx, b.name)
 		if err != nil {
 			return err
 		}
+		br := bufio.NewReaderSize(rc, 1<<20)
 		idx := b.first
-		for len(data) > 0 {
-			j := bytes.IndexByte(data, '\n')
-			if j < 0 {
-				return holdfast.Errorf("scan log", holdfast.Integrity, "%s ends with a partial record; run holdfast verify", b.name)
+		for {
+			line, err := br.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				// A record longer than the buffer: assemble it.
+				long := append([]byte(nil), line...)
+				for err == bufio.ErrBufferFull {
+					line, err = br.ReadSlice('\n')
+					long = append(long, line...)
+				}
+				line = long
 			}
-			line := data[:j]
-			data = data[j+1:]
+			if err == io.EOF && len(line) == 0 {
+				break
+			}
+			if err != nil {
+				rc.Close()
+				if err == io.EOF {
+					return holdfast.Errorf("scan log", holdfast.Integrity, "%s ends with a partial record; run holdfast verify", b.name)
+				}
+				return holdfast.E("scan log", holdfast.IO, err)
+			}
+			line = line[:len(line)-1]
 			if idx >= from && idx < size {
 				for _, suf := range suffixes {
 					if bytes.HasSuffix(line, suf) {
 						if err := fn(line); err != nil {
+							rc.Close()
 							return err
 						}
 						break
@@ -852,6 +869,7 @@ func (s *Store) Scan(ctx context.Context, from uint64, types []string, fn func(r
 			}
 			idx++
 		}
+		rc.Close()
 	}
 	return nil
 }
