@@ -3,7 +3,6 @@ package faketenant
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -326,5 +325,3 @@ func (f *Folder) changedSince(since int64) []*Message {
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out
 }
-
-func u64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }

@@ -185,13 +185,6 @@ func TestMessagesDelta(t *testing.T) {
 	if len(again) != 0 || len(removed) != 0 {
 		t.Errorf("delta with no changes returned %d items, %d removed", len(again), len(removed))
 	}
-	if _, err := s.Mutate(Mutation{Scenario: "activity", User: user}); err != nil {
-		t.Fatal(err)
-	}
-	changed, removed, _ := sync(delta2)
-	if len(changed) != 3 || len(removed) != 1 {
-		t.Errorf("after activity: %d changed, %d removed; want 3 (2 new, 1 read) and 1", len(changed), len(removed))
-	}
 	// MIME is served as stored.
 	var mime []byte
 	for id := range first {
@@ -200,6 +193,13 @@ func TestMessagesDelta(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(mime), "From: ") || !strings.Contains(string(mime), "\r\n") {
 		t.Errorf("MIME = %.60q", mime)
+	}
+	if _, err := s.Mutate(Mutation{Scenario: "activity", User: user}); err != nil {
+		t.Fatal(err)
+	}
+	changed, removed, _ := sync(delta2)
+	if len(changed) != 3 || len(removed) != 1 {
+		t.Errorf("after activity: %d changed, %d removed; want 3 (2 new, 1 read) and 1", len(changed), len(removed))
 	}
 	// Expired tokens answer 410 syncStateNotFound.
 	s.SetFaults(0, 0, 0, 1)

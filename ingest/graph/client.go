@@ -197,11 +197,11 @@ func classify(op string, err error) error {
 	case status == http.StatusNotFound || code == "MailboxNotEnabledForRESTAPI" || code == "ResourceNotFound":
 		return fmt.Errorf("%s: %w (%s)", op, ingest.ErrGone, code)
 	case status == http.StatusUnauthorized:
-		return holdfast.E(op, holdfast.Permission, fmt.Errorf("Graph answered 401 %s: %s", code, msg))
+		return holdfast.E(op, holdfast.Permission, fmt.Errorf("the Graph API answered 401 %s: %s", code, msg))
 	case status == http.StatusForbidden:
-		return holdfast.Errorf(op, holdfast.Other, "Graph answered 403 %s: %s (does the app have the permission this needs?)", code, msg)
+		return holdfast.Errorf(op, holdfast.Other, "the Graph API answered 403 %s: %s (does the app have the permission this needs?)", code, msg)
 	case status != 0:
-		return holdfast.Errorf(op, holdfast.IO, "Graph answered %d %s: %s", status, code, msg)
+		return holdfast.Errorf(op, holdfast.IO, "the Graph API answered %d %s: %s", status, code, msg)
 	}
 	return holdfast.E(op, holdfast.IO, err)
 }
@@ -365,7 +365,7 @@ func (c *Client) MessagesDelta(ctx context.Context, userID, folderID, link strin
 		}
 		delta := deref(resp.GetOdataDeltaLink())
 		if delta == "" {
-			return "", holdfast.Errorf(op, holdfast.IO, "Graph ended a delta round without a delta link")
+			return "", holdfast.Errorf(op, holdfast.IO, "the Graph API ended a delta round without a delta link")
 		}
 		return delta, nil
 	}
@@ -443,11 +443,11 @@ func httpError(op string, status int, body []byte) error {
 	case http.StatusNotFound:
 		return fmt.Errorf("%s: %w (%s)", op, ingest.ErrGone, code)
 	case http.StatusUnauthorized:
-		return holdfast.E(op, holdfast.Permission, fmt.Errorf("Graph answered 401 %s: %s", code, msg))
+		return holdfast.E(op, holdfast.Permission, fmt.Errorf("the Graph API answered 401 %s: %s", code, msg))
 	case http.StatusForbidden:
-		return holdfast.Errorf(op, holdfast.Other, "Graph answered 403 %s: %s (does the app have the permission this needs?)", code, msg)
+		return holdfast.Errorf(op, holdfast.Other, "the Graph API answered 403 %s: %s (does the app have the permission this needs?)", code, msg)
 	}
-	return holdfast.Errorf(op, holdfast.IO, "Graph answered %d %s: %s", status, code, msg)
+	return holdfast.Errorf(op, holdfast.IO, "the Graph API answered %d %s: %s", status, code, msg)
 }
 
 func between(s, a, b string) string {
