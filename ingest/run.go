@@ -92,32 +92,24 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 	s := &state{items: map[string]*known{}, links: map[string]string{}, accounts: map[string]string{}}
 	// Decode only the fields needed, from only the record types needed:
 	// this runs at the start of every backup over the whole log.
+	// The fields ingest needs of the records it rebuilds state from.
+	type fields struct {
+		AccountID string            `json:"account_id"`
+		Workload  holdfast.Workload `json:"workload"`
+		Item      string            `json:"item"`
+		Change    string            `json:"change"`
+		Stream    string            `json:"stream"`
+		Path      string            `json:"path"`
+		Link      string            `json:"link"`
+		State     string            `json:"state"`
+	}
 	var rec struct {
-		Index uint64 `json:"index"`
-		Type  string `json:"type"`
-		Data  struct {
-			AccountID string            `json:"account_id"`
-			Workload  holdfast.Workload `json:"workload"`
-			Item      string            `json:"item"`
-			Change    string            `json:"change"`
-			Stream    string            `json:"stream"`
-			Path      string            `json:"path"`
-			Link      string            `json:"link"`
-			State     string            `json:"state"`
-		} `json:"data"`
+		Type string `json:"type"`
+		Data fields `json:"data"`
 	}
 	types := []string{store.TypeItemVersion, store.TypeTombstone, store.TypeDeltaPosition, TypeAccountState}
 	err := st.Scan(ctx, 0, types, func(raw []byte) error {
-		rec.Data = struct {
-			AccountID string            `json:"account_id"`
-			Workload  holdfast.Workload `json:"workload"`
-			Item      string            `json:"item"`
-			Change    string            `json:"change"`
-			Stream    string            `json:"stream"`
-			Path      string            `json:"path"`
-			Link      string            `json:"link"`
-			State     string            `json:"state"`
-		}{}
+		rec.Data = fields{}
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			return holdfast.E("ingest: read the log", holdfast.Integrity, err)
 		}

@@ -16,20 +16,30 @@ import (
 	"github.com/holdfast/holdfast/store/storetest"
 )
 
-// BenchmarkAppendEmail measures storing 10 KB email-like items, each with
-// its record, including pack and log writes and periodic checkpoints.
-func BenchmarkAppendEmail(b *testing.B) {
-	ctx := context.Background()
-	const n = 2000
+// emailCorpus makes n synthetic ~10 KB messages and their total size.
+func emailCorpus(n int) ([][]byte, int64) {
 	msgs := make([][]byte, n)
 	var total int64
 	for i := range msgs {
 		msgs[i] = synth.Message(1, i, 10000)
 		total += int64(len(msgs[i]))
 	}
+	return msgs, total
+}
+
+// benchStore opens a fresh unencrypted store in a temporary directory.
+func benchStore(b *testing.B) *store.Store {
 	dir := b.TempDir()
-	r := storetest.NewRepo(b, store.NewLocal(dir), dir, nil)
-	s := r.Open(b)
+	return storetest.NewRepo(b, store.NewLocal(dir), dir, nil).Open(b)
+}
+
+// BenchmarkAppendEmail measures storing 10 KB email-like items, each with
+// its record, including pack and log writes and periodic checkpoints.
+func BenchmarkAppendEmail(b *testing.B) {
+	ctx := context.Background()
+	const n = 2000
+	msgs, total := emailCorpus(n)
+	s := benchStore(b)
 	defer s.Close(ctx)
 	b.SetBytes(total / n)
 	b.ResetTimer()
@@ -65,15 +75,8 @@ func BenchmarkAppendEmail(b *testing.B) {
 func BenchmarkAppendEmailParallel(b *testing.B) {
 	ctx := context.Background()
 	const n = 2000
-	msgs := make([][]byte, n)
-	var total int64
-	for i := range msgs {
-		msgs[i] = synth.Message(1, i, 10000)
-		total += int64(len(msgs[i]))
-	}
-	dir := b.TempDir()
-	r := storetest.NewRepo(b, store.NewLocal(dir), dir, nil)
-	s := r.Open(b)
+	msgs, total := emailCorpus(n)
+	s := benchStore(b)
 	defer s.Close(ctx)
 	var seq atomic.Int64
 	b.SetBytes(total / n)

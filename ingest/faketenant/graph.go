@@ -297,27 +297,25 @@ func decodeState(tok string) (deltaState, bool) {
 func (s *Server) messagesDelta(w http.ResponseWriter, r *http.Request, u *User, f *Folder) {
 	q := r.URL.Query()
 	st := deltaState{Folder: f.ID, Snap: s.t.seq}
-	switch {
-	case q.Get("$deltatoken") != "":
+	token, isDelta := q.Get("$deltatoken"), true
+	if token == "" {
+		token, isDelta = q.Get("$skiptoken"), false
+	}
+	if token != "" {
 		var ok bool
-		st, ok = decodeState(q.Get("$deltatoken"))
-		if !ok || st.Folder != f.ID {
+		if st, ok = decodeState(token); !ok || st.Folder != f.ID {
 			graphError(w, http.StatusBadRequest, "syncStateInvalid", "The sync state is invalid.")
 			return
 		}
+	}
+	if token != "" && isDelta {
 		if s.faultRng.Float64() < s.opts.ExpireDelta {
 			s.stats.Expired++
 			graphError(w, http.StatusGone, "syncStateNotFound", "The sync state was not found. Please resync.")
 			return
 		}
+		// A new round: changes since the token, up to now.
 		st.Snap, st.Off = s.t.seq, 0
-	case q.Get("$skiptoken") != "":
-		var ok bool
-		st, ok = decodeState(q.Get("$skiptoken"))
-		if !ok || st.Folder != f.ID {
-			graphError(w, http.StatusBadRequest, "syncStateInvalid", "The sync state is invalid.")
-			return
-		}
 	}
 	var items []*Message
 	for _, m := range f.changedSince(st.Since) {
