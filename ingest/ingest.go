@@ -52,6 +52,33 @@ type MessageMeta struct {
 	InferredSubject string    `json:"-"`
 }
 
+// DriveItem is one entry of a drive delta page.
+type DriveItem struct {
+	ID         string
+	Name       string
+	ParentID   string
+	ParentPath string // "/drive/root:/Clients" when Graph sends it (delta usually does not)
+	Root       bool
+	Folder     bool
+	Deleted    bool
+	ETag       string
+	Meta       FileMeta
+}
+
+// FileMeta is the metadata kept with each file or folder version.
+type FileMeta struct {
+	Name       string            `json:"name"`
+	MimeType   string            `json:"mime_type,omitempty"`
+	Size       int64             `json:"size"`
+	Hashes     map[string]string `json:"hashes,omitempty"` // as Graph reports them: sha256Hash, sha1Hash, quickXorHash
+	CTag       string            `json:"ctag,omitempty"`
+	Created    time.Time         `json:"created,omitzero"`
+	Modified   time.Time         `json:"modified,omitzero"`
+	CreatedBy  string            `json:"created_by,omitempty"`
+	ModifiedBy string            `json:"modified_by,omitempty"`
+	Folder     bool              `json:"folder,omitempty"`
+}
+
 // ErrDeltaExpired is returned by Source when a delta link is no longer
 // valid (410 Gone, syncStateNotFound, resyncRequired): the stream must be
 // enumerated in full again.
@@ -73,6 +100,12 @@ type Source interface {
 	MessagesDelta(ctx context.Context, userID, folderID, link string, page func([]MessageChange) error) (string, error)
 	// MessageMIME streams a message's MIME exactly as stored.
 	MessageMIME(ctx context.Context, userID, messageID string) (io.ReadCloser, error)
+	// UserDrive returns the id of a user's OneDrive (ErrGone: none).
+	UserDrive(ctx context.Context, userID string) (string, error)
+	// DriveDelta follows a drive's delta from link ("" for an initial sync).
+	DriveDelta(ctx context.Context, driveID, link string, page func([]DriveItem) error) (string, error)
+	// DriveItemContent streams a file's content.
+	DriveItemContent(ctx context.Context, driveID, itemID string) (io.ReadCloser, error)
 }
 
 // Store is what ingest needs from the store.
@@ -96,6 +129,8 @@ type itemVersion struct {
 	Run       string            `json:"run"`
 	Change    string            `json:"change"` // what identifies this version at the source
 	Mail      *MessageMeta      `json:"mail,omitempty"`
+	Parent    string            `json:"parent,omitempty"` // drive items: the parent folder's id
+	File      *FileMeta         `json:"file,omitempty"`
 }
 
 // tombstone is the data of an item.tombstone record.
@@ -138,4 +173,12 @@ type FailedItem struct {
 	Item     string            `json:"item,omitempty"`
 	Path     string            `json:"path,omitempty"`
 	Reason   string            `json:"reason"`
+}
+
+// name is the item's name, for drive items.
+func (v itemVersion) name() string {
+	if v.File != nil {
+		return v.File.Name
+	}
+	return ""
 }

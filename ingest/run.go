@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +78,11 @@ type known struct {
 	deleted bool
 	stream  string
 	path    string
+	name    string // drive items: for rebuilding paths
+	parent  string
+	// placeholder marks a drive folder (or the root) learned from a page to
+	// resolve paths but not recorded as a version.
+	placeholder bool
 }
 
 // state is what earlier runs recorded, rebuilt from the log at the start.
@@ -102,6 +110,10 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		Path      string            `json:"path"`
 		Link      string            `json:"link"`
 		State     string            `json:"state"`
+		Parent    string            `json:"parent"`
+		File      struct {
+			Name string `json:"name"`
+		} `json:"file"`
 	}
 	var rec struct {
 		Type string `json:"type"`
@@ -116,7 +128,7 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		d := rec.Data
 		switch rec.Type {
 		case store.TypeItemVersion:
-			s.items[itemKey(d.Workload, d.AccountID, d.Item)] = &known{change: d.Change, stream: d.Stream, path: d.Path}
+			s.items[itemKey(d.Workload, d.AccountID, d.Item)] = &known{change: d.Change, stream: d.Stream, path: d.Path, name: d.File.Name, parent: d.Parent}
 		case store.TypeTombstone:
 			if it := s.items[itemKey(d.Workload, d.AccountID, d.Item)]; it != nil {
 				it.deleted = true
@@ -278,6 +290,10 @@ func (r *runner) account(ctx context.Context, a holdfast.Account) error {
 			if err := r.mailbox(ctx, a); err != nil {
 				return err
 			}
+		case holdfast.OneDrive:
+			if err := r.oneDrive(ctx, a); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -338,22 +354,21 @@ func (r *runner) mailbox(ctx context.Context, a holdfast.Account) error {
 }
 
 // mailFolder runs one mail folder's stream.
-func (r *runner) mailFolder(ctx context.Context, a holdfast.Account, f MailFolder) error {
-	key := streamKey(holdfast.Mail, a.ID, f.ID)
+// pageWalker follows one stream's delta from link, recording what it sees
+// in seen; ok is false when an item failed in a way that must be retried.
+type pageWalker func(link string, seen map[string]bool, ok *bool) (string, error)
+
+// stream runs one stream: delta from the stored link, a full resync when
+// the link expired, tombstones for what a resync no longer shows, and the
+// new link recorded once the items it covers are durable.
+func (r *runner) stream(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, folder, path string, walk pageWalker) error {
 	r.mu.Lock()
 	link := r.state.links[key]
 	r.mu.Unlock()
 	seen := map[string]bool{}
-	resync := link == ""
-	streamFailed := false
-	page := func(changes []MessageChange) error {
-		ok, err := r.messagesPage(ctx, a, f, key, changes, seen)
-		if !ok {
-			streamFailed = true
-		}
-		return err
-	}
-	newLink, err := r.src.MessagesDelta(ctx, a.ID, f.ID, link, page)
+	ok := true
+	newLink, err := walk(link, seen, &ok)
+	resync := false
 	if errors.Is(err, ErrDeltaExpired) {
 		// Fall back to a full enumeration, deduplicated against the store.
 		r.mu.Lock()
@@ -361,30 +376,65 @@ func (r *runner) mailFolder(ctx context.Context, a holdfast.Account, f MailFolde
 		r.mu.Unlock()
 		resync = true
 		clear(seen)
-		newLink, err = r.src.MessagesDelta(ctx, a.ID, f.ID, "", page)
+		newLink, err = walk("", seen, &ok)
 	}
 	if err != nil {
 		if isFatal(err) {
 			return err
 		}
-		r.fail(FailedItem{Account: a.UPN, Workload: holdfast.Mail, Path: f.Path, Reason: "message delta: " + err.Error()})
+		r.fail(FailedItem{Account: a.UPN, Workload: w, Path: path, Reason: "delta: " + err.Error()})
 		return nil
 	}
 	if resync && link != "" {
 		// Items the store holds in this stream that a full enumeration no
 		// longer shows were deleted while the delta token was lost.
-		if err := r.tombstoneUnseen(ctx, a, key, f.Path, seen); err != nil {
+		if err := r.tombstoneUnseen(ctx, a, w, key, seen); err != nil {
 			return err
 		}
 	}
-	if streamFailed {
+	if !ok {
 		return nil // keep the old link: the failed items are tried again next run
 	}
 	r.mu.Lock()
 	r.state.links[key] = newLink
-	r.positions = append(r.positions, deltaPosition{Stream: key, Account: a.UPN, Workload: holdfast.Mail, Folder: f.ID, Path: f.Path, Link: newLink, Run: r.id})
+	r.positions = append(r.positions, deltaPosition{Stream: key, Account: a.UPN, Workload: w, Folder: folder, Path: path, Link: newLink, Run: r.id})
 	r.mu.Unlock()
 	return r.commitPositions(ctx, false)
+}
+
+// mailFolder runs one mail folder's stream.
+func (r *runner) mailFolder(ctx context.Context, a holdfast.Account, f MailFolder) error {
+	key := streamKey(holdfast.Mail, a.ID, f.ID)
+	return r.stream(ctx, a, holdfast.Mail, key, f.ID, f.Path, func(link string, seen map[string]bool, ok *bool) (string, error) {
+		return r.src.MessagesDelta(ctx, a.ID, f.ID, link, func(changes []MessageChange) error {
+			good, err := r.messagesPage(ctx, a, f, key, changes, seen)
+			*ok = *ok && good
+			return err
+		})
+	})
+}
+
+// oneDrive runs the stream of a user's OneDrive.
+func (r *runner) oneDrive(ctx context.Context, a holdfast.Account) error {
+	driveID, err := r.src.UserDrive(ctx, a.ID)
+	if errors.Is(err, ErrGone) {
+		return nil // no OneDrive (unlicensed, room, guest): nothing to capture
+	}
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Account: a.UPN, Workload: holdfast.OneDrive, Reason: "find the drive: " + err.Error()})
+		return nil
+	}
+	key := streamKey(holdfast.OneDrive, a.ID, driveID)
+	return r.stream(ctx, a, holdfast.OneDrive, key, driveID, "/", func(link string, seen map[string]bool, ok *bool) (string, error) {
+		return r.src.DriveDelta(ctx, driveID, link, func(items []DriveItem) error {
+			good, err := r.drivePage(ctx, a, driveID, key, items, seen)
+			*ok = *ok && good
+			return err
+		})
+	})
 }
 
 // commitPositions records the delta links of finished streams. The items a
@@ -418,77 +468,58 @@ func (r *runner) commitPositions(ctx context.Context, force bool) error {
 	return nil
 }
 
-func (r *runner) tombstoneUnseen(ctx context.Context, a holdfast.Account, key, path string, seen map[string]bool) error {
+func (r *runner) tombstoneUnseen(ctx context.Context, a holdfast.Account, w holdfast.Workload, key string, seen map[string]bool) error {
+	type gone struct{ id, path string }
+	var gs []gone
+	prefix := itemKey(w, a.ID, "")
 	r.mu.Lock()
-	var gone []string
-	prefix := itemKey(holdfast.Mail, a.ID, "")
 	for k, it := range r.state.items {
-		if it.stream == key && !it.deleted && len(k) > len(prefix) && k[:len(prefix)] == prefix && !seen[k[len(prefix):]] {
-			gone = append(gone, k[len(prefix):])
+		if it.stream == key && !it.deleted && !it.placeholder && strings.HasPrefix(k, prefix) && !seen[k[len(prefix):]] {
+			gs = append(gs, gone{k[len(prefix):], it.path})
 		}
 	}
 	r.mu.Unlock()
-	sort.Strings(gone)
-	for _, id := range gone {
-		if err := r.tombstone(ctx, a, key, path, id, "not present in a full resync after the delta token expired"); err != nil {
+	sort.Slice(gs, func(i, j int) bool { return gs[i].id < gs[j].id })
+	for _, g := range gs {
+		if err := r.tombstone(ctx, a, w, key, g.path, g.id, "not present in a full resync after the delta token expired"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *runner) tombstone(ctx context.Context, a holdfast.Account, key, path, id, reason string) error {
-	if _, err := r.st.Append(ctx, store.TypeTombstone, tombstone{Account: a.UPN, AccountID: a.ID, Workload: holdfast.Mail, Item: id, Path: path, Stream: key, Run: r.id, Reason: reason}); err != nil {
+func (r *runner) tombstone(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path, id, reason string) error {
+	if _, err := r.st.Append(ctx, store.TypeTombstone, tombstone{Account: a.UPN, AccountID: a.ID, Workload: w, Item: id, Path: path, Stream: key, Run: r.id, Reason: reason}); err != nil {
 		return err
 	}
 	r.mu.Lock()
-	if it := r.state.items[itemKey(holdfast.Mail, a.ID, id)]; it != nil {
+	if it := r.state.items[itemKey(w, a.ID, id)]; it != nil {
 		it.deleted = true
 	}
 	r.mu.Unlock()
-	r.count(holdfast.Mail, func(c *Counts) { c.ItemsDeleted++ })
+	r.count(w, func(c *Counts) { c.ItemsDeleted++ })
 	return nil
 }
 
-// messagesPage captures one delta page. It reports false when an item
-// failed in a way that must be retried.
-func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFolder, key string, changes []MessageChange, seen map[string]bool) (bool, error) {
-	type job struct {
-		ch    MessageChange
-		isNew bool
-		ref   store.Ref
-		err   error
-	}
-	var jobs []*job
-	for _, ch := range changes {
-		k := itemKey(holdfast.Mail, a.ID, ch.ID)
-		r.mu.Lock()
-		it := r.state.items[k]
-		r.mu.Unlock()
-		if ch.Removed {
-			if it != nil && !it.deleted {
-				if err := r.tombstone(ctx, a, key, f.Path, ch.ID, "deleted"); err != nil {
-					return false, err
-				}
-			}
-			continue
-		}
-		seen[ch.ID] = true
-		if it != nil && !it.deleted && it.change == ch.Meta.ChangeKey {
-			continue // already captured: a rerun or a resync
-		}
-		jobs = append(jobs, &job{ch: ch, isNew: it == nil || it.deleted})
-	}
-	// Download and store content, up to PerMailbox at once.
+// download is one content download of a page.
+type download struct {
+	id    string
+	isNew bool
+	ref   store.Ref
+	err   error
+}
+
+// fetchAll downloads the jobs' content into the store, PerMailbox at a time.
+func (r *runner) fetchAll(ctx context.Context, jobs []*download, open func(id string) (io.ReadCloser, error)) {
 	sem := make(chan struct{}, r.opts.PerMailbox)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(j *job) {
+		go func(j *download) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rc, err := r.src.MessageMIME(ctx, a.ID, j.ch.ID)
+			rc, err := open(j.id)
 			if err != nil {
 				j.err = err
 				return
@@ -498,39 +529,199 @@ func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFol
 		}(j)
 	}
 	wg.Wait()
+}
+
+// failed records a download's failure; it reports whether the failure
+// must be retried (false for items that vanished at the source) and
+// returns a fatal error as is.
+func (r *runner) failed(a holdfast.Account, w holdfast.Workload, path string, j *download) (retry bool, fatal error) {
+	if isFatal(j.err) {
+		return false, j.err
+	}
+	reason := j.err.Error()
+	retry = true
+	if errors.Is(j.err, ErrGone) {
+		reason, retry = "vanished before it could be downloaded (deleted at the source)", false
+	}
+	r.fail(FailedItem{Account: a.UPN, Workload: w, Item: j.id, Path: path, Reason: reason})
+	return retry, nil
+}
+
+// recordVersion appends an item.version and updates the run's state.
+func (r *runner) recordVersion(ctx context.Context, v itemVersion, isNew bool, refs ...store.Ref) error {
+	if _, err := r.st.Append(ctx, store.TypeItemVersion, v, refs...); err != nil {
+		return err
+	}
+	var size int64
+	for _, ref := range refs {
+		size += ref.Size
+	}
+	r.mu.Lock()
+	r.state.items[itemKey(v.Workload, v.AccountID, v.Item)] = &known{change: v.Change, stream: v.Stream, path: v.Path, name: v.name(), parent: v.Parent}
+	r.mu.Unlock()
+	r.count(v.Workload, func(c *Counts) {
+		if isNew {
+			c.ItemsNew++
+		} else {
+			c.ItemsChanged++
+		}
+		c.Bytes += size
+	})
+	return nil
+}
+
+// messagesPage captures one delta page of a mail folder. It reports false
+// when an item failed in a way that must be retried.
+func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFolder, key string, changes []MessageChange, seen map[string]bool) (bool, error) {
+	var jobs []*download
+	meta := map[string]MessageMeta{}
+	for _, ch := range changes {
+		r.mu.Lock()
+		it := r.state.items[itemKey(holdfast.Mail, a.ID, ch.ID)]
+		r.mu.Unlock()
+		if ch.Removed {
+			if it != nil && !it.deleted {
+				if err := r.tombstone(ctx, a, holdfast.Mail, key, f.Path, ch.ID, "deleted"); err != nil {
+					return false, err
+				}
+			}
+			continue
+		}
+		seen[ch.ID] = true
+		if it != nil && !it.deleted && it.change == ch.Meta.ChangeKey {
+			continue // already captured: a rerun or a resync
+		}
+		meta[ch.ID] = ch.Meta
+		jobs = append(jobs, &download{id: ch.ID, isNew: it == nil || it.deleted})
+	}
+	r.fetchAll(ctx, jobs, func(id string) (io.ReadCloser, error) { return r.src.MessageMIME(ctx, a.ID, id) })
 	ok := true
 	for _, j := range jobs {
 		if j.err != nil {
-			if isFatal(j.err) {
-				return false, j.err
+			retry, err := r.failed(a, holdfast.Mail, f.Path, j)
+			if err != nil {
+				return false, err
 			}
-			reason := j.err.Error()
-			if errors.Is(j.err, ErrGone) {
-				reason = "vanished before it could be downloaded (deleted at the source)"
-			} else {
-				ok = false
-			}
-			r.fail(FailedItem{Account: a.UPN, Workload: holdfast.Mail, Item: j.ch.ID, Path: f.Path, Reason: reason})
+			ok = ok && !retry
 			continue
 		}
-		meta := j.ch.Meta
-		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: holdfast.Mail, Item: j.ch.ID, Path: f.Path, Stream: key, Run: r.id, Change: meta.ChangeKey, Mail: &meta}
-		if _, err := r.st.Append(ctx, store.TypeItemVersion, v, j.ref); err != nil {
+		m := meta[j.id]
+		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: holdfast.Mail, Item: j.id, Path: f.Path, Stream: key, Run: r.id, Change: m.ChangeKey, Mail: &m}
+		if err := r.recordVersion(ctx, v, j.isNew, j.ref); err != nil {
 			return false, err
 		}
-		r.mu.Lock()
-		r.state.items[itemKey(holdfast.Mail, a.ID, j.ch.ID)] = &known{change: meta.ChangeKey, stream: key, path: f.Path}
-		r.mu.Unlock()
-		r.count(holdfast.Mail, func(c *Counts) {
-			if j.isNew {
-				c.ItemsNew++
-			} else {
-				c.ItemsChanged++
-			}
-			c.Bytes += j.ref.Size
-		})
 	}
 	return ok, nil
+}
+
+// drivePath is the folder path of a drive item's parent ("/" for the
+// root), rebuilt from parent ids because delta omits paths.
+func (r *runner) drivePath(accountID, parentID string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var parts []string
+	for id, hops := parentID, 0; id != "" && hops < 64; hops++ {
+		n := r.state.items[itemKey(holdfast.OneDrive, accountID, id)]
+		if n == nil || n.parent == "" {
+			break // the root (or an unknown parent: placed at the root)
+		}
+		parts = append([]string{n.name}, parts...)
+		id = n.parent
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+// drivePage captures one delta page of a drive.
+func (r *runner) drivePage(ctx context.Context, a holdfast.Account, driveID, key string, items []DriveItem, seen map[string]bool) (bool, error) {
+	const w = holdfast.OneDrive
+	// Learn the page's folders first, so that children resolve their paths
+	// whatever the order of the page.
+	r.mu.Lock()
+	for _, it := range items {
+		if it.Deleted {
+			continue
+		}
+		k := itemKey(w, a.ID, it.ID)
+		if n := r.state.items[k]; n != nil {
+			n.name, n.parent = it.Meta.Name, it.ParentID
+		} else if it.Folder || it.Root {
+			r.state.items[k] = &known{name: it.Meta.Name, parent: it.ParentID, stream: key, placeholder: true}
+		}
+	}
+	r.mu.Unlock()
+	type pending struct {
+		it   DriveItem
+		path string
+	}
+	var jobs []*download
+	files := map[string]pending{}
+	for _, it := range items {
+		r.mu.Lock()
+		known := r.state.items[itemKey(w, a.ID, it.ID)]
+		r.mu.Unlock()
+		path := r.drivePath(a.ID, it.ParentID)
+		if it.Deleted {
+			if known != nil && !known.deleted && !known.placeholder {
+				if err := r.tombstone(ctx, a, w, key, known.path, it.ID, "deleted"); err != nil {
+					return false, err
+				}
+			}
+			continue
+		}
+		if it.Root {
+			continue
+		}
+		seen[it.ID] = true
+		if known != nil && !known.deleted && known.change == it.ETag {
+			continue
+		}
+		isNew := known == nil || known.deleted || known.placeholder
+		if it.Folder {
+			meta := it.Meta
+			meta.Folder = true
+			v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ETag, Parent: it.ParentID, File: &meta}
+			if err := r.recordVersion(ctx, v, isNew); err != nil {
+				return false, err
+			}
+			continue
+		}
+		files[it.ID] = pending{it, path}
+		jobs = append(jobs, &download{id: it.ID, isNew: isNew})
+	}
+	r.fetchAll(ctx, jobs, func(id string) (io.ReadCloser, error) { return r.src.DriveItemContent(ctx, driveID, id) })
+	ok := true
+	for _, j := range jobs {
+		p := files[j.id]
+		if j.err == nil {
+			j.err = checkHashes(p.it.Meta, j.ref)
+		}
+		if j.err != nil {
+			retry, err := r.failed(a, w, p.path, j)
+			if err != nil {
+				return false, err
+			}
+			ok = ok && !retry
+			continue
+		}
+		meta := p.it.Meta
+		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: j.id, Path: p.path, Stream: key, Run: r.id, Change: p.it.ETag, Parent: p.it.ParentID, File: &meta}
+		if err := r.recordVersion(ctx, v, j.isNew, j.ref); err != nil {
+			return false, err
+		}
+	}
+	return ok, nil
+}
+
+// checkHashes compares downloaded content with what Graph said of it: a
+// truncated or altered download is a failure, never a silent version.
+func checkHashes(m FileMeta, ref store.Ref) error {
+	if m.Size > 0 && ref.Size != m.Size {
+		return fmt.Errorf("downloaded %d bytes, Graph reported %d", ref.Size, m.Size)
+	}
+	if h := m.Hashes["sha256Hash"]; h != "" && !strings.EqualFold(h, ref.SHA256.String()) {
+		return fmt.Errorf("content SHA-256 %s differs from Graph's %s", ref.SHA256.Short(), strings.ToLower(h)[:12])
+	}
+	return nil
 }
 
 // finish logs the run's outcome and ends it with a checkpoint.

@@ -33,17 +33,23 @@ $HF tenant add contoso --tenant-id "$(echo "$INFO" | json tenant_id)" --client-i
   --graph-endpoint "$GRAPH" --login-endpoint "$(echo "$INFO" | json login_endpoint)" --ca-file "$(echo "$INFO" | json ca_file)"
 $HF tenant test contoso
 
-step "4. Full backup through msgraph-sdk-go and azidentity, as against real Microsoft 365"
-$HF --tenant contoso backup --workloads mail
+step "4. Full backup of mail and OneDrive through msgraph-sdk-go and azidentity, as against real Microsoft 365"
+$HF --tenant contoso backup
 
-step "5. A day of activity: new mail, a read flag changed, a message deleted in every mailbox"
+step "5. A day of activity: in every account new mail and files, edits, deletions"
 $HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario activity
-$HF --tenant contoso backup --workloads mail
-echo "   Only the changes were fetched (delta queries); the deleted message is a tombstone, its content kept."
+$HF --tenant contoso backup
+echo "   Only the changes were fetched (delta queries); deletions are tombstones, their content kept."
+
+step "5b. The disaster: an employee overwrites the whole client folder in OneDrive"
+$HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario overwrite-folder
+$HF --tenant contoso backup
+echo "   Every overwritten file is a new version; the versions from before the disaster stay in the store."
+echo "   (Restoring them into the tenant arrives with the restore issue.)"
 
 step "6. An employee leaves and their account is deleted \"to save a licence\""
 $HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario delete-user --user "$(echo "$INFO" | sed -n 's/.*"users":\["[^"]*","[^"]*","\([^"]*\)".*/\1/p')"
-$HF --tenant contoso backup --workloads mail
+$HF --tenant contoso backup
 $HF --tenant contoso status
 
 step "7. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"

@@ -40,13 +40,15 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 			g.print("%-10s %8d %9d %10d %10s\n", w, x.Items, x.Versions, x.Tombstones, humanBytes(x.Bytes))
 		}
 	}
-	g.print("\n%-45s %-11s %s\n", "account", "state", "last successful mail capture")
+	g.print("\n%-40s %-11s %-21s %s\n", "account", "state", "last mail capture", "last onedrive capture")
 	for _, a := range st.Accounts {
-		last := "never"
-		if t, ok := a.LastSuccess[holdfast.Mail]; ok {
-			last = t.Format(time.RFC3339)
+		last := func(w holdfast.Workload) string {
+			if t, ok := a.LastSuccess[w]; ok {
+				return t.Format(time.RFC3339)
+			}
+			return "never"
 		}
-		g.print("%-45s %-11s %s\n", a.UPN, a.State, last)
+		g.print("%-40s %-11s %-21s %s\n", a.UPN, a.State, last(holdfast.Mail), last(holdfast.OneDrive))
 	}
 	var run struct {
 		Run, Status string

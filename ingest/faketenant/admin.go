@@ -29,7 +29,11 @@ type MutationResult struct {
 }
 
 // Scenarios lists the mutations Mutate knows.
-var Scenarios = []string{"activity", "disable-user", "unlicense-user", "delete-user", "delete-folder"}
+var Scenarios = []string{"activity", "disable-user", "unlicense-user", "delete-user", "overwrite-folder", "delete-folder"}
+
+// ClientFolder is the seeded OneDrive folder the disaster scenarios hit by
+// default, in the first user's drive.
+const ClientFolder = "/Clients/Harbour Bakery Ltd"
 
 // Mutate applies a scenario.
 func (s *Server) Mutate(m Mutation) (MutationResult, error) {
@@ -51,8 +55,8 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 	switch m.Scenario {
 	case "activity":
 		// In every live mailbox: two new messages, one read-state change,
-		// one deletion.
-		res.Workload = "mail"
+		// one deletion; in every drive a new file, an edit and a deletion.
+		res.Workload = "mail,onedrive"
 		for i, u := range t.Users {
 			if u.Deleted != nil || (m.User != "" && !strings.EqualFold(m.User, u.UPN)) {
 				continue
@@ -77,6 +81,7 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 				live[1].Seq = t.nextSeq()
 				res.Items += 2
 			}
+			res.Items += t.driveActivity(u, now)
 		}
 	case "disable-user", "unlicense-user", "delete-user":
 		u, err := pick(1)
@@ -93,24 +98,35 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 			u.Deleted = &now
 		}
 		res.Items = 1
-	case "delete-folder":
+	case "overwrite-folder", "delete-folder":
+		if m.Scenario == "delete-folder" && m.Path != "" && !strings.HasPrefix(m.Path, "/") {
+			return t.deleteMailFolder(m, res)
+		}
 		u, err := pick(0)
 		if err != nil {
 			return res, err
 		}
 		path := m.Path
 		if path == "" {
-			path = "Inbox/Clients/Harbour Bakery"
+			path = ClientFolder
 		}
-		f := u.folderByPath(path)
-		if f == nil {
-			return res, fmt.Errorf("no mail folder %q for %s", path, u.UPN)
+		folder := u.Drive.byPath(path)
+		if folder == nil || !folder.Folder {
+			return res, fmt.Errorf("no OneDrive folder %q for %s", path, u.UPN)
 		}
-		res.User, res.Path, res.Workload = u.UPN, path, "mail"
-		for _, msg := range f.Messages {
-			if !msg.Deleted {
-				msg.Deleted = true
-				msg.Seq = t.nextSeq()
+		res.User, res.Path, res.Workload = u.UPN, path, "onedrive"
+		for _, it := range u.Drive.descendants(folder) {
+			switch {
+			case m.Scenario == "delete-folder":
+				it.Deleted = true
+				it.Seq = t.nextSeq()
+				res.Items++
+			case !it.Folder:
+				// "An employee overwrote the whole client folder."
+				it.Content = []byte(fmt.Sprintf("overwritten by mistake on %s\n", now.Format(time.RFC3339)))
+				it.Version++
+				it.Modified, it.ModifiedBy = now, Address{u.DisplayName, u.Mail}
+				it.Seq = t.nextSeq()
 				res.Items++
 			}
 		}
@@ -118,6 +134,61 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 		return res, fmt.Errorf("unknown scenario %q (known: %s)", m.Scenario, strings.Join(Scenarios, ", "))
 	}
 	return res, nil
+}
+
+// deleteMailFolder deletes every message of a mail folder (a path such as
+// "Inbox/Clients").
+func (t *Tenant) deleteMailFolder(m Mutation, res MutationResult) (MutationResult, error) {
+	u := t.Users[0]
+	if m.User != "" {
+		if u = t.user(m.User); u == nil {
+			return res, fmt.Errorf("no user %q in the fake tenant", m.User)
+		}
+	}
+	f := u.folderByPath(m.Path)
+	if f == nil {
+		return res, fmt.Errorf("no mail folder %q for %s", m.Path, u.UPN)
+	}
+	res.User, res.Path, res.Workload = u.UPN, m.Path, "mail"
+	for _, msg := range f.Messages {
+		if !msg.Deleted {
+			msg.Deleted = true
+			msg.Seq = t.nextSeq()
+			res.Items++
+		}
+	}
+	return res, nil
+}
+
+// driveActivity adds a file, edits one and deletes one in u's Documents.
+func (t *Tenant) driveActivity(u *User, now time.Time) int {
+	d := u.Drive
+	docs := d.byPath("/Documents")
+	var files []*DriveItem
+	for _, it := range d.Items {
+		if it.ParentID == docs.ID && !it.Folder && !it.Deleted {
+			files = append(files, it)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].ID < files[j].ID })
+	n := 0
+	if len(files) >= 2 {
+		files[0].Content = append(append([]byte(nil), files[0].Content...), []byte("\nRevised figures attached.\n")...)
+		files[0].Version++
+		files[0].Modified = now
+		files[0].Seq = t.nextSeq()
+		files[1].Deleted = true
+		files[1].Seq = t.nextSeq()
+		n += 2
+	}
+	name := fmt.Sprintf("Minutes %d.txt", t.seq)
+	it := &DriveItem{ID: "01" + strings.ToUpper(graphID("", t.opts.Seed, u.UPN, "new", name)[:32]), Name: name, ParentID: docs.ID,
+		Content: []byte("Minutes of the client meeting.\n"), MimeType: "text/plain", Created: now, Modified: now,
+		CreatedBy: Address{u.DisplayName, u.Mail}, ModifiedBy: Address{u.DisplayName, u.Mail}, Version: 1}
+	it.ID = strings.NewReplacer("-", "A", "_", "B").Replace(it.ID)
+	it.Seq = t.nextSeq()
+	d.Items[it.ID] = it
+	return n + 1
 }
 
 // FolderPath returns the display path of a mail folder ("Inbox/Clients").
@@ -152,7 +223,7 @@ type TruthItem struct {
 	Modified string `json:"modified"`
 }
 
-// Truth lists every live item of every mailbox Graph serves, sorted, for
+// Truth lists every live message and file of every account Graph serves, sorted, for
 // tests to compare a backup against.
 func (s *Server) Truth() []TruthItem {
 	s.mu.Lock()
@@ -171,6 +242,14 @@ func (s *Server) Truth() []TruthItem {
 				out = append(out, TruthItem{Account: u.UPN, Workload: "mail", Path: u.FolderPath(f), ID: m.ID,
 					SHA256: hex.EncodeToString(sum[:]), Modified: m.Modified.Format(time.RFC3339)})
 			}
+		}
+		for _, it := range u.Drive.Items {
+			if it.Deleted || it.Folder {
+				continue
+			}
+			sum := sha256.Sum256(it.Content)
+			out = append(out, TruthItem{Account: u.UPN, Workload: "onedrive", Path: u.Drive.path(u.Drive.Items[it.ParentID]), ID: it.ID,
+				SHA256: hex.EncodeToString(sum[:]), Modified: it.Modified.Format(time.RFC3339)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Account+out[i].ID < out[j].Account+out[j].ID })

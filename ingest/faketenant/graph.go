@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, p []string) 
 		s.listUsers(w, r, false)
 	case len(p) == 3 && p[0] == "directory" && p[1] == "deletedItems" && (p[2] == "microsoft.graph.user" || p[2] == "graph.user"):
 		s.listUsers(w, r, true)
+	case len(p) >= 2 && p[0] == "drives":
+		s.serveDrive(w, r, p[1:])
 	case len(p) >= 2 && p[0] == "users":
 		u := s.t.user(p[1])
 		if u == nil || u.Deleted != nil {
@@ -161,6 +164,11 @@ func (s *Server) serveUser(w http.ResponseWriter, r *http.Request, u *User, p []
 		writeJSON(w, selectFields(r, userJSON(u)))
 	case p[0] == "mailboxSettings" && len(p) == 1:
 		writeJSON(w, map[string]any{"userPurpose": u.Purpose, "timeZone": "GMT Standard Time", "language": map[string]string{"locale": "en-GB"}})
+	case p[0] == "drive" && len(p) == 1:
+		writeJSON(w, map[string]any{"id": u.Drive.ID, "driveType": "business", "name": "OneDrive",
+			"owner": map[string]any{"user": map[string]string{"id": u.ID, "displayName": u.DisplayName, "email": u.Mail}}})
+	case p[0] == "drive" && len(p) >= 2:
+		s.serveDrive(w, r, append([]string{u.Drive.ID}, p[1:]...))
 	case p[0] == "mailFolders":
 		s.serveMailFolders(w, r, u, p[1:])
 	case p[0] == "messages" && len(p) == 3 && p[2] == "$value":
@@ -294,16 +302,27 @@ func decodeState(tok string) (deltaState, bool) {
 	return st, true
 }
 
-func (s *Server) messagesDelta(w http.ResponseWriter, r *http.Request, u *User, f *Folder) {
+// deltaEntry is one item of a delta feed: its change sequence, whether it
+// is deleted, and how it renders.
+type deltaEntry struct {
+	seq     int64
+	deleted bool
+	render  func() map[string]any
+}
+
+// serveDelta answers a delta request over the entries of one scope (a mail
+// folder, a drive): the initial round lists what exists, later rounds what
+// changed since the token, paged with $skiptoken, ending with a delta link.
+func (s *Server) serveDelta(w http.ResponseWriter, r *http.Request, scope, odataCtx string, entries []deltaEntry) {
 	q := r.URL.Query()
-	st := deltaState{Folder: f.ID, Snap: s.t.seq}
+	st := deltaState{Folder: scope, Snap: s.t.seq}
 	token, isDelta := q.Get("$deltatoken"), true
 	if token == "" {
 		token, isDelta = q.Get("$skiptoken"), false
 	}
 	if token != "" {
 		var ok bool
-		if st, ok = decodeState(token); !ok || st.Folder != f.ID {
+		if st, ok = decodeState(token); !ok || st.Folder != scope {
 			graphError(w, http.StatusBadRequest, "syncStateInvalid", "The sync state is invalid.")
 			return
 		}
@@ -317,39 +336,46 @@ func (s *Server) messagesDelta(w http.ResponseWriter, r *http.Request, u *User, 
 		// A new round: changes since the token, up to now.
 		st.Snap, st.Off = s.t.seq, 0
 	}
-	var items []*Message
-	for _, m := range f.changedSince(st.Since) {
-		if m.Seq > st.Snap {
-			break
+	sort.Slice(entries, func(i, j int) bool { return entries[i].seq < entries[j].seq })
+	var items []deltaEntry
+	for _, e := range entries {
+		if e.seq <= st.Since || e.seq > st.Snap || (st.Since == 0 && e.deleted) {
+			continue // an initial round lists only what exists
 		}
-		if st.Since == 0 && m.Deleted {
-			continue // an initial sync lists what exists
-		}
-		items = append(items, m)
+		items = append(items, e)
 	}
 	n := s.pageSize(r, 1000)
 	off := min(st.Off, len(items))
 	end := min(off+n, len(items))
 	vals := []map[string]any{}
-	for _, m := range items[off:end] {
-		if m.Deleted {
-			vals = append(vals, map[string]any{"@odata.type": "#microsoft.graph.message", "id": m.ID, "@removed": map[string]string{"reason": "deleted"}})
-			continue
-		}
-		vals = append(vals, selectFields(r, s.messageJSON(u, m)))
+	for _, e := range items[off:end] {
+		vals = append(vals, selectFields(r, e.render()))
 	}
-	resp := map[string]any{"@odata.context": s.base + "/v1.0/$metadata#Collection(message)", "value": vals}
+	resp := map[string]any{"@odata.context": odataCtx, "value": vals}
 	base := url.Values{}
 	if sel := q.Get("$select"); sel != "" {
 		base.Set("$select", sel)
 	}
 	if end < len(items) {
-		next := deltaState{Folder: f.ID, Since: st.Since, Snap: st.Snap, Off: end}
-		base.Set("$skiptoken", encodeState(next))
+		base.Set("$skiptoken", encodeState(deltaState{Folder: scope, Since: st.Since, Snap: st.Snap, Off: end}))
 		resp["@odata.nextLink"] = s.link(r, base)
 	} else {
-		base.Set("$deltatoken", encodeState(deltaState{Folder: f.ID, Since: st.Snap}))
+		base.Set("$deltatoken", encodeState(deltaState{Folder: scope, Since: st.Snap}))
 		resp["@odata.deltaLink"] = s.link(r, base)
 	}
 	writeJSON(w, resp)
+}
+
+func (s *Server) messagesDelta(w http.ResponseWriter, r *http.Request, u *User, f *Folder) {
+	var entries []deltaEntry
+	for _, m := range f.Messages {
+		m := m
+		entries = append(entries, deltaEntry{seq: m.Seq, deleted: m.Deleted, render: func() map[string]any {
+			if m.Deleted {
+				return map[string]any{"@odata.type": "#microsoft.graph.message", "id": m.ID, "@removed": map[string]string{"reason": "deleted"}}
+			}
+			return s.messageJSON(u, m)
+		}})
+	}
+	s.serveDelta(w, r, f.ID, s.base+"/v1.0/$metadata#Collection(message)", entries)
 }

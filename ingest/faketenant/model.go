@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"time"
 )
@@ -63,6 +62,7 @@ type User struct {
 	Deleted     *time.Time // soft-deleted: only under directory/deletedItems
 	Purpose     string     // user, shared, room
 	Folders     []*Folder  // mail folders, parents before children
+	Drive       *Drive
 }
 
 // Folder is a mail folder with its messages.
@@ -172,6 +172,7 @@ func newTenant(o Options) *Tenant {
 	t.Users[n-1].Deleted = &deleted
 	for _, u := range t.Users {
 		t.seedMailbox(u)
+		t.seedDrive(u)
 	}
 	return t
 }
@@ -312,16 +313,4 @@ func (u *User) message(id string) *Message {
 		}
 	}
 	return nil
-}
-
-// sortedMessages returns f's messages changed after since, by change order.
-func (f *Folder) changedSince(since int64) []*Message {
-	var out []*Message
-	for _, m := range f.Messages {
-		if m.Seq > since {
-			out = append(out, m)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
-	return out
 }

@@ -181,6 +181,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(parts) > 0 && parts[0] == "admin":
 		s.serveAdmin(w, r, parts[1:])
+	case len(parts) == 2 && parts[0] == "download":
+		if s.fault(w, r) {
+			return
+		}
+		s.serveDownload(w, r, parts[1])
 	case len(parts) > 0 && parts[0] == "v1.0":
 		if s.fault(w, r) {
 			return

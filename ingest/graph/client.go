@@ -64,6 +64,7 @@ type Client struct {
 	gc       *msgraphsdk.GraphServiceClient
 	adapter  *msgraphsdk.GraphRequestAdapter
 	http     *http.Client
+	download *http.Client // no SDK middleware, no redirects followed: see DriveItemContent
 	th       *throttle
 	pageSize int
 }
@@ -151,7 +152,9 @@ func New(c Conn) (*Client, error) {
 		return nil, holdfast.E(op, err)
 	}
 	adapter.SetBaseUrl(graphURL.String() + "/v1.0")
-	return &Client{cred: cred, scope: scope, gc: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, http: hc, th: th, pageSize: 100}, nil
+	download := &http.Client{Transport: th, Timeout: 30 * time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &Client{cred: cred, scope: scope, gc: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, http: hc, download: download, th: th, pageSize: 100}, nil
 }
 
 func endpoint(s, what string) (*url.URL, error) {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/faketenant"
 	"github.com/holdfast/holdfast/ingest/graph"
@@ -58,7 +57,7 @@ func crashChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if _, err := ingest.Run(ctx, c, st, ingest.Options{Workloads: []holdfast.Workload{holdfast.Mail}, CommitInterval: 50 * time.Millisecond}); err != nil {
+	if _, err := ingest.Run(ctx, c, st, ingest.Options{Workloads: workloads, CommitInterval: 50 * time.Millisecond}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -74,7 +73,7 @@ func TestBackupCrashSafety(t *testing.T) {
 	// Enough work, slowly enough served, that kills land mid-run.
 	e := newEnv(t, faketenant.Options{Seed: 11, ItemsPerUser: 60, Latency: 2 * time.Millisecond})
 	start := time.Now()
-	e.backup(holdfast.Mail)
+	e.backup(workloads...)
 	clean := time.Since(start)
 	want := e.captured()
 
@@ -109,7 +108,7 @@ func TestBackupCrashSafety(t *testing.T) {
 	}
 	// A final run to completion.
 	e2 := &env{t: t, ft: e.ft, info: e.info, data: crashed, client: e.client}
-	res := e2.backup(holdfast.Mail)
+	res := e2.backup(workloads...)
 	got := e2.captured()
 	if len(got) != len(want) {
 		t.Errorf("after %d kills: %d items, clean run %d", kills, len(got), len(want))
@@ -138,7 +137,7 @@ func TestBackupCrashSafety(t *testing.T) {
 	if rep, err := s.Verify(context.Background(), store.VerifyOptions{}); err != nil || !rep.OK {
 		t.Errorf("verify after kills: %v %v", err, rep.Failures)
 	}
-	if res.ItemsNew == len(want) {
+	if res.ItemsNew >= len(want) {
 		t.Errorf("the killed runs committed nothing; the test is not exercising resumption")
 	}
 	t.Logf("clean run %v; %d runs killed; the final run captured the remaining %d of %d; %d versions, none duplicated", clean, kills, res.ItemsNew, len(want), len(seen))

@@ -70,7 +70,7 @@ func (e *env) backup(workloads ...holdfast.Workload) *ingest.Result {
 
 type version struct {
 	account, item, path, change, sha string
-	deleted                          bool
+	deleted, folder                  bool
 }
 
 // captured returns, per account|item, the latest version the store holds,
@@ -84,15 +84,22 @@ func (e *env) captured() map[string]version {
 	}
 	out := map[string]version{}
 	err = s.Records(ctx, 0, func(_ []byte, r store.Record) error {
-		var d struct{ Account, Item, Path, Change string }
+		var d struct {
+			Account, Item, Path, Change string
+			File                        *struct{ Folder bool }
+		}
 		switch r.Type {
 		case store.TypeItemVersion:
 			json.Unmarshal(r.Data, &d)
-			h := sha256.New()
-			if err := s.ReadContent(ctx, r.Refs[0], h); err != nil {
-				return err
+			v := version{account: d.Account, item: d.Item, path: d.Path, change: d.Change, folder: d.File != nil && d.File.Folder}
+			if len(r.Refs) > 0 {
+				h := sha256.New()
+				if err := s.ReadContent(ctx, r.Refs[0], h); err != nil {
+					return err
+				}
+				v.sha = hex.EncodeToString(h.Sum(nil))
 			}
-			out[d.Account+"|"+d.Item] = version{account: d.Account, item: d.Item, path: d.Path, change: d.Change, sha: hex.EncodeToString(h.Sum(nil))}
+			out[d.Account+"|"+d.Item] = v
 		case store.TypeTombstone:
 			json.Unmarshal(r.Data, &d)
 			v := out[d.Account+"|"+d.Item]
@@ -107,14 +114,15 @@ func (e *env) captured() map[string]version {
 	return out
 }
 
-// compare checks that the latest live versions equal the fake tenant's truth.
+// compare checks that the latest live versions of files and messages
+// equal the fake tenant's truth.
 func (e *env) compare() {
 	e.t.Helper()
 	truth := e.ft.Truth()
 	got := e.captured()
 	live := 0
 	for _, v := range got {
-		if !v.deleted {
+		if !v.deleted && !v.folder {
 			live++
 		}
 	}
@@ -134,12 +142,24 @@ func (e *env) compare() {
 	}
 }
 
-func TestBackupMailEndToEnd(t *testing.T) {
+var workloads = []holdfast.Workload{holdfast.Mail, holdfast.OneDrive}
+
+func TestBackupEndToEnd(t *testing.T) {
 	e := newEnv(t, faketenant.Options{Seed: 7})
-	res := e.backup(holdfast.Mail)
+	res := e.backup(workloads...)
 	truth := e.ft.Truth()
-	if res.Status != ingest.StatusCompleted || res.ItemsNew != len(truth) || res.Accounts != 15 {
-		t.Fatalf("first run: status %s, new %d (tenant has %d), accounts %d; failures %v", res.Status, res.ItemsNew, len(truth), res.Accounts, res.FailedItems)
+	files := 0
+	for _, it := range truth {
+		if it.Workload == "onedrive" {
+			files++
+		}
+	}
+	if res.Status != ingest.StatusCompleted || res.Workloads[holdfast.Mail].ItemsNew != len(truth)-files || res.Accounts != 15 {
+		t.Fatalf("first run: status %s, mail new %d (tenant has %d), accounts %d; failures %v", res.Status, res.Workloads[holdfast.Mail].ItemsNew, len(truth)-files, res.Accounts, res.FailedItems)
+	}
+	// Files, plus the folders they live in.
+	if od := res.Workloads[holdfast.OneDrive]; od.ItemsNew <= files || od.Bytes == 0 {
+		t.Errorf("onedrive: %+v for %d files", od, files)
 	}
 	sort.Strings(res.Departed)
 	if len(res.Departed) != 3 {
@@ -148,29 +168,52 @@ func TestBackupMailEndToEnd(t *testing.T) {
 	e.compare()
 
 	// No changes: nothing new.
-	res = e.backup(holdfast.Mail)
+	res = e.backup(workloads...)
 	if res.ItemsNew+res.ItemsChanged+res.ItemsDeleted != 0 {
 		t.Errorf("run without changes captured %+v", res.Counts)
 	}
 
-	// Activity: two new, one changed, one deleted per live mailbox.
+	// Activity: per account two new, one changed, one deleted message and
+	// one new, one changed, one deleted file.
 	m, err := e.ft.Mutate(faketenant.Mutation{Scenario: "activity"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mutated := m.Items / 4
-	res = e.backup(holdfast.Mail)
-	if res.ItemsNew != 2*mutated || res.ItemsChanged != mutated || res.ItemsDeleted != mutated {
-		t.Errorf("after activity in %d mailboxes: %+v; want %d new, %d changed, %d deleted", mutated, res.Counts, 2*mutated, mutated, mutated)
+	mutated := m.Items / 7
+	res = e.backup(workloads...)
+	if c := res.Workloads[holdfast.Mail]; c.ItemsNew != 2*mutated || c.ItemsChanged != mutated || c.ItemsDeleted != mutated {
+		t.Errorf("mail after activity in %d accounts: %+v; want %d new, %d changed, %d deleted", mutated, c, 2*mutated, mutated, mutated)
+	}
+	if c := res.Workloads[holdfast.OneDrive]; c.ItemsNew != mutated || c.ItemsChanged != mutated || c.ItemsDeleted != mutated {
+		t.Errorf("onedrive after activity in %d accounts: %+v; want %d each", mutated, c, mutated)
 	}
 	e.compare()
+
+	// The disaster: an employee overwrites the whole client folder. Every
+	// file gets a new version; the versions from before stay.
+	before := e.captured()
+	m, err = e.ft.Mutate(faketenant.Mutation{Scenario: "overwrite-folder"})
+	if err != nil || m.Items == 0 {
+		t.Fatalf("overwrite-folder: %v %+v", err, m)
+	}
+	res = e.backup(workloads...)
+	if c := res.Workloads[holdfast.OneDrive]; c.ItemsChanged != m.Items {
+		t.Errorf("after overwriting %d files: %+v", m.Items, c)
+	}
+	e.compare()
+	old := e.versions(func(v version) bool { return v.path == faketenant.ClientFolder })
+	for k, v := range before {
+		if v.path == faketenant.ClientFolder && !v.folder && !old[k+"|"+v.sha] {
+			t.Errorf("the pre-disaster version of %s is no longer in the store", k)
+		}
+	}
 
 	// A user leaves: the account is recorded as departed, data stays.
 	if _, err := e.ft.Mutate(faketenant.Mutation{Scenario: "delete-user", User: e.info.Users[2]}); err != nil {
 		t.Fatal(err)
 	}
-	before := e.captured()
-	e.backup(holdfast.Mail)
+	before = e.captured()
+	e.backup(workloads...)
 	after := e.captured()
 	kept := 0
 	for k, v := range before {
@@ -185,6 +228,33 @@ func TestBackupMailEndToEnd(t *testing.T) {
 	if !strings.Contains(strings.Join(departed, "\n"), e.info.Users[2]) || !strings.Contains(strings.Join(departed, "\n"), `"reason":"deleted"`) {
 		t.Errorf("account.departed records = %v, want one for %s", departed, e.info.Users[2])
 	}
+}
+
+// versions returns account|item|sha of every version that matches keep.
+func (e *env) versions(keep func(version) bool) map[string]bool {
+	ctx := context.Background()
+	s, err := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{ReadOnly: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]bool{}
+	s.Records(ctx, 0, func(_ []byte, r store.Record) error {
+		var d struct{ Account, Item, Path string }
+		if r.Type != store.TypeItemVersion || len(r.Refs) == 0 {
+			return nil
+		}
+		json.Unmarshal(r.Data, &d)
+		h := sha256.New()
+		if err := s.ReadContent(ctx, r.Refs[0], h); err != nil {
+			return err
+		}
+		v := version{account: d.Account, item: d.Item, path: d.Path, sha: hex.EncodeToString(h.Sum(nil))}
+		if keep(v) {
+			out[d.Account+"|"+d.Item+"|"+v.sha] = true
+		}
+		return nil
+	})
+	return out
 }
 
 func (e *env) records(typ string) []string {
@@ -205,14 +275,14 @@ func (e *env) records(typ string) []string {
 
 func TestBackupUnderFaults(t *testing.T) {
 	clean := newEnv(t, faketenant.Options{Seed: 3})
-	clean.backup(holdfast.Mail)
+	clean.backup(workloads...)
 	want := clean.captured()
 
 	e := newEnv(t, faketenant.Options{Seed: 3, Fault429: 0.3, Fault503: 0.1, FaultReset: 0.05, RetryAfter: -1})
-	res := e.backup(holdfast.Mail)
+	res := e.backup(workloads...)
 	// Expired delta tokens on the second run force full resyncs.
 	e.ft.SetFaults(0.3, 0.1, 0.05, 1)
-	res2 := e.backup(holdfast.Mail)
+	res2 := e.backup(workloads...)
 	st := e.ft.Stats()
 	if st.Throttled == 0 || st.Resets == 0 || st.Expired == 0 {
 		t.Fatalf("faults were not injected: %+v", st)
