@@ -79,6 +79,20 @@ type FileMeta struct {
 	Folder     bool              `json:"folder,omitempty"`
 }
 
+// Site is a SharePoint site with its document libraries.
+type Site struct {
+	ID        string
+	Name      string
+	WebURL    string
+	Libraries []Library
+}
+
+// Library is a document library (a drive) of a site.
+type Library struct {
+	ID   string
+	Name string
+}
+
 // ErrDeltaExpired is returned by Source when a delta link is no longer
 // valid (410 Gone, syncStateNotFound, resyncRequired): the stream must be
 // enumerated in full again.
@@ -104,6 +118,8 @@ type Source interface {
 	UserDrive(ctx context.Context, userID string) (string, error)
 	// DriveDelta follows a drive's delta from link ("" for an initial sync).
 	DriveDelta(ctx context.Context, driveID, link string, page func([]DriveItem) error) (string, error)
+	// Sites lists every SharePoint site with its document libraries.
+	Sites(ctx context.Context) ([]Site, error)
 	// DriveItemContent streams a file's content.
 	DriveItemContent(ctx context.Context, driveID, itemID string) (io.ReadCloser, error)
 }

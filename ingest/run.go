@@ -224,7 +224,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	jobs := make(chan holdfast.Account)
-	errs := make(chan error, len(accounts))
+	errs := make(chan error, len(accounts)+1)
 	var wg sync.WaitGroup
 	for i := 0; i < r.opts.Accounts; i++ {
 		wg.Add(1)
@@ -248,6 +248,13 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	close(jobs)
 	wg.Wait()
+	for _, w := range r.opts.Workloads {
+		if w == holdfast.SharePoint && ctx.Err() == nil {
+			if err := r.sharePoint(ctx); err != nil {
+				errs <- err
+			}
+		}
+	}
 	close(errs)
 	for err := range errs {
 		return err // the first run-level error
@@ -427,10 +434,42 @@ func (r *runner) oneDrive(ctx context.Context, a holdfast.Account) error {
 		r.fail(FailedItem{Account: a.UPN, Workload: holdfast.OneDrive, Reason: "find the drive: " + err.Error()})
 		return nil
 	}
-	key := streamKey(holdfast.OneDrive, a.ID, driveID)
-	return r.stream(ctx, a, holdfast.OneDrive, key, driveID, "/", func(link string, seen map[string]bool, ok *bool) (string, error) {
+	return r.driveStream(ctx, a, holdfast.OneDrive, driveID, "")
+}
+
+// sharePoint runs a stream per document library of every site. A site
+// stands in for the account: its id and web URL.
+func (r *runner) sharePoint(ctx context.Context) error {
+	sites, err := r.src.Sites(ctx)
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Workload: holdfast.SharePoint, Reason: "list sites: " + err.Error()})
+		return nil
+	}
+	for _, st := range sites {
+		a := holdfast.Account{ID: st.ID, UPN: st.WebURL, DisplayName: st.Name, Enabled: true, Licensed: true}
+		for _, lib := range st.Libraries {
+			if err := r.driveStream(ctx, a, holdfast.SharePoint, lib.ID, lib.Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// driveStream runs one drive's stream. library, for document libraries,
+// prefixes every path.
+func (r *runner) driveStream(ctx context.Context, a holdfast.Account, w holdfast.Workload, driveID, library string) error {
+	key := streamKey(w, a.ID, driveID)
+	root := "/"
+	if library != "" {
+		root = "/" + library
+	}
+	return r.stream(ctx, a, w, key, driveID, root, func(link string, seen map[string]bool, ok *bool) (string, error) {
 		return r.src.DriveDelta(ctx, driveID, link, func(items []DriveItem) error {
-			good, err := r.drivePage(ctx, a, driveID, key, items, seen)
+			good, err := r.drivePage(ctx, a, w, driveID, library, key, items, seen)
 			*ok = *ok && good
 			return err
 		})
@@ -616,24 +655,27 @@ func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFol
 
 // drivePath is the folder path of a drive item's parent ("/" for the
 // root), rebuilt from parent ids because delta omits paths.
-func (r *runner) drivePath(accountID, parentID string) string {
+func (r *runner) drivePath(w holdfast.Workload, accountID, library, parentID string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var parts []string
+	parts := []string{}
+	if library != "" {
+		parts = append(parts, library)
+	}
+	n0 := len(parts)
 	for id, hops := parentID, 0; id != "" && hops < 64; hops++ {
-		n := r.state.items[itemKey(holdfast.OneDrive, accountID, id)]
+		n := r.state.items[itemKey(w, accountID, id)]
 		if n == nil || n.parent == "" {
 			break // the root (or an unknown parent: placed at the root)
 		}
-		parts = append([]string{n.name}, parts...)
+		parts = append(parts[:n0], append([]string{n.name}, parts[n0:]...)...)
 		id = n.parent
 	}
 	return "/" + strings.Join(parts, "/")
 }
 
 // drivePage captures one delta page of a drive.
-func (r *runner) drivePage(ctx context.Context, a holdfast.Account, driveID, key string, items []DriveItem, seen map[string]bool) (bool, error) {
-	const w = holdfast.OneDrive
+func (r *runner) drivePage(ctx context.Context, a holdfast.Account, w holdfast.Workload, driveID, library, key string, items []DriveItem, seen map[string]bool) (bool, error) {
 	// Learn the page's folders first, so that children resolve their paths
 	// whatever the order of the page.
 	r.mu.Lock()
@@ -659,7 +701,7 @@ func (r *runner) drivePage(ctx context.Context, a holdfast.Account, driveID, key
 		r.mu.Lock()
 		known := r.state.items[itemKey(w, a.ID, it.ID)]
 		r.mu.Unlock()
-		path := r.drivePath(a.ID, it.ParentID)
+		path := r.drivePath(w, a.ID, library, it.ParentID)
 		if it.Deleted {
 			if known != nil && !known.deleted && !known.placeholder {
 				if err := r.tombstone(ctx, a, w, key, known.path, it.ID, "deleted"); err != nil {

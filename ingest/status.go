@@ -20,8 +20,8 @@ type WorkloadStatus struct {
 
 // AccountStatus is an account's state and last successful capture per workload.
 type AccountStatus struct {
-	UPN         string                          `json:"upn"`
-	State       string                          `json:"state"`
+	UPN         string                          `json:"upn"`   // a site's web URL for SharePoint
+	State       string                          `json:"state"` // "" for sites
 	LastSuccess map[holdfast.Workload]time.Time `json:"last_success"`
 }
 

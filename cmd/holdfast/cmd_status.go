@@ -40,15 +40,22 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 			g.print("%-10s %8d %9d %10d %10s\n", w, x.Items, x.Versions, x.Tombstones, humanBytes(x.Bytes))
 		}
 	}
-	g.print("\n%-40s %-11s %-21s %s\n", "account", "state", "last mail capture", "last onedrive capture")
+	g.print("\n%-40s %-11s %-21s %s\n", "account or site", "state", "last mail capture", "last drive capture")
 	for _, a := range st.Accounts {
+		if a.State == "" {
+			a.State = "site"
+		}
 		last := func(w holdfast.Workload) string {
 			if t, ok := a.LastSuccess[w]; ok {
 				return t.Format(time.RFC3339)
 			}
 			return "never"
 		}
-		g.print("%-40s %-11s %-21s %s\n", a.UPN, a.State, last(holdfast.Mail), last(holdfast.OneDrive))
+		drive := last(holdfast.OneDrive)
+		if a.State == "site" {
+			drive = last(holdfast.SharePoint)
+		}
+		g.print("%-40s %-11s %-21s %s\n", a.UPN, a.State, last(holdfast.Mail), drive)
 	}
 	var run struct {
 		Run, Status string

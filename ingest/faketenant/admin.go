@@ -252,6 +252,18 @@ func (s *Server) Truth() []TruthItem {
 				SHA256: hex.EncodeToString(sum[:]), Modified: it.Modified.Format(time.RFC3339)})
 		}
 	}
+	for _, st := range s.t.Sites {
+		for _, d := range st.Drives {
+			for _, it := range d.Items {
+				if it.Deleted || it.Folder {
+					continue
+				}
+				sum := sha256.Sum256(it.Content)
+				out = append(out, TruthItem{Account: st.WebURL, Workload: "sharepoint", Path: LibraryPath(d.Name, d.path(d.Items[it.ParentID])), ID: it.ID,
+					SHA256: hex.EncodeToString(sum[:]), Modified: it.Modified.Format(time.RFC3339)})
+			}
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Account+out[i].ID < out[j].Account+out[j].ID })
 	return out
 }
@@ -283,4 +295,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, p []string) 
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// LibraryPath is how a document library item's folder path is written:
+// the library's name, then the path within it ("/Documents/Harbour Bakery Ltd").
+func LibraryPath(library, path string) string {
+	return "/" + library + strings.TrimSuffix(path, "/")
 }

@@ -15,6 +15,7 @@ import (
 // Drive is a user's OneDrive.
 type Drive struct {
 	ID     string
+	Name   string // document libraries: the library's name
 	RootID string
 	Items  map[string]*DriveItem
 }
@@ -178,12 +179,7 @@ func (s *Server) driveItemJSON(d *Drive, it *DriveItem) map[string]any {
 
 // serveDrive answers /drives/{id}/...
 func (s *Server) serveDrive(w http.ResponseWriter, r *http.Request, p []string) {
-	var d *Drive
-	for _, u := range s.t.Users {
-		if u.Drive != nil && u.Drive.ID == p[0] && u.Deleted == nil {
-			d = u.Drive
-		}
-	}
+	d := s.t.drive(p[0])
 	if d == nil {
 		graphError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
 		return
@@ -239,11 +235,9 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, tok strin
 	s.mu.Lock()
 	var content []byte
 	found := false
-	for _, u := range s.t.Users {
-		if u.Drive != nil && u.Drive.ID == parts[0] {
-			if it := u.Drive.Items[parts[1]]; it != nil && !it.Deleted && strconv.Itoa(it.Version) == parts[2] {
-				content, found = it.Content, true
-			}
+	if d := s.t.drive(parts[0]); d != nil {
+		if it := d.Items[parts[1]]; it != nil && !it.Deleted && strconv.Itoa(it.Version) == parts[2] {
+			content, found = it.Content, true
 		}
 	}
 	s.mu.Unlock()
@@ -254,4 +248,21 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, tok strin
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(content)))
 	w.Write(content)
+}
+
+// drive finds a served drive: a live user's OneDrive or a site's library.
+func (t *Tenant) drive(id string) *Drive {
+	for _, u := range t.Users {
+		if u.Drive != nil && u.Drive.ID == id && u.Deleted == nil {
+			return u.Drive
+		}
+	}
+	for _, st := range t.Sites {
+		for _, d := range st.Drives {
+			if d.ID == id {
+				return d
+			}
+		}
+	}
+	return nil
 }

@@ -25,6 +25,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, p []string) 
 		s.listUsers(w, r, false)
 	case len(p) == 3 && p[0] == "directory" && p[1] == "deletedItems" && (p[2] == "microsoft.graph.user" || p[2] == "graph.user"):
 		s.listUsers(w, r, true)
+	case len(p) >= 1 && p[0] == "sites":
+		s.serveSites(w, r, p[1:])
 	case len(p) >= 2 && p[0] == "drives":
 		s.serveDrive(w, r, p[1:])
 	case len(p) >= 2 && p[0] == "users":

@@ -108,6 +108,7 @@ type Tenant struct {
 	ClientID     string
 	ClientSecret string
 	Users        []*User
+	Sites        []*Site
 	seq          int64
 	rng          *rand.Rand
 	opts         Options
@@ -174,6 +175,7 @@ func newTenant(o Options) *Tenant {
 		t.seedMailbox(u)
 		t.seedDrive(u)
 	}
+	t.seedSites()
 	return t
 }
 

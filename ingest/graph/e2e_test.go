@@ -142,24 +142,31 @@ func (e *env) compare() {
 	}
 }
 
-var workloads = []holdfast.Workload{holdfast.Mail, holdfast.OneDrive}
+var workloads = []holdfast.Workload{holdfast.Mail, holdfast.OneDrive, holdfast.SharePoint}
 
 func TestBackupEndToEnd(t *testing.T) {
 	e := newEnv(t, faketenant.Options{Seed: 7})
 	res := e.backup(workloads...)
 	truth := e.ft.Truth()
-	files := 0
+	files, libFiles := 0, 0
 	for _, it := range truth {
-		if it.Workload == "onedrive" {
+		switch it.Workload {
+		case "onedrive":
 			files++
+		case "sharepoint":
+			libFiles++
 		}
 	}
+	files += libFiles
 	if res.Status != ingest.StatusCompleted || res.Workloads[holdfast.Mail].ItemsNew != len(truth)-files || res.Accounts != 15 {
 		t.Fatalf("first run: status %s, mail new %d (tenant has %d), accounts %d; failures %v", res.Status, res.Workloads[holdfast.Mail].ItemsNew, len(truth)-files, res.Accounts, res.FailedItems)
 	}
 	// Files, plus the folders they live in.
-	if od := res.Workloads[holdfast.OneDrive]; od.ItemsNew <= files || od.Bytes == 0 {
-		t.Errorf("onedrive: %+v for %d files", od, files)
+	if od := res.Workloads[holdfast.OneDrive]; od.ItemsNew <= files-libFiles || od.Bytes == 0 {
+		t.Errorf("onedrive: %+v for %d files", od, files-libFiles)
+	}
+	if sp := res.Workloads[holdfast.SharePoint]; sp.ItemsNew <= libFiles || sp.Bytes == 0 {
+		t.Errorf("sharepoint: %+v for %d files", sp, libFiles)
 	}
 	sort.Strings(res.Departed)
 	if len(res.Departed) != 3 {
