@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"testing/iotest"
 
@@ -43,5 +45,22 @@ func TestPutBlobSizes(t *testing.T) {
 				t.Errorf("read back: %v (%d bytes)", err, out.Len())
 			}
 		})
+	}
+}
+
+// A reader that fails part-way — an HTTP body cut short reports
+// io.ErrUnexpectedEOF — must fail PutBlob, never store a shorter content.
+func TestPutBlobReaderFailure(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := storetest.NewRepo(t, store.NewLocal(dir), dir, nil).Open(t)
+	defer s.Close(ctx)
+	for _, n := range []int{10, 70 << 10, store.ChunkSize + 10} {
+		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset by peer")} {
+			r := io.MultiReader(bytes.NewReader(make([]byte, n)), iotest.ErrReader(cause))
+			if ref, err := s.PutBlob(ctx, r); err == nil || !errors.Is(err, cause) {
+				t.Errorf("%d bytes then %v: PutBlob = %v, %v; want the reader's error", n, cause, ref, err)
+			}
+		}
 	}
 }

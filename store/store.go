@@ -445,12 +445,12 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader) (Ref, error) {
 	}
 	sp := smallPool.Get().(*[]byte)
 	defer smallPool.Put(sp)
-	n, err := io.ReadFull(r, *sp)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return s.PutBytes(ctx, (*sp)[:n]) // small content: one read, one chunk
-	}
+	n, eof, err := fill(r, *sp)
 	if err != nil {
 		return Ref{}, holdfast.E(op, holdfast.IO, err, "read content")
+	}
+	if eof {
+		return s.PutBytes(ctx, (*sp)[:n]) // small content: one read, one chunk
 	}
 	bp := chunkPool.Get().(*[]byte)
 	defer chunkPool.Put(bp)
@@ -458,25 +458,45 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader) (Ref, error) {
 	copy(buf, (*sp)[:n])
 	w := s.newRefWriter()
 	for {
-		m, err := io.ReadFull(r, buf[n:])
+		m, eof, err := fill(r, buf[n:])
+		if err != nil {
+			// A reader that fails part-way (a dropped download) must never
+			// yield a shorter content that looks whole.
+			return Ref{}, holdfast.E(op, holdfast.IO, err, "read content")
+		}
 		n += m
-		if n > 0 && (n == len(buf) || err != nil) {
+		if n > 0 && (n == len(buf) || eof) {
 			if err := w.add(ctx, buf[:n]); err != nil {
 				return Ref{}, holdfast.E(op, err)
 			}
 			n = 0
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if eof {
 			break
-		}
-		if err != nil {
-			return Ref{}, holdfast.E(op, holdfast.IO, err, "read content")
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			return Ref{}, holdfast.E(op, cerr)
 		}
 	}
 	return w.ref(), nil
+}
+
+// fill reads into buf until it is full or r ends. Unlike io.ReadFull it
+// tells a clean end (io.EOF) from a reader's failure: an HTTP body cut
+// short of its Content-Length reports io.ErrUnexpectedEOF, which is an
+// error here, not the end of the content.
+func fill(r io.Reader, buf []byte) (n int, eof bool, err error) {
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
 }
 
 // PutBytes stores b; it is PutBlob for content already in memory.

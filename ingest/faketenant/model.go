@@ -19,7 +19,11 @@ type Options struct {
 	Fault503    float64
 	FaultReset  float64
 	ExpireDelta float64 // a delta request with a token answers 410
-	Latency     time.Duration
+	// Damage in transit: a JSON answer cut in half, a download shorter
+	// than its Content-Length.
+	FaultMalformed float64
+	FaultShortBody float64
+	Latency        time.Duration
 	// RetryAfter is what 429 and 503 answers ask clients to wait, rounded
 	// up to whole seconds as Graph sends it (default 1s; negative: 0).
 	RetryAfter time.Duration

@@ -57,6 +57,8 @@ type Stats struct {
 	Unavail    int `json:"unavailable"`
 	Resets     int `json:"resets"`
 	Expired    int `json:"expired_deltas"`
+	Malformed  int `json:"malformed_pages"`
+	Short      int `json:"short_bodies"`
 	TokensSent int `json:"tokens"`
 }
 
@@ -134,6 +136,13 @@ func (s *Server) SetFaults(p429, p503, reset, expire float64) {
 	s.opts.Fault429, s.opts.Fault503, s.opts.FaultReset, s.opts.ExpireDelta = p429, p503, reset, expire
 }
 
+// SetDamage changes the probabilities of damaged answers while running.
+func (s *Server) SetDamage(malformed, short float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.FaultMalformed, s.opts.FaultShortBody = malformed, short
+}
+
 // Close stops the server.
 func (s *Server) Close() error {
 	if s.srv == nil {
@@ -185,7 +194,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.fault(w, r) {
 			return
 		}
-		s.serveDownload(w, r, parts[1])
+		s.damaged(w, r, func(w http.ResponseWriter) { s.serveDownload(w, r, parts[1]) })
 	case len(parts) > 0 && parts[0] == "v1.0":
 		if s.fault(w, r) {
 			return
@@ -194,9 +203,76 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
 			return
 		}
-		s.serveGraph(w, r, parts[1:])
+		s.damaged(w, r, func(w http.ResponseWriter) { s.serveGraph(w, r, parts[1:]) })
 	default:
 		s.serveIdentity(w, r, parts)
+	}
+}
+
+// bufferedWriter holds a response so that it can be damaged on the way out.
+type bufferedWriter struct {
+	h      http.Header
+	status int
+	body   []byte
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.h }
+func (b *bufferedWriter) WriteHeader(s int) {
+	if b.status == 0 {
+		b.status = s
+	}
+}
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	b.body = append(b.body, p...)
+	return len(p), nil
+}
+
+// damaged serves a request, and with the configured probabilities sends a
+// successful answer damaged in transit: a JSON body cut in half (a
+// malformed page), or a body shorter than its Content-Length (a truncated
+// download), the connection then dropped.
+func (s *Server) damaged(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter)) {
+	s.mu.Lock()
+	p := s.faultRng.Float64()
+	malformed, short := s.opts.FaultMalformed, s.opts.FaultShortBody
+	s.mu.Unlock()
+	if p >= malformed+short {
+		serve(w)
+		return
+	}
+	b := &bufferedWriter{h: w.Header()}
+	serve(b)
+	if b.status != http.StatusOK || len(b.body) < 2 {
+		w.WriteHeader(max(b.status, 200))
+		w.Write(b.body)
+		return
+	}
+	isJSON := strings.HasPrefix(w.Header().Get("Content-Type"), "application/json")
+	switch {
+	case p < malformed && isJSON:
+		s.mu.Lock()
+		s.stats.Malformed++
+		s.mu.Unlock()
+		w.Header().Del("Content-Length")
+		w.WriteHeader(http.StatusOK)
+		w.Write(b.body[:len(b.body)/2])
+	case p >= malformed && !isJSON:
+		s.mu.Lock()
+		s.stats.Short++
+		s.mu.Unlock()
+		w.Header().Set("Content-Length", strconv.Itoa(len(b.body)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(b.body[:len(b.body)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		panic(http.ErrAbortHandler) // drop the connection mid-body
+	default:
+		w.WriteHeader(http.StatusOK)
+		w.Write(b.body)
 	}
 }
 

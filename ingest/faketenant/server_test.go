@@ -228,3 +228,44 @@ func TestFaults(t *testing.T) {
 		t.Error("dropped connection fault returned a response")
 	}
 }
+
+func TestDamagedAnswers(t *testing.T) {
+	s, c := start(t, Options{FaultMalformed: 1})
+	_, tok := c.getToken(c.info.ClientID, c.info.ClientSecret)
+	c.token = tok["access_token"].(string)
+	var raw []byte
+	if st := c.get("/users", &raw); st != 200 || json.Valid(raw) {
+		t.Errorf("malformed fault: status %d, body valid JSON: %v", st, json.Valid(raw))
+	}
+	s.SetDamage(0, 1)
+	var d map[string]any
+	c.get("/users/"+c.info.Users[0]+"/drive", &d)
+	var page map[string]any
+	s.SetDamage(0, 0)
+	c.get("/drives/"+d["id"].(string)+"/items/root/delta()", &page)
+	var file string
+	for _, v := range page["value"].([]any) {
+		if _, ok := v.(map[string]any)["file"]; ok {
+			file = v.(map[string]any)["id"].(string)
+			break
+		}
+	}
+	req, _ := http.NewRequest("GET", c.info.GraphEndpoint+"/v1.0/drives/"+d["id"].(string)+"/items/"+file+"/content", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil || resp.StatusCode != 302 {
+		t.Fatalf("content: %v %v", err, resp)
+	}
+	s.SetDamage(0, 1)
+	dl, err := c.http.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(dl.Body)
+	if err == nil {
+		t.Error("a short body was read without error")
+	}
+	if s.Stats().Short == 0 || s.Stats().Malformed == 0 {
+		t.Errorf("stats = %+v", s.Stats())
+	}
+}

@@ -313,6 +313,41 @@ func TestBackupUnderFaults(t *testing.T) {
 	t.Logf("fault stats: %+v", st)
 }
 
+// Damaged answers — malformed JSON pages, downloads cut short of their
+// Content-Length — fail the items or folders they hit, clearly and without
+// advancing their delta links; the next clean run captures everything.
+func TestDamagedAnswers(t *testing.T) {
+	e := newEnv(t, faketenant.Options{Seed: 9})
+	e.ft.SetDamage(0.05, 0.3)
+	res := e.backup(workloads...)
+	st := e.ft.Stats()
+	if st.Malformed == 0 || st.Short == 0 {
+		t.Fatalf("no damage injected: %+v", st)
+	}
+	if res.Status != ingest.StatusWithFailures || len(res.FailedItems) == 0 {
+		t.Fatalf("run with damaged answers: %s, %d failures", res.Status, len(res.FailedItems))
+	}
+	reasons := ""
+	for _, f := range res.FailedItems {
+		reasons += f.Reason + "\n"
+	}
+	if !strings.Contains(reasons, "EOF") {
+		t.Errorf("failure reasons do not say what went wrong:\n%s", reasons)
+	}
+	e.ft.SetDamage(0, 0)
+	res = e.backup(workloads...)
+	if res.Status != ingest.StatusCompleted {
+		t.Fatalf("clean run after damage: %s %v", res.Status, res.FailedItems)
+	}
+	e.compare()
+	ctx := context.Background()
+	s, _ := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{})
+	defer s.Close(ctx)
+	if rep, err := s.Verify(ctx, store.VerifyOptions{}); err != nil || !rep.OK {
+		t.Errorf("verify: %v %v", err, rep.Failures)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	e := newEnv(t, faketenant.Options{Seed: 5})
 	ctx := context.Background()
