@@ -79,6 +79,24 @@ type FileMeta struct {
 	Folder     bool              `json:"folder,omitempty"`
 }
 
+// Container is a calendar or a contact folder. The default contact folder
+// has an empty ID.
+type Container struct {
+	ID   string
+	Name string
+}
+
+// JSONItem is an event or a contact from a delta page: its Graph JSON is
+// its content.
+type JSONItem struct {
+	ID        string
+	Removed   bool
+	ChangeKey string
+	Title     string // subject or display name
+	Modified  time.Time
+	Content   []byte // the item's JSON as Graph described it
+}
+
 // Site is a SharePoint site with its document libraries.
 type Site struct {
 	ID        string
@@ -118,6 +136,14 @@ type Source interface {
 	UserDrive(ctx context.Context, userID string) (string, error)
 	// DriveDelta follows a drive's delta from link ("" for an initial sync).
 	DriveDelta(ctx context.Context, driveID, link string, page func([]DriveItem) error) (string, error)
+	// Calendars lists a user's calendars.
+	Calendars(ctx context.Context, userID string) ([]Container, error)
+	// EventsDelta follows a calendar's event delta.
+	EventsDelta(ctx context.Context, userID, calendarID, link string, page func([]JSONItem) error) (string, error)
+	// ContactFolders lists a user's contact folders, the default one first.
+	ContactFolders(ctx context.Context, userID string) ([]Container, error)
+	// ContactsDelta follows a contact folder's delta.
+	ContactsDelta(ctx context.Context, userID, folderID, link string, page func([]JSONItem) error) (string, error)
 	// Sites lists every SharePoint site with its document libraries.
 	Sites(ctx context.Context) ([]Site, error)
 	// DriveItemContent streams a file's content.
@@ -132,6 +158,7 @@ type Store interface {
 	Checkpoint(ctx context.Context) (store.Checkpoint, bool, error)
 	Records(ctx context.Context, from uint64, fn func(raw []byte, r store.Record) error) error
 	Scan(ctx context.Context, from uint64, types []string, fn func(raw []byte) error) error
+	PutBytes(ctx context.Context, b []byte) (store.Ref, error)
 }
 
 // itemVersion is the data of an item.version record.
@@ -147,6 +174,13 @@ type itemVersion struct {
 	Mail      *MessageMeta      `json:"mail,omitempty"`
 	Parent    string            `json:"parent,omitempty"` // drive items: the parent folder's id
 	File      *FileMeta         `json:"file,omitempty"`
+	PIM       *PIMMeta          `json:"pim,omitempty"` // events and contacts
+}
+
+// PIMMeta is what is kept beside an event's or contact's JSON.
+type PIMMeta struct {
+	Title    string    `json:"title"`
+	Modified time.Time `json:"modified,omitzero"`
 }
 
 // tombstone is the data of an item.tombstone record.

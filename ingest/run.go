@@ -301,6 +301,14 @@ func (r *runner) account(ctx context.Context, a holdfast.Account) error {
 			if err := r.oneDrive(ctx, a); err != nil {
 				return err
 			}
+		case holdfast.Calendar:
+			if err := r.pim(ctx, a, holdfast.Calendar, r.src.Calendars, r.src.EventsDelta); err != nil {
+				return err
+			}
+		case holdfast.Contacts:
+			if err := r.pim(ctx, a, holdfast.Contacts, r.src.ContactFolders, r.src.ContactsDelta); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -435,6 +443,67 @@ func (r *runner) oneDrive(ctx context.Context, a holdfast.Account) error {
 		return nil
 	}
 	return r.driveStream(ctx, a, holdfast.OneDrive, driveID, "")
+}
+
+// pim runs a stream per calendar or contact folder of a user.
+func (r *runner) pim(ctx context.Context, a holdfast.Account, w holdfast.Workload,
+	list func(context.Context, string) ([]Container, error),
+	delta func(ctx context.Context, userID, containerID, link string, page func([]JSONItem) error) (string, error)) error {
+	containers, err := list(ctx, a.ID)
+	if errors.Is(err, ErrGone) {
+		return nil // no mailbox: nothing to capture
+	}
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Account: a.UPN, Workload: w, Reason: "list " + string(w) + " folders: " + err.Error()})
+		return nil
+	}
+	for _, c := range containers {
+		key := streamKey(w, a.ID, c.ID)
+		err := r.stream(ctx, a, w, key, c.ID, c.Name, func(link string, seen map[string]bool, ok *bool) (string, error) {
+			return delta(ctx, a.ID, c.ID, link, func(items []JSONItem) error {
+				return r.pimPage(ctx, a, w, key, c.Name, items, seen)
+			})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pimPage captures one page of events or contacts: their JSON is the
+// content.
+func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, items []JSONItem, seen map[string]bool) error {
+	for _, it := range items {
+		r.mu.Lock()
+		known := r.state.items[itemKey(w, a.ID, it.ID)]
+		r.mu.Unlock()
+		if it.Removed {
+			if known != nil && !known.deleted {
+				if err := r.tombstone(ctx, a, w, key, path, it.ID, "deleted"); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		seen[it.ID] = true
+		if known != nil && !known.deleted && known.change == it.ChangeKey {
+			continue
+		}
+		ref, err := r.st.PutBytes(ctx, it.Content)
+		if err != nil {
+			return err
+		}
+		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ChangeKey,
+			PIM: &PIMMeta{Title: it.Title, Modified: it.Modified}}
+		if err := r.recordVersion(ctx, v, known == nil || known.deleted, ref); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sharePoint runs a stream per document library of every site. A site

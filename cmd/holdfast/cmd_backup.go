@@ -27,21 +27,21 @@ tombstones; nothing stored is ever removed. Accounts that are disabled,
 unlicensed or deleted are recorded as departed and their data is kept.
 The run is logged and ends with a signed checkpoint.
 
-Workloads captured so far: mail, onedrive and sharepoint (document libraries
-of every site). Exit 0 when the run completed, 1 when it
+Workloads captured so far: mail, calendar, contacts, onedrive and sharepoint
+(document libraries of every site); Teams is not yet. Exit 0 when the run completed, 1 when it
 failed or completed with failed items (listed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd.Context(), g, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Workloads, "workloads", "mail,onedrive,sharepoint", "comma-separated workloads: mail, onedrive, sharepoint (calendar, contacts, teams are not captured yet)")
+	cmd.Flags().StringVar(&opts.Workloads, "workloads", "mail,calendar,contacts,onedrive,sharepoint", "comma-separated workloads: mail, calendar, contacts, onedrive, sharepoint (teams is not captured yet)")
 	cmd.Flags().IntVar(&opts.Accounts, "parallel", 4, "mailboxes backed up at once")
 	return cmd
 }
 
 // captured are the workloads backup can capture so far.
-var captured = map[holdfast.Workload]bool{holdfast.Mail: true, holdfast.OneDrive: true, holdfast.SharePoint: true}
+var captured = map[holdfast.Workload]bool{holdfast.Mail: true, holdfast.Calendar: true, holdfast.Contacts: true, holdfast.OneDrive: true, holdfast.SharePoint: true}
 
 func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error {
 	const op = "backup"
@@ -51,7 +51,7 @@ func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error 
 	}
 	for _, w := range ws {
 		if !captured[w] {
-			return holdfast.Errorf(op, holdfast.Invalid, "workload %s is not captured yet (mail, onedrive and sharepoint are)", w)
+			return holdfast.Errorf(op, holdfast.Invalid, "workload %s is not captured yet (mail, calendar, contacts, onedrive and sharepoint are)", w)
 		}
 	}
 	name, err := g.tenant()

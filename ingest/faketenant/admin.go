@@ -56,7 +56,7 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 	case "activity":
 		// In every live mailbox: two new messages, one read-state change,
 		// one deletion; in every drive a new file, an edit and a deletion.
-		res.Workload = "mail,onedrive"
+		res.Workload = "mail,onedrive,calendar,contacts"
 		for i, u := range t.Users {
 			if u.Deleted != nil || (m.User != "" && !strings.EqualFold(m.User, u.UPN)) {
 				continue
@@ -82,6 +82,7 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 				res.Items += 2
 			}
 			res.Items += t.driveActivity(u, now)
+			res.Items += t.pimActivity(u, now)
 		}
 	case "disable-user", "unlicense-user", "delete-user":
 		u, err := pick(1)
@@ -215,6 +216,7 @@ func (u *User) folderByPath(path string) *Folder {
 
 // TruthItem is one live item as the tenant holds it.
 type TruthItem struct {
+	Title    string `json:"title,omitempty"` // events and contacts: their JSON is re-serialised by clients, so they compare by title
 	Account  string `json:"account"`
 	Workload string `json:"workload"`
 	Path     string `json:"path"`
@@ -241,6 +243,16 @@ func (s *Server) Truth() []TruthItem {
 				sum := sha256.Sum256(m.MIME)
 				out = append(out, TruthItem{Account: u.UPN, Workload: "mail", Path: u.FolderPath(f), ID: m.ID,
 					SHA256: hex.EncodeToString(sum[:]), Modified: m.Modified.Format(time.RFC3339)})
+			}
+		}
+		for _, c := range u.Calendars {
+			for _, it := range livePIM(c.Items) {
+				out = append(out, TruthItem{Account: u.UPN, Workload: "calendar", Path: c.Name, ID: it.ID, Title: it.Title, Modified: it.Modified.Format(time.RFC3339)})
+			}
+		}
+		for _, f := range u.ContactFolders {
+			for _, it := range livePIM(f.Items) {
+				out = append(out, TruthItem{Account: u.UPN, Workload: "contacts", Path: f.Name, ID: it.ID, Title: it.Title, Modified: it.Modified.Format(time.RFC3339)})
 			}
 		}
 		for _, it := range u.Drive.Items {
@@ -301,4 +313,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, p []string) 
 // the library's name, then the path within it ("/Documents/Harbour Bakery Ltd").
 func LibraryPath(library, path string) string {
 	return "/" + library + strings.TrimSuffix(path, "/")
+}
+
+func sortPIM(items []*PIMItem) {
+	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
 }

@@ -171,6 +171,10 @@ func (s *Server) serveUser(w http.ResponseWriter, r *http.Request, u *User, p []
 			"owner": map[string]any{"user": map[string]string{"id": u.ID, "displayName": u.DisplayName, "email": u.Mail}}})
 	case p[0] == "drive" && len(p) >= 2:
 		s.serveDrive(w, r, append([]string{u.Drive.ID}, p[1:]...))
+	case p[0] == "calendars":
+		s.serveCalendars(w, r, u, p[1:])
+	case p[0] == "contacts" || p[0] == "contactFolders":
+		s.serveContacts(w, r, u, p)
 	case p[0] == "mailFolders":
 		s.serveMailFolders(w, r, u, p[1:])
 	case p[0] == "messages" && len(p) == 3 && p[2] == "$value":

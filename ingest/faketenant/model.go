@@ -57,16 +57,18 @@ var epoch = time.Date(2025, 3, 3, 8, 0, 0, 0, time.UTC)
 
 // User is a directory user and their mailbox.
 type User struct {
-	ID          string
-	UPN         string
-	DisplayName string
-	Mail        string
-	Enabled     bool
-	Licensed    bool
-	Deleted     *time.Time // soft-deleted: only under directory/deletedItems
-	Purpose     string     // user, shared, room
-	Folders     []*Folder  // mail folders, parents before children
-	Drive       *Drive
+	ID             string
+	UPN            string
+	DisplayName    string
+	Mail           string
+	Enabled        bool
+	Licensed       bool
+	Deleted        *time.Time // soft-deleted: only under directory/deletedItems
+	Purpose        string     // user, shared, room
+	Folders        []*Folder  // mail folders, parents before children
+	Drive          *Drive
+	Calendars      []*Calendar
+	ContactFolders []*ContactFolder // the default folder first
 }
 
 // Folder is a mail folder with its messages.
@@ -178,6 +180,7 @@ func newTenant(o Options) *Tenant {
 	for _, u := range t.Users {
 		t.seedMailbox(u)
 		t.seedDrive(u)
+		t.seedPIM(u)
 	}
 	t.seedSites()
 	return t
