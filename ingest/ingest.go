@@ -97,6 +97,13 @@ type JSONItem struct {
 	Content   []byte // the item's JSON as Graph described it
 }
 
+// Team is a team with its channels.
+type Team struct {
+	ID       string
+	Name     string
+	Channels []Container
+}
+
 // Site is a SharePoint site with its document libraries.
 type Site struct {
 	ID        string
@@ -144,6 +151,17 @@ type Source interface {
 	ContactFolders(ctx context.Context, userID string) ([]Container, error)
 	// ContactsDelta follows a contact folder's delta.
 	ContactsDelta(ctx context.Context, userID, folderID, link string, page func([]JSONItem) error) (string, error)
+	// Teams lists every team with its channels.
+	Teams(ctx context.Context) ([]Team, error)
+	// ChannelMessagesDelta follows a channel's root messages.
+	ChannelMessagesDelta(ctx context.Context, teamID, channelID, link string, page func([]JSONItem) error) (string, error)
+	// ChannelReplies lists a channel message's replies.
+	ChannelReplies(ctx context.Context, teamID, channelID, messageID string) ([]JSONItem, error)
+	// UserChats lists the chats a user is a member of.
+	UserChats(ctx context.Context, userID string) ([]Container, error)
+	// ChatMessages lists a chat's messages modified after since (RFC 3339,
+	// "" for all).
+	ChatMessages(ctx context.Context, chatID, since string, page func([]JSONItem) error) error
 	// Sites lists every SharePoint site with its document libraries.
 	Sites(ctx context.Context) ([]Site, error)
 	// DriveItemContent streams a file's content.

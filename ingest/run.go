@@ -165,6 +165,7 @@ type runner struct {
 	start    time.Time
 	failures []FailedItem
 
+	chatsDone  map[string]bool // chats captured this run
 	posMu      sync.Mutex      // serialises commitPositions
 	positions  []deltaPosition // finished streams whose links await a flush
 	lastCommit time.Time
@@ -194,7 +195,7 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if len(opts.Workloads) == 0 {
 		opts.Workloads = holdfast.Workloads
 	}
-	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now()}
+	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), chatsDone: map[string]bool{}}
 	r.id = newRunID(r.start)
 	r.res = &Result{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}
 	for _, w := range opts.Workloads {
@@ -224,7 +225,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 	jobs := make(chan holdfast.Account)
-	errs := make(chan error, len(accounts)+1)
+	errs := make(chan error, len(accounts)+len(r.opts.Workloads))
 	var wg sync.WaitGroup
 	for i := 0; i < r.opts.Accounts; i++ {
 		wg.Add(1)
@@ -249,10 +250,18 @@ func (r *runner) run(ctx context.Context) error {
 	close(jobs)
 	wg.Wait()
 	for _, w := range r.opts.Workloads {
-		if w == holdfast.SharePoint && ctx.Err() == nil {
-			if err := r.sharePoint(ctx); err != nil {
-				errs <- err
-			}
+		if ctx.Err() != nil {
+			break
+		}
+		var err error
+		switch w {
+		case holdfast.SharePoint:
+			err = r.sharePoint(ctx)
+		case holdfast.Teams:
+			err = r.channels(ctx)
+		}
+		if err != nil {
+			errs <- err
 		}
 	}
 	close(errs)
@@ -307,6 +316,10 @@ func (r *runner) account(ctx context.Context, a holdfast.Account) error {
 			}
 		case holdfast.Contacts:
 			if err := r.pim(ctx, a, holdfast.Contacts, r.src.ContactFolders, r.src.ContactsDelta); err != nil {
+				return err
+			}
+		case holdfast.Teams:
+			if err := r.userChats(ctx, a); err != nil {
 				return err
 			}
 		}
@@ -500,6 +513,107 @@ func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Wor
 		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ChangeKey,
 			PIM: &PIMMeta{Title: it.Title, Modified: it.Modified}}
 		if err := r.recordVersion(ctx, v, known == nil || known.deleted, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// channels runs a stream per channel of every team: the root messages by
+// delta, and for each new or changed thread all its replies (a reply
+// surfaces its thread in the delta). A team stands in for the account.
+func (r *runner) channels(ctx context.Context) error {
+	const w = holdfast.Teams
+	teams, err := r.src.Teams(ctx)
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Workload: w, Reason: "list teams: " + err.Error()})
+		return nil
+	}
+	for _, tm := range teams {
+		a := holdfast.Account{ID: tm.ID, UPN: "team:" + tm.Name, DisplayName: tm.Name, Enabled: true, Licensed: true}
+		for _, ch := range tm.Channels {
+			key := streamKey(w, tm.ID, ch.ID)
+			path := tm.Name + "/" + ch.Name
+			err := r.stream(ctx, a, w, key, ch.ID, path, func(link string, seen map[string]bool, ok *bool) (string, error) {
+				return r.src.ChannelMessagesDelta(ctx, tm.ID, ch.ID, link, func(roots []JSONItem) error {
+					if err := r.pimPage(ctx, a, w, key, path, roots, seen); err != nil {
+						return err
+					}
+					for _, root := range roots {
+						if root.Removed {
+							continue
+						}
+						replies, err := r.src.ChannelReplies(ctx, tm.ID, ch.ID, root.ID)
+						if err != nil {
+							if isFatal(err) {
+								return err
+							}
+							r.fail(FailedItem{Account: a.UPN, Workload: w, Item: root.ID, Path: path, Reason: "replies: " + err.Error()})
+							*ok = false
+							continue
+						}
+						for i := range replies {
+							replies[i].ID = root.ID + "/" + replies[i].ID
+						}
+						if err := r.pimPage(ctx, a, w, key, path, replies, seen); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// userChats captures the chats a user is in, each once per run whichever
+// member lists it first. Chats have no delta in Graph v1.0: a chat's
+// position is the newest lastModifiedDateTime captured, and the next run
+// asks for messages modified after it.
+func (r *runner) userChats(ctx context.Context, a holdfast.Account) error {
+	const w = holdfast.Teams
+	chats, err := r.src.UserChats(ctx, a.ID)
+	if errors.Is(err, ErrGone) {
+		return nil
+	}
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Account: a.UPN, Workload: w, Reason: "list chats: " + err.Error()})
+		return nil
+	}
+	for _, c := range chats {
+		r.mu.Lock()
+		done := r.chatsDone[c.ID]
+		r.chatsDone[c.ID] = true
+		r.mu.Unlock()
+		if done {
+			continue
+		}
+		chat := holdfast.Account{ID: c.ID, UPN: "chat:" + c.ID, DisplayName: c.Name, Enabled: true, Licensed: true}
+		key := streamKey(w, c.ID, "messages")
+		path := "chats/" + c.ID
+		err := r.stream(ctx, chat, w, key, c.ID, path, func(since string, seen map[string]bool, ok *bool) (string, error) {
+			newest := since
+			err := r.src.ChatMessages(ctx, c.ID, since, func(items []JSONItem) error {
+				for _, it := range items {
+					if ts := it.Modified.Format(time.RFC3339Nano); !it.Modified.IsZero() && ts > newest {
+						newest = ts
+					}
+				}
+				return r.pimPage(ctx, chat, w, key, path, items, seen)
+			})
+			return newest, err
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -20,7 +20,7 @@ type WorkloadStatus struct {
 
 // AccountStatus is an account's state and last successful capture per workload.
 type AccountStatus struct {
-	UPN         string                          `json:"upn"`   // a site's web URL for SharePoint
+	UPN         string                          `json:"upn"`   // a site's web URL for SharePoint, team:NAME and chat:ID for Teams
 	State       string                          `json:"state"` // "" for sites
 	LastSuccess map[holdfast.Workload]time.Time `json:"last_success"`
 }

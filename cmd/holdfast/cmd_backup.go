@@ -27,21 +27,21 @@ tombstones; nothing stored is ever removed. Accounts that are disabled,
 unlicensed or deleted are recorded as departed and their data is kept.
 The run is logged and ends with a signed checkpoint.
 
-Workloads captured so far: mail, calendar, contacts, onedrive and sharepoint
-(document libraries of every site); Teams is not yet. Exit 0 when the run completed, 1 when it
+Workloads: mail, calendar, contacts, onedrive, sharepoint (document libraries
+of every site) and teams (channel messages with replies, chats). Exit 0 when the run completed, 1 when it
 failed or completed with failed items (listed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd.Context(), g, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Workloads, "workloads", "mail,calendar,contacts,onedrive,sharepoint", "comma-separated workloads: mail, calendar, contacts, onedrive, sharepoint (teams is not captured yet)")
+	cmd.Flags().StringVar(&opts.Workloads, "workloads", "all", "comma-separated workloads: mail, calendar, contacts, onedrive, sharepoint, teams (default all)")
 	cmd.Flags().IntVar(&opts.Accounts, "parallel", 4, "mailboxes backed up at once")
 	return cmd
 }
 
 // captured are the workloads backup can capture so far.
-var captured = map[holdfast.Workload]bool{holdfast.Mail: true, holdfast.Calendar: true, holdfast.Contacts: true, holdfast.OneDrive: true, holdfast.SharePoint: true}
+var captured = map[holdfast.Workload]bool{holdfast.Mail: true, holdfast.Calendar: true, holdfast.Contacts: true, holdfast.OneDrive: true, holdfast.SharePoint: true, holdfast.Teams: true}
 
 func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error {
 	const op = "backup"

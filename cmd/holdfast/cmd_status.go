@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -52,7 +53,10 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 			return "never"
 		}
 		drive := last(holdfast.OneDrive)
-		if a.State == "site" {
+		switch {
+		case strings.HasPrefix(a.UPN, "team:") || strings.HasPrefix(a.UPN, "chat:"):
+			a.State, drive = "teams", last(holdfast.Teams)
+		case a.State == "site":
 			drive = last(holdfast.SharePoint)
 		}
 		g.print("%-40s %-11s %-21s %s\n", a.UPN, a.State, last(holdfast.Mail), drive)

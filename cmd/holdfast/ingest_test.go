@@ -60,7 +60,7 @@ func TestBackupCommands(t *testing.T) {
 	out := c.ok("--json", "--tenant", "contoso", "backup")
 	jsonDoc(t, out, &res)
 	sum := 0
-	for _, w := range []string{"mail", "calendar", "contacts", "onedrive", "sharepoint"} {
+	for _, w := range []string{"mail", "calendar", "contacts", "onedrive", "sharepoint", "teams"} {
 		if res.Workloads[w].ItemsNew == 0 {
 			t.Errorf("backup captured nothing of %s", w)
 		}
@@ -85,7 +85,7 @@ func TestBackupCommands(t *testing.T) {
 	for _, w := range st.Workloads {
 		items += w.Items
 	}
-	if items != res.ItemsNew || len(st.Accounts) != 17 || st.LastRun["status"] != "completed" {
+	if items != res.ItemsNew || len(st.Accounts) != 21 || st.LastRun["status"] != "completed" {
 		t.Errorf("status = %+v", st)
 	}
 	states := map[string]int{}

@@ -56,7 +56,7 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 	case "activity":
 		// In every live mailbox: two new messages, one read-state change,
 		// one deletion; in every drive a new file, an edit and a deletion.
-		res.Workload = "mail,onedrive,calendar,contacts"
+		res.Workload = "mail,onedrive,calendar,contacts,teams"
 		for i, u := range t.Users {
 			if u.Deleted != nil || (m.User != "" && !strings.EqualFold(m.User, u.UPN)) {
 				continue
@@ -84,6 +84,7 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 			res.Items += t.driveActivity(u, now)
 			res.Items += t.pimActivity(u, now)
 		}
+		res.Items += t.teamsActivity(now)
 	case "disable-user", "unlicense-user", "delete-user":
 		u, err := pick(1)
 		if err != nil {
@@ -273,6 +274,23 @@ func (s *Server) Truth() []TruthItem {
 				sum := sha256.Sum256(it.Content)
 				out = append(out, TruthItem{Account: st.WebURL, Workload: "sharepoint", Path: LibraryPath(d.Name, d.path(d.Items[it.ParentID])), ID: it.ID,
 					SHA256: hex.EncodeToString(sum[:]), Modified: it.Modified.Format(time.RFC3339)})
+			}
+		}
+	}
+	for _, tm := range s.t.Teams {
+		for _, ch := range tm.Channels {
+			for _, m := range ch.Messages {
+				out = append(out, TruthItem{Account: "team:" + tm.Name, Workload: "teams", Path: tm.Name + "/" + ch.Name, ID: m.ID, Title: m.Body, Modified: m.Modified.Format(time.RFC3339Nano)})
+				for _, rep := range m.Replies {
+					out = append(out, TruthItem{Account: "team:" + tm.Name, Workload: "teams", Path: tm.Name + "/" + ch.Name, ID: m.ID + "/" + rep.ID, Title: rep.Body, Modified: rep.Modified.Format(time.RFC3339Nano)})
+				}
+			}
+		}
+	}
+	for _, c := range s.t.Chats {
+		for _, m := range c.Messages {
+			if m.Deleted == nil {
+				out = append(out, TruthItem{Account: "chat:" + c.ID, Workload: "teams", Path: "chats/" + c.ID, ID: m.ID, Title: m.Body, Modified: m.Modified.Format(time.RFC3339Nano)})
 			}
 		}
 	}

@@ -25,6 +25,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, p []string) 
 		s.listUsers(w, r, false)
 	case len(p) == 3 && p[0] == "directory" && p[1] == "deletedItems" && (p[2] == "microsoft.graph.user" || p[2] == "graph.user"):
 		s.listUsers(w, r, true)
+	case len(p) >= 1 && p[0] == "teams":
+		s.serveTeams(w, r, p[1:])
+	case len(p) >= 1 && p[0] == "chats":
+		s.serveChats(w, r, p[1:])
 	case len(p) >= 1 && p[0] == "sites":
 		s.serveSites(w, r, p[1:])
 	case len(p) >= 2 && p[0] == "drives":
@@ -171,6 +175,8 @@ func (s *Server) serveUser(w http.ResponseWriter, r *http.Request, u *User, p []
 			"owner": map[string]any{"user": map[string]string{"id": u.ID, "displayName": u.DisplayName, "email": u.Mail}}})
 	case p[0] == "drive" && len(p) >= 2:
 		s.serveDrive(w, r, append([]string{u.Drive.ID}, p[1:]...))
+	case p[0] == "chats" && len(p) == 1:
+		s.serveUserChats(w, r, u)
 	case p[0] == "calendars":
 		s.serveCalendars(w, r, u, p[1:])
 	case p[0] == "contacts" || p[0] == "contactFolders":

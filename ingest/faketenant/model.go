@@ -115,6 +115,8 @@ type Tenant struct {
 	ClientSecret string
 	Users        []*User
 	Sites        []*Site
+	Teams        []*Team
+	Chats        []*Chat
 	seq          int64
 	rng          *rand.Rand
 	opts         Options
@@ -183,6 +185,7 @@ func newTenant(o Options) *Tenant {
 		t.seedPIM(u)
 	}
 	t.seedSites()
+	t.seedTeams()
 	return t
 }
 
