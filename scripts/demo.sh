@@ -33,7 +33,7 @@ $HF tenant add contoso --tenant-id "$(echo "$INFO" | json tenant_id)" --client-i
   --graph-endpoint "$GRAPH" --login-endpoint "$(echo "$INFO" | json login_endpoint)" --ca-file "$(echo "$INFO" | json ca_file)"
 $HF tenant test contoso
 
-step "4. Full backup — mail, calendars, contacts, OneDrive, SharePoint — through msgraph-sdk-go and azidentity, as against real Microsoft 365"
+step "4. Full backup — mail, calendars, contacts, OneDrive, SharePoint, Teams — through msgraph-sdk-go and azidentity, as against real Microsoft 365"
 $HF --tenant contoso backup
 
 step "5. A day of activity: in every account new mail and files, edits, deletions"
