@@ -1,11 +1,18 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/holdfast/holdfast/ingest/faketenant"
 )
@@ -159,4 +166,32 @@ func TestTenantAddRejectsBadConnections(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestCertificateCredentialAndClouds(t *testing.T) {
+	info := startFake(t, faketenant.Options{Seed: 4, ItemsPerUser: 6})
+	c := newCLI(t)
+	c.ok("init")
+	// A self-signed certificate with its key, as an app registration holds.
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "holdfast-test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	pk, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile := filepath.Join(t.TempDir(), "app.pem")
+	os.WriteFile(certFile, append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})...), 0o600)
+	c.ok(connectArgs(info, "certs", "--client-cert", certFile)...)
+	var res struct{ Status string }
+	jsonDoc(t, c.ok("--json", "--tenant", "certs", "backup", "--workloads", "mail"), &res)
+	if res.Status != "completed" {
+		t.Errorf("backup with a certificate credential: %s", res.Status)
+	}
+	// National clouds map to Microsoft's hosts.
+	for cloud, want := range map[string]string{"usgov": "https://graph.microsoft.us", "usgovdod": "https://dod-graph.microsoft.us", "china": "https://microsoftgraph.chinacloudapi.cn"} {
+		name := "cloud-" + cloud
+		c.ok("tenant", "add", name, "--tenant-id", "t", "--client-id", "c", "--client-secret-env", "X", "--cloud", cloud)
+		conn, _ := os.ReadFile(filepath.Join(c.data, "tenants", name, "connection.json"))
+		if !strings.Contains(string(conn), `"graph_endpoint": "`+want+`"`) {
+			t.Errorf("--cloud %s: connection %s, want graph endpoint %s", cloud, conn, want)
+		}
+	}
 }
