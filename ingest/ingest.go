@@ -15,6 +15,7 @@ const (
 	TypeAccountState    = "account.state"    // an account was seen in a new state
 	TypeAccountDeparted = "account.departed" // an account became disabled, unlicensed or deleted
 	TypeItemFailed      = "item.failed"      // an item could not be captured in a run
+	TypeGroups          = "directory.groups" // the tenant's groups, when they changed since the last run
 )
 
 // MailFolder is a mail folder with its display path ("Inbox/Clients").
@@ -97,6 +98,16 @@ type JSONItem struct {
 	Content   []byte // the item's JSON as Graph described it
 }
 
+// Group is a directory group.
+type Group struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Mail     string   `json:"mail,omitempty"`
+	Types    []string `json:"types,omitempty"` // Unified for Microsoft 365 groups
+	Team     bool     `json:"team,omitempty"`
+	Security bool     `json:"security,omitempty"`
+}
+
 // Team is a team with its channels.
 type Team struct {
 	ID       string
@@ -151,6 +162,8 @@ type Source interface {
 	ContactFolders(ctx context.Context, userID string) ([]Container, error)
 	// ContactsDelta follows a contact folder's delta.
 	ContactsDelta(ctx context.Context, userID, folderID, link string, page func([]JSONItem) error) (string, error)
+	// Groups lists every directory group.
+	Groups(ctx context.Context) ([]Group, error)
 	// Teams lists every team with its channels.
 	Teams(ctx context.Context) ([]Team, error)
 	// ChannelMessagesDelta follows a channel's root messages.

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -90,6 +91,7 @@ type state struct {
 	items    map[string]*known // workload|account id|item id
 	links    map[string]string // stream → delta link
 	accounts map[string]string // account id → last recorded state
+	groups   string            // digest of the last recorded group list
 }
 
 func itemKey(w holdfast.Workload, accountID, item string) string {
@@ -110,6 +112,7 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		Path      string            `json:"path"`
 		Link      string            `json:"link"`
 		State     string            `json:"state"`
+		SHA256    string            `json:"sha256"`
 		Parent    string            `json:"parent"`
 		File      struct {
 			Name string `json:"name"`
@@ -119,7 +122,7 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		Type string `json:"type"`
 		Data fields `json:"data"`
 	}
-	types := []string{store.TypeItemVersion, store.TypeTombstone, store.TypeDeltaPosition, TypeAccountState}
+	types := []string{store.TypeItemVersion, store.TypeTombstone, store.TypeDeltaPosition, TypeAccountState, TypeGroups}
 	err := st.Scan(ctx, 0, types, func(raw []byte) error {
 		rec.Data = fields{}
 		if err := json.Unmarshal(raw, &rec); err != nil {
@@ -137,6 +140,8 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 			s.links[d.Stream] = d.Link
 		case TypeAccountState:
 			s.accounts[d.AccountID] = d.State
+		case TypeGroups:
+			s.groups = d.SHA256
 		}
 		return nil
 	})
@@ -224,6 +229,9 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.noteGroups(ctx); err != nil {
+		return err
+	}
 	jobs := make(chan holdfast.Account)
 	errs := make(chan error, len(accounts)+len(r.opts.Workloads))
 	var wg sync.WaitGroup
@@ -269,6 +277,33 @@ func (r *runner) run(ctx context.Context) error {
 		return err // the first run-level error
 	}
 	return ctx.Err()
+}
+
+// noteGroups records the directory's groups when they changed.
+func (r *runner) noteGroups(ctx context.Context) error {
+	groups, err := r.src.Groups(ctx)
+	if err != nil {
+		if isFatal(err) {
+			return err
+		}
+		r.fail(FailedItem{Reason: "list groups: " + err.Error()})
+		return nil
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].ID < groups[j].ID })
+	b, err := json.Marshal(groups)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	digest := hex.EncodeToString(sum[:])
+	if digest == r.state.groups {
+		return nil
+	}
+	if _, err := r.st.Append(ctx, TypeGroups, map[string]any{"groups": groups, "sha256": digest, "run": r.id}); err != nil {
+		return err
+	}
+	r.state.groups = digest
+	return nil
 }
 
 // noteAccount records an account's state when it changed since the last run.

@@ -25,6 +25,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, p []string) 
 		s.listUsers(w, r, false)
 	case len(p) == 3 && p[0] == "directory" && p[1] == "deletedItems" && (p[2] == "microsoft.graph.user" || p[2] == "graph.user"):
 		s.listUsers(w, r, true)
+	case len(p) == 1 && p[0] == "groups":
+		var all []map[string]any
+		for _, g := range s.t.groups() {
+			all = append(all, selectFields(r, g))
+		}
+		s.pageBySkipToken(w, r, s.base+"/v1.0/$metadata#groups", all, 999)
 	case len(p) >= 1 && p[0] == "teams":
 		s.serveTeams(w, r, p[1:])
 	case len(p) >= 1 && p[0] == "chats":

@@ -259,3 +259,16 @@ func (t *Tenant) teamsActivity(now time.Time) int {
 	c.Messages[nm.ID] = nm
 	return 5
 }
+
+// groups lists the tenant's groups: one per team (Microsoft 365 groups
+// with resourceProvisioningOptions ["Team"]) and a security group.
+func (t *Tenant) groups() []map[string]any {
+	var out []map[string]any
+	for _, tm := range t.Teams {
+		out = append(out, map[string]any{"id": tm.ID, "displayName": tm.Name, "mail": "team@" + t.Domain, "mailEnabled": true, "securityEnabled": false,
+			"groupTypes": []string{"Unified"}, "resourceProvisioningOptions": []string{"Team"}, "visibility": "Private"})
+	}
+	out = append(out, map[string]any{"id": guid(t.opts.Seed, "group", "partners"), "displayName": "Partners", "mail": nil, "mailEnabled": false, "securityEnabled": true,
+		"groupTypes": []string{}, "resourceProvisioningOptions": []string{}, "visibility": nil})
+	return out
+}

@@ -273,6 +273,10 @@ func TestBackupEndToEnd(t *testing.T) {
 	if kept == 0 {
 		t.Errorf("the departed user's captured mail was not kept")
 	}
+	groups := e.records(ingest.TypeGroups)
+	if len(groups) != 1 || !strings.Contains(groups[0], `"team":true`) || !strings.Contains(groups[0], "Partners") {
+		t.Errorf("directory.groups records = %v, want one listing the team and the security group", groups)
+	}
 	departed := e.records(ingest.TypeAccountDeparted)
 	if !strings.Contains(strings.Join(departed, "\n"), e.info.Users[2]) || !strings.Contains(strings.Join(departed, "\n"), `"reason":"deleted"`) {
 		t.Errorf("account.departed records = %v, want one for %s", departed, e.info.Users[2])
