@@ -90,7 +90,7 @@ func BenchmarkBackup(b *testing.B) {
 		var info faketenant.Info
 		json.Unmarshal([]byte(line), &info)
 		c, err := graph.New(graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
-			GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile})
+			GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile, NoBudgets: true})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -55,6 +55,10 @@ type Conn struct {
 	GraphEndpoint string // service root without /v1.0
 	LoginEndpoint string // authority host
 	CAFile        string // extra trusted CA (private CAs, the fake tenant)
+	// Budgets override DefaultBudgets; a class with Rate 0 is unlimited.
+	// NoBudgets turns request budgets off (benchmarks of Holdfast itself).
+	Budgets   map[string]Budget
+	NoBudgets bool
 }
 
 // Client is a Graph client for one tenant. It implements ingest.Source.
@@ -100,6 +104,16 @@ func New(c Conn) (*Client, error) {
 		base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	th := newThrottle(base)
+	if !c.NoBudgets {
+		limits := map[string]Budget{}
+		for k, v := range DefaultBudgets {
+			limits[k] = v
+		}
+		for k, v := range c.Budgets {
+			limits[k] = v
+		}
+		th.budgets = newBudgets(limits)
+	}
 	// The credential's own requests go through a plain client that trusts
 	// the same CA; azidentity retries token requests itself.
 	credHTTP := &http.Client{Transport: base, Timeout: 60 * time.Second}

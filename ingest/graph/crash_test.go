@@ -47,7 +47,7 @@ func crashChild(spec string) int {
 	}
 	ctx := context.Background()
 	c, err := graph.New(graph.Conn{TenantID: s.Info.TenantID, ClientID: s.Info.ClientID, ClientSecret: s.Info.ClientSecret,
-		GraphEndpoint: s.Info.GraphEndpoint, LoginEndpoint: s.Info.LoginEndpoint, CAFile: s.Info.CAFile})
+		GraphEndpoint: s.Info.GraphEndpoint, LoginEndpoint: s.Info.LoginEndpoint, CAFile: s.Info.CAFile, NoBudgets: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -71,7 +71,11 @@ func TestBackupCrashSafety(t *testing.T) {
 		rounds = v
 	}
 	// Enough work, slowly enough served, that kills land mid-run.
+	// Request budgets off on both sides, so that kill times scale with the
+	// work, not with quota waits.
 	e := newEnv(t, faketenant.Options{Seed: 11, ItemsPerUser: 60, Latency: 2 * time.Millisecond})
+	e.client, _ = graph.New(graph.Conn{TenantID: e.info.TenantID, ClientID: e.info.ClientID, ClientSecret: e.info.ClientSecret,
+		GraphEndpoint: e.info.GraphEndpoint, LoginEndpoint: e.info.LoginEndpoint, CAFile: e.info.CAFile, NoBudgets: true})
 	start := time.Now()
 	e.backup(workloads...)
 	clean := time.Since(start)
@@ -86,25 +90,26 @@ func TestBackupCrashSafety(t *testing.T) {
 	}
 	spec, _ := json.Marshal(crashSpec{Info: e.info, Data: crashed.Dir})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-	kills := 0
-	for i := 0; i < rounds; i++ {
+	kills, round := 0, 0
+	for ; kills < rounds && round < 4*rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashEnv+"="+string(spec))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill somewhere in the first 60% of a clean run's time (plus the
-		// child's start-up), so that every run dies part-way and the
-		// next resumes from what the last one committed.
-		timer := time.AfterFunc(80*time.Millisecond+time.Duration(rng.Float64()*0.6*float64(clean)), func() { cmd.Process.Signal(syscall.SIGKILL) })
+		// Kill at a random moment of a run: early ones die with most of the
+		// work ahead, later ones during the incremental walk of every
+		// stream. A run that finishes first is simply not counted.
+		window := max(400*time.Millisecond, clean*8/10)
+		timer := time.AfterFunc(50*time.Millisecond+time.Duration(rng.Int64N(int64(window))), func() { cmd.Process.Signal(syscall.SIGKILL) })
 		cmd.Wait()
 		timer.Stop()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			kills++
 		}
 	}
-	if kills < rounds/2 {
-		t.Fatalf("only %d of %d runs were killed mid-backup; the test is not exercising crashes", kills, rounds)
+	if kills < rounds {
+		t.Fatalf("only %d of %d runs were killed mid-backup; the test is not exercising crashes", kills, round)
 	}
 	// A final run to completion.
 	e2 := &env{t: t, ft: e.ft, info: e.info, data: crashed, client: e.client}
@@ -140,5 +145,5 @@ func TestBackupCrashSafety(t *testing.T) {
 	if res.ItemsNew >= len(want) {
 		t.Errorf("the killed runs committed nothing; the test is not exercising resumption")
 	}
-	t.Logf("clean run %v; %d runs killed; the final run captured the remaining %d of %d; %d versions, none duplicated", clean, kills, res.ItemsNew, len(want), len(seen))
+	t.Logf("clean run %v; %d of %d runs killed; the final run captured the remaining %d of %d; %d versions, none duplicated", clean, kills, round, res.ItemsNew, len(want), len(seen))
 }

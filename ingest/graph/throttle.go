@@ -20,6 +20,7 @@ import (
 // throttling, so that a throttled app backs off as a whole.
 type throttle struct {
 	base       http.RoundTripper
+	budgets    *budgets // per-workload request budgets; nil: none
 	maxRetries int
 	baseDelay  time.Duration
 	maxDelay   time.Duration
@@ -75,6 +76,9 @@ func (t *throttle) RoundTrip(req *http.Request) (*http.Response, error) {
 		fence := t.fence
 		t.mu.Unlock()
 		if err := t.wait(ctx, fence); err != nil {
+			return nil, err
+		}
+		if _, err := t.budgets.wait(ctx, req.URL.Path); err != nil {
 			return nil, err
 		}
 		r := req
