@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest/quickxor"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -948,12 +949,29 @@ func (r *runner) drivePage(ctx context.Context, a holdfast.Account, w holdfast.W
 		files[it.ID] = pending{it, path}
 		jobs = append(jobs, &download{id: it.ID, isNew: isNew})
 	}
-	r.fetchAll(ctx, jobs, func(id string) (io.ReadCloser, error) { return r.src.DriveItemContent(ctx, driveID, id) })
+	// QuickXorHash each download as it streams into the store, to check it
+	// against what Graph reported.
+	var dmu sync.Mutex
+	digests := map[string]*quickxor.Digest{}
+	r.fetchAll(ctx, jobs, func(id string) (io.ReadCloser, error) {
+		rc, err := r.src.DriveItemContent(ctx, driveID, id)
+		if err != nil {
+			return nil, err
+		}
+		d := quickxor.New()
+		dmu.Lock()
+		digests[id] = d
+		dmu.Unlock()
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(rc, d), rc}, nil
+	})
 	ok := true
 	for _, j := range jobs {
 		p := files[j.id]
 		if j.err == nil {
-			j.err = checkHashes(p.it.Meta, j.ref)
+			j.err = checkHashes(p.it.Meta, j.ref, digests[j.id])
 		}
 		if j.err != nil {
 			retry, err := r.failed(a, w, p.path, j)
@@ -974,9 +992,12 @@ func (r *runner) drivePage(ctx context.Context, a holdfast.Account, w holdfast.W
 
 // checkHashes compares downloaded content with what Graph said of it: a
 // truncated or altered download is a failure, never a silent version.
-func checkHashes(m FileMeta, ref store.Ref) error {
+func checkHashes(m FileMeta, ref store.Ref, qx *quickxor.Digest) error {
 	if m.Size > 0 && ref.Size != m.Size {
 		return fmt.Errorf("downloaded %d bytes, Graph reported %d", ref.Size, m.Size)
+	}
+	if h := m.Hashes["quickXorHash"]; h != "" && qx != nil && qx.Base64() != h {
+		return fmt.Errorf("content QuickXorHash %s differs from Graph's %s", qx.Base64(), h)
 	}
 	if h := m.Hashes["sha256Hash"]; h != "" && !strings.EqualFold(h, ref.SHA256.String()) {
 		return fmt.Errorf("content SHA-256 %s differs from Graph's %s", ref.SHA256.Short(), strings.ToLower(h)[:12])

@@ -1,15 +1,15 @@
 package faketenant
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/ingest/quickxor"
 )
 
 // Drive is a user's OneDrive.
@@ -168,11 +168,8 @@ func (s *Server) driveItemJSON(d *Drive, it *DriveItem) map[string]any {
 		}
 		m["size"] = size
 	} else {
-		sum := sha256.Sum256(it.Content)
-		// OneDrive for Business sends quickXorHash; the fake sends the
-		// sha256Hash that OneDrive personal sends instead (quickXorHash is
-		// not implemented yet).
-		m["file"] = map[string]any{"mimeType": it.MimeType, "hashes": map[string]string{"sha256Hash": strings.ToUpper(hex.EncodeToString(sum[:]))}}
+		// OneDrive for Business and SharePoint report only quickXorHash.
+		m["file"] = map[string]any{"mimeType": it.MimeType, "hashes": map[string]string{"quickXorHash": quickxor.Sum(it.Content)}}
 	}
 	return m
 }

@@ -23,6 +23,7 @@ type Options struct {
 	// than its Content-Length.
 	FaultMalformed float64
 	FaultShortBody float64
+	FaultCorrupt   float64 // a download with one byte flipped
 	Latency        time.Duration
 	// RetryAfter is what 429 and 503 answers ask clients to wait, rounded
 	// up to whole seconds as Graph sends it (default 1s; negative: 0).

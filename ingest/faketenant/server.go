@@ -59,6 +59,7 @@ type Stats struct {
 	Expired    int `json:"expired_deltas"`
 	Malformed  int `json:"malformed_pages"`
 	Short      int `json:"short_bodies"`
+	Corrupt    int `json:"corrupt_bodies"`
 	TokensSent int `json:"tokens"`
 }
 
@@ -137,10 +138,10 @@ func (s *Server) SetFaults(p429, p503, reset, expire float64) {
 }
 
 // SetDamage changes the probabilities of damaged answers while running.
-func (s *Server) SetDamage(malformed, short float64) {
+func (s *Server) SetDamage(malformed, short, corrupt float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.opts.FaultMalformed, s.opts.FaultShortBody = malformed, short
+	s.opts.FaultMalformed, s.opts.FaultShortBody, s.opts.FaultCorrupt = malformed, short, corrupt
 }
 
 // Close stops the server.
@@ -194,7 +195,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.fault(w, r) {
 			return
 		}
-		s.damaged(w, r, func(w http.ResponseWriter) { s.serveDownload(w, r, parts[1]) })
+		s.damaged(w, r, true, func(w http.ResponseWriter) { s.serveDownload(w, r, parts[1]) })
 	case len(parts) > 0 && parts[0] == "v1.0":
 		if s.fault(w, r) {
 			return
@@ -203,7 +204,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
 			return
 		}
-		s.damaged(w, r, func(w http.ResponseWriter) { s.serveGraph(w, r, parts[1:]) })
+		s.damaged(w, r, false, func(w http.ResponseWriter) { s.serveGraph(w, r, parts[1:]) })
 	default:
 		s.serveIdentity(w, r, parts)
 	}
@@ -234,12 +235,19 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 // successful answer damaged in transit: a JSON body cut in half (a
 // malformed page), or a body shorter than its Content-Length (a truncated
 // download), the connection then dropped.
-func (s *Server) damaged(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter)) {
+//
+// Corruption (a flipped byte, same length) applies only to file downloads:
+// it stands for content that no longer matches the hash the drive reports,
+// which only files carry; TLS rules out corruption on the wire.
+func (s *Server) damaged(w http.ResponseWriter, r *http.Request, download bool, serve func(http.ResponseWriter)) {
 	s.mu.Lock()
 	p := s.faultRng.Float64()
-	malformed, short := s.opts.FaultMalformed, s.opts.FaultShortBody
+	malformed, short, corrupt := s.opts.FaultMalformed, s.opts.FaultShortBody, s.opts.FaultCorrupt
 	s.mu.Unlock()
-	if p >= malformed+short {
+	if !download {
+		corrupt = 0
+	}
+	if p >= malformed+short+corrupt {
 		serve(w)
 		return
 	}
@@ -259,6 +267,14 @@ func (s *Server) damaged(w http.ResponseWriter, r *http.Request, serve func(http
 		w.Header().Del("Content-Length")
 		w.WriteHeader(http.StatusOK)
 		w.Write(b.body[:len(b.body)/2])
+	case p >= malformed+short && !isJSON:
+		// A flipped byte in transit: same length, different content.
+		s.mu.Lock()
+		s.stats.Corrupt++
+		s.mu.Unlock()
+		b.body[len(b.body)/2] ^= 0x20
+		w.WriteHeader(http.StatusOK)
+		w.Write(b.body)
 	case p >= malformed && !isJSON:
 		s.mu.Lock()
 		s.stats.Short++

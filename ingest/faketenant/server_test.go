@@ -237,11 +237,11 @@ func TestDamagedAnswers(t *testing.T) {
 	if st := c.get("/users", &raw); st != 200 || json.Valid(raw) {
 		t.Errorf("malformed fault: status %d, body valid JSON: %v", st, json.Valid(raw))
 	}
-	s.SetDamage(0, 1)
+	s.SetDamage(0, 1, 0)
 	var d map[string]any
 	c.get("/users/"+c.info.Users[0]+"/drive", &d)
 	var page map[string]any
-	s.SetDamage(0, 0)
+	s.SetDamage(0, 0, 0)
 	c.get("/drives/"+d["id"].(string)+"/items/root/delta()", &page)
 	var file string
 	for _, v := range page["value"].([]any) {
@@ -256,7 +256,7 @@ func TestDamagedAnswers(t *testing.T) {
 	if err != nil || resp.StatusCode != 302 {
 		t.Fatalf("content: %v %v", err, resp)
 	}
-	s.SetDamage(0, 1)
+	s.SetDamage(0, 1, 0)
 	dl, err := c.http.Get(resp.Header.Get("Location"))
 	if err != nil {
 		t.Fatal(err)

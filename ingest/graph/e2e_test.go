@@ -360,14 +360,14 @@ func TestBackupUnderFaults(t *testing.T) {
 }
 
 // Damaged answers — malformed JSON pages, downloads cut short of their
-// Content-Length — fail the items or folders they hit, clearly and without
+// Content-Length, files with a byte flipped in transit — fail the items or folders they hit, clearly and without
 // advancing their delta links; the next clean run captures everything.
 func TestDamagedAnswers(t *testing.T) {
 	e := newEnv(t, faketenant.Options{Seed: 9})
-	e.ft.SetDamage(0.05, 0.3)
+	e.ft.SetDamage(0.05, 0.2, 0.2)
 	res := e.backup(workloads...)
 	st := e.ft.Stats()
-	if st.Malformed == 0 || st.Short == 0 {
+	if st.Malformed == 0 || st.Short == 0 || st.Corrupt == 0 {
 		t.Fatalf("no damage injected: %+v", st)
 	}
 	if res.Status != ingest.StatusWithFailures || len(res.FailedItems) == 0 {
@@ -377,10 +377,10 @@ func TestDamagedAnswers(t *testing.T) {
 	for _, f := range res.FailedItems {
 		reasons += f.Reason + "\n"
 	}
-	if !strings.Contains(reasons, "EOF") {
+	if !strings.Contains(reasons, "EOF") || !strings.Contains(reasons, "QuickXorHash") {
 		t.Errorf("failure reasons do not say what went wrong:\n%s", reasons)
 	}
-	e.ft.SetDamage(0, 0)
+	e.ft.SetDamage(0, 0, 0)
 	res = e.backup(workloads...)
 	if res.Status != ingest.StatusCompleted {
 		t.Fatalf("clean run after damage: %s %v", res.Status, res.FailedItems)
