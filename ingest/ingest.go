@@ -96,6 +96,15 @@ type JSONItem struct {
 	Title     string // subject or display name
 	Modified  time.Time
 	Content   []byte // the item's JSON as Graph described it
+	// HasAttachments marks events whose attachments must be fetched.
+	HasAttachments bool
+}
+
+// Attachment is a file attached to an event.
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type,omitempty"`
+	Content     []byte `json:"-"`
 }
 
 // Group is a directory group.
@@ -158,6 +167,8 @@ type Source interface {
 	Calendars(ctx context.Context, userID string) ([]Container, error)
 	// EventsDelta follows a calendar's event delta.
 	EventsDelta(ctx context.Context, userID, calendarID, link string, page func([]JSONItem) error) (string, error)
+	// EventAttachments returns an event's file attachments.
+	EventAttachments(ctx context.Context, userID, calendarID, eventID string) ([]Attachment, error)
 	// ContactFolders lists a user's contact folders, the default one first.
 	ContactFolders(ctx context.Context, userID string) ([]Container, error)
 	// ContactsDelta follows a contact folder's delta.
@@ -212,6 +223,8 @@ type itemVersion struct {
 type PIMMeta struct {
 	Title    string    `json:"title"`
 	Modified time.Time `json:"modified,omitzero"`
+	// Attachments name the refs after the first (the item's JSON), in order.
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // tombstone is the data of an item.tombstone record.

@@ -513,7 +513,13 @@ func (r *runner) pim(ctx context.Context, a holdfast.Account, w holdfast.Workloa
 		key := streamKey(w, a.ID, c.ID)
 		err := r.stream(ctx, a, w, key, c.ID, c.Name, func(link string, seen map[string]bool, ok *bool) (string, error) {
 			return delta(ctx, a.ID, c.ID, link, func(items []JSONItem) error {
-				return r.pimPage(ctx, a, w, key, c.Name, items, seen)
+				var attach func(id string) ([]Attachment, error)
+				if w == holdfast.Calendar {
+					attach = func(id string) ([]Attachment, error) { return r.src.EventAttachments(ctx, a.ID, c.ID, id) }
+				}
+				good, err := r.pimPageWith(ctx, a, w, key, c.Name, items, seen, attach)
+				*ok = *ok && good
+				return err
 			})
 		})
 		if err != nil {
@@ -523,9 +529,19 @@ func (r *runner) pim(ctx context.Context, a holdfast.Account, w holdfast.Workloa
 	return nil
 }
 
-// pimPage captures one page of events or contacts: their JSON is the
-// content.
+// pimPage captures one page of items whose JSON is the content: contacts,
+// Teams messages.
 func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, items []JSONItem, seen map[string]bool) error {
+	_, err := r.pimPageWith(ctx, a, w, key, path, items, seen, nil)
+	return err
+}
+
+// pimPageWith is pimPage that also stores the attachments of items that
+// have them (events), as further refs of the version. It reports false when
+// an item's attachments could not be fetched (tried again next run).
+func (r *runner) pimPageWith(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, items []JSONItem, seen map[string]bool,
+	attachments func(id string) ([]Attachment, error)) (bool, error) {
+	ok := true
 	for _, it := range items {
 		r.mu.Lock()
 		known := r.state.items[itemKey(w, a.ID, it.ID)]
@@ -533,7 +549,7 @@ func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Wor
 		if it.Removed {
 			if known != nil && !known.deleted {
 				if err := r.tombstone(ctx, a, w, key, path, it.ID, "deleted"); err != nil {
-					return err
+					return false, err
 				}
 			}
 			continue
@@ -542,17 +558,37 @@ func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Wor
 		if known != nil && !known.deleted && known.change == it.ChangeKey {
 			continue
 		}
+		meta := &PIMMeta{Title: it.Title, Modified: it.Modified}
+		var extra []store.Ref
+		if it.HasAttachments && attachments != nil {
+			atts, err := attachments(it.ID)
+			if err != nil {
+				if isFatal(err) {
+					return false, err
+				}
+				r.fail(FailedItem{Account: a.UPN, Workload: w, Item: it.ID, Path: path, Reason: "attachments: " + err.Error()})
+				ok = false
+				continue
+			}
+			for _, at := range atts {
+				ref, err := r.st.PutBytes(ctx, at.Content)
+				if err != nil {
+					return false, err
+				}
+				extra = append(extra, ref)
+				meta.Attachments = append(meta.Attachments, at)
+			}
+		}
 		ref, err := r.st.PutBytes(ctx, it.Content)
 		if err != nil {
-			return err
+			return false, err
 		}
-		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ChangeKey,
-			PIM: &PIMMeta{Title: it.Title, Modified: it.Modified}}
-		if err := r.recordVersion(ctx, v, known == nil || known.deleted, ref); err != nil {
-			return err
+		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ChangeKey, PIM: meta}
+		if err := r.recordVersion(ctx, v, known == nil || known.deleted, append([]store.Ref{ref}, extra...)...); err != nil {
+			return false, err
 		}
 	}
-	return nil
+	return ok, nil
 }
 
 // channels runs a stream per channel of every team: the root messages by

@@ -217,13 +217,14 @@ func (u *User) folderByPath(path string) *Folder {
 
 // TruthItem is one live item as the tenant holds it.
 type TruthItem struct {
-	Title    string `json:"title,omitempty"` // events and contacts: their JSON is re-serialised by clients, so they compare by title
-	Account  string `json:"account"`
-	Workload string `json:"workload"`
-	Path     string `json:"path"`
-	ID       string `json:"id"`
-	SHA256   string `json:"sha256"` // of the content (MIME for mail)
-	Modified string `json:"modified"`
+	Attachments int    `json:"attachments,omitempty"` // events
+	Title       string `json:"title,omitempty"`       // events and contacts: their JSON is re-serialised by clients, so they compare by title
+	Account     string `json:"account"`
+	Workload    string `json:"workload"`
+	Path        string `json:"path"`
+	ID          string `json:"id"`
+	SHA256      string `json:"sha256"` // of the content (MIME for mail)
+	Modified    string `json:"modified"`
 }
 
 // Truth lists every live message and file of every account Graph serves, sorted, for
@@ -248,7 +249,7 @@ func (s *Server) Truth() []TruthItem {
 		}
 		for _, c := range u.Calendars {
 			for _, it := range livePIM(c.Items) {
-				out = append(out, TruthItem{Account: u.UPN, Workload: "calendar", Path: c.Name, ID: it.ID, Title: it.Title, Modified: it.Modified.Format(time.RFC3339)})
+				out = append(out, TruthItem{Account: u.UPN, Workload: "calendar", Path: c.Name, ID: it.ID, Title: it.Title, Modified: it.Modified.Format(time.RFC3339), Attachments: len(it.Attachments)})
 			}
 		}
 		for _, f := range u.ContactFolders {

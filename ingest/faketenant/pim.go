@@ -1,6 +1,7 @@
 package faketenant
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -27,12 +28,13 @@ type ContactFolder struct {
 
 // PIMItem is an event or a contact.
 type PIMItem struct {
-	ID       string
-	Title    string // subject or display name
-	Fields   map[string]any
-	Modified time.Time
-	Seq      int64
-	Deleted  bool
+	ID          string
+	Title       string // subject or display name
+	Fields      map[string]any
+	Attachments []Attachment // events
+	Modified    time.Time
+	Seq         int64
+	Deleted     bool
 }
 
 func (t *Tenant) newPIM(u *User, kind, container string, n int, title string, fields map[string]any) *PIMItem {
@@ -78,6 +80,12 @@ func (t *Tenant) addEvent(u *User, cal *Calendar, i int) *PIMItem {
 		"iCalUId":   guid(t.opts.Seed, "ical", u.UPN, fmt.Sprint(i)),
 	}
 	it := t.newPIM(u, "event", cal.ID, i, subject, fields)
+	if i%3 == 0 {
+		// An agenda attached to every third meeting.
+		it.Attachments = []Attachment{{ID: graphID("AAMkADA", t.opts.Seed, it.ID), Name: "Agenda " + client + ".txt", ContentType: "text/plain",
+			Content: []byte(fmt.Sprintf("Agenda\n1. %s\n2. %s\n", subject, phrases[r.IntN(len(phrases))]))}}
+	}
+	it.Fields["hasAttachments"] = len(it.Attachments) > 0
 	cal.Items[it.ID] = it
 	return it
 }
@@ -140,6 +148,20 @@ func (s *Server) serveCalendars(w http.ResponseWriter, r *http.Request, u *User,
 	}
 	if cal == nil {
 		graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+		return
+	}
+	if len(p) == 4 && p[1] == "events" && p[3] == "attachments" {
+		it := cal.Items[p[2]]
+		if it == nil || it.Deleted {
+			graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+			return
+		}
+		var all []map[string]any
+		for _, a := range it.Attachments {
+			all = append(all, map[string]any{"@odata.type": "#microsoft.graph.fileAttachment", "id": a.ID, "name": a.Name, "contentType": a.ContentType,
+				"size": len(a.Content), "isInline": false, "lastModifiedDateTime": it.Modified.Format(time.RFC3339), "contentBytes": base64.StdEncoding.EncodeToString(a.Content)})
+		}
+		s.pageBySkipToken(w, r, s.base+"/v1.0/$metadata#Collection(attachment)", all, 100)
 		return
 	}
 	if len(p) == 3 && p[1] == "events" && (p[2] == "delta()" || p[2] == "delta") {
@@ -208,4 +230,12 @@ func livePIM(items map[string]*PIMItem) []*PIMItem {
 	}
 	sortPIM(out)
 	return out
+}
+
+// Attachment is a file attached to an event.
+type Attachment struct {
+	ID          string
+	Name        string
+	ContentType string
+	Content     []byte
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -72,6 +73,7 @@ func (e *env) backup(workloads ...holdfast.Workload) *ingest.Result {
 type version struct {
 	account, item, path, change, sha, title string
 	deleted, folder                         bool
+	attachments                             int
 }
 
 // captured returns, per account|item, the latest version the store holds,
@@ -93,7 +95,13 @@ func (e *env) captured() map[string]version {
 		switch r.Type {
 		case store.TypeItemVersion:
 			json.Unmarshal(r.Data, &d)
-			v := version{account: d.Account, item: d.Item, path: d.Path, change: d.Change, folder: d.File != nil && d.File.Folder}
+			v := version{account: d.Account, item: d.Item, path: d.Path, change: d.Change, folder: d.File != nil && d.File.Folder, attachments: max(len(r.Refs)-1, 0)}
+			for _, ref := range r.Refs[min(1, len(r.Refs)):] {
+				// Attachments read back whole.
+				if err := s.ReadContent(ctx, ref, io.Discard); err != nil {
+					return err
+				}
+			}
 			if d.PIM != nil {
 				v.title = d.PIM.Title
 			}
@@ -149,6 +157,8 @@ func (e *env) compare() {
 		switch {
 		case !ok || v.deleted:
 			e.t.Errorf("%s %s (%s) was not captured", it.Account, it.ID, it.Path)
+		case it.Workload == "calendar" && v.attachments != it.Attachments:
+			e.t.Errorf("%s %s: captured %d attachments, the event has %d", it.Account, it.ID, v.attachments, it.Attachments)
 		case it.SHA256 == "" && v.title != it.Title[:min(len(it.Title), 200)]:
 			e.t.Errorf("%s %s: captured %q, tenant holds %q", it.Account, it.ID, v.title, it.Title)
 		case it.SHA256 != "" && v.sha != it.SHA256:
