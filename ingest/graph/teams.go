@@ -125,9 +125,9 @@ func (c *Client) ChannelReplies(ctx context.Context, teamID, channelID, messageI
 		if err != nil {
 			return nil, classify(op, err)
 		}
-		items, err := chatItems(resp.GetValue())
-		if err != nil {
-			return nil, holdfast.E(op, err)
+		items, cerr := chatItems(resp.GetValue())
+		if cerr != nil {
+			return nil, holdfast.E(op, cerr)
 		}
 		out = append(out, items...)
 		next := deref(resp.GetOdataNextLink())
@@ -178,9 +178,9 @@ func (c *Client) ChatMessages(ctx context.Context, chatID, since string, page fu
 		if err != nil {
 			return classify(op, err)
 		}
-		items, err := chatItems(resp.GetValue())
-		if err != nil {
-			return holdfast.E(op, err)
+		items, cerr := chatItems(resp.GetValue())
+		if cerr != nil {
+			return holdfast.E(op, cerr)
 		}
 		if err := page(items); err != nil {
 			return err
