@@ -270,29 +270,19 @@ func (c *Client) Accounts(ctx context.Context) ([]holdfast.Account, error) {
 		}
 	}
 	top := int32(c.pageSize)
-	resp, err := c.gc.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
-	for {
-		if err != nil {
-			return nil, classify(op, err)
-		}
-		add(resp.GetValue(), false)
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		resp, err = c.gc.Users().WithUrl(next).Get(ctx, nil)
+	ub := c.gc.Users()
+	resp, err := ub.Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
+	err = pages(op, resp, err, func(u string) (models.UserCollectionResponseable, error) { return ub.WithUrl(u).Get(ctx, nil) },
+		func(us []models.Userable) error { add(us, false); return nil })
+	if err != nil {
+		return nil, err
 	}
-	del, err := c.gc.Directory().DeletedItems().GraphUser().Get(ctx, nil)
-	for {
-		if err != nil {
-			return nil, classify("list deleted users", err)
-		}
-		add(del.GetValue(), true)
-		next := deref(del.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		del, err = c.gc.Directory().DeletedItems().GraphUser().WithUrl(next).Get(ctx, nil)
+	db := c.gc.Directory().DeletedItems().GraphUser()
+	del, err := db.Get(ctx, nil)
+	err = pages("list deleted users", del, err, func(u string) (models.UserCollectionResponseable, error) { return db.WithUrl(u).Get(ctx, nil) },
+		func(us []models.Userable) error { add(us, true); return nil })
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -304,42 +294,35 @@ func (c *Client) MailFolders(ctx context.Context, userID string) ([]ingest.MailF
 	hidden := "true"
 	mb := c.gc.Users().ByUserId(userID).MailFolders()
 	resp, err := mb.Get(ctx, &users.ItemMailFoldersRequestBuilderGetRequestConfiguration{QueryParameters: &users.ItemMailFoldersRequestBuilderGetQueryParameters{IncludeHiddenFolders: &hidden}})
-	var out []ingest.MailFolder
-	var queue []ingest.MailFolder
-	for {
-		if err != nil {
-			return nil, classify(op, err)
-		}
-		for _, f := range resp.GetValue() {
-			mf := ingest.MailFolder{ID: deref(f.GetId()), Path: deref(f.GetDisplayName())}
-			out = append(out, mf)
-			queue = append(queue, mf)
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		resp, err = mb.WithUrl(next).Get(ctx, nil)
+	var out, queue []ingest.MailFolder
+	err = pages(op, resp, err, func(u string) (models.MailFolderCollectionResponseable, error) { return mb.WithUrl(u).Get(ctx, nil) },
+		func(fs []models.MailFolderable) error {
+			for _, f := range fs {
+				mf := ingest.MailFolder{ID: deref(f.GetId()), Path: deref(f.GetDisplayName())}
+				out = append(out, mf)
+				queue = append(queue, mf)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	for len(queue) > 0 {
 		parent := queue[0]
 		queue = queue[1:]
 		cb := mb.ByMailFolderId(parent.ID).ChildFolders()
 		cr, err := cb.Get(ctx, &users.ItemMailFoldersItemChildFoldersRequestBuilderGetRequestConfiguration{QueryParameters: &users.ItemMailFoldersItemChildFoldersRequestBuilderGetQueryParameters{IncludeHiddenFolders: &hidden}})
-		for {
-			if err != nil {
-				return nil, classify(op, err)
-			}
-			for _, f := range cr.GetValue() {
-				mf := ingest.MailFolder{ID: deref(f.GetId()), Path: parent.Path + "/" + deref(f.GetDisplayName())}
-				out = append(out, mf)
-				queue = append(queue, mf)
-			}
-			next := deref(cr.GetOdataNextLink())
-			if next == "" {
-				break
-			}
-			cr, err = cb.WithUrl(next).Get(ctx, nil)
+		err = pages(op, cr, err, func(u string) (models.MailFolderCollectionResponseable, error) { return cb.WithUrl(u).Get(ctx, nil) },
+			func(fs []models.MailFolderable) error {
+				for _, f := range fs {
+					mf := ingest.MailFolder{ID: deref(f.GetId()), Path: parent.Path + "/" + deref(f.GetDisplayName())}
+					out = append(out, mf)
+					queue = append(queue, mf)
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -353,17 +336,14 @@ func (c *Client) MessagesDelta(ctx context.Context, userID, folderID, link strin
 		// Immutable ids keep a message's id when it moves between folders.
 		Headers: headers(`IdType="ImmutableId"`, fmt.Sprintf("odata.maxpagesize=%d", c.pageSize)),
 	}
-	b := db
-	if link != "" {
-		b = db.WithUrl(link)
-	}
-	for {
-		resp, err := b.GetAsDeltaGetResponse(ctx, cfg)
-		if err != nil {
-			return "", classify(op, err)
+	return deltaPages(op, link, func(u string) (users.ItemMailFoldersItemMessagesDeltaGetResponseable, error) {
+		if u == "" {
+			return db.GetAsDeltaGetResponse(ctx, cfg)
 		}
+		return db.WithUrl(u).GetAsDeltaGetResponse(ctx, cfg)
+	}, func(ms []models.Messageable) error {
 		var changes []ingest.MessageChange
-		for _, m := range resp.GetValue() {
+		for _, m := range ms {
 			ch := ingest.MessageChange{ID: deref(m.GetId())}
 			if _, removed := m.GetAdditionalData()["@removed"]; removed {
 				ch.Removed = true
@@ -373,19 +353,8 @@ func (c *Client) MessagesDelta(ctx context.Context, userID, folderID, link strin
 			}
 			changes = append(changes, ch)
 		}
-		if err := page(changes); err != nil {
-			return "", err
-		}
-		if next := deref(resp.GetOdataNextLink()); next != "" {
-			b = db.WithUrl(next)
-			continue
-		}
-		delta := deref(resp.GetOdataDeltaLink())
-		if delta == "" {
-			return "", holdfast.Errorf(op, holdfast.IO, "the Graph API ended a delta round without a delta link")
-		}
-		return delta, nil
-	}
+		return page(changes)
+	})
 }
 
 func addrs(rs []models.Recipientable) []string {

@@ -26,32 +26,18 @@ func (c *Client) DriveDelta(ctx context.Context, driveID, link string, page func
 	const op = "drive delta"
 	db := c.gc.Drives().ByDriveId(driveID).Items().ByDriveItemId("root").Delta()
 	cfg := &drives.ItemItemsItemDeltaRequestBuilderGetRequestConfiguration{Headers: headers(fmt.Sprintf("odata.maxpagesize=%d", c.pageSize))}
-	b := db
-	if link != "" {
-		b = db.WithUrl(link)
-	}
-	for {
-		resp, err := b.GetAsDeltaGetResponse(ctx, cfg)
-		if err != nil {
-			return "", classify(op, err)
+	return deltaPages(op, link, func(u string) (drives.ItemItemsItemDeltaGetResponseable, error) {
+		if u == "" {
+			return db.GetAsDeltaGetResponse(ctx, cfg)
 		}
+		return db.WithUrl(u).GetAsDeltaGetResponse(ctx, cfg)
+	}, func(its []models.DriveItemable) error {
 		var items []ingest.DriveItem
-		for _, it := range resp.GetValue() {
+		for _, it := range its {
 			items = append(items, driveItem(it))
 		}
-		if err := page(items); err != nil {
-			return "", err
-		}
-		if next := deref(resp.GetOdataNextLink()); next != "" {
-			b = db.WithUrl(next)
-			continue
-		}
-		delta := deref(resp.GetOdataDeltaLink())
-		if delta == "" {
-			return "", holdfast.Errorf(op, holdfast.IO, "the Graph API ended a delta round without a delta link")
-		}
-		return delta, nil
-	}
+		return page(items)
+	})
 }
 
 func identity(s models.IdentitySetable) string {

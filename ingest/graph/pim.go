@@ -18,19 +18,14 @@ func (c *Client) Calendars(ctx context.Context, userID string) ([]ingest.Contain
 	cb := c.gc.Users().ByUserId(userID).Calendars()
 	resp, err := cb.Get(ctx, nil)
 	var out []ingest.Container
-	for {
-		if err != nil {
-			return nil, classify("list calendars", err)
-		}
-		for _, cal := range resp.GetValue() {
-			out = append(out, ingest.Container{ID: deref(cal.GetId()), Name: deref(cal.GetName())})
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return out, nil
-		}
-		resp, err = cb.WithUrl(next).Get(ctx, nil)
-	}
+	err = pages("list calendars", resp, err, func(u string) (models.CalendarCollectionResponseable, error) { return cb.WithUrl(u).Get(ctx, nil) },
+		func(cs []models.Calendarable) error {
+			for _, cal := range cs {
+				out = append(out, ingest.Container{ID: deref(cal.GetId()), Name: deref(cal.GetName())})
+			}
+			return nil
+		})
+	return out, err
 }
 
 // ContactFolders lists the default contacts folder (empty id) and every
@@ -39,19 +34,14 @@ func (c *Client) ContactFolders(ctx context.Context, userID string) ([]ingest.Co
 	out := []ingest.Container{{ID: "", Name: "Contacts"}}
 	fb := c.gc.Users().ByUserId(userID).ContactFolders()
 	resp, err := fb.Get(ctx, nil)
-	for {
-		if err != nil {
-			return nil, classify("list contact folders", err)
-		}
-		for _, f := range resp.GetValue() {
-			out = append(out, ingest.Container{ID: deref(f.GetId()), Name: deref(f.GetDisplayName())})
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return out, nil
-		}
-		resp, err = fb.WithUrl(next).Get(ctx, nil)
-	}
+	err = pages("list contact folders", resp, err, func(u string) (models.ContactFolderCollectionResponseable, error) { return fb.WithUrl(u).Get(ctx, nil) },
+		func(fs []models.ContactFolderable) error {
+			for _, f := range fs {
+				out = append(out, ingest.Container{ID: deref(f.GetId()), Name: deref(f.GetDisplayName())})
+			}
+			return nil
+		})
+	return out, err
 }
 
 // serialise writes a parsed Graph object back to JSON, its content.
@@ -94,33 +84,23 @@ func (c *Client) EventsDelta(ctx context.Context, userID, calendarID, link strin
 	const op = "event delta"
 	db := c.gc.Users().ByUserId(userID).Calendars().ByCalendarId(calendarID).Events().Delta()
 	cfg := &users.ItemCalendarsItemEventsDeltaRequestBuilderGetRequestConfiguration{Headers: headers(`IdType="ImmutableId"`, fmt.Sprintf("odata.maxpagesize=%d", c.pageSize))}
-	b := db
-	if link != "" {
-		b = db.WithUrl(link)
-	}
-	for {
-		resp, err := b.GetAsDeltaGetResponse(ctx, cfg)
-		if err != nil {
-			return "", classify(op, err)
+	return deltaPages(op, link, func(u string) (users.ItemCalendarsItemEventsDeltaGetResponseable, error) {
+		if u == "" {
+			return db.GetAsDeltaGetResponse(ctx, cfg)
 		}
+		return db.WithUrl(u).GetAsDeltaGetResponse(ctx, cfg)
+	}, func(es []models.Eventable) error {
 		var items []ingest.JSONItem
-		for _, e := range resp.GetValue() {
+		for _, e := range es {
 			it, err := jsonItem(e, deref(e.GetSubject()), e.GetLastModifiedDateTime)
 			if err != nil {
-				return "", holdfast.E(op, err)
+				return holdfast.E(op, err)
 			}
 			it.HasAttachments = derefBool(e.GetHasAttachments())
 			items = append(items, it)
 		}
-		if err := page(items); err != nil {
-			return "", err
-		}
-		if next := deref(resp.GetOdataNextLink()); next != "" {
-			b = db.WithUrl(next)
-			continue
-		}
-		return deltaLink(op, resp.GetOdataDeltaLink())
-	}
+		return page(items)
+	})
 }
 
 // ContactsDelta follows a contact folder's delta; folderID "" is the
@@ -128,55 +108,37 @@ func (c *Client) EventsDelta(ctx context.Context, userID, calendarID, link strin
 func (c *Client) ContactsDelta(ctx context.Context, userID, folderID, link string, page func([]ingest.JSONItem) error) (string, error) {
 	const op = "contact delta"
 	h := headers(`IdType="ImmutableId"`, fmt.Sprintf("odata.maxpagesize=%d", c.pageSize))
-	type deltaResp interface {
-		GetValue() []models.Contactable
-		GetOdataNextLink() *string
-		GetOdataDeltaLink() *string
-	}
-	get := func(url string) (deltaResp, error) {
+	return deltaPages(op, link, func(u string) (contactsPage, error) {
 		if folderID == "" {
 			b := c.gc.Users().ByUserId(userID).Contacts().Delta()
-			if url != "" {
-				b = b.WithUrl(url)
+			if u != "" {
+				b = b.WithUrl(u)
 			}
 			return b.GetAsDeltaGetResponse(ctx, &users.ItemContactsDeltaRequestBuilderGetRequestConfiguration{Headers: h})
 		}
 		b := c.gc.Users().ByUserId(userID).ContactFolders().ByContactFolderId(folderID).Contacts().Delta()
-		if url != "" {
-			b = b.WithUrl(url)
+		if u != "" {
+			b = b.WithUrl(u)
 		}
 		return b.GetAsDeltaGetResponse(ctx, &users.ItemContactFoldersItemContactsDeltaRequestBuilderGetRequestConfiguration{Headers: h})
-	}
-	url := link
-	for {
-		resp, err := get(url)
-		if err != nil {
-			return "", classify(op, err)
-		}
+	}, func(cs []models.Contactable) error {
 		var items []ingest.JSONItem
-		for _, ct := range resp.GetValue() {
+		for _, ct := range cs {
 			it, err := jsonItem(ct, deref(ct.GetDisplayName()), ct.GetLastModifiedDateTime)
 			if err != nil {
-				return "", holdfast.E(op, err)
+				return holdfast.E(op, err)
 			}
 			items = append(items, it)
 		}
-		if err := page(items); err != nil {
-			return "", err
-		}
-		if next := deref(resp.GetOdataNextLink()); next != "" {
-			url = next
-			continue
-		}
-		return deltaLink(op, resp.GetOdataDeltaLink())
-	}
+		return page(items)
+	})
 }
 
-func deltaLink(op string, l *string) (string, error) {
-	if deref(l) == "" {
-		return "", holdfast.Errorf(op, holdfast.IO, "the Graph API ended a delta round without a delta link")
-	}
-	return *l, nil
+// contactsPage is a page of either contacts delta (default folder or other).
+type contactsPage interface {
+	GetValue() []models.Contactable
+	GetOdataNextLink() *string
+	GetOdataDeltaLink() *string
 }
 
 // EventAttachments returns an event's file attachments with their bytes.
@@ -187,29 +149,24 @@ func (c *Client) EventAttachments(ctx context.Context, userID, calendarID, event
 	ab := c.gc.Users().ByUserId(userID).Calendars().ByCalendarId(calendarID).Events().ByEventId(eventID).Attachments()
 	resp, err := ab.Get(ctx, nil)
 	var out []ingest.Attachment
-	for {
-		if err != nil {
-			return nil, classify(op, err)
-		}
-		for _, a := range resp.GetValue() {
-			at := ingest.Attachment{Name: deref(a.GetName()), ContentType: deref(a.GetContentType())}
-			if f, ok := a.(models.FileAttachmentable); ok {
-				at.Content = f.GetContentBytes()
-			} else {
-				// Item and reference attachments have no bytes of their own;
-				// their metadata is kept.
-				b, err := serialise(a)
-				if err != nil {
-					return nil, holdfast.E(op, err)
+	err = pages(op, resp, err, func(u string) (models.AttachmentCollectionResponseable, error) { return ab.WithUrl(u).Get(ctx, nil) },
+		func(as []models.Attachmentable) error {
+			for _, a := range as {
+				at := ingest.Attachment{Name: deref(a.GetName()), ContentType: deref(a.GetContentType())}
+				if f, ok := a.(models.FileAttachmentable); ok {
+					at.Content = f.GetContentBytes()
+				} else {
+					// Item and reference attachments have no bytes of their
+					// own; their metadata is kept.
+					b, err := serialise(a)
+					if err != nil {
+						return holdfast.E(op, err)
+					}
+					at.Content = b
 				}
-				at.Content = b
+				out = append(out, at)
 			}
-			out = append(out, at)
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return out, nil
-		}
-		resp, err = ab.WithUrl(next).Get(ctx, nil)
-	}
+			return nil
+		})
+	return out, err
 }

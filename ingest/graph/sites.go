@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/holdfast/holdfast/ingest"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
 // Sites lists every SharePoint site the app can read, with its document
@@ -14,34 +15,28 @@ func (c *Client) Sites(ctx context.Context) ([]ingest.Site, error) {
 	sb := c.gc.Sites()
 	resp, err := sb.WithUrl(c.adapter.GetBaseUrl()+"/sites?search=*").Get(ctx, nil)
 	var out []ingest.Site
-	for {
-		if err != nil {
-			return nil, classify(op, err)
-		}
-		for _, s := range resp.GetValue() {
-			out = append(out, ingest.Site{ID: deref(s.GetId()), Name: deref(s.GetDisplayName()), WebURL: deref(s.GetWebUrl())})
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		resp, err = sb.WithUrl(next).Get(ctx, nil)
+	err = pages(op, resp, err, func(u string) (models.SiteCollectionResponseable, error) { return sb.WithUrl(u).Get(ctx, nil) },
+		func(ss []models.Siteable) error {
+			for _, s := range ss {
+				out = append(out, ingest.Site{ID: deref(s.GetId()), Name: deref(s.GetDisplayName()), WebURL: deref(s.GetWebUrl())})
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	for i := range out {
 		db := c.gc.Sites().BySiteId(out[i].ID).Drives()
 		dr, err := db.Get(ctx, nil)
-		for {
-			if err != nil {
-				return nil, classify("list document libraries of "+out[i].WebURL, err)
-			}
-			for _, d := range dr.GetValue() {
-				out[i].Libraries = append(out[i].Libraries, ingest.Library{ID: deref(d.GetId()), Name: deref(d.GetName())})
-			}
-			next := deref(dr.GetOdataNextLink())
-			if next == "" {
-				break
-			}
-			dr, err = db.WithUrl(next).Get(ctx, nil)
+		err = pages("list document libraries of "+out[i].WebURL, dr, err, func(u string) (models.DriveCollectionResponseable, error) { return db.WithUrl(u).Get(ctx, nil) },
+			func(ds []models.Driveable) error {
+				for _, d := range ds {
+					out[i].Libraries = append(out[i].Libraries, ingest.Library{ID: deref(d.GetId()), Name: deref(d.GetName())})
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/microsoftgraph/msgraph-sdk-go/chats"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/teams"
 )
 
 // Teams lists every team with its channels.
@@ -16,34 +17,28 @@ func (c *Client) Teams(ctx context.Context) ([]ingest.Team, error) {
 	tb := c.gc.Teams()
 	resp, err := tb.Get(ctx, nil)
 	var out []ingest.Team
-	for {
-		if err != nil {
-			return nil, classify("list teams", err)
-		}
-		for _, t := range resp.GetValue() {
-			out = append(out, ingest.Team{ID: deref(t.GetId()), Name: deref(t.GetDisplayName())})
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			break
-		}
-		resp, err = tb.WithUrl(next).Get(ctx, nil)
+	err = pages("list teams", resp, err, func(u string) (models.TeamCollectionResponseable, error) { return tb.WithUrl(u).Get(ctx, nil) },
+		func(ts []models.Teamable) error {
+			for _, t := range ts {
+				out = append(out, ingest.Team{ID: deref(t.GetId()), Name: deref(t.GetDisplayName())})
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	for i := range out {
 		cb := c.gc.Teams().ByTeamId(out[i].ID).Channels()
 		cr, err := cb.Get(ctx, nil)
-		for {
-			if err != nil {
-				return nil, classify("list channels of "+out[i].Name, err)
-			}
-			for _, ch := range cr.GetValue() {
-				out[i].Channels = append(out[i].Channels, ingest.Container{ID: deref(ch.GetId()), Name: deref(ch.GetDisplayName())})
-			}
-			next := deref(cr.GetOdataNextLink())
-			if next == "" {
-				break
-			}
-			cr, err = cb.WithUrl(next).Get(ctx, nil)
+		err = pages("list channels of "+out[i].Name, cr, err, func(u string) (models.ChannelCollectionResponseable, error) { return cb.WithUrl(u).Get(ctx, nil) },
+			func(cs []models.Channelable) error {
+				for _, ch := range cs {
+					out[i].Channels = append(out[i].Channels, ingest.Container{ID: deref(ch.GetId()), Name: deref(ch.GetDisplayName())})
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -91,28 +86,18 @@ func chatItems(ms []models.ChatMessageable) ([]ingest.JSONItem, error) {
 func (c *Client) ChannelMessagesDelta(ctx context.Context, teamID, channelID, link string, page func([]ingest.JSONItem) error) (string, error) {
 	const op = "channel message delta"
 	db := c.gc.Teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Messages().Delta()
-	b := db
-	if link != "" {
-		b = db.WithUrl(link)
-	}
-	for {
-		resp, err := b.GetAsDeltaGetResponse(ctx, nil)
+	return deltaPages(op, link, func(u string) (teams.ItemChannelsItemMessagesDeltaGetResponseable, error) {
+		if u == "" {
+			return db.GetAsDeltaGetResponse(ctx, nil)
+		}
+		return db.WithUrl(u).GetAsDeltaGetResponse(ctx, nil)
+	}, func(ms []models.ChatMessageable) error {
+		items, err := chatItems(ms)
 		if err != nil {
-			return "", classify(op, err)
+			return holdfast.E(op, err)
 		}
-		items, err := chatItems(resp.GetValue())
-		if err != nil {
-			return "", holdfast.E(op, err)
-		}
-		if err := page(items); err != nil {
-			return "", err
-		}
-		if next := deref(resp.GetOdataNextLink()); next != "" {
-			b = db.WithUrl(next)
-			continue
-		}
-		return deltaLink(op, resp.GetOdataDeltaLink())
-	}
+		return page(items)
+	})
 }
 
 // ChannelReplies lists every reply to a channel message.
@@ -121,21 +106,16 @@ func (c *Client) ChannelReplies(ctx context.Context, teamID, channelID, messageI
 	rb := c.gc.Teams().ByTeamId(teamID).Channels().ByChannelId(channelID).Messages().ByChatMessageId(messageID).Replies()
 	resp, err := rb.Get(ctx, nil)
 	var out []ingest.JSONItem
-	for {
-		if err != nil {
-			return nil, classify(op, err)
-		}
-		items, cerr := chatItems(resp.GetValue())
-		if cerr != nil {
-			return nil, holdfast.E(op, cerr)
-		}
-		out = append(out, items...)
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return out, nil
-		}
-		resp, err = rb.WithUrl(next).Get(ctx, nil)
-	}
+	err = pages(op, resp, err, func(u string) (models.ChatMessageCollectionResponseable, error) { return rb.WithUrl(u).Get(ctx, nil) },
+		func(ms []models.ChatMessageable) error {
+			items, err := chatItems(ms)
+			if err != nil {
+				return holdfast.E(op, err)
+			}
+			out = append(out, items...)
+			return nil
+		})
+	return out, err
 }
 
 // UserChats lists the chats a user is a member of.
@@ -143,23 +123,18 @@ func (c *Client) UserChats(ctx context.Context, userID string) ([]ingest.Contain
 	cb := c.gc.Users().ByUserId(userID).Chats()
 	resp, err := cb.Get(ctx, nil)
 	var out []ingest.Container
-	for {
-		if err != nil {
-			return nil, classify("list chats", err)
-		}
-		for _, ch := range resp.GetValue() {
-			name := deref(ch.GetTopic())
-			if name == "" && ch.GetChatType() != nil {
-				name = ch.GetChatType().String()
+	err = pages("list chats", resp, err, func(u string) (models.ChatCollectionResponseable, error) { return cb.WithUrl(u).Get(ctx, nil) },
+		func(cs []models.Chatable) error {
+			for _, ch := range cs {
+				name := deref(ch.GetTopic())
+				if name == "" && ch.GetChatType() != nil {
+					name = ch.GetChatType().String()
+				}
+				out = append(out, ingest.Container{ID: deref(ch.GetId()), Name: name})
 			}
-			out = append(out, ingest.Container{ID: deref(ch.GetId()), Name: name})
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return out, nil
-		}
-		resp, err = cb.WithUrl(next).Get(ctx, nil)
-	}
+			return nil
+		})
+	return out, err
 }
 
 // ChatMessages lists a chat's messages modified after since ("" for all),
@@ -174,21 +149,12 @@ func (c *Client) ChatMessages(ctx context.Context, chatID, since string, page fu
 		cfg.QueryParameters.Filter = &f
 	}
 	resp, err := mb.Get(ctx, cfg)
-	for {
-		if err != nil {
-			return classify(op, err)
-		}
-		items, cerr := chatItems(resp.GetValue())
-		if cerr != nil {
-			return holdfast.E(op, cerr)
-		}
-		if err := page(items); err != nil {
-			return err
-		}
-		next := deref(resp.GetOdataNextLink())
-		if next == "" {
-			return nil
-		}
-		resp, err = mb.WithUrl(next).Get(ctx, nil)
-	}
+	return pages(op, resp, err, func(u string) (models.ChatMessageCollectionResponseable, error) { return mb.WithUrl(u).Get(ctx, nil) },
+		func(ms []models.ChatMessageable) error {
+			items, err := chatItems(ms)
+			if err != nil {
+				return holdfast.E(op, err)
+			}
+			return page(items)
+		})
 }
