@@ -183,13 +183,8 @@ func (t *Tenant) driveActivity(u *User, now time.Time) int {
 		files[1].Seq = t.nextSeq()
 		n += 2
 	}
-	name := fmt.Sprintf("Minutes %d.txt", t.seq)
-	it := &DriveItem{ID: "01" + strings.ToUpper(graphID("", t.opts.Seed, u.UPN, "new", name)[:32]), Name: name, ParentID: docs.ID,
-		Content: []byte("Minutes of the client meeting.\n"), MimeType: "text/plain", Created: now, Modified: now,
-		CreatedBy: Address{u.DisplayName, u.Mail}, ModifiedBy: Address{u.DisplayName, u.Mail}, Version: 1}
-	it.ID = strings.NewReplacer("-", "A", "_", "B").Replace(it.ID)
-	it.Seq = t.nextSeq()
-	d.Items[it.ID] = it
+	it := t.newDriveItem(d, u.UPN, fmt.Sprintf("Minutes %d.txt", t.seq), docs.ID, false, Address{u.DisplayName, u.Mail}, now)
+	it.Content, it.MimeType = []byte("Minutes of the client meeting.\n"), "text/plain"
 	return n + 1
 }
 

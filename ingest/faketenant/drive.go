@@ -45,18 +45,24 @@ func (it *DriveItem) cTag() string {
 	return fmt.Sprintf("\"c:{%s},%d\"", strings.ToUpper(it.ID[:8]), it.Version)
 }
 
+// newDriveItem adds an item to d, its id fixed by the seed, scope, parent
+// and name.
+func (t *Tenant) newDriveItem(d *Drive, scope, name, parent string, folder bool, owner Address, at time.Time) *DriveItem {
+	id := "01" + strings.ToUpper(graphID("", t.opts.Seed, scope, "item", parent, name)[:32])
+	it := &DriveItem{ID: strings.NewReplacer("-", "A", "_", "B").Replace(id), Name: name, ParentID: parent, Folder: folder,
+		Created: at, Modified: at, CreatedBy: owner, ModifiedBy: owner, Version: 1}
+	it.Seq = t.nextSeq()
+	d.Items[it.ID] = it
+	return it
+}
+
 // seedDrive gives u a OneDrive with a client folder tree.
 func (t *Tenant) seedDrive(u *User) {
 	d := &Drive{ID: "b!" + graphID("", t.opts.Seed, u.UPN, "drive"), Items: map[string]*DriveItem{}}
 	u.Drive = d
 	owner := Address{u.DisplayName, u.Mail}
 	mk := func(name, parent string, folder bool) *DriveItem {
-		it := &DriveItem{ID: "01" + strings.ToUpper(graphID("", t.opts.Seed, u.UPN, "item", parent, name)[:32]), Name: name, ParentID: parent, Folder: folder,
-			Created: epoch, Modified: epoch, CreatedBy: owner, ModifiedBy: owner, Version: 1}
-		it.ID = strings.NewReplacer("-", "A", "_", "B").Replace(it.ID)
-		it.Seq = t.nextSeq()
-		d.Items[it.ID] = it
-		return it
+		return t.newDriveItem(d, u.UPN, name, parent, folder, owner, epoch)
 	}
 	root := mk("root", "", true)
 	d.RootID = root.ID

@@ -27,12 +27,7 @@ func (t *Tenant) seedSites() {
 		st.Drives = append(st.Drives, d)
 		owner := Address{t.Users[0].DisplayName, t.Users[0].Mail}
 		mk := func(name, parent string, folder bool) *DriveItem {
-			it := &DriveItem{ID: "01" + strings.ToUpper(graphID("", t.opts.Seed, st.Name, "item", parent, name)[:32]), Name: name, ParentID: parent, Folder: folder,
-				Created: epoch, Modified: epoch, CreatedBy: owner, ModifiedBy: owner, Version: 1}
-			it.ID = strings.NewReplacer("-", "A", "_", "B").Replace(it.ID)
-			it.Seq = t.nextSeq()
-			d.Items[it.ID] = it
-			return it
+			return t.newDriveItem(d, st.Name, name, parent, folder, owner, epoch)
 		}
 		root := mk("root", "", true)
 		d.RootID = root.ID
