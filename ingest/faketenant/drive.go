@@ -73,7 +73,7 @@ func (t *Tenant) seedDrive(u *User) {
 		targets = append(targets, mk(c, clientsF.ID, true))
 	}
 	targets = append(targets, docs)
-	n := max(t.opts.ItemsPerUser/2, 4)
+	n := scaled(t.opts.ItemsPerUser/2, 4)
 	for i := 0; i < n; i++ {
 		parent := targets[i%len(targets)]
 		r := rand.New(rand.NewPCG(t.opts.Seed, uint64(i)<<24^uint64(len(u.UPN))))

@@ -327,3 +327,9 @@ func (u *User) message(id string) *Message {
 	}
 	return nil
 }
+
+// scaled bounds how many items of the workloads other than mail a seed
+// creates: --items-per-user scales mailboxes for benchmarks, and drives
+// (files up to 200 KB, held in memory) would otherwise make the fake
+// tenant itself the bottleneck.
+func scaled(n, least int) int { return min(max(n, least), 100) }

@@ -47,7 +47,7 @@ func (t *Tenant) newPIM(u *User, kind, container string, n int, title string, fi
 func (t *Tenant) seedPIM(u *User) {
 	cal := &Calendar{ID: graphID("AAMkADC", t.opts.Seed, u.UPN, "calendar"), Name: "Calendar", Default: true, Items: map[string]*PIMItem{}}
 	u.Calendars = []*Calendar{cal}
-	n := max(t.opts.ItemsPerUser/3, 3)
+	n := scaled(t.opts.ItemsPerUser/3, 3)
 	for i := 0; i < n; i++ {
 		t.addEvent(u, cal, i)
 	}

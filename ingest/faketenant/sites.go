@@ -39,7 +39,7 @@ func (t *Tenant) seedSites() {
 		} else {
 			folders = append(folders, mk("Budgets", root.ID, true), mk("Policies", root.ID, true))
 		}
-		n := max(t.opts.ItemsPerUser, 6)
+		n := scaled(t.opts.ItemsPerUser, 6)
 		for i := 0; i < n; i++ {
 			r := rand.New(rand.NewPCG(t.opts.Seed, uint64(i)<<28^uint64(len(name))))
 			fname, mime, content := fileContent(r, i)

@@ -59,7 +59,7 @@ func (t *Tenant) newChatMessage(from *User, body string, at time.Time, replyTo s
 func (t *Tenant) seedTeams() {
 	r := rand.New(rand.NewPCG(t.opts.Seed, 0x7ea))
 	team := &Team{ID: guid(t.opts.Seed, "team"), Name: "Contoso Accountants", Members: t.Users}
-	n := max(t.opts.ItemsPerUser/2, 4)
+	n := scaled(t.opts.ItemsPerUser/2, 4)
 	at := epoch
 	for _, name := range []string{"General", "Client work"} {
 		ch := &Channel{ID: "19:" + strings.ReplaceAll(guid(t.opts.Seed, "channel", name), "-", "") + "@thread.tacv2", Name: name, Messages: map[string]*ChatMessage{}}
