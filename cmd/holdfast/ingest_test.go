@@ -3,8 +3,10 @@ package main
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
@@ -193,5 +195,81 @@ func TestCertificateCredentialAndClouds(t *testing.T) {
 		if !strings.Contains(string(conn), `"graph_endpoint": "`+want+`"`) {
 			t.Errorf("--cloud %s: connection %s, want graph endpoint %s", cloud, conn, want)
 		}
+	}
+}
+
+// The story of issue 4 on files: back up, the client folder is overwritten,
+// back up again, restore the folder as of the run before the disaster, and
+// get the original bytes back.
+func TestRestoreClientFolderAfterDisaster(t *testing.T) {
+	ft, err := faketenant.New(faketenant.Options{Seed: 6}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ft.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ft.Close()
+	c := newCLI(t)
+	c.ok("init")
+	t.Setenv("FAKE_SECRET", info.ClientSecret)
+	c.ok(connectArgs(info, "contoso", "--client-secret-env", "FAKE_SECRET")...)
+	var before struct{ Run string }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "backup", "--workloads", "onedrive"), &before)
+	originals := map[string]string{} // item id → sha256
+	for _, it := range ft.Truth() {
+		if it.Workload == "onedrive" && it.Path == faketenant.ClientFolder && it.Account == info.Users[0] {
+			originals[it.ID] = it.SHA256
+		}
+	}
+	if _, err := ft.Mutate(faketenant.Mutation{Scenario: "overwrite-folder"}); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("--tenant", "contoso", "backup", "--workloads", "onedrive")
+
+	out := filepath.Join(t.TempDir(), "restored")
+	var res struct {
+		Status string
+		Items  int
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "onedrive",
+		"--path", faketenant.ClientFolder, "--run", before.Run, "--to-dir", out), &res)
+	if res.Status != "completed" || res.Items != len(originals) || len(originals) == 0 {
+		t.Fatalf("restore: %+v, want %d files", res, len(originals))
+	}
+	var man struct {
+		Files []struct{ Item, SHA256, Path string }
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "MANIFEST.json"))
+	json.Unmarshal(b, &man)
+	for _, f := range man.Files {
+		data, _ := os.ReadFile(filepath.Join(out, f.Path))
+		sum := sha256.Sum256(data)
+		if want := originals[f.Item]; hex.EncodeToString(sum[:]) != want {
+			t.Errorf("%s restored with content %x, the original was %s", f.Path, sum[:6], want[:12])
+		}
+	}
+	// The restore is evidence in the log, and so is a restore test.
+	var log struct{ Count int }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "log", "--type", "restore.performed"), &log)
+	if log.Count != 1 {
+		t.Errorf("restore.performed records = %d, want 1", log.Count)
+	}
+	var rt struct {
+		Status   string
+		Verified int
+		Test     bool
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "restore-test", "--sample", "10"), &rt)
+	if rt.Status != "passed" || rt.Verified < 10 || !rt.Test {
+		t.Errorf("restore-test = %+v", rt)
+	}
+	// Never overwrite; and into the tenant is not built yet.
+	if code, _, errs := c.run("--tenant", "contoso", "restore", "--account", info.Users[0], "--to-dir", out); code != exitUsage || !strings.Contains(errs, "never overwrites") {
+		t.Errorf("restore into a non-empty directory: %d %s", code, errs)
+	}
+	if code, _, errs := c.run("--tenant", "contoso", "restore", "--account", info.Users[0], "--to-tenant"); code != exitUsage || !strings.Contains(errs, "not built yet") {
+		t.Errorf("--to-tenant: %d %s", code, errs)
 	}
 }

@@ -198,6 +198,8 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newBackupCommand(g),
 		newStatusCommand(g),
 		newFakeTenantCommand(g),
+		newRestoreCommand(g),
+		newRestoreTestCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,407 @@
+package restore
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+)
+
+// sink is where an export writes files.
+type sink interface {
+	create(name string) (io.WriteCloser, error)
+	close() error
+}
+
+type dirSink struct{ root string }
+
+// newDirSink writes into dir, which must not exist or be empty: an export
+// never overwrites.
+func newDirSink(dir string) (*dirSink, error) {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, holdfast.E("export", holdfast.IO, err)
+	case len(ents) > 0:
+		return nil, holdfast.Errorf("export", holdfast.Invalid, "%s is not empty; an export never overwrites: choose a new directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, holdfast.E("export", holdfast.IO, err)
+	}
+	return &dirSink{root: dir}, nil
+}
+
+func (d *dirSink) create(name string) (io.WriteCloser, error) {
+	p := filepath.Join(d.root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+}
+
+func (d *dirSink) close() error { return nil }
+
+type zipSink struct {
+	f *os.File
+	w *zip.Writer
+}
+
+func newZipSink(file string) (*zipSink, error) {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, holdfast.Errorf("export", holdfast.Invalid, "%s exists; an export never overwrites", file)
+		}
+		return nil, holdfast.E("export", holdfast.IO, err)
+	}
+	return &zipSink{f: f, w: zip.NewWriter(f)}, nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func (z *zipSink) create(name string) (io.WriteCloser, error) {
+	w, err := z.w.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
+	return nopCloser{w}, err
+}
+
+func (z *zipSink) close() error {
+	if err := z.w.Close(); err != nil {
+		z.f.Close()
+		return err
+	}
+	if err := z.f.Sync(); err != nil {
+		z.f.Close()
+		return err
+	}
+	return z.f.Close()
+}
+
+// ManifestEntry is one exported file.
+type ManifestEntry struct {
+	Path     string `json:"path"`
+	Item     string `json:"item"`
+	Version  uint64 `json:"version"` // the item.version record
+	Workload string `json:"workload"`
+	SHA256   string `json:"sha256"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// Failure is an item that could not be exported.
+type Failure struct {
+	Item   string `json:"item"`
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Result is an export's outcome.
+type Result struct {
+	Items    int             `json:"items"`
+	Bytes    int64           `json:"bytes"`
+	Failures []Failure       `json:"failed_items"`
+	Manifest []ManifestEntry `json:"-"`
+}
+
+// Export writes the versions' natives to a directory (toZip false) or a
+// zip file, with MANIFEST.json at the root.
+func Export(ctx context.Context, lg Log, versions []Version, target string, toZip bool) (*Result, error) {
+	var s sink
+	var err error
+	if toZip {
+		s, err = newZipSink(target)
+	} else {
+		s, err = newDirSink(target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := &exporter{lg: lg, s: s, used: map[string]bool{}, items: map[string]bool{}, res: &Result{Failures: []Failure{}}}
+	teams := map[string][]Version{} // Teams conversations, exported together
+	for _, v := range versions {
+		if err := ctx.Err(); err != nil {
+			s.close()
+			return nil, err
+		}
+		if v.Workload == holdfast.Teams {
+			k := v.Account + "\x00" + v.Path
+			teams[k] = append(teams[k], v)
+			continue
+		}
+		if err := e.item(ctx, v); err != nil {
+			e.res.Failures = append(e.res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: err.Error()})
+		}
+	}
+	keys := make([]string, 0, len(teams))
+	for k := range teams {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := e.conversation(ctx, teams[k]); err != nil {
+			e.res.Failures = append(e.res.Failures, Failure{Path: teams[k][0].Path, Reason: err.Error()})
+		}
+	}
+	e.res.Items = len(e.items)
+	b, _ := json.MarshalIndent(map[string]any{"format": "holdfast-export/v1", "files": e.res.Manifest}, "", "  ")
+	if err := e.write("MANIFEST.json", b, nil); err != nil {
+		s.close()
+		return nil, holdfast.E("export", holdfast.IO, err)
+	}
+	if err := s.close(); err != nil {
+		return nil, holdfast.E("export", holdfast.IO, err)
+	}
+	return e.res, nil
+}
+
+type exporter struct {
+	lg    Log
+	s     sink
+	used  map[string]bool
+	items map[string]bool // workload|account|item of every item exported
+	res   *Result
+}
+
+// content reads a ref through the store's hash checks.
+func (e *exporter) content(ctx context.Context, ref store.Ref) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := e.lg.ReadContent(ctx, ref, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// write stores one file and its manifest entry (v nil: not an item).
+func (e *exporter) write(name string, data []byte, v *Version) error {
+	w, err := e.s.create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if v != nil {
+		sum := sha256.Sum256(data)
+		e.items[string(v.Workload)+"|"+v.Account+"|"+v.Item] = true
+		e.res.Manifest = append(e.res.Manifest, ManifestEntry{Path: name, Item: v.Item, Version: v.Record, Workload: string(v.Workload), SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))})
+		e.res.Bytes += int64(len(data))
+	}
+	return nil
+}
+
+var unsafe = strings.NewReplacer("/", "_", "\\", "_", ":", "_", "*", "_", "?", "_", "\"", "_", "<", "_", ">", "_", "|", "_", "\x00", "_")
+
+// clean makes one path segment safe on every filesystem.
+func clean(s string) string {
+	s = strings.TrimSpace(unsafe.Replace(s))
+	if s == "" || s == "." || s == ".." {
+		s = "_"
+	}
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// unique returns name, or name with " (2)", " (3)"… before its extension.
+func (e *exporter) unique(name string) string {
+	ext := path.Ext(name)
+	base := strings.TrimSuffix(name, ext)
+	for i := 1; ; i++ {
+		n := name
+		if i > 1 {
+			n = fmt.Sprintf("%s (%d)%s", base, i, ext)
+		}
+		if !e.used[n] {
+			e.used[n] = true
+			return n
+		}
+	}
+}
+
+func folder(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		for _, seg := range strings.Split(p, "/") {
+			if seg != "" {
+				out = append(out, clean(seg))
+			}
+		}
+	}
+	return strings.Join(out, "/")
+}
+
+func (e *exporter) item(ctx context.Context, v Version) error {
+	var d itemData
+	if err := json.Unmarshal(v.Data, &d); err != nil {
+		return err
+	}
+	dir := folder(v.Account, string(v.Workload), v.Path)
+	switch v.Workload {
+	case holdfast.Mail:
+		data, err := e.content(ctx, v.Refs[0])
+		if err != nil {
+			return err
+		}
+		subject := "message"
+		if d.Mail != nil && d.Mail.Subject != "" {
+			subject = d.Mail.Subject
+		}
+		return e.write(e.unique(dir+"/"+clean(subject)+" "+shortID(v.Item)+".eml"), data, &v)
+	case holdfast.OneDrive, holdfast.SharePoint:
+		if d.File == nil || d.File.Folder || len(v.Refs) == 0 {
+			return nil // folders are the tree itself
+		}
+		data, err := e.content(ctx, v.Refs[0])
+		if err != nil {
+			return err
+		}
+		return e.write(e.unique(dir+"/"+clean(d.File.Name)), data, &v)
+	case holdfast.Calendar, holdfast.Contacts:
+		js, err := e.content(ctx, v.Refs[0])
+		if err != nil {
+			return err
+		}
+		var native []byte
+		ext := ".ics"
+		if v.Workload == holdfast.Calendar {
+			native, err = toICS(js)
+		} else {
+			native, err = toVCF(js)
+			ext = ".vcf"
+		}
+		if err != nil {
+			return err
+		}
+		title := "item"
+		if d.PIM != nil && d.PIM.Title != "" {
+			title = d.PIM.Title
+		}
+		name := e.unique(dir + "/" + clean(title) + " " + shortID(v.Item) + ext)
+		if err := e.write(name, native, &v); err != nil {
+			return err
+		}
+		// Event attachments beside the event.
+		for i, ref := range v.Refs[1:] {
+			data, err := e.content(ctx, ref)
+			if err != nil {
+				return err
+			}
+			aname := fmt.Sprintf("attachment %d", i+1)
+			if d.PIM != nil && i < len(d.PIM.Attachments) {
+				aname = d.PIM.Attachments[i].Name
+			}
+			if err := e.write(e.unique(strings.TrimSuffix(name, ext)+" attachments/"+clean(aname)), data, &v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("workload %s cannot be exported", v.Workload)
+}
+
+func shortID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:4])
+}
+
+// conversation exports a channel's or chat's messages as JSON and as a
+// readable HTML transcript, oldest first.
+func (e *exporter) conversation(ctx context.Context, vs []Version) error {
+	type msg struct {
+		ID        string          `json:"id"`
+		ReplyTo   string          `json:"replyToId"`
+		Created   string          `json:"createdDateTime"`
+		From      json.RawMessage `json:"from"`
+		Body      struct{ Content, ContentType string }
+		raw       json.RawMessage
+		fromName  string
+		versionOf Version
+	}
+	var msgs []msg
+	for _, v := range vs {
+		data, err := e.content(ctx, v.Refs[0])
+		if err != nil {
+			return err
+		}
+		var m msg
+		if err := json.Unmarshal(data, &m); err != nil {
+			return fmt.Errorf("message %s: %w", v.Item, err)
+		}
+		m.raw, m.versionOf = data, v
+		var from struct{ User struct{ DisplayName string } }
+		json.Unmarshal(m.From, &from)
+		m.fromName = from.User.DisplayName
+		msgs = append(msgs, m)
+	}
+	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].Created < msgs[j].Created })
+	dir := folder(vs[0].Account, "teams", vs[0].Path)
+	var js bytes.Buffer
+	js.WriteString("[\n")
+	var h strings.Builder
+	fmt.Fprintf(&h, "<!doctype html>\n<meta charset=\"utf-8\">\n<title>%s</title>\n<h1>%s</h1>\n", html.EscapeString(vs[0].Path), html.EscapeString(vs[0].Path))
+	for i, m := range msgs {
+		if i > 0 {
+			js.WriteString(",\n")
+		}
+		js.Write(m.raw)
+		indent := ""
+		if m.ReplyTo != "" {
+			indent = ` style="margin-left:2em"`
+		}
+		// The body is the sender's HTML; it is shown as text, never run.
+		fmt.Fprintf(&h, "<div%s><p><b>%s</b> <small>%s</small></p><pre>%s</pre></div>\n", indent, html.EscapeString(m.fromName), html.EscapeString(m.Created), html.EscapeString(m.Body.Content))
+	}
+	js.WriteString("\n]\n")
+	first := msgs[0].versionOf
+	if err := e.write(e.unique(dir+"/messages.json"), js.Bytes(), &first); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		v := m.versionOf
+		e.items[string(v.Workload)+"|"+v.Account+"|"+v.Item] = true
+	}
+	return e.write(e.unique(dir+"/transcript.html"), []byte(h.String()), nil)
+}
+
+// CheckExport re-reads an exported directory and compares every file with
+// its manifest entry. It returns how many files matched and what did not.
+func CheckExport(dir string, manifest []ManifestEntry) (int, []Failure) {
+	ok := 0
+	var bad []Failure
+	for _, e := range manifest {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.Path)))
+		if err != nil {
+			bad = append(bad, Failure{Item: e.Item, Path: e.Path, Reason: err.Error()})
+			continue
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != e.SHA256 || int64(len(data)) != e.Bytes {
+			bad = append(bad, Failure{Item: e.Item, Path: e.Path, Reason: "the restored file does not match its manifest hash"})
+			continue
+		}
+		ok++
+	}
+	return ok, bad
+}
