@@ -41,21 +41,40 @@ $HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario activity
 $HF --tenant contoso backup
 echo "   Only the changes were fetched (delta queries); deletions are tombstones, their content kept."
 
-step "5b. The disaster: an employee overwrites the whole client folder in OneDrive"
+ALICE=$(echo "$INFO" | sed -n 's/.*"users":\["\([^"]*\)".*/\1/p')
+FOLDER="/Clients/Harbour Bakery Ltd"
+RUN_BEFORE=$($HF --tenant contoso --json log --type run.finished | sed -n 's/.*"run":"\([^"]*\)".*/\1/p' | tail -1)
+$HF --tenant contoso restore --account "$ALICE" --workload onedrive --path "$FOLDER" --to-dir "$DEMO_DIR/client-folder-before" > /dev/null
+echo "   (Kept a copy of $ALICE's $FOLDER as backed up, to compare with later.)"
+
+step "6. The disaster: $ALICE overwrites the whole client folder in OneDrive"
 $HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario overwrite-folder
 $HF --tenant contoso backup
 echo "   Every overwritten file is a new version; the versions from before the disaster stay in the store."
-echo "   (Restoring them into the tenant arrives with the restore issue.)"
 
-step "6. An employee leaves and their account is deleted \"to save a licence\""
+step "7. Restore the client folder as it was at the end of run $RUN_BEFORE, before the disaster"
+$HF --tenant contoso restore --account "$ALICE" --workload onedrive --path "$FOLDER" --run "$RUN_BEFORE" --to-dir "$DEMO_DIR/client-folder-restored"
+if diff -r "$DEMO_DIR/client-folder-before" "$DEMO_DIR/client-folder-restored" > /dev/null; then
+  echo "   Every restored file is byte for byte the file as it was before the disaster."
+else
+  echo "   UNEXPECTED: the restored folder differs from the folder before the disaster" >&2
+  exit 1
+fi
+$HF --tenant contoso restore --account "$ALICE" --workload onedrive --path "$FOLDER" --to-dir "$DEMO_DIR/client-folder-now" > /dev/null
+if ! diff -rq "$DEMO_DIR/client-folder-before" "$DEMO_DIR/client-folder-now" > /dev/null; then
+  echo "   (The folder as it is now holds the overwritten files: $(find "$DEMO_DIR/client-folder-now" -name '*.pdf' -o -name '*.csv' -o -name '*.txt' | head -1 | xargs -d '\n' head -c 60))"
+fi
+$HF --tenant contoso restore-test --sample 25
+
+step "8. An employee leaves and their account is deleted \"to save a licence\""
 $HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario delete-user --user "$(echo "$INFO" | sed -n 's/.*"users":\["[^"]*","[^"]*","\([^"]*\)".*/\1/p')"
 $HF --tenant contoso backup
 $HF --tenant contoso status
 
-step "7. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
+step "9. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
 $HF --tenant contoso verify
 
-step "8. Prove to an auditor that a captured message is in the signed log, offline, with only the public key"
+step "10. Prove to an auditor that a captured message is in the signed log, offline, with only the public key"
 REC=$($HF --tenant contoso --json log --type item.version --limit 1 | sed -n 's/.*"index":\([0-9]*\).*/\1/p' | head -1)
 $HF --tenant contoso proof --record "$REC" --out "$DEMO_DIR/record-$REC.proof.json"
 $HF verify-proof "$DEMO_DIR/record-$REC.proof.json" --key "$KEY"
@@ -64,7 +83,7 @@ OLD=$(echo "$SIZES" | head -1); NEW=$(echo "$SIZES" | tail -1)
 $HF --tenant contoso proof --consistency "$OLD" "$NEW" --out "$DEMO_DIR/consistency.proof.json"
 $HF verify-proof "$DEMO_DIR/consistency.proof.json" --key "$KEY"
 
-step "9. Tampering is caught: flip one byte of a pack in a copy of the repository"
+step "11. Tampering is caught: flip one byte of a pack in a copy of the repository"
 cp -a "$DEMO_DIR/data" "$DEMO_DIR/tampered"
 PACK=$(find "$DEMO_DIR/tampered/tenants/contoso/packs" -type f | head -1)
 chmod u+w "$PACK"
@@ -82,7 +101,7 @@ else
   exit 1
 fi
 
-step "10. The log: every action is a record (the last few)"
+step "12. The log: every action is a record (the last few)"
 $HF --tenant contoso log --last 5
 
 step "Done"
