@@ -402,18 +402,33 @@ func (c *Client) MessageMIME(ctx context.Context, userID, messageID string) (io.
 		return nil, holdfast.E(op, err)
 	}
 	info.Headers.Add("Prefer", `IdType="ImmutableId"`)
+	resp, err := c.send(ctx, op, info, c.http)
+	if err != nil {
+		return nil, err
+	}
+	return body(op, resp)
+}
+
+// send authenticates a request the SDK built and sends it with hc, for
+// responses that must stream rather than be parsed.
+func (c *Client) send(ctx context.Context, op string, info *abs.RequestInformation, hc *http.Client) (*http.Response, error) {
 	native, err := c.adapter.ConvertToNativeRequest(ctx, info)
 	if err != nil {
 		return nil, classify(op, err)
 	}
-	resp, err := c.http.Do(native.(*http.Request))
+	resp, err := hc.Do(native.(*http.Request))
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
+	return resp, nil
+}
+
+// body returns a 200 response's body to stream, or the classified error.
+func body(op string, resp *http.Response) (io.ReadCloser, error) {
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, httpError(op, resp.StatusCode, body)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, httpError(op, resp.StatusCode, b)
 	}
 	return resp.Body, nil
 }

@@ -94,14 +94,9 @@ func (c *Client) DriveItemContent(ctx context.Context, driveID, itemID string) (
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
-	native, err := c.adapter.ConvertToNativeRequest(ctx, info)
+	resp, err := c.send(ctx, op, info, c.download)
 	if err != nil {
-		return nil, classify(op, err)
-	}
-	req := native.(*http.Request)
-	resp, err := c.download.Do(req)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.IO, err)
+		return nil, err
 	}
 	if resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusSeeOther || resp.StatusCode == http.StatusTemporaryRedirect {
 		loc, err := resp.Location()
@@ -114,10 +109,5 @@ func (c *Client) DriveItemContent(ctx context.Context, driveID, itemID string) (
 			return nil, holdfast.E(op, holdfast.IO, err)
 		}
 	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, httpError(op, resp.StatusCode, body)
-	}
-	return resp.Body, nil
+	return body(op, resp)
 }
