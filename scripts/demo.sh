@@ -64,6 +64,19 @@ $HF --tenant contoso restore --account "$ALICE" --workload onedrive --path "$FOL
 if ! diff -rq "$DEMO_DIR/client-folder-before" "$DEMO_DIR/client-folder-now" > /dev/null; then
   echo "   (The folder as it is now holds the overwritten files: $(find "$DEMO_DIR/client-folder-now" -name '*.pdf' -o -name '*.csv' -o -name '*.txt' | head -1 | xargs -d '\n' head -c 60))"
 fi
+
+step "7b. And into the tenant: the same folder, back in $ALICE's OneDrive under a new restore folder"
+$HF --tenant contoso restore --account "$ALICE" --workload onedrive --path "$FOLDER" --run "$RUN_BEFORE" --to-tenant
+$HF --tenant contoso backup --workloads onedrive > /dev/null
+RESTORED=$($HF --tenant contoso --json log --type item.version --last 40 | sed -n 's/.*"path":"\(\/Holdfast restore [^"]*\)".*/\1/p' | grep "$FOLDER" | tail -1)
+$HF --tenant contoso restore --account "$ALICE" --workload onedrive --path "$RESTORED" --to-dir "$DEMO_DIR/client-folder-from-tenant" > /dev/null
+if diff -r <(cd "$DEMO_DIR/client-folder-before" && find . -type f ! -name MANIFEST.json -exec sha256sum {} + | sed 's|/Holdfast restore [^/]*||' | sort -k2 | awk '{print $1}') \
+           <(cd "$DEMO_DIR/client-folder-from-tenant" && find . -type f ! -name MANIFEST.json -exec sha256sum {} + | sort -k2 | awk '{print $1}') > /dev/null; then
+  echo "   Backed up again from the tenant, the restored files in $RESTORED are byte for byte the originals."
+else
+  echo "   UNEXPECTED: the files restored into the tenant differ from the originals" >&2
+  exit 1
+fi
 $HF --tenant contoso restore-test --sample 25
 
 step "8. An employee leaves and their account is deleted \"to save a licence\""

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -45,7 +46,11 @@ version, SHA-256). Every byte is read through the store's hash checks; the
 restore is logged as a restore.performed record. --include-deleted also
 brings back items deleted before that moment. An export never overwrites.
 
-Restore into the tenant (--to-tenant) is not built yet.`,
+--to-tenant writes OneDrive and SharePoint files back into the drive they
+came from, in their original tree, under a new folder "Holdfast restore
+<time>" at the drive's root; nothing in the tenant is overwritten or
+deleted. Mail, calendars, contacts and Teams cannot be restored into the
+tenant yet: export them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd.Context(), g, o)
@@ -58,7 +63,7 @@ Restore into the tenant (--to-tenant) is not built yet.`,
 	f.StringVar(&o.Item, "item", "", "one item id")
 	f.StringVar(&o.At, "at", "", "the moment to restore (RFC 3339; default now)")
 	f.StringVar(&o.Run, "run", "", "restore as of the end of this backup run")
-	f.BoolVar(&o.ToTenant, "to-tenant", false, "restore into the tenant through Graph (not built yet)")
+	f.BoolVar(&o.ToTenant, "to-tenant", false, "restore files into a new folder of their drive through Graph")
 	f.StringVar(&o.TargetAccount, "target-account", "", "with --to-tenant: the account to restore into")
 	f.StringVar(&o.ToDir, "to-dir", "", "export natives into this new or empty directory")
 	f.StringVar(&o.ToZip, "to-zip", "", "export natives into this new zip file")
@@ -149,8 +154,8 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	if targets != 1 {
 		return holdfast.E(op, holdfast.Invalid, "give exactly one of --to-dir DIR, --to-zip FILE, --to-tenant")
 	}
-	if o.ToTenant {
-		return holdfast.E(op, holdfast.Invalid, "restore into the tenant is not built yet; export with --to-dir or --to-zip")
+	if o.ToTenant && o.TargetAccount != "" && o.TargetAccount != o.Account {
+		return holdfast.E(op, holdfast.Invalid, "--target-account: restoring into another account is not built yet; files go back into the drive they came from")
 	}
 	sc, err := o.scope()
 	if err != nil {
@@ -166,6 +171,9 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(vs) == 0 {
+		return holdfast.Errorf(op, holdfast.Invalid, "nothing was captured in this scope as of %s", moment(sc))
+	}
 	res := restoreResult{Restore: newRestoreID(), Failed: []restore.Failure{}}
 	if o.DryRun {
 		res.Status, res.DryRun, res.Items = "dry_run", vs, len(vs)
@@ -180,6 +188,9 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 		}
 		g.print("Would restore %d items, %s\n", res.Items, humanBytes(res.Bytes))
 		return nil
+	}
+	if o.ToTenant {
+		return restoreToTenant(ctx, g, s, sc, vs, res, start)
 	}
 	target, toZip := o.ToDir, false
 	if o.ToZip != "" {
@@ -319,6 +330,55 @@ func runRestoreTest(ctx context.Context, g *globalOptions, o restoreTestOptions)
 	}
 	if rec.Status != "passed" {
 		return holdfast.Errorf(op, holdfast.Integrity, "%s", fmt.Sprintf("%d items did not restore intact", len(rec.Failures)))
+	}
+	return nil
+}
+
+func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc restore.Scope, vs []restore.Version, res restoreResult, start time.Time) error {
+	const op = "restore"
+	for _, v := range vs {
+		if !restore.Restorable(v.Workload) {
+			return holdfast.Errorf(op, holdfast.Invalid, "%s items cannot be restored into the tenant yet (only OneDrive and SharePoint files); export them with --to-dir or --to-zip, or narrow with --workload", v.Workload)
+		}
+	}
+	client, err := g.graphClient(g.Tenant)
+	if err != nil {
+		return err
+	}
+	folder := "Holdfast restore " + time.Now().UTC().Format("2006-01-02T15-04-05Z")
+	out, err := restore.ToDrives(ctx, s, client, vs, folder)
+	if out != nil {
+		res.Items, res.Bytes, res.Failed = out.Items, out.Bytes, out.Failures
+		res.Target = "tenant: " + strings.Join(out.Folders, ", ")
+	}
+	res.DurationS = time.Since(start).Seconds()
+	res.Status = "completed"
+	switch {
+	case err != nil:
+		res.Status = "failed"
+	case len(res.Failed) > 0:
+		res.Status = "completed_with_failures"
+	}
+	rec := restoreRecord{Restore: res.Restore, Actor: actor(), Scope: sc, Target: res.Target, Status: res.Status, Items: res.Items, Bytes: res.Bytes, Failures: res.Failed, DurationS: res.DurationS}
+	if lerr := logRestore(context.WithoutCancel(ctx), s, rec); lerr != nil && err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		if err := g.emit(res); err != nil {
+			return err
+		}
+	} else {
+		g.print("Restored %d files (%s) as they were at %s into %s in %.1fs; nothing in the tenant was overwritten\n",
+			res.Items, humanBytes(res.Bytes), moment(sc), res.Target, res.DurationS)
+		for _, f := range res.Failed {
+			g.print("FAILED %s %s: %s\n", f.Path, f.Item, f.Reason)
+		}
+	}
+	if len(res.Failed) > 0 {
+		return holdfast.Errorf(op, holdfast.Other, "%d items could not be restored", len(res.Failed))
 	}
 	return nil
 }

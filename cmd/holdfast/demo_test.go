@@ -32,6 +32,7 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"completed",
 		"Every restored file is byte for byte the file as it was before the disaster.",
+		"are byte for byte the originals.",
 		"OK: nothing stored was altered or removed",
 		"verify exited 3 (integrity failure) and named the damaged pack",
 		": passed",

@@ -269,7 +269,54 @@ func TestRestoreClientFolderAfterDisaster(t *testing.T) {
 	if code, _, errs := c.run("--tenant", "contoso", "restore", "--account", info.Users[0], "--to-dir", out); code != exitUsage || !strings.Contains(errs, "never overwrites") {
 		t.Errorf("restore into a non-empty directory: %d %s", code, errs)
 	}
-	if code, _, errs := c.run("--tenant", "contoso", "restore", "--account", info.Users[0], "--to-tenant"); code != exitUsage || !strings.Contains(errs, "not built yet") {
-		t.Errorf("--to-tenant: %d %s", code, errs)
+
+	// Into the tenant: a new folder in the same OneDrive, the original tree
+	// below it, the original bytes, and nothing else changed.
+	beforeRestore := map[string]string{}
+	for _, it := range ft.Truth() {
+		beforeRestore[it.Account+"|"+it.ID] = it.SHA256
+	}
+	var tr struct {
+		Status, Target string
+		Items          int
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "onedrive",
+		"--path", faketenant.ClientFolder, "--run", before.Run, "--to-tenant"), &tr)
+	if tr.Status != "completed" || tr.Items != len(originals) || !strings.Contains(tr.Target, "Holdfast restore ") {
+		t.Fatalf("restore --to-tenant: %+v", tr)
+	}
+	restored := 0
+	for _, it := range ft.Truth() {
+		if sha, ok := beforeRestore[it.Account+"|"+it.ID]; ok {
+			if sha != it.SHA256 {
+				t.Errorf("the restore changed %s %s", it.Account, it.Path)
+			}
+			continue
+		}
+		if it.Account != info.Users[0] || !strings.HasPrefix(it.Path, "/Holdfast restore ") || !strings.HasSuffix(it.Path, faketenant.ClientFolder) {
+			t.Errorf("unexpected new item %s %s", it.Account, it.Path)
+			continue
+		}
+		found := false
+		for _, sha := range originals {
+			found = found || sha == it.SHA256
+		}
+		if !found {
+			t.Errorf("restored file %s does not hold an original's bytes", it.ID)
+		}
+		restored++
+	}
+	if restored != len(originals) {
+		t.Errorf("%d files restored into the tenant, want %d", restored, len(originals))
+	}
+	// A second restore in the same second would need the same folder name:
+	// it must fail, not merge or overwrite.
+	code, _, errs := c.run("--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "onedrive",
+		"--path", faketenant.ClientFolder, "--run", before.Run, "--to-tenant")
+	if code == exitOK {
+		// The clock moved to the next second; the collision was not tested.
+		t.Log("second restore got a new folder name")
+	} else if !strings.Contains(errs, "already exists") {
+		t.Errorf("second restore: exit %d, %s", code, errs)
 	}
 }

@@ -14,12 +14,21 @@ import (
 
 // serveGraph routes /v1.0/... requests.
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, p []string) {
-	if r.Method != http.MethodGet {
-		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "Only GET is served by the fake tenant's Graph.")
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.Method != http.MethodGet {
+		// Writes: drives only, so far (restore).
+		if (r.Method == http.MethodPost || r.Method == http.MethodPut) && len(p) >= 3 && p[0] == "drives" {
+			if d := s.t.drive(p[1]); d != nil {
+				s.serveDriveWrite(w, r, d, p[2:])
+				return
+			}
+			graphError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
+			return
+		}
+		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "The fake tenant's Graph does not serve "+r.Method+" here.")
+		return
+	}
 	switch {
 	case len(p) == 1 && p[0] == "users":
 		s.listUsers(w, r, false)

@@ -1,6 +1,7 @@
 package faketenant
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -176,12 +177,26 @@ func entraError(w http.ResponseWriter, status int, code, aadsts, desc string) {
 	})
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK, v) }
+
+// writeJSONStatus sets the JSON content type before the status goes out.
+func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
+	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Kiota gzips request bodies by default, and Graph accepts them.
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") && r.Body != nil {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			graphError(w, http.StatusBadRequest, "invalidRequest", "Content-Encoding gzip, but the body is not gzip: "+err.Error())
+			return
+		}
+		r.Body = zr
+		r.Header.Del("Content-Encoding")
+	}
 	parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
 	for i, p := range parts {
 		if u, err := url.PathUnescape(p); err == nil {
@@ -191,6 +206,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(parts) > 0 && parts[0] == "admin":
 		s.serveAdmin(w, r, parts[1:])
+	case len(parts) == 2 && parts[0] == "upload":
+		if s.fault(w, r) {
+			return
+		}
+		s.serveUpload(w, r, parts[1])
 	case len(parts) == 2 && parts[0] == "download":
 		if s.fault(w, r) {
 			return

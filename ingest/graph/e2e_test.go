@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -454,4 +455,43 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("verify after a failed run: %v %v", err, rep.Failures)
 	}
 	_ = fmt.Sprint
+}
+
+// Files above Graph's 4 MB simple-upload limit go through an upload
+// session in 320 KiB multiples, without the bearer token on the session
+// URL; folders collide rather than merge.
+func TestDriveWrites(t *testing.T) {
+	e := newEnv(t, faketenant.Options{Seed: 2, ItemsPerUser: 4})
+	ctx := context.Background()
+	drive, err := e.client.UserDrive(ctx, e.info.Users[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := e.client.CreateFolder(ctx, drive, "root", "Restore target")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.CreateFolder(ctx, drive, "root", "Restore target"); !errors.Is(err, graph.ErrExists) {
+		t.Errorf("second folder of the same name: %v, want ErrExists", err)
+	}
+	big := bytes.Repeat([]byte("ledger line, "), 700_000) // ~9 MB
+	small := []byte("a small note")
+	for name, data := range map[string][]byte{"big.csv": big, "small.txt": small} {
+		if _, err := e.client.UploadFile(ctx, drive, dir, name, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatalf("upload %s: %v", name, err)
+		}
+	}
+	want := map[string]bool{}
+	for _, d := range [][]byte{big, small} {
+		sum := sha256.Sum256(d)
+		want[hex.EncodeToString(sum[:])] = true
+	}
+	for _, it := range e.ft.Truth() {
+		if it.Path == "/Restore target" {
+			delete(want, it.SHA256)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("%d uploaded files are missing or differ in the tenant", len(want))
+	}
 }
