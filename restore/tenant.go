@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,10 +27,87 @@ type TenantResult struct {
 	Folders  []string  `json:"folders"` // drive/folder each restore root was created as
 }
 
+// MailWriter is what a restore of mail into the tenant needs from Graph.
+type MailWriter interface {
+	// CreateMailFolder creates a folder ("" parent: the top of the
+	// mailbox) and fails if the name is taken.
+	CreateMailFolder(ctx context.Context, userID, parentID, name string) (string, error)
+	// CreateMessageMIME creates a message from its MIME.
+	CreateMessageMIME(ctx context.Context, userID, folderID string, mime []byte) (string, error)
+}
+
 // Restorable reports whether versions of w can go back into the tenant
-// (files so far; mail, calendars and contacts are exported instead).
+// (files and mail so far; calendars, contacts and Teams are exported).
 func Restorable(w holdfast.Workload) bool {
-	return w == holdfast.OneDrive || w == holdfast.SharePoint
+	return w == holdfast.OneDrive || w == holdfast.SharePoint || w == holdfast.Mail
+}
+
+// ToMailboxes writes the selected messages back into the mailboxes they
+// came from, under a new top-level folder named folderName, in their
+// original folder tree, each from the MIME exactly as captured.
+func ToMailboxes(ctx context.Context, lg Log, w MailWriter, versions []Version, folderName string) (*TenantResult, error) {
+	const op = "restore mail to tenant"
+	res := &TenantResult{Failures: []Failure{}}
+	folders := map[string]string{} // user|path → folder id ("user|" the restore root)
+	for _, v := range versions {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if v.Workload != holdfast.Mail {
+			return res, holdfast.Errorf(op, holdfast.Invalid, "%s is not mail", v.Workload)
+		}
+		var d struct {
+			AccountID string `json:"account_id"`
+		}
+		if err := json.Unmarshal(v.Data, &d); err != nil || d.AccountID == "" || len(v.Refs) == 0 {
+			res.Failures = append(res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: "the record names no mailbox or content"})
+			continue
+		}
+		root, ok := folders[d.AccountID+"|"]
+		if !ok {
+			id, err := w.CreateMailFolder(ctx, d.AccountID, "", folderName)
+			if err != nil {
+				return res, holdfast.E(op, err, fmt.Sprintf("create %q in %s", folderName, v.Account))
+			}
+			folders[d.AccountID+"|"], root = id, id
+			res.Folders = append(res.Folders, v.Account+"/"+folderName)
+		}
+		parent := root
+		so := ""
+		var ferr error
+		for _, seg := range strings.Split(strings.Trim(v.Path, "/"), "/") {
+			if seg == "" {
+				continue
+			}
+			so += "/" + seg
+			if id, ok := folders[d.AccountID+"|"+so]; ok {
+				parent = id
+				continue
+			}
+			id, err := w.CreateMailFolder(ctx, d.AccountID, parent, seg)
+			if err != nil {
+				ferr = err
+				break
+			}
+			folders[d.AccountID+"|"+so], parent = id, id
+		}
+		if ferr != nil {
+			res.Failures = append(res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: ferr.Error()})
+			continue
+		}
+		var buf bytes.Buffer
+		if err := lg.ReadContent(ctx, v.Refs[0], &buf); err != nil {
+			res.Failures = append(res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: err.Error()})
+			continue
+		}
+		if _, err := w.CreateMessageMIME(ctx, d.AccountID, parent, buf.Bytes()); err != nil {
+			res.Failures = append(res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: err.Error()})
+			continue
+		}
+		res.Items++
+		res.Bytes += int64(buf.Len())
+	}
+	return res, nil
 }
 
 // ToDrives writes the selected file versions back into the drives they
@@ -46,8 +124,8 @@ func ToDrives(ctx context.Context, lg Log, w DriveWriter, versions []Version, fo
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if !Restorable(v.Workload) {
-			return res, holdfast.Errorf(op, holdfast.Invalid, "%s cannot be restored into the tenant yet; export it with --to-dir or --to-zip", v.Workload)
+		if v.Workload != holdfast.OneDrive && v.Workload != holdfast.SharePoint {
+			return res, holdfast.Errorf(op, holdfast.Invalid, "%s cannot be restored into a drive; export it with --to-dir or --to-zip", v.Workload)
 		}
 		var d struct {
 			Stream string `json:"stream"`

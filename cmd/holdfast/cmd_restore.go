@@ -47,10 +47,10 @@ restore is logged as a restore.performed record. --include-deleted also
 brings back items deleted before that moment. An export never overwrites.
 
 --to-tenant writes OneDrive and SharePoint files back into the drive they
+came from, and messages (from their captured MIME) into the mailbox they
 came from, in their original tree, under a new folder "Holdfast restore
-<time>" at the drive's root; nothing in the tenant is overwritten or
-deleted. Mail, calendars, contacts and Teams cannot be restored into the
-tenant yet: export them.`,
+<time>"; nothing in the tenant is overwritten or deleted. Calendars,
+contacts and Teams cannot be restored into the tenant yet: export them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd.Context(), g, o)
@@ -63,7 +63,7 @@ tenant yet: export them.`,
 	f.StringVar(&o.Item, "item", "", "one item id")
 	f.StringVar(&o.At, "at", "", "the moment to restore (RFC 3339; default now)")
 	f.StringVar(&o.Run, "run", "", "restore as of the end of this backup run")
-	f.BoolVar(&o.ToTenant, "to-tenant", false, "restore files into a new folder of their drive through Graph")
+	f.BoolVar(&o.ToTenant, "to-tenant", false, "restore files and mail into a new folder of their drive or mailbox through Graph")
 	f.StringVar(&o.TargetAccount, "target-account", "", "with --to-tenant: the account to restore into")
 	f.StringVar(&o.ToDir, "to-dir", "", "export natives into this new or empty directory")
 	f.StringVar(&o.ToZip, "to-zip", "", "export natives into this new zip file")
@@ -336,9 +336,15 @@ func runRestoreTest(ctx context.Context, g *globalOptions, o restoreTestOptions)
 
 func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc restore.Scope, vs []restore.Version, res restoreResult, start time.Time) error {
 	const op = "restore"
+	var files, mail []restore.Version
 	for _, v := range vs {
-		if !restore.Restorable(v.Workload) {
-			return holdfast.Errorf(op, holdfast.Invalid, "%s items cannot be restored into the tenant yet (only OneDrive and SharePoint files); export them with --to-dir or --to-zip, or narrow with --workload", v.Workload)
+		switch {
+		case !restore.Restorable(v.Workload):
+			return holdfast.Errorf(op, holdfast.Invalid, "%s items cannot be restored into the tenant yet (mail and OneDrive and SharePoint files can); export them with --to-dir or --to-zip, or narrow with --workload", v.Workload)
+		case v.Workload == holdfast.Mail:
+			mail = append(mail, v)
+		default:
+			files = append(files, v)
 		}
 	}
 	client, err := g.graphClient(g.Tenant)
@@ -346,11 +352,27 @@ func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc r
 		return err
 	}
 	folder := "Holdfast restore " + time.Now().UTC().Format("2006-01-02T15-04-05Z")
-	out, err := restore.ToDrives(ctx, s, client, vs, folder)
-	if out != nil {
-		res.Items, res.Bytes, res.Failed = out.Items, out.Bytes, out.Failures
-		res.Target = "tenant: " + strings.Join(out.Folders, ", ")
+	var folders []string
+	for _, part := range []struct {
+		vs  []restore.Version
+		run func() (*restore.TenantResult, error)
+	}{
+		{files, func() (*restore.TenantResult, error) { return restore.ToDrives(ctx, s, client, files, folder) }},
+		{mail, func() (*restore.TenantResult, error) { return restore.ToMailboxes(ctx, s, client, mail, folder) }},
+	} {
+		if len(part.vs) == 0 || err != nil {
+			continue
+		}
+		var out *restore.TenantResult
+		out, err = part.run()
+		if out != nil {
+			res.Items += out.Items
+			res.Bytes += out.Bytes
+			res.Failed = append(res.Failed, out.Failures...)
+			folders = append(folders, out.Folders...)
+		}
 	}
+	res.Target = "tenant: " + strings.Join(folders, ", ")
 	res.DurationS = time.Since(start).Seconds()
 	res.Status = "completed"
 	switch {
@@ -371,7 +393,7 @@ func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc r
 			return err
 		}
 	} else {
-		g.print("Restored %d files (%s) as they were at %s into %s in %.1fs; nothing in the tenant was overwritten\n",
+		g.print("Restored %d items (%s) as they were at %s into %s in %.1fs; nothing in the tenant was overwritten\n",
 			res.Items, humanBytes(res.Bytes), moment(sc), res.Target, res.DurationS)
 		for _, f := range res.Failed {
 			g.print("FAILED %s %s: %s\n", f.Path, f.Item, f.Reason)
