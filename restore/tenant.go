@@ -36,10 +36,75 @@ type MailWriter interface {
 	CreateMessageMIME(ctx context.Context, userID, folderID string, mime []byte) (string, error)
 }
 
+// PIMWriter is what a restore of events and contacts needs from Graph.
+type PIMWriter interface {
+	CreateCalendar(ctx context.Context, userID, name string) (string, error)
+	CreateEvent(ctx context.Context, userID, calendarID string, event []byte) (string, error)
+	CreateContactFolder(ctx context.Context, userID, name string) (string, error)
+	CreateContact(ctx context.Context, userID, folderID string, contact []byte) (string, error)
+}
+
 // Restorable reports whether versions of w can go back into the tenant
-// (files and mail so far; calendars, contacts and Teams are exported).
+// (everything but Teams, whose messages Graph cannot write back).
 func Restorable(w holdfast.Workload) bool {
-	return w == holdfast.OneDrive || w == holdfast.SharePoint || w == holdfast.Mail
+	return w != holdfast.Teams
+}
+
+// ToCalendarsAndContacts writes events into a new calendar and contacts
+// into a new contact folder, both named folderName, in the account they
+// came from, from their captured Graph JSON.
+func ToCalendarsAndContacts(ctx context.Context, lg Log, w PIMWriter, versions []Version, folderName string) (*TenantResult, error) {
+	const op = "restore events and contacts to tenant"
+	res := &TenantResult{Failures: []Failure{}}
+	containers := map[string]string{} // workload|user → calendar or contact folder id
+	for _, v := range versions {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if v.Workload != holdfast.Calendar && v.Workload != holdfast.Contacts {
+			return res, holdfast.Errorf(op, holdfast.Invalid, "%s is neither calendar nor contacts", v.Workload)
+		}
+		var d struct {
+			AccountID string `json:"account_id"`
+		}
+		if err := json.Unmarshal(v.Data, &d); err != nil || d.AccountID == "" || len(v.Refs) == 0 {
+			res.Failures = append(res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: "the record names no account or content"})
+			continue
+		}
+		key := string(v.Workload) + "|" + d.AccountID
+		cid, ok := containers[key]
+		if !ok {
+			var err error
+			if v.Workload == holdfast.Calendar {
+				cid, err = w.CreateCalendar(ctx, d.AccountID, folderName)
+			} else {
+				cid, err = w.CreateContactFolder(ctx, d.AccountID, folderName)
+			}
+			if err != nil {
+				return res, holdfast.E(op, err, fmt.Sprintf("create %q in %s", folderName, v.Account))
+			}
+			containers[key] = cid
+			res.Folders = append(res.Folders, v.Account+"/"+string(v.Workload)+"/"+folderName)
+		}
+		var buf bytes.Buffer
+		if err := lg.ReadContent(ctx, v.Refs[0], &buf); err != nil {
+			res.Failures = append(res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: err.Error()})
+			continue
+		}
+		var err error
+		if v.Workload == holdfast.Calendar {
+			_, err = w.CreateEvent(ctx, d.AccountID, cid, buf.Bytes())
+		} else {
+			_, err = w.CreateContact(ctx, d.AccountID, cid, buf.Bytes())
+		}
+		if err != nil {
+			res.Failures = append(res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: err.Error()})
+			continue
+		}
+		res.Items++
+		res.Bytes += int64(buf.Len())
+	}
+	return res, nil
 }
 
 // ToMailboxes writes the selected messages back into the mailboxes they

@@ -47,10 +47,11 @@ restore is logged as a restore.performed record. --include-deleted also
 brings back items deleted before that moment. An export never overwrites.
 
 --to-tenant writes OneDrive and SharePoint files back into the drive they
-came from, and messages (from their captured MIME) into the mailbox they
+came from and messages (from their captured MIME) into the mailbox they
 came from, in their original tree, under a new folder "Holdfast restore
-<time>"; nothing in the tenant is overwritten or deleted. Calendars,
-contacts and Teams cannot be restored into the tenant yet: export them.`,
+<time>"; events into a new calendar and contacts into a new contact folder
+of that name. Nothing in the tenant is overwritten or deleted. Teams
+messages cannot be written back through Graph: export them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd.Context(), g, o)
@@ -63,7 +64,7 @@ contacts and Teams cannot be restored into the tenant yet: export them.`,
 	f.StringVar(&o.Item, "item", "", "one item id")
 	f.StringVar(&o.At, "at", "", "the moment to restore (RFC 3339; default now)")
 	f.StringVar(&o.Run, "run", "", "restore as of the end of this backup run")
-	f.BoolVar(&o.ToTenant, "to-tenant", false, "restore files and mail into a new folder of their drive or mailbox through Graph")
+	f.BoolVar(&o.ToTenant, "to-tenant", false, "restore into new folders of the account the items came from, through Graph")
 	f.StringVar(&o.TargetAccount, "target-account", "", "with --to-tenant: the account to restore into")
 	f.StringVar(&o.ToDir, "to-dir", "", "export natives into this new or empty directory")
 	f.StringVar(&o.ToZip, "to-zip", "", "export natives into this new zip file")
@@ -336,13 +337,15 @@ func runRestoreTest(ctx context.Context, g *globalOptions, o restoreTestOptions)
 
 func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc restore.Scope, vs []restore.Version, res restoreResult, start time.Time) error {
 	const op = "restore"
-	var files, mail []restore.Version
+	var files, mail, pim []restore.Version
 	for _, v := range vs {
 		switch {
 		case !restore.Restorable(v.Workload):
-			return holdfast.Errorf(op, holdfast.Invalid, "%s items cannot be restored into the tenant yet (mail and OneDrive and SharePoint files can); export them with --to-dir or --to-zip, or narrow with --workload", v.Workload)
+			return holdfast.Errorf(op, holdfast.Invalid, "%s messages cannot be restored into the tenant (Graph cannot write them back); export them with --to-dir or --to-zip, or narrow with --workload", v.Workload)
 		case v.Workload == holdfast.Mail:
 			mail = append(mail, v)
+		case v.Workload == holdfast.Calendar || v.Workload == holdfast.Contacts:
+			pim = append(pim, v)
 		default:
 			files = append(files, v)
 		}
@@ -359,6 +362,9 @@ func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc r
 	}{
 		{files, func() (*restore.TenantResult, error) { return restore.ToDrives(ctx, s, client, files, folder) }},
 		{mail, func() (*restore.TenantResult, error) { return restore.ToMailboxes(ctx, s, client, mail, folder) }},
+		{pim, func() (*restore.TenantResult, error) {
+			return restore.ToCalendarsAndContacts(ctx, s, client, pim, folder)
+		}},
 	} {
 		if len(part.vs) == 0 || err != nil {
 			continue

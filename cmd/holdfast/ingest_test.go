@@ -371,9 +371,33 @@ func TestRestoreMailIntoTenant(t *testing.T) {
 	if back != len(originals) {
 		t.Errorf("%d messages back in the mailbox, want %d", back, len(originals))
 	}
-	// Calendars cannot go back yet: a clear error, nothing written.
-	c.ok("--tenant", "contoso", "backup", "--workloads", "calendar")
-	if code, _, errs := c.run("--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "calendar", "--to-tenant"); code != exitUsage || !strings.Contains(errs, "cannot be restored into the tenant yet") {
-		t.Errorf("--to-tenant of every workload: %d %s", code, errs)
+	// Calendars and contacts go back into a new calendar and contact folder.
+	c.ok("--tenant", "contoso", "backup", "--workloads", "calendar,contacts,teams")
+	titles := map[string]int{}
+	for _, it := range ft.Truth() {
+		if it.Account == info.Users[0] && (it.Workload == "calendar" || it.Workload == "contacts") {
+			titles[it.Workload+"|"+it.Title]++
+		}
+	}
+	time.Sleep(time.Second) // a new second: a new restore folder name
+	var pr struct {
+		Status string
+		Items  int
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "calendar", "--to-tenant"), &pr)
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "contacts", "--to-tenant"), &pr)
+	for _, it := range ft.Truth() {
+		if it.Account == info.Users[0] && strings.HasPrefix(it.Path, "Holdfast restore ") && (it.Workload == "calendar" || it.Workload == "contacts") {
+			titles[it.Workload+"|"+it.Title]--
+		}
+	}
+	for k, n := range titles {
+		if n != 0 {
+			t.Errorf("%s: %d more originals than restored copies", k, n)
+		}
+	}
+	// Teams messages cannot go back through Graph: a clear error.
+	if code, _, errs := c.run("--tenant", "contoso", "restore", "--account", "team:Contoso Accountants", "--workload", "teams", "--to-tenant"); code != exitUsage || !strings.Contains(errs, "cannot be restored into the tenant") {
+		t.Errorf("--to-tenant of Teams: %d %s", code, errs)
 	}
 }

@@ -26,6 +26,14 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, p []string) 
 			graphError(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+p[1]+"' does not exist.")
 			return
 		}
+		if r.Method == http.MethodPost && len(p) >= 3 && p[0] == "users" && (p[2] == "calendars" || p[2] == "contactFolders") {
+			if u := s.t.user(p[1]); u != nil && u.Deleted == nil {
+				s.servePIMWrite(w, r, u, p[2:])
+				return
+			}
+			graphError(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+p[1]+"' does not exist.")
+			return
+		}
 		if (r.Method == http.MethodPost || r.Method == http.MethodPut) && len(p) >= 3 && p[0] == "drives" {
 			if d := s.t.drive(p[1]); d != nil {
 				s.serveDriveWrite(w, r, d, p[2:])

@@ -406,7 +406,7 @@ func (c *Client) MessageMIME(ctx context.Context, userID, messageID string) (io.
 	if err != nil {
 		return nil, err
 	}
-	return body(op, resp)
+	return bodyOf(op, resp)
 }
 
 // send authenticates a request the SDK built and sends it with hc, for
@@ -423,8 +423,8 @@ func (c *Client) send(ctx context.Context, op string, info *abs.RequestInformati
 	return resp, nil
 }
 
-// body returns a 200 response's body to stream, or the classified error.
-func body(op string, resp *http.Response) (io.ReadCloser, error) {
+// bodyOf returns a 200 response's body to stream, or the classified error.
+func bodyOf(op string, resp *http.Response) (io.ReadCloser, error) {
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

@@ -109,5 +109,5 @@ func (c *Client) DriveItemContent(ctx context.Context, driveID, itemID string) (
 			return nil, holdfast.E(op, holdfast.IO, err)
 		}
 	}
-	return body(op, resp)
+	return bodyOf(op, resp)
 }

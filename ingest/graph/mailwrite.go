@@ -51,7 +51,7 @@ func (c *Client) CreateMessageMIME(ctx context.Context, userID, folderID string,
 		return "", err
 	}
 	if resp.StatusCode != 201 && resp.StatusCode != 200 {
-		_, err := body(op, resp)
+		_, err := bodyOf(op, resp)
 		return "", err
 	}
 	defer resp.Body.Close()

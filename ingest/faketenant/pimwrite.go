@@ -1,0 +1,84 @@
+package faketenant
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Writes of calendars and contacts, as restore uses them: POST calendars,
+// POST calendars/{id}/events, POST contactFolders, POST
+// contactFolders/{id}/contacts. Names collide with 409 ErrorFolderExists.
+// Called with the tenant locked.
+func (s *Server) servePIMWrite(w http.ResponseWriter, r *http.Request, u *User, p []string) {
+	var body map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		graphError(w, http.StatusBadRequest, "UnableToDeserializePostBody", "The request body is not JSON.")
+		return
+	}
+	str := func(k string) string { v, _ := body[k].(string); return v }
+	now := time.Now().UTC()
+	switch {
+	case p[0] == "calendars" && len(p) == 1:
+		name := str("name")
+		for _, c := range u.Calendars {
+			if strings.EqualFold(c.Name, name) {
+				graphError(w, http.StatusConflict, "ErrorFolderExists", "A folder with the specified name already exists.")
+				return
+			}
+		}
+		if name == "" {
+			graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "A calendar needs a name.")
+			return
+		}
+		c := &Calendar{ID: graphID("AAMkADC", s.t.opts.Seed, u.UPN, "created", name, fmt.Sprint(now.UnixNano())), Name: name, Items: map[string]*PIMItem{}}
+		u.Calendars = append(u.Calendars, c)
+		writeJSONStatus(w, http.StatusCreated, map[string]any{"id": c.ID, "name": c.Name, "isDefaultCalendar": false, "canEdit": true})
+	case p[0] == "calendars" && len(p) == 3 && p[2] == "events":
+		for _, c := range u.Calendars {
+			if c.ID == p[1] {
+				if str("subject") == "" || body["start"] == nil || body["end"] == nil {
+					graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "An event needs a subject, a start and an end.")
+					return
+				}
+				it := s.t.newPIM(u, "event", c.ID, int(now.UnixNano()%1e9), str("subject"), body)
+				it.Modified = now
+				c.Items[it.ID] = it
+				writeJSONStatus(w, http.StatusCreated, pimJSON("#microsoft.graph.event", it))
+				return
+			}
+		}
+		graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+	case p[0] == "contactFolders" && len(p) == 1:
+		name := str("displayName")
+		for _, f := range u.ContactFolders {
+			if strings.EqualFold(f.Name, name) {
+				graphError(w, http.StatusConflict, "ErrorFolderExists", "A folder with the specified name already exists.")
+				return
+			}
+		}
+		if name == "" {
+			graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "A contact folder needs a displayName.")
+			return
+		}
+		f := &ContactFolder{ID: graphID("AAMkADF", s.t.opts.Seed, u.UPN, "created", name, fmt.Sprint(now.UnixNano())), Name: name, Items: map[string]*PIMItem{}}
+		u.ContactFolders = append(u.ContactFolders, f)
+		writeJSONStatus(w, http.StatusCreated, map[string]any{"id": f.ID, "displayName": f.Name, "parentFolderId": u.ContactFolders[0].ID})
+	case p[0] == "contactFolders" && len(p) == 3 && p[2] == "contacts":
+		for _, f := range u.ContactFolders {
+			if f.ID == p[1] {
+				body["parentFolderId"] = f.ID
+				it := s.t.newPIM(u, "contact", f.ID, int(now.UnixNano()%1e9), str("displayName"), body)
+				it.Modified = now
+				f.Items[it.ID] = it
+				writeJSONStatus(w, http.StatusCreated, pimJSON("#microsoft.graph.contact", it))
+				return
+			}
+		}
+		graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+	default:
+		graphError(w, http.StatusBadRequest, "BadRequest", "Unsupported write")
+	}
+}
