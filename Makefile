@@ -31,7 +31,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'AppendFile' -benchtime 25x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'Verify' -benchtime 5x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'Export' -benchtime 3x ./restore
-	$(GO) test -run '^$$' -bench 'Backup' -benchtime 1x ./ingest/graph
+	$(GO) test -run '^$$' -bench 'Backup|RestoreToTenant' -benchtime 1x ./ingest/graph
 
 demo: build
 	./scripts/demo.sh

@@ -17,6 +17,8 @@ import (
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/faketenant"
 	"github.com/holdfast/holdfast/ingest/graph"
+	"github.com/holdfast/holdfast/internal/synth"
+	"github.com/holdfast/holdfast/restore"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -127,4 +129,53 @@ func BenchmarkBackup(b *testing.B) {
 		b.ReportMetric(100*incr.Seconds()/full.Seconds(), "incremental-%")
 		b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
 	}
+}
+
+// BenchmarkRestoreToTenant restores 500 captured 10 KB messages into a
+// mailbox of the fake tenant (in this process) through the SDK: the
+// restore-to-tenant throughput of issue 4, without throttling.
+func BenchmarkRestoreToTenant(b *testing.B) {
+	ft, err := faketenant.New(faketenant.Options{Seed: 1, Users: 5, ItemsPerUser: 4}, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := ft.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ft.Close()
+	c, err := graph.New(graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+		GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile, NoBudgets: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	d := store.DataDir{Dir: filepath.Join(b.TempDir(), "data")}
+	d.Init()
+	d.AddTenant(ctx, "bench", store.AddTenantOptions{})
+	s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(ctx)
+	const n = 500
+	accounts, _ := c.Accounts(ctx)
+	for i := 0; i < n; i++ {
+		ref, _ := s.PutBytes(ctx, synth.Message(7, i, 10000))
+		s.Append(ctx, store.TypeItemVersion, map[string]any{"account": accounts[0].UPN, "account_id": accounts[0].ID, "workload": "mail",
+			"item": fmt.Sprint("M", i), "path": fmt.Sprintf("Inbox/F%d", i%5)}, ref)
+	}
+	s.Flush(ctx)
+	vs, err := restore.Select(ctx, s, restore.Scope{Workload: holdfast.Mail})
+	if err != nil || len(vs) != n {
+		b.Fatalf("select %d: %v", len(vs), err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := restore.ToMailboxes(ctx, s, c, vs, fmt.Sprint("Holdfast restore bench ", i))
+		if err != nil || res.Items != n {
+			b.Fatalf("restore: %v %+v", err, res)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")
 }
