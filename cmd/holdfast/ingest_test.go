@@ -202,19 +202,7 @@ func TestCertificateCredentialAndClouds(t *testing.T) {
 // back up again, restore the folder as of the run before the disaster, and
 // get the original bytes back.
 func TestRestoreClientFolderAfterDisaster(t *testing.T) {
-	ft, err := faketenant.New(faketenant.Options{Seed: 6}, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := ft.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ft.Close()
-	c := newCLI(t)
-	c.ok("init")
-	t.Setenv("FAKE_SECRET", info.ClientSecret)
-	c.ok(connectArgs(info, "contoso", "--client-secret-env", "FAKE_SECRET")...)
+	ft, info, c := connectedFake(t, 6)
 	var before struct{ Run string }
 	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "backup", "--workloads", "onedrive"), &before)
 	originals := map[string]string{} // item id → sha256
@@ -324,19 +312,7 @@ func TestRestoreClientFolderAfterDisaster(t *testing.T) {
 // Mail back into the mailbox: a deleted client folder, restored from the
 // captured MIME under a new top-level folder with its tree.
 func TestRestoreMailIntoTenant(t *testing.T) {
-	ft, err := faketenant.New(faketenant.Options{Seed: 8}, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := ft.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ft.Close()
-	c := newCLI(t)
-	c.ok("init")
-	t.Setenv("FAKE_SECRET", info.ClientSecret)
-	c.ok(connectArgs(info, "contoso", "--client-secret-env", "FAKE_SECRET")...)
+	ft, info, c := connectedFake(t, 8)
 	var before struct{ Run string }
 	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "backup", "--workloads", "mail"), &before)
 	const path = "Inbox/Clients/Harbour Bakery"
@@ -400,4 +376,24 @@ func TestRestoreMailIntoTenant(t *testing.T) {
 	if code, _, errs := c.run("--tenant", "contoso", "restore", "--account", "team:Contoso Accountants", "--workload", "teams", "--to-tenant"); code != exitUsage || !strings.Contains(errs, "cannot be restored into the tenant") {
 		t.Errorf("--to-tenant of Teams: %d %s", code, errs)
 	}
+}
+
+// connectedFake starts a fake tenant and a data directory with tenant
+// contoso connected to it (secret in FAKE_SECRET).
+func connectedFake(t *testing.T, seed uint64) (*faketenant.Server, faketenant.Info, *cli) {
+	t.Helper()
+	ft, err := faketenant.New(faketenant.Options{Seed: seed}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ft.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ft.Close() })
+	c := newCLI(t)
+	c.ok("init")
+	t.Setenv("FAKE_SECRET", info.ClientSecret)
+	c.ok(connectArgs(info, "contoso", "--client-secret-env", "FAKE_SECRET")...)
+	return ft, info, c
 }

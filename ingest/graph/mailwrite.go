@@ -3,11 +3,8 @@ package graph
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 
 	"github.com/holdfast/holdfast"
-	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 )
 
@@ -42,24 +39,5 @@ func (c *Client) CreateMessageMIME(ctx context.Context, userID, folderID string,
 		return "", holdfast.E(op, err)
 	}
 	// The request was built for a JSON message; the body is MIME instead.
-	info.Headers = abs.NewRequestHeaders()
-	info.Headers.Add("Accept", "application/json")
-	info.Headers.Add("Prefer", `IdType="ImmutableId"`)
-	info.SetStreamContentAndContentType([]byte(base64.StdEncoding.EncodeToString(mime)), "text/plain")
-	resp, err := c.send(ctx, op, info, c.http)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != 201 && resp.StatusCode != 200 {
-		_, err := bodyOf(op, resp)
-		return "", err
-	}
-	defer resp.Body.Close()
-	var m struct {
-		ID string `json:"id"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&m); err != nil {
-		return "", holdfast.E(op, holdfast.IO, err)
-	}
-	return m.ID, nil
+	return c.postRaw(ctx, op, info, []byte(base64.StdEncoding.EncodeToString(mime)), "text/plain", `IdType="ImmutableId"`)
 }

@@ -85,9 +85,18 @@ func (c *Client) postJSON(ctx context.Context, op string, info *abs.RequestInfor
 	if err != nil {
 		return "", holdfast.E(op, holdfast.Integrity, err, "captured JSON")
 	}
+	return c.postRaw(ctx, op, info, body, "application/json")
+}
+
+// postRaw replaces the body of a request the SDK built for a model with
+// body of contentType, sends it, and returns the created object's id.
+func (c *Client) postRaw(ctx context.Context, op string, info *abs.RequestInformation, body []byte, contentType string, prefer ...string) (string, error) {
 	info.Headers = abs.NewRequestHeaders()
 	info.Headers.Add("Accept", "application/json")
-	info.SetStreamContentAndContentType(body, "application/json")
+	for _, p := range prefer {
+		info.Headers.Add("Prefer", p)
+	}
+	info.SetStreamContentAndContentType(body, contentType)
 	resp, err := c.send(ctx, op, info, c.http)
 	if err != nil {
 		return "", err
