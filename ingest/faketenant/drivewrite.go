@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -28,11 +27,6 @@ type uploadSession struct {
 	size   int64
 	data   []byte
 }
-
-var (
-	sessionsMu sync.Mutex
-	sessions   = map[string]*uploadSession{}
-)
 
 func (d *Drive) child(parent, name string) *DriveItem {
 	for _, it := range d.Items {
@@ -111,9 +105,12 @@ func (s *Server) serveDriveWrite(w http.ResponseWriter, r *http.Request, d *Driv
 			return
 		}
 		tok := base64.RawURLEncoding.EncodeToString([]byte(guid(uint64(time.Now().UnixNano()), "upload", name)))
-		sessionsMu.Lock()
-		sessions[tok] = &uploadSession{drive: d, parent: parentID, name: name, size: -1}
-		sessionsMu.Unlock()
+		s.uploadsMu.Lock()
+		if s.uploads == nil {
+			s.uploads = map[string]*uploadSession{}
+		}
+		s.uploads[tok] = &uploadSession{drive: d, parent: parentID, name: name, size: -1}
+		s.uploadsMu.Unlock()
 		writeJSON(w, map[string]any{"uploadUrl": s.base + "/upload/" + tok, "expirationDateTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "nextExpectedRanges": []string{"0-"}})
 	default:
 		graphError(w, http.StatusBadRequest, "invalidRequest", "Unsupported drive write")
@@ -137,9 +134,9 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, tok string)
 		graphError(w, http.StatusUnauthorized, "invalidRequest", "The upload URL is pre-authenticated; send no Authorization header.")
 		return
 	}
-	sessionsMu.Lock()
-	sess := sessions[tok]
-	sessionsMu.Unlock()
+	s.uploadsMu.Lock()
+	sess := s.uploads[tok]
+	s.uploadsMu.Unlock()
 	if sess == nil {
 		graphError(w, http.StatusNotFound, "itemNotFound", "The upload session does not exist or has expired.")
 		return
@@ -170,8 +167,8 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, tok string)
 	}
 	it := s.t.newDriveItem(sess.drive, "uploaded", sess.name, sess.parent, false, Address{"Holdfast", "holdfast@app"}, time.Now().UTC())
 	it.Content, it.MimeType = sess.data, "application/octet-stream"
-	sessionsMu.Lock()
-	delete(sessions, tok)
-	sessionsMu.Unlock()
+	s.uploadsMu.Lock()
+	delete(s.uploads, tok)
+	s.uploadsMu.Unlock()
 	writeJSONStatus(w, http.StatusCreated, s.driveItemJSON(sess.drive, it))
 }

@@ -49,6 +49,9 @@ type Server struct {
 	srv      *http.Server
 	base     string
 	stats    Stats
+
+	uploadsMu sync.Mutex
+	uploads   map[string]*uploadSession // open upload sessions by token
 }
 
 // Stats counts what the server did, for tests and benchmarks.
