@@ -30,15 +30,15 @@ func (s *Server) serveMailWrite(w http.ResponseWriter, r *http.Request, u *User,
 		var body struct {
 			DisplayName string `json:"displayName"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.DisplayName == "" {
-			graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "A mail folder needs a displayName.")
-			return
-		}
+		json.NewDecoder(r.Body).Decode(&body)
+		var taken []string
 		for _, f := range u.Folders {
-			if f.ParentID == parent && strings.EqualFold(f.DisplayName, body.DisplayName) {
-				graphError(w, http.StatusConflict, "ErrorFolderExists", "A folder with the specified name already exists.")
-				return
+			if f.ParentID == parent {
+				taken = append(taken, f.DisplayName)
 			}
+		}
+		if !newFolderName(w, body.DisplayName, taken, "A mail folder needs a displayName.") {
+			return
 		}
 		f := &Folder{ID: graphID("AAMkAD", s.t.opts.Seed, u.UPN, "created", parent, body.DisplayName, fmt.Sprint(time.Now().UnixNano())), DisplayName: body.DisplayName, ParentID: parent, Messages: map[string]*Message{}}
 		u.Folders = append(u.Folders, f)

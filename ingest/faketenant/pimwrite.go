@@ -23,14 +23,11 @@ func (s *Server) servePIMWrite(w http.ResponseWriter, r *http.Request, u *User, 
 	switch {
 	case p[0] == "calendars" && len(p) == 1:
 		name := str("name")
+		var taken []string
 		for _, c := range u.Calendars {
-			if strings.EqualFold(c.Name, name) {
-				graphError(w, http.StatusConflict, "ErrorFolderExists", "A folder with the specified name already exists.")
-				return
-			}
+			taken = append(taken, c.Name)
 		}
-		if name == "" {
-			graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "A calendar needs a name.")
+		if !newFolderName(w, name, taken, "A calendar needs a name.") {
 			return
 		}
 		c := &Calendar{ID: graphID("AAMkADC", s.t.opts.Seed, u.UPN, "created", name, fmt.Sprint(now.UnixNano())), Name: name, Items: map[string]*PIMItem{}}
@@ -53,14 +50,11 @@ func (s *Server) servePIMWrite(w http.ResponseWriter, r *http.Request, u *User, 
 		graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
 	case p[0] == "contactFolders" && len(p) == 1:
 		name := str("displayName")
+		var taken []string
 		for _, f := range u.ContactFolders {
-			if strings.EqualFold(f.Name, name) {
-				graphError(w, http.StatusConflict, "ErrorFolderExists", "A folder with the specified name already exists.")
-				return
-			}
+			taken = append(taken, f.Name)
 		}
-		if name == "" {
-			graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "A contact folder needs a displayName.")
+		if !newFolderName(w, name, taken, "A contact folder needs a displayName.") {
 			return
 		}
 		f := &ContactFolder{ID: graphID("AAMkADF", s.t.opts.Seed, u.UPN, "created", name, fmt.Sprint(now.UnixNano())), Name: name, Items: map[string]*PIMItem{}}
@@ -81,4 +75,21 @@ func (s *Server) servePIMWrite(w http.ResponseWriter, r *http.Request, u *User, 
 	default:
 		graphError(w, http.StatusBadRequest, "BadRequest", "Unsupported write")
 	}
+}
+
+// newFolderName answers 400 for an empty name and 409 ErrorFolderExists for
+// a name already taken (case-insensitively, as Exchange compares); it
+// reports whether the name may be created.
+func newFolderName(w http.ResponseWriter, name string, taken []string, missing string) bool {
+	if name == "" {
+		graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", missing)
+		return false
+	}
+	for _, t := range taken {
+		if strings.EqualFold(t, name) {
+			graphError(w, http.StatusConflict, "ErrorFolderExists", "A folder with the specified name already exists.")
+			return false
+		}
+	}
+	return true
 }

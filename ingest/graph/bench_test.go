@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,16 +90,12 @@ func BenchmarkBackup(b *testing.B) {
 		}
 		var info faketenant.Info
 		json.Unmarshal([]byte(line), &info)
-		c, err := graph.New(graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
-			GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile, NoBudgets: true})
+		c, err := graph.New(connOf(info, true))
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx := context.Background()
-		d := store.DataDir{Dir: filepath.Join(b.TempDir(), "data")}
-		d.Init()
-		d.AddTenant(ctx, "bench", store.AddTenantOptions{})
-		s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
+		s, err := newDataDir(b, "bench").OpenTenant(ctx, "bench", store.OpenTenantOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,16 +139,12 @@ func BenchmarkRestoreToTenant(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ft.Close()
-	c, err := graph.New(graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
-		GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile, NoBudgets: true})
+	c, err := graph.New(connOf(info, true))
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	d := store.DataDir{Dir: filepath.Join(b.TempDir(), "data")}
-	d.Init()
-	d.AddTenant(ctx, "bench", store.AddTenantOptions{})
-	s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
+	s, err := newDataDir(b, "bench").OpenTenant(ctx, "bench", store.OpenTenantOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

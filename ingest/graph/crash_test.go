@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -46,8 +45,7 @@ func crashChild(spec string) int {
 		return 1
 	}
 	ctx := context.Background()
-	c, err := graph.New(graph.Conn{TenantID: s.Info.TenantID, ClientID: s.Info.ClientID, ClientSecret: s.Info.ClientSecret,
-		GraphEndpoint: s.Info.GraphEndpoint, LoginEndpoint: s.Info.LoginEndpoint, CAFile: s.Info.CAFile, NoBudgets: true})
+	c, err := graph.New(connOf(s.Info, true))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -74,20 +72,13 @@ func TestBackupCrashSafety(t *testing.T) {
 	// Request budgets off on both sides, so that kill times scale with the
 	// work, not with quota waits.
 	e := newEnv(t, faketenant.Options{Seed: 11, ItemsPerUser: 60, Latency: 2 * time.Millisecond})
-	e.client, _ = graph.New(graph.Conn{TenantID: e.info.TenantID, ClientID: e.info.ClientID, ClientSecret: e.info.ClientSecret,
-		GraphEndpoint: e.info.GraphEndpoint, LoginEndpoint: e.info.LoginEndpoint, CAFile: e.info.CAFile, NoBudgets: true})
+	e.client, _ = graph.New(connOf(e.info, true))
 	start := time.Now()
 	e.backup(workloads...)
 	clean := time.Since(start)
 	want := e.captured()
 
-	crashed := store.DataDir{Dir: filepath.Join(t.TempDir(), "crashed")}
-	if _, err := crashed.Init(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := crashed.AddTenant(context.Background(), "contoso", store.AddTenantOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	crashed := newDataDir(t, "contoso")
 	spec, _ := json.Marshal(crashSpec{Info: e.info, Data: crashed.Dir})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	kills, round := 0, 0

@@ -41,19 +41,32 @@ func newEnv(t *testing.T, o faketenant.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ft.Close() })
-	d := store.DataDir{Dir: filepath.Join(t.TempDir(), "data")}
-	if _, err := d.Init(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.AddTenant(context.Background(), "contoso", store.AddTenantOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := graph.New(graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
-		GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile})
+	d := newDataDir(t, "contoso")
+	c, err := graph.New(connOf(info, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{t: t, ft: ft, info: info, data: d, client: c}
+}
+
+// connOf is the connection to a fake tenant; noBudgets turns request
+// budgets off where timing matters (crash kills, benchmarks).
+func connOf(info faketenant.Info, noBudgets bool) graph.Conn {
+	return graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
+		GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile, NoBudgets: noBudgets}
+}
+
+// newDataDir initialises a data directory with one tenant.
+func newDataDir(t testing.TB, tenant string) store.DataDir {
+	t.Helper()
+	d := store.DataDir{Dir: filepath.Join(t.TempDir(), "data")}
+	if _, err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddTenant(context.Background(), tenant, store.AddTenantOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func (e *env) backup(workloads ...holdfast.Workload) *ingest.Result {
