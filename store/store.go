@@ -800,16 +800,8 @@ func (s *Store) scanRecords(ctx context.Context, from, to uint64, fn func(raw []
 
 // readBatch decodes every record of one batch and checks their indexes.
 func readBatch(ctx context.Context, be Backend, b batch, fn func(raw []byte, r Record) error) error {
-	rc, err := be.Open(ctx, b.name)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLineSize+1)
 	want := b.first
-	for sc.Scan() {
-		raw := sc.Bytes()
+	err := eachLine(ctx, be, b.name, func(raw []byte) error {
 		r, err := DecodeRecord(raw)
 		if err != nil {
 			return holdfast.E("read log", holdfast.Integrity, err, fmt.Sprintf("%s: record %d", b.name, want))
@@ -817,18 +809,52 @@ func readBatch(ctx context.Context, be Backend, b batch, fn func(raw []byte, r R
 		if r.Index != want {
 			return holdfast.Errorf("read log", holdfast.Integrity, "%s: record %d says it is record %d", b.name, want, r.Index)
 		}
-		if err := fn(raw, r); err != nil {
-			return err
-		}
 		want++
-	}
-	if err := sc.Err(); err != nil {
-		return holdfast.E("read log", holdfast.Integrity, err, b.name)
+		return fn(raw, r)
+	})
+	if err != nil {
+		return err
 	}
 	if want != b.last+1 {
 		return holdfast.Errorf("read log", holdfast.Integrity, "%s holds %d records, its name says %d (truncated?)", b.name, want-b.first, b.last-b.first+1)
 	}
 	return nil
+}
+
+// eachLine streams a log batch and calls fn with each record's bytes
+// (valid until fn returns). A final line without its newline is a cut
+// record: an Integrity error.
+func eachLine(ctx context.Context, be Backend, name string, fn func(line []byte) error) error {
+	rc, err := be.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<20)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A record longer than the buffer: assemble it.
+			long := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if err == io.EOF && len(line) == 0 {
+			return nil
+		}
+		if err == io.EOF {
+			return holdfast.Errorf("read log", holdfast.Integrity, "%s ends with a partial record; run holdfast verify", name)
+		}
+		if err != nil {
+			return holdfast.E("read log", holdfast.IO, err, name)
+		}
+		if err := fn(line[:len(line)-1]); err != nil {
+			return err
+		}
+	}
 }
 
 // Scan calls fn with the canonical bytes of each committed record whose
@@ -848,48 +874,22 @@ func (s *Store) Scan(ctx context.Context, from uint64, types []string, fn func(r
 	i := sort.Search(len(batches), func(i int) bool { return batches[i].last >= from })
 	for ; i < len(batches) && batches[i].first < size; i++ {
 		b := batches[i]
-		rc, err := s.be.Open(ctx, b.name)
+		idx := b.first
+		err := eachLine(ctx, s.be, b.name, func(line []byte) error {
+			defer func() { idx++ }()
+			if idx < from || idx >= size {
+				return nil
+			}
+			for _, suf := range suffixes {
+				if bytes.HasSuffix(line, suf) {
+					return fn(line)
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		br := bufio.NewReaderSize(rc, 1<<20)
-		idx := b.first
-		for {
-			line, err := br.ReadSlice('\n')
-			if err == bufio.ErrBufferFull {
-				// A record longer than the buffer: assemble it.
-				long := append([]byte(nil), line...)
-				for err == bufio.ErrBufferFull {
-					line, err = br.ReadSlice('\n')
-					long = append(long, line...)
-				}
-				line = long
-			}
-			if err == io.EOF && len(line) == 0 {
-				break
-			}
-			if err != nil {
-				rc.Close()
-				if err == io.EOF {
-					return holdfast.Errorf("scan log", holdfast.Integrity, "%s ends with a partial record; run holdfast verify", b.name)
-				}
-				return holdfast.E("scan log", holdfast.IO, err)
-			}
-			line = line[:len(line)-1]
-			if idx >= from && idx < size {
-				for _, suf := range suffixes {
-					if bytes.HasSuffix(line, suf) {
-						if err := fn(line); err != nil {
-							rc.Close()
-							return err
-						}
-						break
-					}
-				}
-			}
-			idx++
-		}
-		rc.Close()
 	}
 	return nil
 }
