@@ -830,7 +830,7 @@ func eachLine(ctx context.Context, be Backend, name string, fn func(line []byte)
 		return err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 1<<20)
+	br := bufio.NewReaderSize(rc, 64<<10)
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
