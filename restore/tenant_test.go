@@ -20,7 +20,7 @@ type memDrive struct {
 func (m *memDrive) CreateFolder(_ context.Context, drive, parent, name string) (string, error) {
 	for _, v := range m.names {
 		if v == parent+"|"+name {
-			return "", fmt.Errorf("create folder %q: name already exists", name)
+			return "", holdfast.E("create folder", holdfast.Exist, fmt.Errorf("create folder %q: name already exists", name))
 		}
 	}
 	m.n++
@@ -37,8 +37,38 @@ func (m *memDrive) UploadFile(_ context.Context, drive, parent, name string, siz
 	if int64(len(b)) != size {
 		return "", fmt.Errorf("got %d bytes, want %d", len(b), size)
 	}
+	if _, ok := m.files[parent+"|"+name]; ok {
+		return "", holdfast.E("upload", holdfast.Exist, "name already exists")
+	}
 	m.files[parent+"|"+name] = string(b)
 	return "x", nil
+}
+
+func (m *memDrive) Child(_ context.Context, drive, parent, name string) (string, int64, error) {
+	for id, v := range m.names {
+		if v == parent+"|"+name {
+			return id, 0, nil
+		}
+	}
+	if c, ok := m.files[parent+"|"+name]; ok {
+		return "file", int64(len(c)), nil
+	}
+	return "", 0, holdfast.E("child", holdfast.NotFound, name)
+}
+
+func (m *memDrive) UserDrive(_ context.Context, user string) (string, error) {
+	return "drive-of-" + user, nil
+}
+
+func restoreWith(t *testing.T, s Log, m *memDrive, folder string, vs []Version) (*TenantResult, error) {
+	t.Helper()
+	j, err := CreateJournal(t.TempDir(), JournalHeader{Restore: "r1", Folder: folder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	tr := &Tenant{Log: s, Drives: m, Journal: j}
+	return tr.Run(context.Background(), vs)
 }
 
 func (m *memDrive) path(id string) string {
@@ -64,7 +94,7 @@ func TestToDrives(t *testing.T) {
 	// The fixture's records name no stream; give them the drive's.
 	vs[0].Data = []byte(`{"stream":"onedrive/alice/drive1","file":{"name":"ledger.csv"}}`)
 	m := &memDrive{names: map[string]string{}, files: map[string]string{}}
-	res, err := ToDrives(ctx, s, m, vs, "Holdfast restore T")
+	res, err := restoreWith(t, s, m, "Holdfast restore T", vs)
 	if err != nil || res.Items != 1 || len(res.Failures) != 0 {
 		t.Fatalf("ToDrives: %+v %v", res, err)
 	}
@@ -85,11 +115,11 @@ func TestToDrives(t *testing.T) {
 		t.Errorf("restored into %q, want the original tree under the restore folder", got)
 	}
 	// The restore folder exists now: a second restore must not merge into it.
-	if _, err := ToDrives(ctx, s, m, vs, "Holdfast restore T"); err == nil {
+	if _, err := restoreWith(t, s, m, "Holdfast restore T", vs); err == nil {
 		t.Error("a second restore into an existing folder name succeeded")
 	}
-	mail, _ := Select(ctx, s, Scope{Workload: holdfast.Mail})
-	if _, err := ToDrives(ctx, s, m, mail, "Other"); !holdfast.Is(holdfast.Invalid, err) {
-		t.Errorf("mail into a drive: %v, want Invalid", err)
+	teams := []Version{{Workload: holdfast.Teams, Item: "x"}}
+	if _, err := restoreWith(t, s, m, "Other", teams); !holdfast.Is(holdfast.Invalid, err) {
+		t.Errorf("Teams into the tenant: %v, want Invalid", err)
 	}
 }

@@ -346,7 +346,12 @@ type treeState struct {
 	Logged []ID     `json:"logged_packs"`
 }
 
-func (s *Store) statePath() string { return filepath.Join(s.localDir, "state", "tree.json") }
+func (s *Store) statePath() string { return filepath.Join(s.StateDir(), "tree.json") }
+
+// StateDir is the directory of the tenant's derived, local state (the tree
+// cache, search index, restore journals): never repository data, and
+// rebuildable from the repository except where its owner says otherwise.
+func (s *Store) StateDir() string { return filepath.Join(s.localDir, "state") }
 
 func (s *Store) loadTree(ctx context.Context) error {
 	s.tree = rangeFactory.NewEmptyRange(0)

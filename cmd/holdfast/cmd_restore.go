@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math/big"
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +33,7 @@ type restoreOptions struct {
 	ToZip          string
 	IncludeDeleted bool
 	DryRun         bool
+	NoResume       bool
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
@@ -49,9 +52,15 @@ brings back items deleted before that moment. An export never overwrites.
 --to-tenant writes OneDrive and SharePoint files back into the drive they
 came from and messages (from their captured MIME) into the mailbox they
 came from, in their original tree, under a new folder "Holdfast restore
-<time>"; events into a new calendar and contacts into a new contact folder
-of that name. Nothing in the tenant is overwritten or deleted. Teams
-messages cannot be written back through Graph: export them.`,
+<time>"; events (with their attachments) into a new calendar and contacts
+into a new contact folder of that name. --target-account restores mail,
+calendars, contacts and OneDrive files into another account instead.
+Nothing in the tenant is overwritten or deleted. Four items are written at
+a time (Exchange's limit per mailbox). An interrupted restore resumes when
+the same command is run again: into the same folders, creating nothing
+twice (--no-resume starts afresh). Exchange shows messages created from
+MIME as drafts. Teams messages cannot be written back through Graph:
+export them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd.Context(), g, o)
@@ -65,11 +74,12 @@ messages cannot be written back through Graph: export them.`,
 	f.StringVar(&o.At, "at", "", "the moment to restore (RFC 3339; default now)")
 	f.StringVar(&o.Run, "run", "", "restore as of the end of this backup run")
 	f.BoolVar(&o.ToTenant, "to-tenant", false, "restore into new folders of the account the items came from, through Graph")
-	f.StringVar(&o.TargetAccount, "target-account", "", "with --to-tenant: the account to restore into")
+	f.StringVar(&o.TargetAccount, "target-account", "", "with --to-tenant: the account (UPN) to restore mail, calendars, contacts and OneDrive files into")
 	f.StringVar(&o.ToDir, "to-dir", "", "export natives into this new or empty directory")
 	f.StringVar(&o.ToZip, "to-zip", "", "export natives into this new zip file")
 	f.BoolVar(&o.IncludeDeleted, "include-deleted", false, "also restore items deleted before the moment")
 	f.BoolVar(&o.DryRun, "dry-run", false, "list what would be restored, with counts and bytes")
+	f.BoolVar(&o.NoResume, "no-resume", false, "with --to-tenant: start a new restore even if an interrupted one asked the same")
 	return cmd
 }
 
@@ -87,6 +97,9 @@ type restoreRecord struct {
 	DurationS float64           `json:"duration_s"`
 	Test      bool              `json:"test,omitempty"`
 	Verified  int               `json:"verified,omitempty"` // restore tests: files re-hashed against the store
+	// TargetAccount is the account restored into, when not the items' own.
+	TargetAccount string `json:"target_account,omitempty"`
+	Resumed       int    `json:"resumed,omitempty"` // items an interrupted run had restored
 }
 
 type restoreResult struct {
@@ -98,6 +111,7 @@ type restoreResult struct {
 	Target    string            `json:"target"`
 	DurationS float64           `json:"duration_s"`
 	DryRun    []restore.Version `json:"would_restore,omitempty"`
+	Resumed   int               `json:"resumed,omitempty"`
 }
 
 func actor() string {
@@ -155,8 +169,8 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	if targets != 1 {
 		return holdfast.E(op, holdfast.Invalid, "give exactly one of --to-dir DIR, --to-zip FILE, --to-tenant")
 	}
-	if o.ToTenant && o.TargetAccount != "" && o.TargetAccount != o.Account {
-		return holdfast.E(op, holdfast.Invalid, "--target-account: restoring into another account is not built yet; files go back into the drive they came from")
+	if o.TargetAccount != "" && !o.ToTenant {
+		return holdfast.E(op, holdfast.Invalid, "--target-account goes with --to-tenant")
 	}
 	sc, err := o.scope()
 	if err != nil {
@@ -168,6 +182,9 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	}
 	defer s.Close(context.WithoutCancel(ctx))
 	start := time.Now()
+	if o.ToTenant && !o.DryRun {
+		return restoreToTenant(ctx, g, s, o, sc, start)
+	}
 	vs, err := restore.Select(ctx, s, sc)
 	if err != nil {
 		return err
@@ -189,9 +206,6 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 		}
 		g.print("Would restore %d items, %s\n", res.Items, humanBytes(res.Bytes))
 		return nil
-	}
-	if o.ToTenant {
-		return restoreToTenant(ctx, g, s, sc, vs, res, start)
 	}
 	target, toZip := o.ToDir, false
 	if o.ToZip != "" {
@@ -335,50 +349,69 @@ func runRestoreTest(ctx context.Context, g *globalOptions, o restoreTestOptions)
 	return nil
 }
 
-func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc restore.Scope, vs []restore.Version, res restoreResult, start time.Time) error {
+// restoreJournalDir holds the journals that make restores into the tenant
+// resumable.
+func restoreJournalDir(s *store.Store) string { return filepath.Join(s.StateDir(), "restores") }
+
+// journalKey names a restore by what was asked, so that the same command
+// run again after an interruption finds the restore to resume.
+func (o restoreOptions) journalKey() string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{o.Account, o.Workload, o.Path, o.Item, o.At, o.Run,
+		strconv.FormatBool(o.IncludeDeleted), o.TargetAccount}, "\x00")))
+	return hex.EncodeToString(sum[:])
+}
+
+func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, o restoreOptions, sc restore.Scope, start time.Time) error {
 	const op = "restore"
-	var files, mail, pim []restore.Version
+	dir := restoreJournalDir(s)
+	var j *restore.Journal
+	var err error
+	if !o.NoResume {
+		if j, err = restore.FindJournal(dir, o.journalKey()); err != nil {
+			return err
+		}
+	}
+	if j != nil {
+		// The same versions as the interrupted run: its moment is fixed.
+		sc = j.Header.Scope
+		g.say("Resuming restore %s, started %s: %d items were restored before it stopped; nothing is created twice\n",
+			j.Header.Restore, j.Header.Started.Format(time.RFC3339), j.DoneCount())
+	} else {
+		if sc.At.IsZero() && sc.Run == "" {
+			sc.At = start.UTC()
+		}
+		id := newRestoreID()
+		j, err = restore.CreateJournal(dir, restore.JournalHeader{Restore: id, Key: o.journalKey(),
+			Folder: "Holdfast restore " + start.UTC().Format("2006-01-02T15-04-05Z"), Scope: sc, Target: o.TargetAccount, Started: start.UTC()})
+		if err != nil {
+			return err
+		}
+	}
+	defer j.Close()
+	vs, err := restore.Select(ctx, s, sc)
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 {
+		return holdfast.Errorf(op, holdfast.Invalid, "nothing was captured in this scope as of %s", moment(sc))
+	}
 	for _, v := range vs {
-		switch {
-		case !restore.Restorable(v.Workload):
+		if !restore.Restorable(v.Workload) {
 			return holdfast.Errorf(op, holdfast.Invalid, "%s messages cannot be restored into the tenant (Graph cannot write them back); export them with --to-dir or --to-zip, or narrow with --workload", v.Workload)
-		case v.Workload == holdfast.Mail:
-			mail = append(mail, v)
-		case v.Workload == holdfast.Calendar || v.Workload == holdfast.Contacts:
-			pim = append(pim, v)
-		default:
-			files = append(files, v)
 		}
 	}
 	client, err := g.graphClient(g.Tenant)
 	if err != nil {
 		return err
 	}
-	folder := "Holdfast restore " + time.Now().UTC().Format("2006-01-02T15-04-05Z")
-	var folders []string
-	for _, part := range []struct {
-		vs  []restore.Version
-		run func() (*restore.TenantResult, error)
-	}{
-		{files, func() (*restore.TenantResult, error) { return restore.ToDrives(ctx, s, client, files, folder) }},
-		{mail, func() (*restore.TenantResult, error) { return restore.ToMailboxes(ctx, s, client, mail, folder) }},
-		{pim, func() (*restore.TenantResult, error) {
-			return restore.ToCalendarsAndContacts(ctx, s, client, pim, folder)
-		}},
-	} {
-		if len(part.vs) == 0 || err != nil {
-			continue
-		}
-		var out *restore.TenantResult
-		out, err = part.run()
-		if out != nil {
-			res.Items += out.Items
-			res.Bytes += out.Bytes
-			res.Failed = append(res.Failed, out.Failures...)
-			folders = append(folders, out.Folders...)
-		}
+	t := &restore.Tenant{Log: s, Drives: client, Mail: client, PIM: client, Journal: j, Target: o.TargetAccount}
+	if g.stderrTTY {
+		t.Progress = func(done, total int) { fmt.Fprintf(g.stderr, "\rrestore: %d of %d items", done, total) }
 	}
-	res.Target = "tenant: " + strings.Join(folders, ", ")
+	out, err := t.Run(ctx, vs)
+	g.endProgress()
+	res := restoreResult{Restore: j.Header.Restore, Failed: out.Failures, Items: out.Items, Bytes: out.Bytes, Resumed: out.Resumed}
+	res.Target = "tenant: " + strings.Join(out.Folders, ", ")
 	res.DurationS = time.Since(start).Seconds()
 	res.Status = "completed"
 	switch {
@@ -387,12 +420,23 @@ func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc r
 	case len(res.Failed) > 0:
 		res.Status = "completed_with_failures"
 	}
-	rec := restoreRecord{Restore: res.Restore, Actor: actor(), Scope: sc, Target: res.Target, Status: res.Status, Items: res.Items, Bytes: res.Bytes, Failures: res.Failed, DurationS: res.DurationS}
+	rec := restoreRecord{Restore: res.Restore, Actor: actor(), Scope: sc, Target: res.Target, Status: res.Status, Items: res.Items, Bytes: res.Bytes,
+		Failures: res.Failed, DurationS: res.DurationS, TargetAccount: o.TargetAccount, Resumed: res.Resumed}
 	if lerr := logRestore(context.WithoutCancel(ctx), s, rec); lerr != nil && err == nil {
 		err = lerr
 	}
 	if err != nil {
+		if ctx.Err() == nil && !holdfast.Is(holdfast.Exist, err) {
+			// A run that got going can be resumed; say how.
+			return holdfast.E(op, err, "rerun the same command to resume")
+		}
+		if holdfast.Is(holdfast.Exist, err) {
+			j.Finish() // nothing was restored: a collision is not resumable
+		}
 		return err
+	}
+	if ferr := j.Finish(); ferr != nil {
+		return ferr
 	}
 	if g.JSON {
 		if err := g.emit(res); err != nil {
@@ -401,6 +445,9 @@ func restoreToTenant(ctx context.Context, g *globalOptions, s *store.Store, sc r
 	} else {
 		g.print("Restored %d items (%s) as they were at %s into %s in %.1fs; nothing in the tenant was overwritten\n",
 			res.Items, humanBytes(res.Bytes), moment(sc), res.Target, res.DurationS)
+		if res.Resumed > 0 {
+			g.print("%d of them had been restored by the interrupted run and were not created again\n", res.Resumed)
+		}
 		for _, f := range res.Failed {
 			g.print("FAILED %s %s: %s\n", f.Path, f.Item, f.Reason)
 		}

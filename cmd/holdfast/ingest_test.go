@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -352,7 +353,7 @@ func TestRestoreMailIntoTenant(t *testing.T) {
 	titles := map[string]int{}
 	for _, it := range ft.Truth() {
 		if it.Account == info.Users[0] && (it.Workload == "calendar" || it.Workload == "contacts") {
-			titles[it.Workload+"|"+it.Title]++
+			titles[fmt.Sprint(it.Workload, "|", it.Title, "|", it.Attachments)]++
 		}
 	}
 	time.Sleep(time.Second) // a new second: a new restore folder name
@@ -364,7 +365,7 @@ func TestRestoreMailIntoTenant(t *testing.T) {
 	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "contacts", "--to-tenant"), &pr)
 	for _, it := range ft.Truth() {
 		if it.Account == info.Users[0] && strings.HasPrefix(it.Path, "Holdfast restore ") && (it.Workload == "calendar" || it.Workload == "contacts") {
-			titles[it.Workload+"|"+it.Title]--
+			titles[fmt.Sprint(it.Workload, "|", it.Title, "|", it.Attachments)]--
 		}
 	}
 	for k, n := range titles {

@@ -207,6 +207,19 @@ func (s *Server) serveDrive(w http.ResponseWriter, r *http.Request, p []string) 
 		tok := base64.RawURLEncoding.EncodeToString([]byte(d.ID + "|" + it.ID + "|" + strconv.Itoa(it.Version)))
 		w.Header().Set("Location", s.base+"/download/"+tok+"?tempauth=v1."+guid(uint64(it.Seq), "tempauth"))
 		w.WriteHeader(http.StatusFound)
+	case (len(p) == 3 && p[1] == "items" && strings.Contains(p[2], ":/")) || (len(p) == 4 && p[1] == "items" && strings.HasSuffix(p[2], ":")):
+		// An item addressed by path below a folder: {parent}:/{name}:
+		// (one escaped segment from the SDK, two from other clients).
+		parent, name, _ := strings.Cut(strings.Join(p[2:], "/"), ":/")
+		if parent == "root" {
+			parent = d.RootID
+		}
+		it := d.child(parent, strings.TrimSuffix(name, ":"))
+		if it == nil {
+			graphError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
+			return
+		}
+		writeJSON(w, selectFields(r, s.driveItemJSON(d, it)))
 	case len(p) == 3 && p[1] == "items":
 		it := d.Items[p[2]]
 		if p[2] == "root" {

@@ -17,7 +17,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request, p []string) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.Method != http.MethodGet {
-		// Writes: drives only, so far (restore).
+		// Writes, as restore makes them: drives, mail, calendars, contacts.
 		if r.Method == http.MethodPost && len(p) >= 3 && p[0] == "users" && p[2] == "mailFolders" {
 			if u := s.t.user(p[1]); u != nil && u.Deleted == nil {
 				s.serveMailWrite(w, r, u, p[2:])
@@ -276,6 +276,25 @@ func (s *Server) serveMailFolders(w http.ResponseWriter, r *http.Request, u *Use
 			}
 		}
 		s.pageBySkip(w, r, odataCtx+"('"+f.ID+"')/childFolders", all, 100)
+	case len(p) == 2 && p[1] == "messages":
+		var all []map[string]any
+		var live []*Message
+		for _, m := range f.Messages {
+			if !m.Deleted {
+				live = append(live, m)
+			}
+		}
+		// Graph lists a folder's messages newest first.
+		sort.Slice(live, func(i, j int) bool {
+			if !live[i].Received.Equal(live[j].Received) {
+				return live[i].Received.After(live[j].Received)
+			}
+			return live[i].ID < live[j].ID
+		})
+		for _, m := range live {
+			all = append(all, selectFields(r, s.messageJSON(u, m)))
+		}
+		s.pageBySkip(w, r, odataCtx+"('"+f.ID+"')/messages", all, 1000)
 	case len(p) == 3 && p[1] == "messages" && (p[2] == "delta()" || p[2] == "delta" || p[2] == "microsoft.graph.delta()"):
 		s.messagesDelta(w, r, u, f)
 	case len(p) == 4 && p[1] == "messages" && p[3] == "$value":

@@ -186,6 +186,18 @@ func (s *Server) serveContacts(w http.ResponseWriter, r *http.Request, u *User, 
 			all = append(all, selectFields(r, map[string]any{"id": f.ID, "displayName": f.Name, "parentFolderId": u.ContactFolders[0].ID}))
 		}
 		s.pageBySkipToken(w, r, s.base+"/v1.0/$metadata#users('"+u.ID+"')/contactFolders", all, 100)
+	case p[0] == "contactFolders" && len(p) == 3 && p[2] == "contacts":
+		for _, f := range u.ContactFolders {
+			if f.ID == p[1] {
+				var all []map[string]any
+				for _, it := range livePIM(f.Items) {
+					all = append(all, selectFields(r, pimJSON("#microsoft.graph.contact", it)))
+				}
+				s.pageBySkip(w, r, s.base+"/v1.0/$metadata#users('"+u.ID+"')/contactFolders('"+f.ID+"')/contacts", all, 1000)
+				return
+			}
+		}
+		graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
 	case p[0] == "contactFolders" && len(p) == 4 && p[2] == "contacts" && isDelta(p[3]):
 		for _, f := range u.ContactFolders {
 			if f.ID == p[1] {

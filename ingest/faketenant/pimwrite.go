@@ -1,6 +1,7 @@
 package faketenant
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,6 +41,16 @@ func (s *Server) servePIMWrite(w http.ResponseWriter, r *http.Request, u *User, 
 					graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "An event needs a subject, a start and an end.")
 					return
 				}
+				if txn := str("transactionId"); txn != "" {
+					// Graph: a create repeated with the same transactionId
+					// returns the event the first one made.
+					for _, it := range c.Items {
+						if !it.Deleted && it.Fields["transactionId"] == txn {
+							writeJSONStatus(w, http.StatusCreated, pimJSON("#microsoft.graph.event", it))
+							return
+						}
+					}
+				}
 				it := s.t.newPIM(u, "event", c.ID, int(now.UnixNano()%1e9), str("subject"), body)
 				it.Modified = now
 				c.Items[it.ID] = it
@@ -48,6 +59,32 @@ func (s *Server) servePIMWrite(w http.ResponseWriter, r *http.Request, u *User, 
 			}
 		}
 		graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+	case p[0] == "calendars" && len(p) == 5 && p[2] == "events" && p[4] == "attachments":
+		var it *PIMItem
+		for _, c := range u.Calendars {
+			if c.ID == p[1] && c.Items[p[3]] != nil && !c.Items[p[3]].Deleted {
+				it = c.Items[p[3]]
+			}
+		}
+		if it == nil {
+			graphError(w, http.StatusNotFound, "ErrorItemNotFound", "The specified object was not found in the store.")
+			return
+		}
+		content, err := base64.StdEncoding.DecodeString(str("contentBytes"))
+		if str("@odata.type") != "#microsoft.graph.fileAttachment" || str("name") == "" || err != nil {
+			graphError(w, http.StatusBadRequest, "ErrorInvalidRequest", "A file attachment needs @odata.type #microsoft.graph.fileAttachment, a name and base64 contentBytes.")
+			return
+		}
+		if len(content) > 3<<20 {
+			graphError(w, http.StatusRequestEntityTooLarge, "ErrorRequestEntityTooLarge", "Attachments over 3 MB need an upload session.")
+			return
+		}
+		a := Attachment{ID: graphID("AAMkADA", s.t.opts.Seed, it.ID, str("name"), fmt.Sprint(now.UnixNano())), Name: str("name"), ContentType: str("contentType"), Content: content}
+		it.Attachments = append(it.Attachments, a)
+		it.Fields["hasAttachments"] = true
+		it.Modified, it.Seq = now, s.t.nextSeq()
+		writeJSONStatus(w, http.StatusCreated, map[string]any{"@odata.type": "#microsoft.graph.fileAttachment", "id": a.ID, "name": a.Name,
+			"contentType": a.ContentType, "size": len(a.Content), "isInline": false})
 	case p[0] == "contactFolders" && len(p) == 1:
 		name := str("displayName")
 		var taken []string

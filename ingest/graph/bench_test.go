@@ -161,12 +161,21 @@ func BenchmarkRestoreToTenant(b *testing.B) {
 	if err != nil || len(vs) != n {
 		b.Fatalf("select %d: %v", len(vs), err)
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := restore.ToMailboxes(ctx, s, c, vs, fmt.Sprint("Holdfast restore bench ", i))
-		if err != nil || res.Items != n {
-			b.Fatalf("restore: %v %+v", err, res)
-		}
+	for _, workers := range []int{1, 4} {
+		b.Run(fmt.Sprint("workers=", workers), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				j, err := restore.CreateJournal(b.TempDir(), restore.JournalHeader{Restore: "bench", Folder: fmt.Sprintf("Holdfast restore bench %d-%d", workers, i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				t := &restore.Tenant{Log: s, Mail: c, Journal: j, Workers: workers}
+				res, err := t.Run(ctx, vs)
+				j.Close()
+				if err != nil || res.Items != n {
+					b.Fatalf("restore: %v %+v", err, res)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")
+		})
 	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")
 }

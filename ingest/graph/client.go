@@ -242,6 +242,13 @@ func deref(s *string) string {
 
 func derefBool(b *bool) bool { return b != nil && *b }
 
+func derefInt64(n *int64) int64 {
+	if n == nil {
+		return 0
+	}
+	return *n
+}
+
 func headers(prefer ...string) *abs.RequestHeaders {
 	h := abs.NewRequestHeaders()
 	for _, p := range prefer {

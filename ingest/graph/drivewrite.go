@@ -46,7 +46,7 @@ func (c *Client) CreateFolder(ctx context.Context, driveID, parentID, name strin
 func conflict(op, name string, err error) error {
 	if e := classify(op, err); e != nil {
 		if s := e.Error(); bytes.Contains([]byte(s), []byte("nameAlreadyExists")) || bytes.Contains([]byte(s), []byte(" 409 ")) {
-			return fmt.Errorf("%s %q: %w", op, name, ErrExists)
+			return holdfast.E(op, holdfast.Exist, fmt.Errorf("%q: %w", name, ErrExists))
 		}
 		return e
 	}

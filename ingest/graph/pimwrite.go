@@ -24,7 +24,7 @@ var (
 )
 
 // writable keeps only the named top-level properties of a JSON object.
-func writable(js []byte, keep []string) ([]byte, error) {
+func writable(js []byte, keep []string, extra ...string) ([]byte, error) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(js, &all); err != nil {
 		return nil, err
@@ -33,6 +33,11 @@ func writable(js []byte, keep []string) ([]byte, error) {
 	for _, k := range keep {
 		if v, ok := all[k]; ok && string(v) != "null" {
 			out[k] = v
+		}
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		if extra[i+1] != "" {
+			out[extra[i]], _ = json.Marshal(extra[i+1])
 		}
 	}
 	return json.Marshal(out)
@@ -49,13 +54,15 @@ func (c *Client) CreateCalendar(ctx context.Context, userID, name string) (strin
 	return deref(got.GetId()), nil
 }
 
-// CreateEvent creates an event from its captured Graph JSON.
-func (c *Client) CreateEvent(ctx context.Context, userID, calendarID string, event []byte) (string, error) {
+// CreateEvent creates an event from its captured Graph JSON. With a
+// transactionId, Graph answers a repeated create with the event it
+// already made.
+func (c *Client) CreateEvent(ctx context.Context, userID, calendarID string, event []byte, transactionID string) (string, error) {
 	info, err := c.gc.Users().ByUserId(userID).Calendars().ByCalendarId(calendarID).Events().ToPostRequestInformation(ctx, models.NewEvent(), nil)
 	if err != nil {
 		return "", holdfast.E("create event", err)
 	}
-	return c.postJSON(ctx, "create event", info, event, eventWritable)
+	return c.postJSON(ctx, "create event", info, event, eventWritable, "transactionId", transactionID)
 }
 
 // CreateContactFolder creates a contact folder; a name taken is ErrExists.
@@ -80,8 +87,9 @@ func (c *Client) CreateContact(ctx context.Context, userID, folderID string, con
 
 // postJSON sends captured JSON, reduced to its writable properties, in a
 // request the SDK built, and returns the created object's id.
-func (c *Client) postJSON(ctx context.Context, op string, info *abs.RequestInformation, js []byte, keep []string) (string, error) {
-	body, err := writable(js, keep)
+// extra are property/value pairs to add.
+func (c *Client) postJSON(ctx context.Context, op string, info *abs.RequestInformation, js []byte, keep []string, extra ...string) (string, error) {
+	body, err := writable(js, keep, extra...)
 	if err != nil {
 		return "", holdfast.E(op, holdfast.Integrity, err, "captured JSON")
 	}
