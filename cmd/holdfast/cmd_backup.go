@@ -86,6 +86,13 @@ func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error 
 	if res == nil {
 		return runErr
 	}
+	// Keep the search index current. It is derived data: if this fails,
+	// the next search or backup catches it up from the store.
+	if ix, err := openIndex(ctx, g, s); err != nil {
+		g.say("note: the search index was not updated (%v); the next search catches up\n", err)
+	} else {
+		ix.Close()
+	}
 	if g.JSON {
 		if err := g.emit(res); err != nil {
 			return err

@@ -200,6 +200,8 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newFakeTenantCommand(g),
 		newRestoreCommand(g),
 		newRestoreTestCommand(g),
+		newSearchCommand(g),
+		newIndexCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,482 @@
+// Package index is the tenant's full-text index for legal hold and
+// eDiscovery: one Bleve document per captured item version (tombstoned ones
+// included), searched in the KQL of Microsoft Purview. It is derived data:
+// Update catches it up from the store's log, and a rebuild recreates it
+// from the store alone.
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+)
+
+// Log is what the index reads from the store.
+type Log interface {
+	Records(ctx context.Context, from uint64, fn func(raw []byte, r store.Record) error) error
+	Record(ctx context.Context, i uint64) (store.Record, []byte, error)
+	ReadContent(ctx context.Context, ref store.Ref, w io.Writer) error
+}
+
+// Index is a tenant's Bleve index.
+type Index struct {
+	b    bleve.Index
+	dir  string
+	next uint64 // the first log record not yet indexed
+
+	users   map[string]string // Entra user id → UPN, from account records
+	current map[string]uint64 // item key → record of its current version (loaded lazily)
+}
+
+const (
+	textAnalyzer    = "hf_text"
+	keywordAnalyzer = "hf_keyword"
+	nextKey         = "holdfast.next"
+	itemKeyPrefix   = "item|"
+	mappingVersion  = "1"
+)
+
+// Text fields searched by free text and by phrases (term vectors on).
+var textFields = []string{"subject", "body", "attachment", "attachmentnames", "filename"}
+
+func newMapping() *mapping.IndexMappingImpl {
+	im := bleve.NewIndexMapping()
+	im.AddCustomAnalyzer(textAnalyzer, map[string]any{"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name}})
+	im.AddCustomAnalyzer(keywordAnalyzer, map[string]any{"type": custom.Name, "tokenizer": single.Name, "token_filters": []string{lowercase.Name}})
+	im.DefaultAnalyzer = textAnalyzer
+	im.StoreDynamic, im.IndexDynamic, im.DocValuesDynamic = false, false, false
+	dm := bleve.NewDocumentStaticMapping()
+	text := func(name string) {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer, f.Store, f.IncludeInAll, f.DocValues, f.IncludeTermVectors = textAnalyzer, false, false, false, true
+		dm.AddFieldMappingsAt(name, f)
+	}
+	keyword := func(name string, store bool) {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer, f.Store, f.IncludeInAll, f.DocValues, f.IncludeTermVectors = keywordAnalyzer, store, false, false, false
+		dm.AddFieldMappingsAt(name, f)
+	}
+	for _, n := range append(textFields, "author", "modifiedby") {
+		text(n)
+	}
+	for _, n := range []string{"kind", "account", "item"} {
+		keyword(n, true)
+	}
+	for _, n := range []string{"custodian", "folder", "from", "to", "cc", "bcc", "ext"} {
+		keyword(n, false)
+	}
+	title := bleve.NewTextFieldMapping()
+	title.Index, title.Store, title.IncludeInAll, title.DocValues = false, true, false, false
+	dm.AddFieldMappingsAt("title", title)
+	for _, n := range []string{"size", "version"} {
+		f := bleve.NewNumericFieldMapping()
+		f.Store, f.IncludeInAll, f.DocValues = n == "version", false, false
+		dm.AddFieldMappingsAt(n, f)
+	}
+	for _, n := range []string{"created", "modified", "sent", "received", "captured", "date"} {
+		f := bleve.NewDateTimeFieldMapping()
+		f.Store, f.IncludeInAll, f.DocValues = n == "date", false, n == "date"
+		dm.AddFieldMappingsAt(n, f)
+	}
+	for _, n := range []string{"hasattachment", "deleted", "current"} {
+		f := bleve.NewBooleanFieldMapping()
+		f.Store, f.IncludeInAll, f.DocValues = n == "deleted", false, false
+		dm.AddFieldMappingsAt(n, f)
+	}
+	im.DefaultMapping = dm
+	return im
+}
+
+// Open opens the index in dir, creating it if there is none. An index of
+// another mapping version or one that cannot be opened is recreated (it
+// is derived data); the next Update fills it from the store.
+func Open(dir string) (*Index, error) {
+	const op = "open index"
+	b, err := bleve.Open(dir)
+	if err == nil {
+		if v, _ := b.GetInternal([]byte("holdfast.mapping")); string(v) != mappingVersion {
+			b.Close()
+			err = fmt.Errorf("mapping version %q", v)
+		}
+	}
+	if err != nil {
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return nil, holdfast.E(op, holdfast.IO, rerr)
+		}
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+			return nil, holdfast.E(op, holdfast.IO, err)
+		}
+		b, err = bleve.New(dir, newMapping())
+		if err != nil {
+			return nil, holdfast.E(op, holdfast.IO, err)
+		}
+		if err := b.SetInternal([]byte("holdfast.mapping"), []byte(mappingVersion)); err != nil {
+			b.Close()
+			return nil, holdfast.E(op, holdfast.IO, err)
+		}
+	}
+	ix := &Index{b: b, dir: dir, users: map[string]string{}, current: map[string]uint64{}}
+	if v, err := b.GetInternal([]byte(nextKey)); err == nil && v != nil {
+		ix.next, _ = strconv.ParseUint(string(v), 10, 64)
+	}
+	if v, err := b.GetInternal([]byte("holdfast.users")); err == nil && v != nil {
+		json.Unmarshal(v, &ix.users)
+	}
+	return ix, nil
+}
+
+// Close closes the index.
+func (ix *Index) Close() error { return ix.b.Close() }
+
+// Next is the index of the first log record not yet indexed.
+func (ix *Index) Next() uint64 { return ix.next }
+
+// Rebuild deletes the index in dir and indexes the whole log again.
+func Rebuild(ctx context.Context, dir string, lg Log, progress func(n uint64)) (*Index, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, holdfast.E("rebuild index", holdfast.IO, err)
+	}
+	ix, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ix.Update(ctx, lg, progress); err != nil {
+		ix.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+// itemKey names an item across its versions.
+func itemKey(workload, accountID, account, item string) string {
+	if accountID == "" {
+		accountID = account
+	}
+	return itemKeyPrefix + workload + "|" + accountID + "|" + item
+}
+
+type versionData struct {
+	Account   string            `json:"account"`
+	AccountID string            `json:"account_id"`
+	Workload  holdfast.Workload `json:"workload"`
+	Item      string            `json:"item"`
+	Path      string            `json:"path"`
+	Mail      *struct {
+		Subject string `json:"subject"`
+	} `json:"mail"`
+	File *struct {
+		Name       string    `json:"name"`
+		MimeType   string    `json:"mime_type"`
+		Size       int64     `json:"size"`
+		Created    time.Time `json:"created"`
+		Modified   time.Time `json:"modified"`
+		CreatedBy  string    `json:"created_by"`
+		ModifiedBy string    `json:"modified_by"`
+		Folder     bool      `json:"folder"`
+	} `json:"file"`
+	PIM *struct {
+		Title       string `json:"title"`
+		Attachments []struct {
+			Name        string `json:"name"`
+			ContentType string `json:"content_type"`
+		} `json:"attachments"`
+	} `json:"pim"`
+}
+
+// Update indexes the log records from where the index stopped. Each batch
+// of documents is committed together with the position it reaches, so a
+// crash leaves the index at a batch boundary and the next Update goes on
+// from there: the index is never silently missing items.
+func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (int, error) {
+	const op = "update index"
+	batch := ix.b.NewBatch()
+	pending := map[string]*Doc{} // docs in this batch, by id: superseded or tombstoned in it
+	n, usersChanged := 0, false
+	var last uint64
+	commit := func() error {
+		for id, d := range pending {
+			if err := batch.Index(id, d.fields()); err != nil {
+				return holdfast.E(op, err)
+			}
+		}
+		batch.SetInternal([]byte(nextKey), []byte(strconv.FormatUint(last+1, 10)))
+		if usersChanged {
+			b, _ := json.Marshal(ix.users)
+			batch.SetInternal([]byte("holdfast.users"), b)
+		}
+		if err := ix.b.Batch(batch); err != nil {
+			return holdfast.E(op, holdfast.IO, err)
+		}
+		ix.next = last + 1
+		batch.Reset()
+		clear(pending)
+		usersChanged = false
+		if progress != nil {
+			progress(ix.next)
+		}
+		return nil
+	}
+	docOf := func(idx uint64) (*Doc, error) {
+		id := docID(idx)
+		if d := pending[id]; d != nil {
+			return d, nil
+		}
+		rec, _, err := lg.Record(ctx, idx)
+		if err != nil {
+			return nil, err
+		}
+		return ix.extract(ctx, lg, rec)
+	}
+	err := lg.Records(ctx, ix.next, func(_ []byte, r store.Record) error {
+		last = r.Index
+		switch r.Type {
+		case "account.state", "account.departed":
+			var a struct {
+				Account   string `json:"account"`
+				AccountID string `json:"account_id"`
+			}
+			if json.Unmarshal(r.Data, &a) == nil && a.AccountID != "" && ix.users[a.AccountID] != a.Account {
+				ix.users[a.AccountID] = a.Account
+				usersChanged = true
+			}
+		case store.TypeItemVersion, store.TypeTombstone:
+			var v versionData
+			if err := json.Unmarshal(r.Data, &v); err != nil {
+				return holdfast.E(op, holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
+			}
+			key := itemKey(string(v.Workload), v.AccountID, v.Account, v.Item)
+			prev, hasPrev, err := ix.currentOf(key)
+			if err != nil {
+				return err
+			}
+			if r.Type == store.TypeTombstone {
+				if !hasPrev {
+					return nil
+				}
+				d, err := docOf(prev)
+				if err != nil {
+					return err
+				}
+				d.Deleted = true
+				pending[docID(prev)] = d
+				return nil
+			}
+			if hasPrev {
+				d, err := docOf(prev)
+				if err != nil {
+					return err
+				}
+				d.current = false
+				pending[docID(prev)] = d
+			}
+			d, err := ix.extract(ctx, lg, r)
+			if err != nil {
+				return err
+			}
+			pending[docID(r.Index)] = d
+			ix.current[key] = r.Index
+			batch.SetInternal([]byte(key), []byte(strconv.FormatUint(r.Index, 10)))
+			n++
+			if len(pending) >= 500 {
+				return commit()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	if last+1 > ix.next || len(pending) > 0 {
+		if err := commit(); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// currentOf returns the record of an item's current version.
+func (ix *Index) currentOf(key string) (uint64, bool, error) {
+	if idx, ok := ix.current[key]; ok {
+		return idx, true, nil
+	}
+	v, err := ix.b.GetInternal([]byte(key))
+	if err != nil {
+		return 0, false, holdfast.E("update index", holdfast.IO, err)
+	}
+	if v == nil {
+		return 0, false, nil
+	}
+	idx, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		return 0, false, holdfast.E("update index", holdfast.Integrity, err)
+	}
+	ix.current[key] = idx
+	return idx, true, nil
+}
+
+func docID(idx uint64) string { return strconv.FormatUint(idx, 10) }
+
+// kinds are Purview's kinds of item, by workload.
+func kindOf(w holdfast.Workload, path string) string {
+	switch w {
+	case holdfast.Mail:
+		return "email"
+	case holdfast.Calendar:
+		return "meetings"
+	case holdfast.Contacts:
+		return "contacts"
+	case holdfast.OneDrive, holdfast.SharePoint:
+		return "docs"
+	case holdfast.Teams:
+		if strings.HasPrefix(path, "chats/") {
+			return "im"
+		}
+		return "microsoftteams"
+	}
+	return string(w)
+}
+
+// maxFileText is the largest file whose text is indexed.
+const maxFileText = 16 << 20
+
+// Extract builds the document of an item.version record, reading its
+// content from the store.
+func (ix *Index) extract(ctx context.Context, lg Log, r store.Record) (*Doc, error) {
+	var v versionData
+	if err := json.Unmarshal(r.Data, &v); err != nil {
+		return nil, holdfast.E("index", holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
+	}
+	d := &Doc{Kind: kindOf(v.Workload, v.Path), Account: strings.ToLower(v.Account), Folder: strings.ToLower(v.Path), Item: v.Item,
+		Version: r.Index, Captured: r.Time.UTC(), current: true}
+	if strings.Contains(v.Account, "@") {
+		d.Custodians = []string{d.Account}
+	}
+	content := func(i int, limit int64) ([]byte, error) {
+		if i >= len(r.Refs) || r.Refs[i].Size > limit {
+			return nil, nil
+		}
+		var buf bytes.Buffer
+		if err := lg.ReadContent(ctx, r.Refs[i], &buf); err != nil {
+			return nil, holdfast.E("index", err, fmt.Sprintf("record %d", r.Index))
+		}
+		return buf.Bytes(), nil
+	}
+	for _, ref := range r.Refs {
+		d.Size += ref.Size
+	}
+	switch v.Workload {
+	case holdfast.Mail:
+		raw, err := content(0, 150<<20)
+		if err != nil {
+			return nil, err
+		}
+		mailDoc(d, raw)
+		d.Title, d.Date = d.Subject, d.Received
+	case holdfast.Calendar, holdfast.Contacts:
+		js, err := content(0, 16<<20)
+		if err != nil {
+			return nil, err
+		}
+		if v.Workload == holdfast.Calendar {
+			eventDoc(d, js)
+			d.Date = d.Sent
+		} else {
+			contactDoc(d, js)
+			d.Date = d.Modified
+		}
+		if v.PIM != nil {
+			for i, a := range v.PIM.Attachments {
+				d.AttachmentNames = append(d.AttachmentNames, a.Name)
+				if textLike[strings.ToLower(path.Ext(a.Name))] {
+					data, err := content(i+1, maxFileText)
+					if err != nil {
+						return nil, err
+					}
+					d.AttachmentText += fileText(a.Name, a.ContentType, data) + "\n"
+				}
+			}
+		}
+		d.HasAttachment = len(d.AttachmentNames) > 0
+		d.Title = d.Subject
+	case holdfast.OneDrive, holdfast.SharePoint:
+		if f := v.File; f != nil {
+			d.Filename, d.Title = f.Name, f.Name
+			d.Ext = strings.TrimPrefix(strings.ToLower(path.Ext(f.Name)), ".")
+			d.Author, d.ModifiedBy = f.CreatedBy, f.ModifiedBy
+			d.Created, d.Modified, d.Date = f.Created.UTC(), f.Modified.UTC(), f.Modified.UTC()
+			d.Subject = strings.TrimSuffix(f.Name, path.Ext(f.Name))
+			if !f.Folder && textLike["."+d.Ext] {
+				data, err := content(0, maxFileText)
+				if err != nil {
+					return nil, err
+				}
+				d.Body = fileText(f.Name, f.MimeType, data)
+			}
+		}
+	case holdfast.Teams:
+		js, err := content(0, 16<<20)
+		if err != nil {
+			return nil, err
+		}
+		chatDoc(d, js, func(id string) string { return ix.users[id] })
+		d.Title, d.Date = d.Subject, d.Sent
+		if d.Title == "" {
+			d.Title = firstWords(d.Body, 12)
+		}
+	}
+	if d.Date.IsZero() {
+		d.Date = d.Captured
+	}
+	return d, nil
+}
+
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		f = append(f[:n], "…")
+	}
+	return strings.Join(f, " ")
+}
+
+// fields is the document as Bleve indexes it.
+func (d *Doc) fields() map[string]any {
+	m := map[string]any{
+		"kind": d.Kind, "account": d.Account, "item": d.Item, "title": d.Title, "folder": d.Folder,
+		"subject": d.Subject, "body": d.Body, "attachment": d.AttachmentText, "attachmentnames": d.AttachmentNames,
+		"filename": d.Filename, "ext": d.Ext, "author": d.Author, "modifiedby": d.ModifiedBy,
+		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
+		"deleted": d.Deleted, "current": d.current, "captured": d.Captured, "date": d.Date,
+	}
+	lists := map[string][]string{"custodian": d.Custodians, "from": d.From, "to": d.To, "cc": d.Cc, "bcc": d.Bcc}
+	for k, v := range lists {
+		if len(v) > 0 {
+			m[k] = v
+		}
+	}
+	for k, t := range map[string]time.Time{"created": d.Created, "modified": d.Modified, "sent": d.Sent, "received": d.Received} {
+		if !t.IsZero() {
+			m[k] = t
+		}
+	}
+	return m
+}
+
+// DocCount is the number of indexed item versions.
+func (ix *Index) DocCount() (uint64, error) { return ix.b.DocCount() }

@@ -1,0 +1,640 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/holdfast/holdfast"
+)
+
+// Options shape a search.
+type Options struct {
+	Limit       int  // hits returned (default 50); Total counts them all
+	Offset      int  // hits skipped
+	AllVersions bool // every matching version, not only each item's newest
+	NoSnippets  bool
+}
+
+// Hit is one matching item version.
+type Hit struct {
+	Item    string    `json:"item"`
+	Account string    `json:"account"`
+	Kind    string    `json:"kind"`
+	Title   string    `json:"title"`
+	Date    time.Time `json:"date"`
+	Version uint64    `json:"version"` // the item.version record
+	Deleted bool      `json:"deleted"`
+	Snippet string    `json:"snippet"`
+}
+
+// Result is a search's outcome.
+type Result struct {
+	Total int   `json:"total"`
+	Hits  []Hit `json:"hits"`
+}
+
+// Search runs a KQL query. A malformed query is an error of kind Invalid
+// wrapping a *SyntaxError that says where and what was expected.
+func (ix *Index) Search(ctx context.Context, lg Log, q string, o Options) (*Result, error) {
+	const op = "search"
+	n, err := Parse(q)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	return ix.SearchNode(ctx, lg, n, o)
+}
+
+// SearchNode runs a parsed query.
+func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Result, error) {
+	const op = "search"
+	bq, err := compile(n)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	nears, err := topLevelNears(n)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	if !o.AllVersions {
+		cur := bleve.NewBoolFieldQuery(true)
+		cur.SetField("current")
+		bq = bleve.NewConjunctionQuery(bq, cur)
+	}
+	if o.Limit <= 0 {
+		o.Limit = 50
+	}
+	fields := []string{"item", "account", "kind", "title", "date", "version", "deleted"}
+	var hits search.DocumentMatchCollection
+	total := 0
+	if len(nears) == 0 {
+		req := bleve.NewSearchRequestOptions(bq, o.Limit, o.Offset, false)
+		req.Fields = fields
+		req.SortBy([]string{"-date", "-_id"})
+		res, err := ix.b.SearchInContext(ctx, req)
+		if err != nil {
+			return nil, holdfast.E(op, holdfast.IO, err)
+		}
+		hits, total = res.Hits, int(res.Total)
+	} else {
+		// NEAR: candidates with both sides, then their term positions.
+		const page = 5000
+		for from := 0; ; from += page {
+			req := bleve.NewSearchRequestOptions(bq, page, from, false)
+			req.Fields = fields
+			req.IncludeLocations = true
+			req.SortBy([]string{"-date", "-_id"})
+			res, err := ix.b.SearchInContext(ctx, req)
+			if err != nil {
+				return nil, holdfast.E(op, holdfast.IO, err)
+			}
+			for _, h := range res.Hits {
+				if allNear(h, nears) {
+					if total >= o.Offset && total < o.Offset+o.Limit {
+						hits = append(hits, h)
+					}
+					total++
+				}
+			}
+			if len(res.Hits) < page {
+				break
+			}
+		}
+	}
+	out := &Result{Total: total, Hits: []Hit{}}
+	words := queryWords(n)
+	for _, h := range hits {
+		hit := Hit{Item: str(h.Fields["item"]), Account: str(h.Fields["account"]), Kind: str(h.Fields["kind"]), Title: str(h.Fields["title"])}
+		if v, ok := h.Fields["version"].(float64); ok {
+			hit.Version = uint64(v)
+		}
+		hit.Deleted, _ = h.Fields["deleted"].(bool)
+		if s, ok := h.Fields["date"].(string); ok {
+			hit.Date, _ = time.Parse(time.RFC3339Nano, s)
+		}
+		if !o.NoSnippets && lg != nil {
+			hit.Snippet = ix.snippet(ctx, lg, hit.Version, words)
+		}
+		out.Hits = append(out.Hits, hit)
+	}
+	return out, nil
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+// Count returns how many item versions match (every version).
+func (ix *Index) Count(ctx context.Context, n Node) (int, error) {
+	r, err := ix.SearchNode(ctx, nil, n, Options{Limit: 1, AllVersions: true, NoSnippets: true})
+	if err != nil {
+		return 0, err
+	}
+	return r.Total, nil
+}
+
+// Versions returns the record index of every item version n matches.
+func (ix *Index) Versions(ctx context.Context, n Node) ([]uint64, error) {
+	var out []uint64
+	for off := 0; ; off += 5000 {
+		r, err := ix.SearchNode(ctx, nil, n, Options{Limit: 5000, Offset: off, AllVersions: true, NoSnippets: true})
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range r.Hits {
+			out = append(out, h.Version)
+		}
+		if len(r.Hits) < 5000 {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// snippet reads the version's text back from the store and cuts a window
+// around the first query word in it, marked with ** **.
+func (ix *Index) snippet(ctx context.Context, lg Log, version uint64, words []string) string {
+	rec, _, err := lg.Record(ctx, version)
+	if err != nil {
+		return ""
+	}
+	d, err := ix.extract(ctx, lg, rec)
+	if err != nil {
+		return ""
+	}
+	text := strings.Join(strings.Fields(d.Body+" "+d.AttachmentText), " ")
+	if text == "" {
+		text = d.Subject
+	}
+	lower := strings.ToLower(text)
+	at, wlen := -1, 0
+	for _, w := range words {
+		if i := strings.Index(lower, w); i >= 0 && (at < 0 || i < at) {
+			at, wlen = i, len(w)
+		}
+	}
+	const span = 80
+	if at < 0 {
+		return cut(text, 0, 2*span)
+	}
+	start := max(0, at-span)
+	for start > 0 && start < len(text) && !isBoundary(text, start) {
+		start--
+	}
+	end := min(len(text), at+wlen+span)
+	for end < len(text) && !isBoundary(text, end) {
+		end++
+	}
+	s := text[start:at] + "**" + text[at:at+wlen] + "**" + text[at+wlen:end]
+	if start > 0 {
+		s = "…" + s
+	}
+	if end < len(text) {
+		s += "…"
+	}
+	return s
+}
+
+func isBoundary(s string, i int) bool { return s[i] == ' ' }
+
+func cut(s string, from, n int) string {
+	if len(s) <= from+n {
+		return s[from:]
+	}
+	end := from + n
+	for end > from && end < len(s) && s[end] != ' ' {
+		end--
+	}
+	return s[from:end] + "…"
+}
+
+// queryWords are the lower-case words and phrases of a query's positive
+// text terms, for snippets.
+func queryWords(n Node) []string {
+	var out []string
+	var walk func(Node, bool)
+	walk = func(n Node, neg bool) {
+		switch n := n.(type) {
+		case *And:
+			for _, t := range n.Terms {
+				walk(t, neg)
+			}
+		case *Or:
+			for _, t := range n.Terms {
+				walk(t, neg)
+			}
+		case *Not:
+			walk(n.X, !neg)
+		case *Near:
+			walk(n.Left, neg)
+			walk(n.Right, neg)
+		case *Term:
+			if !neg && (n.Prop == "" || n.Prop == "subject" || n.Prop == "title") && n.To == "" {
+				out = append(out, strings.ToLower(n.Value))
+			}
+		}
+	}
+	walk(n, false)
+	return out
+}
+
+// compile turns a query into Bleve's.
+func compile(n Node) (query.Query, error) {
+	switch n := n.(type) {
+	case *And:
+		b := bleve.NewBooleanQuery()
+		pos := 0
+		for _, t := range n.Terms {
+			if not, ok := t.(*Not); ok {
+				q, err := compile(not.X)
+				if err != nil {
+					return nil, err
+				}
+				b.AddMustNot(q)
+				continue
+			}
+			q, err := compile(t)
+			if err != nil {
+				return nil, err
+			}
+			b.AddMust(q)
+			pos++
+		}
+		if pos == 0 {
+			b.AddMust(bleve.NewMatchAllQuery())
+		}
+		return b, nil
+	case *Or:
+		qs := make([]query.Query, len(n.Terms))
+		for i, t := range n.Terms {
+			q, err := compile(t)
+			if err != nil {
+				return nil, err
+			}
+			qs[i] = q
+		}
+		return bleve.NewDisjunctionQuery(qs...), nil
+	case *Not:
+		q, err := compile(n.X)
+		if err != nil {
+			return nil, err
+		}
+		b := bleve.NewBooleanQuery()
+		b.AddMust(bleve.NewMatchAllQuery())
+		b.AddMustNot(q)
+		return b, nil
+	case *Near:
+		l, err := compile(n.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := compile(n.Right)
+		if err != nil {
+			return nil, err
+		}
+		return bleve.NewConjunctionQuery(l, r), nil
+	case *Term:
+		return compileTerm(n)
+	}
+	return nil, fmt.Errorf("unknown query node %T", n)
+}
+
+func text(field string, t *Term) query.Query {
+	v := strings.ToLower(t.Value)
+	switch {
+	case t.Prefix:
+		q := bleve.NewPrefixQuery(v)
+		q.SetField(field)
+		return q
+	case t.Phrase || len(tokens(v)) > 1:
+		q := bleve.NewMatchPhraseQuery(v)
+		q.SetField(field)
+		q.Analyzer = textAnalyzer
+		return q
+	}
+	q := bleve.NewMatchQuery(v)
+	q.SetField(field)
+	q.Analyzer = textAnalyzer
+	return q
+}
+
+func keyword(field string, t *Term) query.Query {
+	v := strings.ToLower(strings.TrimSpace(t.Value))
+	if t.Prefix {
+		q := bleve.NewPrefixQuery(v)
+		q.SetField(field)
+		return q
+	}
+	q := bleve.NewTermQuery(v)
+	q.SetField(field)
+	return q
+}
+
+func anyOf(qs ...query.Query) query.Query {
+	if len(qs) == 1 {
+		return qs[0]
+	}
+	return bleve.NewDisjunctionQuery(qs...)
+}
+
+var kinds = map[string]bool{"email": true, "meetings": true, "contacts": true, "docs": true, "im": true, "microsoftteams": true}
+
+func compileTerm(t *Term) (query.Query, error) {
+	if t.Op == "<>" {
+		eq := *t
+		eq.Op = ":"
+		q, err := compileTerm(&eq)
+		if err != nil {
+			return nil, err
+		}
+		b := bleve.NewBooleanQuery()
+		b.AddMust(bleve.NewMatchAllQuery())
+		b.AddMustNot(q)
+		return b, nil
+	}
+	cmp := t.Prop != "" && t.Op != ":" && t.Op != "="
+	switch t.Prop {
+	case "sent", "received", "created", "lastmodifiedtime":
+		field := map[string]string{"lastmodifiedtime": "modified"}[t.Prop]
+		if field == "" {
+			field = t.Prop
+		}
+		return dateQuery(field, t)
+	case "size":
+		return sizeQuery(t)
+	}
+	if cmp || t.To != "" {
+		return nil, &SyntaxError{t.pos, fmt.Sprintf("%s takes %s; comparisons and ranges are for sent, received, created, lastmodifiedtime and size", t.Prop, "a value after a colon")}
+	}
+	switch t.Prop {
+	case "":
+		qs := make([]query.Query, len(textFields))
+		for i, f := range textFields {
+			qs[i] = text(f, t)
+		}
+		return anyOf(qs...), nil
+	case "subject", "title":
+		return text("subject", t), nil
+	case "attachmentnames":
+		return text("attachmentnames", t), nil
+	case "filename":
+		return text("filename", t), nil
+	case "author":
+		return text("author", t), nil
+	case "fileextension", "filetype":
+		e := *t
+		e.Value = strings.TrimPrefix(t.Value, ".")
+		return keyword("ext", &e), nil
+	case "kind":
+		if !kinds[strings.ToLower(t.Value)] {
+			return nil, &SyntaxError{t.pos, fmt.Sprintf("a kind (email, meetings, contacts, docs, im, microsoftteams), not %q", t.Value)}
+		}
+		return keyword("kind", t), nil
+	case "from", "to", "cc", "bcc", "custodian":
+		return keyword(t.Prop, t), nil
+	case "participants":
+		return anyOf(keyword("from", t), keyword("to", t), keyword("cc", t), keyword("bcc", t)), nil
+	case "recipients":
+		return anyOf(keyword("to", t), keyword("cc", t), keyword("bcc", t)), nil
+	case "folder":
+		f := *t
+		f.Prefix = true
+		f.Value = strings.Trim(t.Value, "/")
+		return keyword("folder", &f), nil
+	case "hasattachment":
+		var v bool
+		switch strings.ToLower(t.Value) {
+		case "true", "yes", "1":
+			v = true
+		case "false", "no", "0":
+		default:
+			return nil, &SyntaxError{t.pos, fmt.Sprintf("hasattachment:true or hasattachment:false, not %q", t.Value)}
+		}
+		q := bleve.NewBoolFieldQuery(v)
+		q.SetField("hasattachment")
+		return q, nil
+	}
+	return nil, &SyntaxError{t.pos, fmt.Sprintf("a known property, not %q", t.Prop)}
+}
+
+// parseMoment reads a date (a whole UTC day) or an RFC 3339 time (one
+// second); it returns the span's start and end.
+func parseMoment(s string) (time.Time, time.Time, bool) {
+	for _, layout := range []string{"2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			switch layout {
+			case "2006-01-02":
+				return t, t.AddDate(0, 0, 1), true
+			case "2006-01":
+				return t, t.AddDate(0, 1, 0), true
+			default:
+				return t, t.AddDate(1, 0, 0), true
+			}
+		}
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			t = t.UTC()
+			return t, t.Add(time.Second), true
+		}
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+func dateQuery(field string, t *Term) (query.Query, error) {
+	if t.Prefix {
+		return nil, &SyntaxError{t.pos, "a date, not a prefix"}
+	}
+	start, end, ok := parseMoment(t.Value)
+	if !ok {
+		return nil, &SyntaxError{t.pos, fmt.Sprintf("a date such as 2025-01-31 or 2025-01-31T09:00:00Z after %s%s, not %q", t.Prop, t.Op, t.Value)}
+	}
+	if t.To != "" {
+		_, e2, ok := parseMoment(t.To)
+		if !ok {
+			return nil, &SyntaxError{t.pos, fmt.Sprintf("a date at the end of the range, not %q", t.To)}
+		}
+		end = e2
+	}
+	var lo, hi time.Time
+	switch t.Op {
+	case ":", "=":
+		lo, hi = start, end
+	case ">":
+		lo = end
+	case ">=":
+		lo = start
+	case "<":
+		hi = start
+	case "<=":
+		hi = end
+	}
+	yes, no := true, false
+	q := bleve.NewDateRangeInclusiveQuery(lo, hi, &yes, &no)
+	q.SetField(field)
+	return q, nil
+}
+
+func sizeQuery(t *Term) (query.Query, error) {
+	num := func(s string) (float64, bool) {
+		mult := 1.0
+		u := strings.ToUpper(s)
+		for suf, m := range map[string]float64{"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30} {
+			if strings.HasSuffix(u, suf) {
+				u, mult = strings.TrimSuffix(u, suf), m
+			}
+		}
+		f, err := strconv.ParseFloat(u, 64)
+		return f * mult, err == nil && f >= 0
+	}
+	v, ok := num(t.Value)
+	if !ok || t.Prefix {
+		return nil, &SyntaxError{t.pos, fmt.Sprintf("a size in bytes (or with KB, MB, GB) after size%s, not %q", t.Op, t.Value)}
+	}
+	var lo, hi *float64
+	yes, no := true, false
+	loIncl, hiIncl := &yes, &yes
+	switch t.Op {
+	case ":", "=":
+		lo, hi = &v, &v
+		if t.To != "" {
+			w, ok := num(t.To)
+			if !ok {
+				return nil, &SyntaxError{t.pos, fmt.Sprintf("a size at the end of the range, not %q", t.To)}
+			}
+			hi = &w
+		}
+	case ">":
+		lo, loIncl = &v, &no
+	case ">=":
+		lo = &v
+	case "<":
+		hi, hiIncl = &v, &no
+	case "<=":
+		hi = &v
+	}
+	q := bleve.NewNumericRangeInclusiveQuery(lo, hi, loIncl, hiIncl)
+	q.SetField("size")
+	return q, nil
+}
+
+// topLevelNears returns the NEAR conditions a hit must meet: the query
+// itself or conditions ANDed at its top. NEAR elsewhere (under OR or NOT)
+// is refused rather than answered wrongly.
+func topLevelNears(n Node) ([]*Near, error) {
+	var out []*Near
+	switch n := n.(type) {
+	case *Near:
+		return []*Near{n}, nil
+	case *And:
+		for _, t := range n.Terms {
+			if nr, ok := t.(*Near); ok {
+				out = append(out, nr)
+			} else if hasNear(t) {
+				return nil, fmt.Errorf("NEAR can only be combined with other conditions by AND")
+			}
+		}
+		return out, nil
+	}
+	if hasNear(n) {
+		return nil, fmt.Errorf("NEAR can only be combined with other conditions by AND")
+	}
+	return nil, nil
+}
+
+func hasNear(n Node) bool {
+	switch n := n.(type) {
+	case *Near:
+		return true
+	case *And:
+		for _, t := range n.Terms {
+			if hasNear(t) {
+				return true
+			}
+		}
+	case *Or:
+		for _, t := range n.Terms {
+			if hasNear(t) {
+				return true
+			}
+		}
+	case *Not:
+		return hasNear(n.X)
+	}
+	return false
+}
+
+// tokens splits text as the text analyzer does (near enough: letters and
+// digits, lower case).
+func tokens(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+type span struct{ start, end int }
+
+// spans returns where the words of ws occur in sequence in one field.
+func spans(locs search.TermLocationMap, ws []string) []span {
+	var out []span
+	if len(ws) == 0 {
+		return nil
+	}
+	at := map[string]map[int]bool{}
+	for _, w := range ws {
+		at[w] = map[int]bool{}
+		for _, l := range locs[w] {
+			at[w][int(l.Pos)] = true
+		}
+	}
+	for p := range at[ws[0]] {
+		ok := true
+		for i, w := range ws[1:] {
+			if !at[w][p+i+1] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, span{p, p + len(ws) - 1})
+		}
+	}
+	return out
+}
+
+func allNear(h *search.DocumentMatch, nears []*Near) bool {
+	for _, n := range nears {
+		if !near(h, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// near reports whether n's two sides occur within n.N words of each other
+// in the same field of the hit.
+func near(h *search.DocumentMatch, n *Near) bool {
+	lw, rw := tokens(n.Left.Value), tokens(n.Right.Value)
+	for _, f := range textFields {
+		locs := h.Locations[f]
+		if locs == nil {
+			continue
+		}
+		for _, a := range spans(locs, lw) {
+			for _, b := range spans(locs, rw) {
+				gap := b.start - a.end
+				if a.start > b.end {
+					gap = a.start - b.end
+				}
+				if gap > 0 && gap-1 <= n.N {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
