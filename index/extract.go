@@ -415,3 +415,20 @@ func chatDoc(d *Doc, js []byte, userUPN func(id string) string) {
 	d.Modified, _ = time.Parse(time.RFC3339Nano, m.Modified)
 	d.Sent, d.Received = d.Created, d.Created
 }
+
+// MailHeader is what a load file shows of a message.
+type MailHeader struct {
+	From, To, Subject string
+	Sent              time.Time
+}
+
+// MailFields reads a message's sender, recipients, subject and date.
+func MailFields(raw []byte) MailHeader {
+	var d Doc
+	mailDoc(&d, raw)
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return MailHeader{Subject: d.Subject, Sent: d.Sent}
+	}
+	return MailHeader{From: decodeHeader(msg.Header.Get("From")), To: decodeHeader(msg.Header.Get("To")), Subject: d.Subject, Sent: d.Sent}
+}

@@ -108,7 +108,7 @@ var knownProps = map[string]bool{
 	"from": true, "to": true, "cc": true, "bcc": true, "participants": true, "recipients": true,
 	"subject": true, "sent": true, "received": true, "hasattachment": true, "attachmentnames": true,
 	"filename": true, "fileextension": true, "filetype": true, "author": true, "kind": true, "size": true,
-	"title": true, "created": true, "lastmodifiedtime": true, "custodian": true, "folder": true,
+	"title": true, "created": true, "lastmodifiedtime": true, "custodian": true, "folder": true, "date": true, "deleted": true,
 }
 
 // SyntaxError is a malformed query: where, and what was expected.
@@ -454,5 +454,5 @@ func splitProp(w string) (name, op, rest string, ok bool) {
 
 func propList() string {
 	return "from to cc bcc participants recipients subject title sent received created lastmodifiedtime " +
-		"hasattachment attachmentnames filename fileextension filetype author kind size custodian folder"
+		"hasattachment attachmentnames filename fileextension filetype author kind size custodian folder date deleted"
 }

@@ -360,7 +360,7 @@ func compileTerm(t *Term) (query.Query, error) {
 	}
 	cmp := t.Prop != "" && t.Op != ":" && t.Op != "="
 	switch t.Prop {
-	case "sent", "received", "created", "lastmodifiedtime":
+	case "sent", "received", "created", "lastmodifiedtime", "date":
 		field := map[string]string{"lastmodifiedtime": "modified"}[t.Prop]
 		if field == "" {
 			field = t.Prop
@@ -407,17 +407,17 @@ func compileTerm(t *Term) (query.Query, error) {
 		f.Prefix = true
 		f.Value = strings.Trim(t.Value, "/")
 		return keyword("folder", &f), nil
-	case "hasattachment":
+	case "hasattachment", "deleted":
 		var v bool
 		switch strings.ToLower(t.Value) {
 		case "true", "yes", "1":
 			v = true
 		case "false", "no", "0":
 		default:
-			return nil, &SyntaxError{t.pos, fmt.Sprintf("hasattachment:true or hasattachment:false, not %q", t.Value)}
+			return nil, &SyntaxError{t.pos, fmt.Sprintf("%s:true or %s:false, not %q", t.Prop, t.Prop, t.Value)}
 		}
 		q := bleve.NewBoolFieldQuery(v)
-		q.SetField("hasattachment")
+		q.SetField(t.Prop)
 		return q, nil
 	}
 	return nil, &SyntaxError{t.pos, fmt.Sprintf("a known property, not %q", t.Prop)}

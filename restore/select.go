@@ -167,3 +167,21 @@ func containsFold(m map[string]bool, s string) bool {
 	}
 	return false
 }
+
+// VersionOf is the Version of an item.version record (deleted: whether the
+// item was deleted since).
+func VersionOf(r store.Record, deleted bool) (Version, error) {
+	var d itemData
+	if r.Type != store.TypeItemVersion {
+		return Version{}, holdfast.Errorf("restore", holdfast.Invalid, "record %d is a %s, not an item version", r.Index, r.Type)
+	}
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		return Version{}, holdfast.E("restore", holdfast.Integrity, err, "record")
+	}
+	v := Version{Record: r.Index, Time: r.Time, Account: d.Account, Workload: d.Workload, Item: d.Item, Path: d.Path, Refs: r.Refs,
+		Data: append(json.RawMessage(nil), r.Data...), Deleted: deleted}
+	for _, ref := range r.Refs {
+		v.Bytes += ref.Size
+	}
+	return v, nil
+}

@@ -202,6 +202,9 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newRestoreTestCommand(g),
 		newSearchCommand(g),
 		newIndexCommand(g),
+		newHoldCommand(g),
+		newExportCommand(g),
+		newVerifyExportCommand(g),
 	)
 	return root
 }
