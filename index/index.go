@@ -50,7 +50,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "1"
+	mappingVersion  = "2"
 )
 
 // Text fields searched by free text and by phrases (term vectors on).
@@ -455,12 +455,29 @@ func firstWords(s string, n int) string {
 	return strings.Join(f, " ")
 }
 
+// nameTokens are file names as indexed: each whole, and with its dots as
+// spaces, so that "report.csv" is found by report.csv, report and csv (the
+// word tokenizer keeps "report.csv" as one word).
+func nameTokens(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		out = append(out, n)
+		if strings.Contains(n, ".") {
+			out = append(out, strings.ReplaceAll(n, ".", " "))
+		}
+	}
+	return out
+}
+
 // fields is the document as Bleve indexes it.
 func (d *Doc) fields() map[string]any {
 	m := map[string]any{
 		"kind": d.Kind, "account": d.Account, "item": d.Item, "title": d.Title, "folder": d.Folder,
-		"subject": d.Subject, "body": d.Body, "attachment": d.AttachmentText, "attachmentnames": d.AttachmentNames,
-		"filename": d.Filename, "ext": d.Ext, "author": d.Author, "modifiedby": d.ModifiedBy,
+		"subject": d.Subject, "body": d.Body, "attachment": d.AttachmentText, "attachmentnames": nameTokens(d.AttachmentNames...),
+		"filename": nameTokens(d.Filename), "ext": d.Ext, "author": d.Author, "modifiedby": d.ModifiedBy,
 		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
 		"deleted": d.Deleted, "current": d.current, "captured": d.Captured, "date": d.Date,
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -789,24 +790,30 @@ func parseBatchName(name string) (batch, error) {
 func (s *Store) scanRecords(ctx context.Context, from, to uint64, fn func(raw []byte, r Record) error) error {
 	i := sort.Search(len(s.batches), func(i int) bool { return s.batches[i].last >= from })
 	for ; i < len(s.batches) && s.batches[i].first < to; i++ {
-		b := s.batches[i]
-		err := readBatch(ctx, s.be, b, func(raw []byte, r Record) error {
-			if r.Index < from || r.Index >= to {
-				return nil
-			}
-			return fn(raw, r)
-		})
-		if err != nil {
+		if err := readBatch(ctx, s.be, s.batches[i], from, to, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// readBatch decodes every record of one batch and checks their indexes.
-func readBatch(ctx context.Context, be Backend, b batch, fn func(raw []byte, r Record) error) error {
+// errStopBatch ends a batch read at the end of the range asked for.
+var errStopBatch = errors.New("stop reading the batch")
+
+// readBatch decodes the records of one batch with indexes in [from, to)
+// and checks their indexes; lines before from are counted, not decoded,
+// and reading stops at to. A batch read to its end must hold as many
+// records as its name says.
+func readBatch(ctx context.Context, be Backend, b batch, from, to uint64, fn func(raw []byte, r Record) error) error {
 	want := b.first
 	err := eachLine(ctx, be, b.name, func(raw []byte) error {
+		if want < from {
+			want++
+			return nil
+		}
+		if want >= to {
+			return errStopBatch
+		}
 		r, err := DecodeRecord(raw)
 		if err != nil {
 			return holdfast.E("read log", holdfast.Integrity, err, fmt.Sprintf("%s: record %d", b.name, want))
@@ -817,6 +824,9 @@ func readBatch(ctx context.Context, be Backend, b batch, fn func(raw []byte, r R
 		want++
 		return fn(raw, r)
 	})
+	if errors.Is(err, errStopBatch) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

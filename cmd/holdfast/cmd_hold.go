@@ -42,7 +42,9 @@ func newHoldCommand(g *globalOptions) *cobra.Command {
 		Use:   "release --tenant T --case NAME --reason TEXT",
 		Short: "Release a hold",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return runHoldRelease(cmd.Context(), g, relCase, relReason) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runHoldRelease(cmd.Context(), g, relCase, relReason)
+		},
 	}
 	release.Flags().StringVar(&relCase, "case", "", "case name (required)")
 	release.Flags().StringVar(&relReason, "reason", "", "why (required)")

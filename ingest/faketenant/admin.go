@@ -213,7 +213,7 @@ func (u *User) folderByPath(path string) *Folder {
 // TruthItem is one live item as the tenant holds it.
 type TruthItem struct {
 	Attachments int    `json:"attachments,omitempty"` // events
-	Title       string `json:"title,omitempty"`       // events and contacts: their JSON is re-serialised by clients, so they compare by title
+	Title       string `json:"title,omitempty"`       // events and contacts (their JSON is re-serialised by clients, so they compare by title); files: their name
 	Account     string `json:"account"`
 	Workload    string `json:"workload"`
 	Path        string `json:"path"`
@@ -257,7 +257,7 @@ func (s *Server) Truth() []TruthItem {
 				continue
 			}
 			sum := sha256.Sum256(it.Content)
-			out = append(out, TruthItem{Account: u.UPN, Workload: "onedrive", Path: u.Drive.path(u.Drive.Items[it.ParentID]), ID: it.ID,
+			out = append(out, TruthItem{Account: u.UPN, Workload: "onedrive", Path: u.Drive.path(u.Drive.Items[it.ParentID]), ID: it.ID, Title: it.Name,
 				SHA256: hex.EncodeToString(sum[:]), Modified: it.Modified.Format(time.RFC3339)})
 		}
 	}
@@ -268,7 +268,7 @@ func (s *Server) Truth() []TruthItem {
 					continue
 				}
 				sum := sha256.Sum256(it.Content)
-				out = append(out, TruthItem{Account: st.WebURL, Workload: "sharepoint", Path: LibraryPath(d.Name, d.path(d.Items[it.ParentID])), ID: it.ID,
+				out = append(out, TruthItem{Account: st.WebURL, Workload: "sharepoint", Path: LibraryPath(d.Name, d.path(d.Items[it.ParentID])), ID: it.ID, Title: it.Name,
 					SHA256: hex.EncodeToString(sum[:]), Modified: it.Modified.Format(time.RFC3339)})
 			}
 		}
@@ -331,4 +331,43 @@ func LibraryPath(library, path string) string {
 
 func sortPIM(items []*PIMItem) {
 	sort.Slice(items, func(i, j int) bool { return items[i].ID < items[j].ID })
+}
+
+// MailDoc is a live message as tests of search see it: the fields the
+// generator chose, not what a parser makes of the MIME.
+type MailDoc struct {
+	Account     string
+	ID          string
+	Folder      string
+	Subject     string
+	From        Address
+	To, Cc      []Address
+	Body        string
+	Attachments []string
+	AttachText  string
+	Received    time.Time
+	Size        int
+}
+
+// MailCorpus lists every live message of every account Graph serves.
+func (s *Server) MailCorpus() []MailDoc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []MailDoc
+	for _, u := range s.t.Users {
+		if u.Deleted != nil {
+			continue
+		}
+		for _, f := range u.Folders {
+			for _, m := range f.Messages {
+				if m.Deleted {
+					continue
+				}
+				out = append(out, MailDoc{Account: u.UPN, ID: m.ID, Folder: f.DisplayName, Subject: m.Subject, From: m.From, To: m.To, Cc: m.Cc,
+					Body: m.Body, Attachments: m.Attachments, AttachText: m.AttachText, Received: m.Received, Size: len(m.MIME)})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }

@@ -98,6 +98,8 @@ type Message struct {
 	InternetID   string
 	Conversation string
 	MIME         []byte
+	Body         string // the text part, for tests that check search
+	AttachText   string // the attachment's text
 	Seq          int64
 	Deleted      bool
 }
@@ -256,7 +258,8 @@ func (t *Tenant) addMessage(u *User, f *Folder, n int) *Message {
 		body.WriteString(" ")
 	}
 	fmt.Fprintf(&body, "\r\n\r\nTotal: %d.%02d GBP\r\n\r\nKind regards,\r\n%s\r\n", 100+r.IntN(90000), r.IntN(100), strings.Fields(m.From.Name)[0])
-	m.MIME = buildMIME(m, body.String(), r)
+	m.Body = body.String()
+	m.MIME = buildMIME(m, m.Body, r)
 	m.Seq = t.nextSeq()
 	f.Messages[m.ID] = m
 	return m
@@ -291,6 +294,7 @@ func buildMIME(m *Message, body string, r *rand.Rand) []byte {
 	for i := 0; i < 20+r.IntN(40); i++ {
 		fmt.Fprintf(&csv, "2025-%02d-%02d,%s,%d.%02d\r\n", 1+r.IntN(12), 1+r.IntN(28), phrases[r.IntN(len(phrases))][:20], r.IntN(5000), r.IntN(100))
 	}
+	m.AttachText = csv.String()
 	enc := base64.StdEncoding.EncodeToString([]byte(csv.String()))
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/csv; name=\"%s\"\r\nContent-Disposition: attachment; filename=\"%s\"\r\nContent-Transfer-Encoding: base64\r\n\r\n", boundary, m.Attachments[0], m.Attachments[0])
 	for len(enc) > 76 {
