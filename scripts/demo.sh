@@ -84,6 +84,15 @@ $HF fake-tenant mutate --state "$DEMO_DIR/fake-tenant" --scenario delete-user --
 $HF --tenant contoso backup
 $HF --tenant contoso status
 
+step "8b. Legal: a claim arrives. Search everything captured (deleted items too), hold the custodian, export for counsel"
+$HF --tenant contoso search 'kind:email "bank reconciliation" hasattachment:true' --limit 3
+$HF --tenant contoso hold create --case "Harbour v Contoso" --custodian "$ALICE" --query 'reconciliation OR invoice*' \
+  --reason "Letter before action received 2026-11-20"
+$HF --tenant contoso hold show --case "Harbour v Contoso"
+$HF --tenant contoso export --case "Harbour v Contoso" --query 'kind:email OR kind:docs' --out "$DEMO_DIR/harbour-export.zip"
+$HF verify-export "$DEMO_DIR/harbour-export.zip" --key "$KEY"
+echo "   Counsel gets natives, a load file and, for every item, a proof that it is in the signed log."
+
 step "9. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
 $HF --tenant contoso verify
 

@@ -161,10 +161,12 @@ func BenchmarkRestoreToTenant(b *testing.B) {
 	if err != nil || len(vs) != n {
 		b.Fatalf("select %d: %v", len(vs), err)
 	}
+	run := 0 // folder names must be new on every round, b.N rounds or not
 	for _, workers := range []int{1, 4} {
 		b.Run(fmt.Sprint("workers=", workers), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				j, err := restore.CreateJournal(b.TempDir(), restore.JournalHeader{Restore: "bench", Folder: fmt.Sprintf("Holdfast restore bench %d-%d", workers, i)})
+				run++
+				j, err := restore.CreateJournal(b.TempDir(), restore.JournalHeader{Restore: "bench", Folder: fmt.Sprintf("Holdfast restore bench %d", run)})
 				if err != nil {
 					b.Fatal(err)
 				}

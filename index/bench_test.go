@@ -1,0 +1,132 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast/internal/synth"
+	"github.com/holdfast/holdfast/store"
+)
+
+// benchItems is the number of item versions the benchmarks index
+// (HOLDFAST_INDEX_BENCH_ITEMS, default 20,000).
+func benchItems() int {
+	if n, err := strconv.Atoi(os.Getenv("HOLDFAST_INDEX_BENCH_ITEMS")); err == nil && n > 0 {
+		return n
+	}
+	return 20000
+}
+
+func benchStore(b *testing.B, n, size int) *store.Store {
+	ctx := context.Background()
+	d := store.DataDir{Dir: b.TempDir()}
+	d.Init()
+	d.AddTenant(ctx, "bench", store.AddTenantOptions{})
+	s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close(ctx) })
+	for i := 0; i < n; i++ {
+		ref, err := s.PutBytes(ctx, synth.Message(9, i, size))
+		if err != nil {
+			b.Fatal(err)
+		}
+		data := map[string]any{"account": fmt.Sprintf("user%d@contoso.example", i%50), "account_id": fmt.Sprint("u", i%50), "workload": "mail",
+			"item": fmt.Sprint("M", i), "path": fmt.Sprintf("Inbox/F%d", i%20)}
+		if _, err := s.Append(ctx, store.TypeItemVersion, data, ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// BenchmarkIndex indexes typical messages (about 2 KB of text each) from
+// the store: items/s and the index's size against the extracted text.
+func BenchmarkIndex(b *testing.B) {
+	n := benchItems()
+	s := benchStore(b, n, 2500)
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		dir := filepath.Join(b.TempDir(), "index")
+		start := time.Now()
+		ix, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, err := ix.Update(ctx, s, nil)
+		if err != nil || got != n {
+			b.Fatalf("indexed %d of %d: %v", got, n, err)
+		}
+		el := time.Since(start)
+		ix.Close()
+		var text int64
+		s.Records(ctx, 0, func(_ []byte, r store.Record) error {
+			if r.Type == store.TypeItemVersion {
+				d, _ := (&Index{users: map[string]string{}}).extract(ctx, s, r)
+				text += int64(len(d.Subject) + len(d.Body) + len(d.AttachmentText))
+			}
+			return nil
+		})
+		b.ReportMetric(float64(n)/el.Seconds(), "items/s")
+		b.ReportMetric(float64(dirSize(dir))/float64(text), "index/text")
+		b.ReportMetric(float64(text)/float64(n), "text-B/item")
+	}
+}
+
+// BenchmarkQuery measures query latency (p50, p99) over the index for the
+// kinds of query the issue names.
+func BenchmarkQuery(b *testing.B) {
+	n := benchItems()
+	s := benchStore(b, n, 2500)
+	ctx := context.Background()
+	ix, err := Open(filepath.Join(b.TempDir(), "index"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range []struct{ name, q string }{
+		{"term", "reconciliation"},
+		{"phrase", `"bank reconciliation"`},
+		{"property+date", "from:alice* sent>=2025-01-01 sent<2025-06-01"},
+		{"wildcard", "recon*"},
+		{"near", "ledger NEAR(3) noted"},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			var lat []time.Duration
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				if _, err := ix.Search(ctx, nil, q.q, Options{Limit: 50, NoSnippets: true}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
