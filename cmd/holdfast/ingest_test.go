@@ -383,7 +383,13 @@ func TestRestoreMailIntoTenant(t *testing.T) {
 // contoso connected to it (secret in FAKE_SECRET).
 func connectedFake(t *testing.T, seed uint64) (*faketenant.Server, faketenant.Info, *cli) {
 	t.Helper()
-	ft, err := faketenant.New(faketenant.Options{Seed: seed}, t.TempDir())
+	return connectedFakeWith(t, faketenant.Options{Seed: seed})
+}
+
+// connectedFakeWith is connectedFake with a fake tenant of these options.
+func connectedFakeWith(t *testing.T, o faketenant.Options) (*faketenant.Server, faketenant.Info, *cli) {
+	t.Helper()
+	ft, err := faketenant.New(o, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,19 +46,7 @@ func (c *cli) start(args ...string) (*exec.Cmd, *bytes.Buffer) {
 // A restore into the tenant SIGKILLed three times resumes each time into
 // the same folder, and in the end every message is there exactly once.
 func TestRestoreResumesAfterSIGKILL(t *testing.T) {
-	ft, err := faketenant.New(faketenant.Options{Seed: 21, Users: 5, ItemsPerUser: 160, Latency: 4 * time.Millisecond}, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := ft.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ft.Close() })
-	c := newCLI(t)
-	c.ok("init")
-	t.Setenv("FAKE_SECRET", info.ClientSecret)
-	c.ok(connectArgs(info, "contoso", "--client-secret-env", "FAKE_SECRET")...)
+	ft, info, c := connectedFakeWith(t, faketenant.Options{Seed: 21, Users: 5, ItemsPerUser: 160, Latency: 4 * time.Millisecond})
 	c.ok("--tenant", "contoso", "backup", "--workloads", "mail,calendar")
 	user := info.Users[0]
 	originals := map[string]int{} // MIME SHA-256 → copies in the mailbox

@@ -54,19 +54,7 @@ func (c *Client) FindMailFolder(ctx context.Context, userID, parentID, name stri
 			return r, err
 		}
 	}
-	found := ""
-	err = pages(op, resp, err, next, func(fs []models.MailFolderable) error {
-		for _, f := range fs {
-			if strings.EqualFold(deref(f.GetDisplayName()), name) {
-				found = deref(f.GetId())
-			}
-		}
-		return nil
-	})
-	if err == nil && found == "" {
-		err = holdfast.E(op, holdfast.NotFound, name)
-	}
-	return found, err
+	return findNamed(op, name, resp, err, next, func(f models.MailFolderable) (string, string) { return deref(f.GetDisplayName()), deref(f.GetId()) })
 }
 
 // MessageIDs returns the Internet message ids of a folder's messages.
@@ -89,40 +77,32 @@ func (c *Client) MessageIDs(ctx context.Context, userID, folderID string) ([]str
 
 // FindCalendar returns the id of the user's calendar named name.
 func (c *Client) FindCalendar(ctx context.Context, userID, name string) (string, error) {
-	const op = "find calendar"
 	cb := c.gc.Users().ByUserId(userID).Calendars()
 	resp, err := cb.Get(ctx, nil)
-	found := ""
-	err = pages(op, resp, err, func(u string) (models.CalendarCollectionResponseable, error) { return cb.WithUrl(u).Get(ctx, nil) },
-		func(cs []models.Calendarable) error {
-			for _, cal := range cs {
-				if strings.EqualFold(deref(cal.GetName()), name) {
-					found = deref(cal.GetId())
-				}
-			}
-			return nil
-		})
-	if err == nil && found == "" {
-		err = holdfast.E(op, holdfast.NotFound, name)
-	}
-	return found, err
+	return findNamed("find calendar", name, resp, err, func(u string) (models.CalendarCollectionResponseable, error) { return cb.WithUrl(u).Get(ctx, nil) },
+		func(cal models.Calendarable) (string, string) { return deref(cal.GetName()), deref(cal.GetId()) })
 }
 
 // FindContactFolder returns the id of the user's contact folder named name.
 func (c *Client) FindContactFolder(ctx context.Context, userID, name string) (string, error) {
-	const op = "find contact folder"
 	fb := c.gc.Users().ByUserId(userID).ContactFolders()
 	resp, err := fb.Get(ctx, nil)
+	return findNamed("find contact folder", name, resp, err, func(u string) (models.ContactFolderCollectionResponseable, error) { return fb.WithUrl(u).Get(ctx, nil) },
+		func(f models.ContactFolderable) (string, string) { return deref(f.GetDisplayName()), deref(f.GetId()) })
+}
+
+// findNamed pages through a collection for the object named name
+// (compared as Exchange does, without regard to case) and returns its id.
+func findNamed[T any, P collection[T]](op, name string, resp P, err error, next func(string) (P, error), nameID func(T) (string, string)) (string, error) {
 	found := ""
-	err = pages(op, resp, err, func(u string) (models.ContactFolderCollectionResponseable, error) { return fb.WithUrl(u).Get(ctx, nil) },
-		func(fs []models.ContactFolderable) error {
-			for _, f := range fs {
-				if strings.EqualFold(deref(f.GetDisplayName()), name) {
-					found = deref(f.GetId())
-				}
+	err = pages(op, resp, err, next, func(xs []T) error {
+		for _, x := range xs {
+			if n, id := nameID(x); strings.EqualFold(n, name) {
+				found = id
 			}
-			return nil
-		})
+		}
+		return nil
+	})
 	if err == nil && found == "" {
 		err = holdfast.E(op, holdfast.NotFound, name)
 	}
