@@ -91,6 +91,7 @@ func Export(ctx context.Context, s Store, records []uint64, deleted map[uint64]b
 		return nil, holdfast.Errorf(op, holdfast.Exist, "%s exists; an export never overwrites", out)
 	}
 	var vs []restore.Version
+	byRecord := map[uint64]store.Record{}
 	for _, idx := range records {
 		r, _, err := s.Record(ctx, idx)
 		if err != nil {
@@ -101,6 +102,7 @@ func Export(ctx context.Context, s Store, records []uint64, deleted map[uint64]b
 			return nil, holdfast.E(op, err)
 		}
 		vs = append(vs, v)
+		byRecord[idx] = r
 	}
 	// The natives, through restore's exporter (every byte through the
 	// store's hash checks), into a scratch directory beside the package.
@@ -121,11 +123,6 @@ func Export(ctx context.Context, s Store, records []uint64, deleted map[uint64]b
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
-	byRecord := map[uint64]store.Record{}
-	for _, v := range vs {
-		r, _, _ := s.Record(ctx, v.Record)
-		byRecord[v.Record] = r
-	}
 	man := Manifest{Format: manifestFormat, Meta: meta, Checkpoint: first.Checkpoint, Items: len(vs)}
 	docIDs := map[uint64]string{}
 	for i, v := range vs {
@@ -137,7 +134,8 @@ func Export(ctx context.Context, s Store, records []uint64, deleted map[uint64]b
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
 	defer os.Remove(tmp)
-	zw := zip.NewWriter(f)
+	pkgHash := sha256.New() // of the package as written
+	zw := zip.NewWriter(io.MultiWriter(f, pkgHash))
 	add := func(name string, data []byte, e FileEntry) error {
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: meta.Created})
 		if err != nil {
@@ -212,14 +210,15 @@ func Export(ctx context.Context, s Store, records []uint64, deleted map[uint64]b
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
-	if err := os.Link(tmp, out); err != nil {
-		return nil, holdfast.E(op, holdfast.IO, err)
-	}
-	pkg, err := os.ReadFile(out)
+	st, err := os.Stat(tmp)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
-	res := &Result{Items: len(vs), Files: len(man.Files) + 1, Bytes: int64(len(pkg)), SHA256: hex.EncodeToString(sha(pkg)), Out: out}
+	// A hard link never replaces a file that appeared meanwhile.
+	if err := os.Link(tmp, out); err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	res := &Result{Items: len(vs), Files: len(man.Files) + 1, Bytes: st.Size(), SHA256: hex.EncodeToString(pkgHash.Sum(nil)), Out: out}
 	return res, nil
 }
 

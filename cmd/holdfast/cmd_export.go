@@ -8,7 +8,6 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ediscovery"
-	"github.com/holdfast/holdfast/hold"
 	"github.com/holdfast/holdfast/index"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
@@ -47,15 +46,11 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 	if err != nil {
 		return queryError(op, o.Query, err)
 	}
-	s, err := g.openTenant(ctx, false)
+	s, holds, err := openHolds(ctx, g, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close(context.WithoutCancel(ctx))
-	holds, err := hold.Load(ctx, s)
-	if err != nil {
-		return err
-	}
 	h := holds[strings.ToLower(o.Case)]
 	if h == nil {
 		return holdfast.Errorf(op, holdfast.NotFound, "no case %q (holdfast hold create places one)", o.Case)

@@ -96,15 +96,11 @@ func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) e
 	if err := p.Validate(); err != nil {
 		return queryError(op, o.Query, err)
 	}
-	s, err := g.openTenant(ctx, false)
+	s, holds, err := openHolds(ctx, g, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close(context.WithoutCancel(ctx))
-	holds, err := hold.Load(ctx, s)
-	if err != nil {
-		return err
-	}
 	if h := holds[strings.ToLower(p.Case)]; h != nil && h.Active() {
 		return holdfast.Errorf(op, holdfast.Exist, "case %q already has an active hold (placed %s by %s)", h.Case, h.Placed.Format(time.RFC3339), h.Actor)
 	}
@@ -143,15 +139,11 @@ func runHoldRelease(ctx context.Context, g *globalOptions, name, reason string) 
 	if name == "" || strings.TrimSpace(reason) == "" {
 		return holdfast.E(op, holdfast.Invalid, "--case and --reason are required")
 	}
-	s, err := g.openTenant(ctx, false)
+	s, holds, err := openHolds(ctx, g, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close(context.WithoutCancel(ctx))
-	holds, err := hold.Load(ctx, s)
-	if err != nil {
-		return err
-	}
 	h := holds[strings.ToLower(name)]
 	if h == nil || !h.Active() {
 		return holdfast.Errorf(op, holdfast.NotFound, "no active hold for case %q (holdfast hold list)", name)
@@ -170,15 +162,11 @@ func runHoldRelease(ctx context.Context, g *globalOptions, name, reason string) 
 }
 
 func runHoldList(ctx context.Context, g *globalOptions) error {
-	s, err := g.openTenant(ctx, true)
+	s, holds, err := openHolds(ctx, g, true)
 	if err != nil {
 		return err
 	}
 	defer s.Close(context.WithoutCancel(ctx))
-	holds, err := hold.Load(ctx, s)
-	if err != nil {
-		return err
-	}
 	list := []*hold.Hold{}
 	for _, h := range holds {
 		list = append(list, h)
@@ -199,15 +187,11 @@ func runHoldList(ctx context.Context, g *globalOptions) error {
 
 func runHoldShow(ctx context.Context, g *globalOptions, name string) error {
 	const op = "hold show"
-	s, err := g.openTenant(ctx, false)
+	s, holds, err := openHolds(ctx, g, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close(context.WithoutCancel(ctx))
-	holds, err := hold.Load(ctx, s)
-	if err != nil {
-		return err
-	}
 	h := holds[strings.ToLower(name)]
 	if h == nil {
 		return holdfast.Errorf(op, holdfast.NotFound, "no hold for case %q (holdfast hold list)", name)
@@ -265,4 +249,19 @@ func runHoldShow(ctx context.Context, g *globalOptions, name string) error {
 	}
 	g.print("Held: %d item versions\n", out.Total)
 	return nil
+}
+
+// openHolds opens the tenant's store and loads its holds; the caller
+// closes the store.
+func openHolds(ctx context.Context, g *globalOptions, readOnly bool) (*store.Store, map[string]*hold.Hold, error) {
+	s, err := g.openTenant(ctx, readOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	holds, err := hold.Load(ctx, s)
+	if err != nil {
+		s.Close(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	return s, holds, nil
 }
