@@ -79,6 +79,9 @@ func BenchmarkIndex(b *testing.B) {
 			b.Fatalf("indexed %d of %d: %v", got, n, err)
 		}
 		el := time.Since(start)
+		if err := ix.Compact(ctx); err != nil {
+			b.Fatal(err)
+		}
 		ix.Close()
 		var text int64
 		s.Records(ctx, 0, func(_ []byte, r store.Record) error {

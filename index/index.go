@@ -23,6 +23,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
@@ -50,7 +51,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "2"
+	mappingVersion  = "3"
 )
 
 // Text fields searched by free text and by phrases (term vectors on).
@@ -66,11 +67,14 @@ func newMapping() *mapping.IndexMappingImpl {
 	text := func(name string) {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer, f.Store, f.IncludeInAll, f.DocValues, f.IncludeTermVectors = textAnalyzer, false, false, false, true
+		// Hits are sorted by date, never scored: no frequencies and norms.
+		f.SkipFreqNorm = true
 		dm.AddFieldMappingsAt(name, f)
 	}
 	keyword := func(name string, store bool) {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer, f.Store, f.IncludeInAll, f.DocValues, f.IncludeTermVectors = keywordAnalyzer, store, false, false, false
+		f.SkipFreqNorm = true
 		dm.AddFieldMappingsAt(name, f)
 	}
 	for _, n := range append(textFields, "author", "modifiedby") {
@@ -85,12 +89,15 @@ func newMapping() *mapping.IndexMappingImpl {
 	title := bleve.NewTextFieldMapping()
 	title.Index, title.Store, title.IncludeInAll, title.DocValues = false, true, false, false
 	dm.AddFieldMappingsAt("title", title)
+	// Numbers and times are indexed as a dozen or more prefix terms each:
+	// only those a query can name are indexed; version and captured are
+	// stored or kept in the store.
 	for _, n := range []string{"size", "version"} {
 		f := bleve.NewNumericFieldMapping()
-		f.Store, f.IncludeInAll, f.DocValues = n == "version", false, false
+		f.Index, f.Store, f.IncludeInAll, f.DocValues = n == "size", n == "version", false, false
 		dm.AddFieldMappingsAt(n, f)
 	}
-	for _, n := range []string{"created", "modified", "sent", "received", "captured", "date"} {
+	for _, n := range []string{"created", "modified", "sent", "received", "date"} {
 		f := bleve.NewDateTimeFieldMapping()
 		f.Store, f.IncludeInAll, f.DocValues = n == "date", false, n == "date"
 		dm.AddFieldMappingsAt(n, f)
@@ -158,6 +165,10 @@ func Rebuild(ctx context.Context, dir string, lg Log, progress func(n uint64)) (
 		return nil, err
 	}
 	if _, err := ix.Update(ctx, lg, progress); err != nil {
+		ix.Close()
+		return nil, err
+	}
+	if err := ix.Compact(ctx); err != nil {
 		ix.Close()
 		return nil, err
 	}
@@ -479,7 +490,7 @@ func (d *Doc) fields() map[string]any {
 		"subject": d.Subject, "body": d.Body, "attachment": d.AttachmentText, "attachmentnames": nameTokens(d.AttachmentNames...),
 		"filename": nameTokens(d.Filename), "ext": d.Ext, "author": d.Author, "modifiedby": d.ModifiedBy,
 		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
-		"deleted": d.Deleted, "current": d.current, "captured": d.Captured, "date": d.Date,
+		"deleted": d.Deleted, "current": d.current, "date": d.Date,
 	}
 	lists := map[string][]string{"custodian": d.Custodians, "from": d.From, "to": d.To, "cc": d.Cc, "bcc": d.Bcc}
 	for k, v := range lists {
@@ -497,3 +508,20 @@ func (d *Doc) fields() map[string]any {
 
 // DocCount is the number of indexed item versions.
 func (ix *Index) DocCount() (uint64, error) { return ix.b.DocCount() }
+
+// Compact merges the index's segments into one, as Bleve's background
+// merger would over time; a rebuild ends with it.
+func (ix *Index) Compact(ctx context.Context) error {
+	adv, err := ix.b.Advanced()
+	if err != nil {
+		return holdfast.E("compact index", holdfast.IO, err)
+	}
+	sc, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return nil
+	}
+	if err := sc.ForceMerge(ctx, nil); err != nil {
+		return holdfast.E("compact index", holdfast.IO, err)
+	}
+	return nil
+}

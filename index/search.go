@@ -290,6 +290,9 @@ func compile(n Node) (query.Query, error) {
 		b.AddMustNot(q)
 		return b, nil
 	case *Near:
+		if n.N <= maxPhraseNear {
+			return nearPhrases(n)
+		}
 		l, err := compile(n.Left)
 		if err != nil {
 			return nil, err
@@ -524,34 +527,81 @@ func sizeQuery(t *Term) (query.Query, error) {
 	return q, nil
 }
 
-// topLevelNears returns the NEAR conditions a hit must meet: the query
-// itself or conditions ANDed at its top. NEAR elsewhere (under OR or NOT)
-// is refused rather than answered wrongly.
+// maxPhraseNear is the largest NEAR distance answered as phrases with
+// gaps, inside the index; wider ones are checked on term positions after
+// the search.
+const maxPhraseNear = 32
+
+// analysis tokenizes query text as the index did.
+var analysis = newMapping()
+
+func analyzed(s string) []string {
+	ts, err := analysis.AnalyzeText(textAnalyzer, []byte(s))
+	if err != nil {
+		return tokens(s)
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t.Term)
+	}
+	return out
+}
+
+// nearPhrases answers a NEAR(n) b as phrases: a, then 0 to n words of any
+// kind, then b, or the other way round, in any text field.
+func nearPhrases(n *Near) (query.Query, error) {
+	l, r := analyzed(n.Left.Value), analyzed(n.Right.Value)
+	if len(l) == 0 || len(r) == 0 {
+		return bleve.NewMatchNoneQuery(), nil
+	}
+	var qs []query.Query
+	for _, f := range textFields {
+		for k := 0; k <= n.N; k++ {
+			gap := make([]string, k)
+			for _, order := range [][2][]string{{l, r}, {r, l}} {
+				terms := append(append(append([]string{}, order[0]...), gap...), order[1]...)
+				qs = append(qs, bleve.NewPhraseQuery(terms, f))
+			}
+		}
+	}
+	return bleve.NewDisjunctionQuery(qs...), nil
+}
+
+// topLevelNears returns the NEAR conditions wider than maxPhraseNear that
+// a hit must meet: the query itself or conditions ANDed at its top. Such
+// a NEAR elsewhere (under OR or NOT) is refused rather than answered
+// wrongly.
 func topLevelNears(n Node) ([]*Near, error) {
 	var out []*Near
 	switch n := n.(type) {
 	case *Near:
+		if n.N <= maxPhraseNear {
+			return nil, nil
+		}
 		return []*Near{n}, nil
 	case *And:
 		for _, t := range n.Terms {
 			if nr, ok := t.(*Near); ok {
-				out = append(out, nr)
+				if nr.N > maxPhraseNear {
+					out = append(out, nr)
+				}
 			} else if hasNear(t) {
-				return nil, fmt.Errorf("NEAR can only be combined with other conditions by AND")
+				return nil, fmt.Errorf("NEAR(n) wider than %d words can only be combined with other conditions by AND", maxPhraseNear)
 			}
 		}
 		return out, nil
 	}
 	if hasNear(n) {
-		return nil, fmt.Errorf("NEAR can only be combined with other conditions by AND")
+		return nil, fmt.Errorf("NEAR(n) wider than %d words can only be combined with other conditions by AND", maxPhraseNear)
 	}
 	return nil, nil
 }
 
+// hasNear reports whether n holds a NEAR wider than maxPhraseNear.
 func hasNear(n Node) bool {
 	switch n := n.(type) {
 	case *Near:
-		return true
+		return n.N > maxPhraseNear
 	case *And:
 		for _, t := range n.Terms {
 			if hasNear(t) {

@@ -98,6 +98,16 @@ func near(ws []string, a, b string, n int) bool {
 	return false
 }
 
+// nearMail is NEAR as Purview means it: within one property's text.
+func nearMail(m faketenant.MailDoc, a, b string, n int) bool {
+	for _, text := range []string{m.Subject, m.Body, m.AttachText, strings.Join(m.Attachments, " ")} {
+		if near(words(text), a, b, n) {
+			return true
+		}
+	}
+	return false
+}
+
 func addrIs(a faketenant.Address, v string) bool {
 	v = strings.ToLower(v)
 	addr := strings.ToLower(a.Address)
@@ -156,10 +166,27 @@ func TestSearchKQLAgainstTruth(t *testing.T) {
 		{"kind:email recon*", func(m faketenant.MailDoc) bool { return hasPrefix(m, "recon") }},
 		{"kind:email depreci*", func(m faketenant.MailDoc) bool { return hasPrefix(m, "depreci") }},
 		{"kind:email pay*", func(m faketenant.MailDoc) bool { return hasPrefix(m, "pay") }},
-		{"kind:email ledger NEAR(3) noted", func(m faketenant.MailDoc) bool { return near(mailText(m), "ledger", "noted", 3) }},
-		{"kind:email reviewed NEAR(1) ledger", func(m faketenant.MailDoc) bool { return near(mailText(m), "reviewed", "ledger", 1) }},
-		{"kind:email reviewed NEAR(0) ledger", func(m faketenant.MailDoc) bool { return near(mailText(m), "reviewed", "ledger", 0) }},
-		{"kind:email ledger NEAR attention", func(m faketenant.MailDoc) bool { return near(mailText(m), "ledger", "attention", 8) }},
+		{"kind:email ledger NEAR(3) noted", func(m faketenant.MailDoc) bool { return nearMail(m, "ledger", "noted", 3) }},
+		{"kind:email reviewed NEAR(1) ledger", func(m faketenant.MailDoc) bool { return nearMail(m, "reviewed", "ledger", 1) }},
+		{"kind:email reviewed NEAR(0) ledger", func(m faketenant.MailDoc) bool { return nearMail(m, "reviewed", "ledger", 0) }},
+		{"kind:email ledger NEAR attention", func(m faketenant.MailDoc) bool { return nearMail(m, "ledger", "attention", 8) }},
+		{"kind:email ledger NEAR(40) remittance", func(m faketenant.MailDoc) bool { return nearMail(m, "ledger", "remittance", 40) }},
+		{"kind:email (reviewed NEAR(1) ledger OR depreciation)", func(m faketenant.MailDoc) bool {
+			return nearMail(m, "reviewed", "ledger", 1) || hasWord(m, "depreciation")
+		}},
+		{`kind:email "bank reconciliation" NEAR(2) unmatched`, func(m faketenant.MailDoc) bool {
+			ws := mailText(m)
+			for i := 0; i+1 < len(ws); i++ {
+				if ws[i] == "bank" && ws[i+1] == "reconciliation" {
+					for j, w := range ws {
+						if w == "unmatched" && (j > i+1 && j-(i+1)-1 <= 2 || j < i && i-j-1 <= 2) {
+							return true
+						}
+					}
+				}
+			}
+			return false
+		}},
 		{"subject:VAT kind:email", func(m faketenant.MailDoc) bool { return hasPhrase(words(m.Subject), "vat") }},
 		{`subject:"VAT return"`, func(m faketenant.MailDoc) bool { return hasPhrase(words(m.Subject), "vat return") }},
 		{`subject:"Harbour Bakery"`, func(m faketenant.MailDoc) bool { return hasPhrase(words(m.Subject), "harbour bakery") }},
