@@ -1092,3 +1092,36 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	return res, nil
 }
+
+// RefreshDirectory records the accounts whose state changed since the log
+// last said (account.state, and account.departed for departures) without
+// capturing anything, so that a departure is on record — and policies see
+// it — before the next backup. It returns how many accounts changed.
+func RefreshDirectory(ctx context.Context, src interface {
+	Accounts(ctx context.Context) ([]holdfast.Account, error)
+}, st Store, now time.Time) (int, error) {
+	const op = "refresh directory"
+	state, err := loadState(ctx, st)
+	if err != nil {
+		return 0, holdfast.E(op, err)
+	}
+	accounts, err := src.Accounts(ctx)
+	if err != nil {
+		return 0, holdfast.E(op, err)
+	}
+	r := &runner{st: st, state: state, opts: Options{Now: func() time.Time { return now }}, res: &Result{}}
+	changed := 0
+	for _, a := range accounts {
+		prev, seen := state.accounts[a.ID]
+		if err := r.noteAccount(ctx, a); err != nil {
+			return changed, holdfast.E(op, err)
+		}
+		if !seen || prev != state.accounts[a.ID] {
+			changed++
+		}
+	}
+	if err := st.Flush(ctx); err != nil {
+		return changed, holdfast.E(op, err)
+	}
+	return changed, nil
+}

@@ -1,0 +1,305 @@
+// Package policy finds retention and coverage gaps with Rego policies (OPA)
+// over an inventory built from a tenant's store: accounts and their state,
+// what was captured of each workload and when, failed items, holds,
+// restore tests, verify runs and the store's immutability. A default
+// bundle is embedded (rego/); users add rules and settings from a
+// directory.
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+)
+
+// Inventory is the policy input. docs/policy.md and inventory.schema.json
+// describe it.
+type Inventory struct {
+	Tenant       string     `json:"tenant"`
+	EvaluatedAt  time.Time  `json:"evaluated_at"`
+	Settings     Settings   `json:"settings"`
+	Store        StoreInfo  `json:"store"`
+	Accounts     []*Account `json:"accounts"`
+	LastRun      *Run       `json:"last_run"`
+	Holds        []Hold     `json:"holds"`
+	RestoreTests []Check    `json:"restore_tests"`
+	VerifyRuns   []Check    `json:"verify_runs"`
+}
+
+// Settings are a tenant's retention settings, set with holdfast policy set
+// and kept as policy.settings records.
+type Settings struct {
+	Profile       string   `json:"profile"`        // none, nl-fiscal, sec-17a-4, finra-4511, hipaa, sox, custom
+	RetentionDays int      `json:"retention_days"` // how long captured data is kept; 0: for ever
+	RPOHours      float64  `json:"rpo_hours"`      // the largest acceptable age of the last backup
+	Workloads     []string `json:"workloads"`      // workloads that must be covered
+	RequiredYears int      `json:"required_years"` // the custom profile's requirement
+	RequireWORM   bool     `json:"require_worm"`   // the custom profile's requirement
+}
+
+// TypeSettings is the record type of a tenant's policy settings.
+const TypeSettings = "policy.settings"
+
+// TypeEvaluated is the record type of a policy evaluation.
+const TypeEvaluated = "policy.evaluated"
+
+// Profiles are the retention profiles settings may name.
+var Profiles = []string{"none", "nl-fiscal", "sec-17a-4", "finra-4511", "hipaa", "sox", "custom"}
+
+// DefaultSettings apply until a tenant's are set.
+func DefaultSettings() Settings {
+	ws := make([]string, len(holdfast.Workloads))
+	for i, w := range holdfast.Workloads {
+		ws[i] = string(w)
+	}
+	return Settings{Profile: "none", RPOHours: 24, Workloads: ws}
+}
+
+// Validate checks settings.
+func (s Settings) Validate() error {
+	const op = "policy settings"
+	ok := false
+	for _, p := range Profiles {
+		ok = ok || p == s.Profile
+	}
+	switch {
+	case !ok:
+		return holdfast.Errorf(op, holdfast.Invalid, "unknown profile %q (one of %s)", s.Profile, strings.Join(Profiles, ", "))
+	case s.RetentionDays < 0:
+		return holdfast.E(op, holdfast.Invalid, "retention days cannot be negative")
+	case s.RPOHours <= 0:
+		return holdfast.E(op, holdfast.Invalid, "the RPO must be positive")
+	}
+	if _, err := holdfast.ParseWorkloads(strings.Join(s.Workloads, ",")); err != nil {
+		return holdfast.E(op, holdfast.Invalid, err)
+	}
+	return nil
+}
+
+// StoreInfo says where the store is and how immutable it is.
+type StoreInfo struct {
+	Backend    string `json:"backend"`     // local, s3
+	ObjectLock string `json:"object_lock"` // none, governance, compliance
+}
+
+// Account is an account (a user, a site, a team or a chat) and what was
+// captured of it.
+type Account struct {
+	UPN            string               `json:"upn"`
+	ID             string               `json:"id,omitempty"`
+	Kind           string               `json:"kind"` // user, site, team, chat
+	State          string               `json:"state"`
+	Enabled        bool                 `json:"enabled"`
+	Licensed       bool                 `json:"licensed"`
+	DepartedSince  *time.Time           `json:"departed_since,omitempty"`
+	DepartedReason string               `json:"departed_reason,omitempty"`
+	OnHold         bool                 `json:"on_hold"`
+	Workloads      map[string]*Coverage `json:"workloads"`
+}
+
+// Coverage is what was captured of one workload of an account.
+type Coverage struct {
+	FirstCapture *time.Time `json:"first_capture,omitempty"` // first and last successful sync of its streams
+	LastCapture  *time.Time `json:"last_capture,omitempty"`
+	Items        int        `json:"items"` // item versions captured
+	Bytes        int64      `json:"bytes"`
+	OldestItem   *time.Time `json:"oldest_item,omitempty"` // when the oldest version kept was captured
+}
+
+// Run is the last backup run.
+type Run struct {
+	ID          string       `json:"id"`
+	Status      string       `json:"status"`
+	Finished    time.Time    `json:"finished"`
+	FailedItems []FailedItem `json:"failed_items"`
+}
+
+// FailedItem is an item a run could not capture.
+type FailedItem struct {
+	Account  string `json:"account"`
+	Workload string `json:"workload"`
+	Item     string `json:"item,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// Hold is a legal hold.
+type Hold struct {
+	Case       string    `json:"case"`
+	Custodians []string  `json:"custodians"`
+	Active     bool      `json:"active"`
+	Placed     time.Time `json:"placed"`
+}
+
+// Check is a restore test or a verify run.
+type Check struct {
+	Time   time.Time `json:"time"`
+	Passed bool      `json:"passed"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Scanner is what the inventory reads: records by type, never contents.
+type Scanner interface {
+	Scan(ctx context.Context, from uint64, types []string, fn func(raw []byte) error) error
+}
+
+var inventoryTypes = []string{"account.state", "account.departed", store.TypeDeltaPosition, store.TypeItemVersion, store.TypeRunFinished,
+	store.TypeHoldPlaced, store.TypeHoldReleased, store.TypeRestorePerformed, store.TypeVerifyRun, TypeSettings}
+
+// Build reads the inventory of a tenant from its log.
+func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now time.Time) (*Inventory, error) {
+	const op = "policy inventory"
+	inv := &Inventory{Tenant: tenant, EvaluatedAt: now.UTC(), Settings: DefaultSettings(), Store: si,
+		Holds: []Hold{}, RestoreTests: []Check{}, VerifyRuns: []Check{}}
+	accounts := map[string]*Account{}
+	account := func(upn string) *Account {
+		key := strings.ToLower(upn)
+		a := accounts[key]
+		if a == nil {
+			a = &Account{UPN: upn, Kind: kindOf(upn), State: "active", Enabled: true, Licensed: true, Workloads: map[string]*Coverage{}}
+			accounts[key] = a
+		}
+		return a
+	}
+	cover := func(a *Account, w string) *Coverage {
+		c := a.Workloads[w]
+		if c == nil {
+			c = &Coverage{}
+			a.Workloads[w] = c
+		}
+		return c
+	}
+	holds := map[string]*Hold{}
+	var rec struct {
+		Type string          `json:"type"`
+		Time time.Time       `json:"time"`
+		Data json.RawMessage `json:"data"`
+		Refs []struct {
+			Size int64 `json:"size"`
+		} `json:"refs"`
+	}
+	err := lg.Scan(ctx, 0, inventoryTypes, func(raw []byte) error {
+		rec.Refs = rec.Refs[:0]
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return holdfast.E(op, holdfast.Integrity, err)
+		}
+		var d struct {
+			Account   string    `json:"account"`
+			AccountID string    `json:"account_id"`
+			Workload  string    `json:"workload"`
+			State     string    `json:"state"`
+			FirstSeen time.Time `json:"first_seen"`
+			Reason    string    `json:"reason"`
+			Run       string    `json:"run"`
+			Status    string    `json:"status"`
+			Failed    []struct {
+				Account, Workload, Item, Reason string
+			} `json:"failed_items"`
+			Case       string   `json:"case"`
+			Custodians []string `json:"custodians"`
+			Test       bool     `json:"test"`
+			Items      int      `json:"items"`
+			OK         bool     `json:"ok"`
+			Failures   int      `json:"failures"`
+		}
+		if err := json.Unmarshal(rec.Data, &d); err != nil {
+			return holdfast.E(op, holdfast.Integrity, err, rec.Type)
+		}
+		t := rec.Time.UTC()
+		switch rec.Type {
+		case "account.state":
+			a := account(d.Account)
+			a.ID, a.State = d.AccountID, d.State
+			a.Enabled = d.State != string(holdfast.StateDisabled) && d.State != string(holdfast.StateDeleted)
+			a.Licensed = d.State != string(holdfast.StateUnlicensed)
+			if d.State == string(holdfast.StateActive) {
+				a.DepartedSince, a.DepartedReason = nil, ""
+			}
+		case "account.departed":
+			a := account(d.Account)
+			since := d.FirstSeen.UTC()
+			if since.IsZero() {
+				since = t
+			}
+			a.DepartedSince, a.DepartedReason = &since, d.Reason
+		case store.TypeDeltaPosition:
+			c := cover(account(d.Account), d.Workload)
+			if c.FirstCapture == nil {
+				c.FirstCapture = &t
+			}
+			c.LastCapture = &t
+		case store.TypeItemVersion:
+			c := cover(account(d.Account), d.Workload)
+			c.Items++
+			for _, r := range rec.Refs {
+				c.Bytes += r.Size
+			}
+			if c.OldestItem == nil {
+				c.OldestItem = &t
+			}
+		case store.TypeRunFinished:
+			run := &Run{ID: d.Run, Status: d.Status, Finished: t, FailedItems: []FailedItem{}}
+			for _, f := range d.Failed {
+				run.FailedItems = append(run.FailedItems, FailedItem{Account: f.Account, Workload: f.Workload, Item: f.Item, Reason: f.Reason})
+			}
+			inv.LastRun = run
+		case store.TypeHoldPlaced:
+			holds[strings.ToLower(d.Case)] = &Hold{Case: d.Case, Custodians: d.Custodians, Active: true, Placed: t}
+		case store.TypeHoldReleased:
+			if h := holds[strings.ToLower(d.Case)]; h != nil {
+				h.Active = false
+			}
+		case store.TypeRestorePerformed:
+			if d.Test {
+				inv.RestoreTests = append(inv.RestoreTests, Check{Time: t, Passed: d.Status == "passed", Detail: d.Status})
+			}
+		case store.TypeVerifyRun:
+			inv.VerifyRuns = append(inv.VerifyRuns, Check{Time: t, Passed: d.OK, Detail: strings.TrimSpace(strings.Repeat("failures ", min(d.Failures, 1)))})
+		case TypeSettings:
+			var s Settings
+			if err := json.Unmarshal(rec.Data, &s); err != nil {
+				return holdfast.E(op, holdfast.Integrity, err, "settings")
+			}
+			inv.Settings = s
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range holds {
+		inv.Holds = append(inv.Holds, *h)
+		if h.Active {
+			for _, c := range h.Custodians {
+				if a := accounts[strings.ToLower(c)]; a != nil {
+					a.OnHold = true
+				}
+			}
+		}
+	}
+	sort.Slice(inv.Holds, func(i, j int) bool { return inv.Holds[i].Placed.Before(inv.Holds[j].Placed) })
+	for _, a := range accounts {
+		inv.Accounts = append(inv.Accounts, a)
+	}
+	sort.Slice(inv.Accounts, func(i, j int) bool { return inv.Accounts[i].UPN < inv.Accounts[j].UPN })
+	if inv.Accounts == nil {
+		inv.Accounts = []*Account{}
+	}
+	return inv, nil
+}
+
+func kindOf(upn string) string {
+	switch {
+	case strings.HasPrefix(upn, "team:"):
+		return "team"
+	case strings.HasPrefix(upn, "chat:"):
+		return "chat"
+	case strings.HasPrefix(upn, "https://"):
+		return "site"
+	}
+	return "user"
+}
