@@ -26,6 +26,7 @@ const (
 	exitError     = 1
 	exitUsage     = 2
 	exitIntegrity = 3
+	exitFindings  = 4 // policy eval: findings at or above --fail-on
 )
 
 // exitCodes maps error kinds to exit codes; kinds not listed exit 1.
@@ -37,6 +38,10 @@ var exitCodes = map[holdfast.Kind]int{
 func exitCode(err error) int {
 	if err == nil {
 		return exitOK
+	}
+	var fe *findingsError
+	if errors.As(err, &fe) {
+		return exitFindings
 	}
 	var he *holdfast.Error
 	if !errors.As(err, &he) {
@@ -205,6 +210,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newHoldCommand(g),
 		newExportCommand(g),
 		newVerifyExportCommand(g),
+		newPolicyCommand(g),
 	)
 	return root
 }
