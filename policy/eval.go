@@ -161,23 +161,13 @@ type Result struct {
 // a silent pass.
 func (b *Bundle) Eval(ctx context.Context, inv *Inventory) (*Result, error) {
 	const op = "evaluate policy"
-	in, err := json.Marshal(inv)
-	if err != nil {
-		return nil, holdfast.E(op, err)
-	}
-	sum := sha256.Sum256(in)
-	var input any
-	dec := json.NewDecoder(bytes.NewReader(in))
-	dec.UseNumber()
-	if err := dec.Decode(&input); err != nil {
-		return nil, holdfast.E(op, err)
-	}
-	r := rego.New(rego.Query("data.holdfast.findings"), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data)), rego.Input(input))
+	input, inputHash := inv.Value()
+	r := rego.New(rego.Query("data.holdfast.findings"), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data)), rego.ParsedInput(input))
 	rs, err := r.Eval(ctx)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
-	res := &Result{Findings: []Finding{}, PolicyHash: b.Hash, InputHash: hex.EncodeToString(sum[:])}
+	res := &Result{Findings: []Finding{}, PolicyHash: b.Hash, InputHash: inputHash}
 	if len(rs) == 1 && len(rs[0].Expressions) == 1 {
 		all, ok := rs[0].Expressions[0].Value.([]any)
 		if !ok {

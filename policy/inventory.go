@@ -153,7 +153,7 @@ var inventoryTypes = []string{"account.state", "account.departed", store.TypeDel
 // Build reads the inventory of a tenant from its log.
 func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now time.Time) (*Inventory, error) {
 	const op = "policy inventory"
-	inv := &Inventory{Tenant: tenant, EvaluatedAt: now.UTC(), Settings: DefaultSettings(), Store: si,
+	inv := &Inventory{Tenant: tenant, EvaluatedAt: now.UTC().Truncate(time.Second), Settings: DefaultSettings(), Store: si,
 		Holds: []Hold{}, RestoreTests: []Check{}, VerifyRuns: []Check{}}
 	accounts := map[string]*Account{}
 	account := func(upn string) *Account {
@@ -209,7 +209,8 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 		if err := json.Unmarshal(rec.Data, &d); err != nil {
 			return holdfast.E(op, holdfast.Integrity, err, rec.Type)
 		}
-		t := rec.Time.UTC()
+		// Times to the second, in UTC: they compare as strings in Rego.
+		t := rec.Time.UTC().Truncate(time.Second)
 		switch rec.Type {
 		case "account.state":
 			a := account(d.Account)
@@ -221,7 +222,7 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			}
 		case "account.departed":
 			a := account(d.Account)
-			since := d.FirstSeen.UTC()
+			since := d.FirstSeen.UTC().Truncate(time.Second)
 			if since.IsZero() {
 				since = t
 			}

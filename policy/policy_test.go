@@ -3,12 +3,16 @@ package policy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 func TestEmbeddedRegoTests(t *testing.T) {
@@ -94,4 +98,98 @@ findings contains {"rule": "msp-no-teams", "severity": "low", "tenant": input.te
 	if !got["msp-no-teams"] || !got["verify-missing"] {
 		t.Errorf("findings %v: want the user's rule and the defaults", got)
 	}
+}
+
+// The Rego input built directly says exactly what the inventory's JSON
+// (documented, and printed by holdfast policy inventory) says.
+func TestValueMatchesJSON(t *testing.T) {
+	now := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
+	inv := syntheticInventory(20, now)
+	inv.LastRun = &Run{ID: "r", Status: "completed_with_failures", Finished: now, FailedItems: []FailedItem{{Account: "a", Workload: "mail", Item: "i", Reason: "r"}, {Account: "b", Workload: "mail", Reason: "r"}}}
+	inv.Holds = []Hold{{Case: "c", Custodians: []string{"x"}, Active: true, Placed: now}}
+	inv.Accounts[3].ID, inv.Accounts[3].OnHold = "id-3", true
+	inv.Settings.RPOHours = 12.5
+	js, _ := json.Marshal(inv)
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	dec.Decode(&v)
+	want, err := ast.InterfaceToValue(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, h1 := inv.Value()
+	if ast.Compare(got, want) != 0 {
+		t.Errorf("Value() differs from the JSON:\ngot  %.600s\nwant %.600s", got, want)
+	}
+	// The input hash follows the content.
+	if _, h2 := inv.Value(); h2 != h1 {
+		t.Error("the same inventory hashes differently")
+	}
+	inv.Accounts[5].Workloads["mail"].Items++
+	if _, h3 := inv.Value(); h3 == h1 {
+		t.Error("a changed item count does not change the input hash")
+	}
+}
+
+// Every field of an inventory's JSON is described by inventory.schema.json,
+// and every required one is there.
+func TestInventoryMatchesSchema(t *testing.T) {
+	raw, err := os.ReadFile("inventory.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
+	inv := syntheticInventory(3, now)
+	d := now.Add(-time.Hour)
+	inv.Accounts[0].ID, inv.Accounts[0].DepartedSince, inv.Accounts[0].DepartedReason = "x", &d, "disabled"
+	inv.LastRun = &Run{ID: "r", Status: "completed", Finished: now, FailedItems: []FailedItem{{Account: "a", Workload: "mail", Item: "i", Reason: "r"}}}
+	inv.Holds = []Hold{{Case: "c", Custodians: []string{"x"}, Active: true, Placed: now}}
+	js, _ := json.Marshal(inv)
+	var doc any
+	json.Unmarshal(js, &doc)
+	defs := schema["$defs"].(map[string]any)
+	var check func(path string, v any, s map[string]any)
+	check = func(path string, v any, s map[string]any) {
+		if ref, ok := s["$ref"].(string); ok {
+			s = defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		}
+		if alts, ok := s["oneOf"].([]any); ok {
+			for _, a := range alts {
+				if am := a.(map[string]any); (v == nil) == (am["type"] == "null") {
+					s = am
+				}
+			}
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			props, _ := s["properties"].(map[string]any)
+			req, _ := s["required"].([]any)
+			for _, r := range req {
+				if _, ok := x[r.(string)]; !ok {
+					t.Errorf("%s: required %s missing", path, r)
+				}
+			}
+			for k, val := range x {
+				if ps, ok := props[k].(map[string]any); ok {
+					check(path+"."+k, val, ps)
+				} else if ap, ok := s["additionalProperties"].(map[string]any); ok {
+					check(path+"."+k, val, ap)
+				} else {
+					t.Errorf("%s.%s: not in the schema", path, k)
+				}
+			}
+		case []any:
+			if items, ok := s["items"].(map[string]any); ok {
+				for i, e := range x {
+					check(fmt.Sprintf("%s[%d]", path, i), e, items)
+				}
+			}
+		}
+	}
+	check("inventory", doc, schema)
 }

@@ -93,6 +93,11 @@ $HF --tenant contoso export --case "Harbour v Contoso" --query 'kind:email OR ki
 $HF verify-export "$DEMO_DIR/harbour-export.zip" --key "$KEY"
 echo "   Counsel gets natives, a load file and, for every item, a proof that it is in the signed log."
 
+step "8c. Policies: which accounts and workloads are not protected, in sentences a technician can act on"
+$HF --tenant contoso policy set --profile sox --retention-days 3650 > /dev/null
+$HF --tenant contoso policy eval || true
+echo "   (The deleted employee's data is flagged: they left without a recent backup. holdfast policy eval --fail-on high exits 4 for monitoring.)"
+
 step "9. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
 $HF --tenant contoso verify
 

@@ -25,40 +25,47 @@ finding(rule, severity, account, workload, message, evidence) := {
 	"evidence": evidence,
 }
 
-# The workloads an account must have covered.
-expected(a) := {w | some w in cfg.user_workloads; in_scope(w)} if a.kind == "user"
+# The workloads an account must have covered (computed once, not per
+# account: policies run over tens of thousands of accounts).
+user_expected := {w | some w in cfg.user_workloads; in_scope(w)}
 
-expected(a) := {"sharepoint"} & {w | some w in input.settings.workloads} if a.kind == "site"
+kind_workload := {"site": "sharepoint", "team": "teams"}
 
-expected(a) := {"teams"} & {w | some w in input.settings.workloads} if a.kind == "team"
-
-covered_now(a) if {
+# The accounts whose data must be captured now, with the workloads that
+# must be: active, licensed users, and sites and teams.
+must_cover contains [i, w] if {
+	some i, a in input.accounts
 	a.kind == "user"
 	a.enabled
 	a.licensed
+	some w in user_expected
 }
 
-covered_now(a) if a.kind in {"site", "team"}
+must_cover contains [i, w] if {
+	some i, a in input.accounts
+	w := kind_workload[a.kind]
+	in_scope(w)
+}
+
+# Inventory times are UTC to the second, so they compare as strings.
+stale_before := time.format([now_ns - (input.settings.rpo_hours * 3600000000000), "UTC", "2006-01-02T15:04:05Z07:00"])
 
 # --- backup older than the RPO
 
 findings contains finding("stale-backup", "high", a.upn, w, msg, ev) if {
-	some a in input.accounts
-	covered_now(a)
-	some w in expected(a)
+	some [i, w] in must_cover
+	a := input.accounts[i]
 	last := a.workloads[w].last_capture
-	h := hours_since(last)
-	h > input.settings.rpo_hours
-	msg := sprintf("%s: %s was last backed up %v hours ago, beyond the %v-hour RPO; find out why backups of it stopped and run one", [a.upn, w, round(h), input.settings.rpo_hours])
+	last < stale_before
+	msg := sprintf("%s: %s was last backed up %v hours ago, beyond the %v-hour RPO; find out why backups of it stopped and run one", [a.upn, w, round(hours_since(last)), input.settings.rpo_hours])
 	ev := {"last_capture": last, "rpo_hours": input.settings.rpo_hours}
 }
 
 # --- an account or workload never captured
 
 findings contains finding("never-captured", "high", a.upn, w, msg, {"workloads_captured": object.keys(a.workloads)}) if {
-	some a in input.accounts
-	covered_now(a)
-	some w in expected(a)
+	some [i, w] in must_cover
+	a := input.accounts[i]
 	not a.workloads[w].last_capture
 	msg := sprintf("%s: %s has never been backed up; include it in the backups (holdfast backup --workloads) and run one", [a.upn, w])
 }
