@@ -97,7 +97,9 @@ func TestPolicyFindingsFromBackups(t *testing.T) {
 		t.Errorf("sec-17a-4 kept for ever on a local store: %+v", p.Findings)
 	}
 	// Each evaluation is on record with its hashes.
-	var log struct{ Records []struct{ Data map[string]any } }
+	var log struct {
+		Records []struct{ Data map[string]any }
+	}
 	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "log", "--type", "policy.evaluated"), &log)
 	if len(log.Records) < 6 || log.Records[0].Data["policy_hash"] == "" || log.Records[0].Data["input_hash"] == nil {
 		t.Errorf("policy.evaluated records: %+v", log.Records)
