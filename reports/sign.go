@@ -1,0 +1,252 @@
+package reports
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/digitorus/pkcs7"
+	"github.com/holdfast/holdfast"
+)
+
+// The signature is an incremental update appended to the PDF: a signature
+// dictionary (adbe.pkcs7.detached, CMS SignedData over SHA-256 of every
+// byte but the signature itself), an invisible signature widget on the
+// first page, and the catalog again with an AcroForm (SigFlags 3) naming
+// it — what Adobe Reader and poppler's pdfsig expect. The original bytes
+// are left as they are.
+
+const sigHexLen = 16384 // room for the CMS: certificate chain and signature, hex
+
+var (
+	reTrailerRoot = regexp.MustCompile(`/Root (\d+) 0 R`)
+	reTrailerSize = regexp.MustCompile(`/Size (\d+)`)
+	reTrailerInfo = regexp.MustCompile(`/Info (\d+) 0 R`)
+	reStartXref   = regexp.MustCompile(`startxref\s+(\d+)\s+%%EOF\s*$`)
+	reKids        = regexp.MustCompile(`/Kids \[(\d+) 0 R`)
+	rePages       = regexp.MustCompile(`/Pages (\d+) 0 R`)
+)
+
+// object returns the dictionary text of object n (between "n 0 obj" and
+// "endobj"), from the last definition in the file.
+func object(pdf []byte, n int) (string, error) {
+	head := []byte("\n" + strconv.Itoa(n) + " 0 obj")
+	i := bytes.LastIndex(pdf, head)
+	if i < 0 {
+		return "", fmt.Errorf("object %d not found", n)
+	}
+	rest := pdf[i+len(head):]
+	j := bytes.Index(rest, []byte("endobj"))
+	if j < 0 {
+		return "", fmt.Errorf("object %d has no endobj", n)
+	}
+	return strings.TrimSpace(string(rest[:j])), nil
+}
+
+func match(re *regexp.Regexp, s []byte, what string) (int, error) {
+	m := re.FindSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("no %s", what)
+	}
+	return strconv.Atoi(string(m[1]))
+}
+
+// withEntry adds an entry before a dictionary's closing >>.
+func withEntry(dict, entry string) (string, error) {
+	if !strings.HasSuffix(dict, ">>") {
+		return "", fmt.Errorf("not a dictionary: %.40q", dict)
+	}
+	return dict[:len(dict)-2] + "\n" + entry + "\n>>", nil
+}
+
+// Signer is a report-signing identity.
+type Signer struct {
+	Key   crypto.Signer
+	Cert  *x509.Certificate
+	Chain []*x509.Certificate // intermediates, if any
+	Name  string
+}
+
+// Sign appends the signature to pdf.
+func Sign(pdf []byte, s Signer, at time.Time, reason string) ([]byte, error) {
+	const op = "sign report"
+	tail := pdf[max(0, len(pdf)-1024):]
+	trailerAt := bytes.LastIndex(pdf, []byte("trailer"))
+	if trailerAt < 0 {
+		return nil, holdfast.E(op, holdfast.Invalid, "not a PDF with a trailer")
+	}
+	trailer := pdf[trailerAt:]
+	root, err := match(reTrailerRoot, trailer, "/Root in the trailer")
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	size, err := match(reTrailerSize, trailer, "/Size in the trailer")
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	info, _ := match(reTrailerInfo, trailer, "/Info")
+	prev, err := match(reStartXref, tail, "startxref")
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	catalog, err := object(pdf, root)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	pagesN, err := match(rePages, []byte(catalog), "/Pages in the catalog")
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	pages, err := object(pdf, pagesN)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	pageN, err := match(reKids, []byte(pages), "first page")
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	page, err := object(pdf, pageN)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	sigN, widgetN := size, size+1
+	if strings.Contains(catalog, "/AcroForm") || strings.Contains(page, "/Annots") {
+		return nil, holdfast.E(op, holdfast.Invalid, "the PDF already has a form or annotations; Holdfast signs the reports it renders")
+	}
+	if catalog, err = withEntry(catalog, fmt.Sprintf("/AcroForm << /Fields [%d 0 R] /SigFlags 3 >>", widgetN)); err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	if page, err = withEntry(page, fmt.Sprintf("/Annots [%d 0 R]", widgetN)); err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	var u bytes.Buffer
+	u.Write(pdf)
+	if !bytes.HasSuffix(pdf, []byte("\n")) {
+		u.WriteByte('\n')
+	}
+	offsets := map[int]int{}
+	obj := func(n int, body string) {
+		offsets[n] = u.Len()
+		fmt.Fprintf(&u, "%d 0 obj\n%s\nendobj\n", n, body)
+	}
+	const placeholder = "          " // ten digits
+	offsets[sigN] = u.Len()
+	fmt.Fprintf(&u, "%d 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 %s %s %s]\n/Contents <", sigN, placeholder, placeholder, placeholder)
+	contentsStart := u.Len() - 1
+	u.WriteString(strings.Repeat("0", sigHexLen))
+	u.WriteString(">")
+	contentsEnd := u.Len()
+	fmt.Fprintf(&u, "\n/M (D:%s) /Name (%s) /Reason (%s) >>\nendobj\n", at.UTC().Format("20060102150405Z"), pdfString(s.Name), pdfString(reason))
+	obj(widgetN, fmt.Sprintf("<< /Type /Annot /Subtype /Widget /FT /Sig /Rect [0 0 0 0] /F 132 /T (Holdfast signature) /V %d 0 R /P %d 0 R >>", sigN, pageN))
+	obj(root, catalog)
+	obj(pageN, page)
+	xref := u.Len()
+	u.WriteString("xref\n")
+	for _, n := range []int{pageN, root, sigN, widgetN} {
+		fmt.Fprintf(&u, "%d 1\n%010d 00000 n \n", n, offsets[n])
+	}
+	fmt.Fprintf(&u, "trailer\n<< /Size %d /Root %d 0 R", size+2, root)
+	if info > 0 {
+		fmt.Fprintf(&u, " /Info %d 0 R", info)
+	}
+	fmt.Fprintf(&u, " /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", prev, xref)
+	out := u.Bytes()
+	// The byte range: everything but the hex string with its brackets.
+	br := fmt.Sprintf("%-10d %-10d %-10d", contentsStart, contentsEnd, len(out)-contentsEnd)
+	brAt := bytes.Index(out[offsets[sigN]:], []byte("/ByteRange [0 ")) + offsets[sigN] + len("/ByteRange [0 ")
+	copy(out[brAt:], br)
+	signed := append(append([]byte(nil), out[:contentsStart]...), out[contentsEnd:]...)
+	sd, err := pkcs7.NewSignedData(signed)
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSignerChain(s.Cert, s.Key, s.Chain, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	sd.Detach()
+	der, err := sd.Finish()
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	h := hex.EncodeToString(der)
+	if len(h) > sigHexLen {
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "the signature (%d bytes) does not fit the %d bytes reserved", len(der), sigHexLen/2)
+	}
+	copy(out[contentsStart+1:], h)
+	return out, nil
+}
+
+func pdfString(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`, "\n", " ", "\r", " ").Replace(s)
+}
+
+var (
+	reByteRange = regexp.MustCompile(`/ByteRange \[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)
+	reContents  = regexp.MustCompile(`/Contents <([0-9a-fA-F]+)>`)
+)
+
+// SignatureInfo is what Verify found.
+type SignatureInfo struct {
+	Signer      string    `json:"signer"`
+	Fingerprint string    `json:"certificate_sha256"`
+	SigningTime time.Time `json:"signing_time,omitzero"`
+	WholeFile   bool      `json:"total_document_signed"`
+}
+
+// VerifySignature checks the last signature of a signed report: that it
+// covers the whole file and that the CMS signature matches its bytes.
+func VerifySignature(pdf []byte) (*SignatureInfo, error) {
+	const op = "verify report signature"
+	i := bytes.LastIndex(pdf, []byte("/Type /Sig"))
+	if i < 0 {
+		return nil, holdfast.E(op, holdfast.Integrity, "the report is not signed")
+	}
+	m := reByteRange.FindSubmatch(pdf[i:])
+	c := reContents.FindSubmatch(pdf[i:])
+	if m == nil || c == nil {
+		return nil, holdfast.E(op, holdfast.Integrity, "the signature has no byte range or contents")
+	}
+	var r [4]int
+	for k := range r {
+		r[k], _ = strconv.Atoi(string(m[k+1]))
+	}
+	if r[0] != 0 || r[1] > r[2] || r[2]+r[3] > len(pdf) {
+		return nil, holdfast.Errorf(op, holdfast.Integrity, "byte range %v does not fit the file", r)
+	}
+	full, err := hex.DecodeString(string(c[1]))
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Integrity, err, "signature contents")
+	}
+	// The contents are zero-padded: the DER value is its first element.
+	var rv asn1.RawValue
+	rest, err := asn1.Unmarshal(full, &rv)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Integrity, err, "the signature is not DER")
+	}
+	p7, err := pkcs7.Parse(full[:len(full)-len(rest)])
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Integrity, err, "the signature is not CMS")
+	}
+	p7.Content = append(append([]byte(nil), pdf[r[0]:r[1]]...), pdf[r[2]:r[2]+r[3]]...)
+	if err := p7.Verify(); err != nil {
+		return nil, holdfast.E(op, holdfast.Integrity, err, "digest mismatch: the report was changed after it was signed")
+	}
+	info := &SignatureInfo{WholeFile: r[2]+r[3] == len(pdf)}
+	if s := p7.GetOnlySigner(); s != nil {
+		info.Signer = s.Subject.CommonName
+		info.Fingerprint = fingerprint(s)
+	}
+	if !info.WholeFile {
+		return info, holdfast.Errorf(op, holdfast.Integrity, "the signature covers %d of the file's %d bytes: something was appended after signing", r[2]+r[3], len(pdf))
+	}
+	return info, nil
+}
+
