@@ -4,7 +4,7 @@ BIN     := bin/holdfast
 PKGS    := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test test-long bench demo lint fmt clean
+.PHONY: all build test test-long bench demo lint fmt clean deps
 
 all: build
 
@@ -13,9 +13,17 @@ build:
 
 # The suite CI runs (well under 20 minutes on 2 cores): vet, every package's
 # tests, the 50-kill crash test, the tamper tests and the fuzz seed corpora.
-test:
+test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+# What the tests need besides Go: poppler's pdfsig and pdftotext (report
+# signatures and text), installed with apt when missing.
+deps:
+	@command -v pdfsig >/dev/null && command -v pdftotext >/dev/null || { \
+		echo "installing poppler-utils (pdfsig, pdftotext) for the report tests"; \
+		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq poppler-utils; }
 
 # Longer: 500 SIGKILLs, the race detector, and a minute of fuzzing per decoder.
 test-long:
@@ -32,6 +40,9 @@ bench:
 	$(GO) test -run '^$$' -bench 'Verify' -benchtime 5x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'Export' -benchtime 3x ./restore
 	$(GO) test -run '^$$' -bench 'Backup|RestoreToTenant' -benchtime 1x ./ingest/graph
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./index
+	$(GO) test -run '^$$' -bench 'Eval|Inventory' -benchtime 1x ./policy
+	$(GO) test -run '^$$' -bench 'Report' -benchtime 1x ./reports
 
 demo: build
 	./scripts/demo.sh

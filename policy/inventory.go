@@ -211,6 +211,9 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 		}
 		// Times to the second, in UTC: they compare as strings in Rego.
 		t := rec.Time.UTC().Truncate(time.Second)
+		if t.After(inv.EvaluatedAt) {
+			return nil // the inventory is as of its moment
+		}
 		switch rec.Type {
 		case "account.state":
 			a := account(d.Account)

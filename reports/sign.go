@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -250,3 +251,18 @@ func VerifySignature(pdf []byte) (*SignatureInfo, error) {
 	return info, nil
 }
 
+var reNote = regexp.MustCompile(`/Keywords \(holdfast-checkpoint-note ([A-Za-z0-9+/=]+)\)`)
+
+// EmbeddedCheckpoint returns the signed checkpoint note a report speaks
+// for.
+func EmbeddedCheckpoint(pdf []byte) ([]byte, error) {
+	m := reNote.FindSubmatch(pdf)
+	if m == nil {
+		return nil, holdfast.E("report checkpoint", holdfast.Integrity, "the report names no checkpoint")
+	}
+	note, err := base64.StdEncoding.DecodeString(string(m[1]))
+	if err != nil {
+		return nil, holdfast.E("report checkpoint", holdfast.Integrity, err)
+	}
+	return note, nil
+}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+
+	"github.com/holdfast/holdfast/reports"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +25,12 @@ proofs and checkpoints with it. Running init again changes nothing.`,
 func runInit(g *globalOptions) error {
 	res, err := g.dataDir().Init()
 	if err != nil {
+		return err
+	}
+	// The report-signing key and its self-signed certificate (holdfast
+	// signer import replaces them with a CA-issued pair).
+	host, _ := os.Hostname()
+	if err := reports.CreateSigner(reportKeys(g), "Holdfast report signer ("+host+")"); err != nil {
 		return err
 	}
 	if g.JSON {

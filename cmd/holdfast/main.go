@@ -211,6 +211,8 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newExportCommand(g),
 		newVerifyExportCommand(g),
 		newPolicyCommand(g),
+		newReportCommand(g),
+		newSignerCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/reports"
+	"github.com/holdfast/holdfast/store"
+	"github.com/spf13/cobra"
+)
+
+func reportKeys(g *globalOptions) string { return filepath.Join(g.dataDir().Dir, "keys") }
+
+type reportOptions struct {
+	Kind, From, To, Out, PolicyDir string
+}
+
+func newReportCommand(g *globalOptions) *cobra.Command {
+	var o reportOptions
+	cmd := &cobra.Command{
+		Use:   "report --tenant T --kind procedures|coverage [--from DATE] [--to TIME] --out FILE.pdf",
+		Short: "Write a signed PDF report for auditors, certifiers and customers",
+		Long: `Write a report from the store itself, as of --to (default now; the same store,
+period and moment give the same content), speaking for the last signed
+checkpoint by then, and sign it with the data directory's report-signing
+key (an incremental update with an adbe.pkcs7.detached CMS signature that
+poppler's pdfsig and Adobe Reader check). The report's SHA-256 is logged as
+a report.issued record.
+
+  procedures  backup and retention procedures: scope, RPO, retention, the
+              policy bundle and its findings, coverage per account and
+              workload, departed employees, runs, restore tests, holds,
+              verify runs, the checkpoint and how to verify it offline
+  coverage    a one-page summary for the customer, with a chart and a
+              timeline of backup runs`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd.Context(), g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Kind, "kind", "procedures", "procedures or coverage")
+	f.StringVar(&o.From, "from", "", "start of the period (YYYY-MM-DD; default 30 days before --to)")
+	f.StringVar(&o.To, "to", "", "the moment the report speaks for (RFC 3339 or YYYY-MM-DD; default now)")
+	f.StringVar(&o.Out, "out", "", "the new PDF file (required)")
+	f.StringVar(&o.PolicyDir, "policy-dir", "", "policies to apply besides the embedded ones")
+	var key string
+	verify := &cobra.Command{
+		Use:   "verify FILE.pdf (--key VKEY | --tenant T)",
+		Short: "Check a report's signature and the checkpoint it speaks for",
+		Args:  cobra.ExactArgs(1),
+		RunE:  func(cmd *cobra.Command, args []string) error { return runReportVerify(cmd.Context(), g, args[0], key) },
+	}
+	verify.Flags().StringVar(&key, "key", "", "the log's verifier key (offline), or a file holding it")
+	cmd.AddCommand(verify)
+	return cmd
+}
+
+func parseMoment(flag, s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, holdfast.Errorf(flag, holdfast.Invalid, "%q is not a date (YYYY-MM-DD) or an RFC 3339 time", s)
+}
+
+// reportIssued is the data of a report.issued record.
+type reportIssued struct {
+	Kind        string    `json:"kind"`
+	Tenant      string    `json:"tenant"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	Checkpoint  uint64    `json:"checkpoint_size"`
+	Root        string    `json:"checkpoint_root"`
+	Signer      string    `json:"signer"`
+	Fingerprint string    `json:"signer_certificate_sha256"`
+	SHA256      string    `json:"sha256"`
+	Bytes       int       `json:"bytes"`
+	Actor       string    `json:"actor"`
+	File        string    `json:"file"`
+}
+
+func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
+	const op = "report"
+	if o.Out == "" {
+		return holdfast.E(op, holdfast.Invalid, "--out FILE.pdf is required")
+	}
+	if _, err := os.Lstat(o.Out); err == nil {
+		return holdfast.Errorf(op, holdfast.Exist, "%s exists; a report never overwrites", o.Out)
+	}
+	to, err := parseMoment("--to", o.To, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	from, err := parseMoment("--from", o.From, to.AddDate(0, 0, -30))
+	if err != nil {
+		return err
+	}
+	if from.After(to) {
+		return holdfast.E(op, holdfast.Invalid, "--from is after --to")
+	}
+	signer, err := reports.LoadSigner(reportKeys(g))
+	if err != nil {
+		return err
+	}
+	bundle, err := policy.LoadBundle(o.PolicyDir)
+	if err != nil {
+		return err
+	}
+	s, err := g.openTenant(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close(context.WithoutCancel(ctx))
+	m, err := reports.Build(ctx, s, bundle, o.Kind, g.Tenant, storeInfo(s), from, to)
+	if err != nil {
+		return err
+	}
+	pdf, err := reports.Render(m)
+	if err != nil {
+		return err
+	}
+	signed, err := reports.Sign(pdf, *signer, time.Now(), "Holdfast "+o.Kind+" report of "+g.Tenant)
+	if err != nil {
+		return err
+	}
+	out, _ := filepath.Abs(o.Out)
+	if err := writeNew(out, signed); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	sum := sha256.Sum256(signed)
+	rec := reportIssued{Kind: o.Kind, Tenant: g.Tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
+		Signer: signer.Name, Fingerprint: signer.Fingerprint(), SHA256: hex.EncodeToString(sum[:]), Bytes: len(signed), Actor: actor(), File: out}
+	if _, err := s.Append(ctx, store.TypeReportIssued, rec); err != nil {
+		return err
+	}
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		return err
+	}
+	if g.JSON {
+		return g.emit(rec)
+	}
+	g.print("Wrote the signed %s report of %s as of %s to %s (%s, SHA-256 %s, logged)\nCheck it: pdfsig %s, or holdfast report verify %s --key \"$(holdfast log-key)\"\n",
+		o.Kind, g.Tenant, m.To.Format(time.RFC3339), out, humanBytes(int64(len(signed))), rec.SHA256[:16], out, out)
+	return nil
+}
+
+// writeNew writes a new file durably and never replaces one.
+func writeNew(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Link(tmp, path)
+}
+
+func runReportVerify(ctx context.Context, g *globalOptions, file, key string) error {
+	const op = "report verify"
+	pdf, err := os.ReadFile(file)
+	if err != nil {
+		return holdfast.E(op, holdfast.Invalid, err)
+	}
+	info, err := reports.VerifySignature(pdf)
+	if err != nil {
+		return err
+	}
+	note, err := reports.EmbeddedCheckpoint(pdf)
+	if err != nil {
+		return err
+	}
+	var ckp store.Checkpoint
+	switch {
+	case key != "":
+		v, err := loadVerifier(key)
+		if err != nil {
+			return err
+		}
+		if ckp, err = store.ParseCheckpoint(note, v); err != nil {
+			return holdfast.E(op, holdfast.Integrity, err, "the report's checkpoint")
+		}
+	case g.Tenant != "":
+		s, err := g.openTenant(ctx, true)
+		if err != nil {
+			return err
+		}
+		defer s.Close(context.WithoutCancel(ctx))
+		v, err := loadVerifier(s.Config().LogKey)
+		if err != nil {
+			return err
+		}
+		if ckp, err = store.ParseCheckpoint(note, v); err != nil {
+			return holdfast.E(op, holdfast.Integrity, err, "the report's checkpoint")
+		}
+		stored, err := s.CheckpointAt(ctx, ckp.Size)
+		if err != nil || hex.EncodeToString(stored.Root) != hex.EncodeToString(ckp.Root) {
+			return holdfast.Errorf(op, holdfast.Integrity, "the report's checkpoint of size %d is not the one in the store", ckp.Size)
+		}
+	default:
+		return holdfast.E(op, holdfast.Invalid, "give --key VKEY to check offline, or --tenant T to check against the store")
+	}
+	out := struct {
+		*reports.SignatureInfo
+		CheckpointSize uint64 `json:"checkpoint_size"`
+		CheckpointRoot string `json:"checkpoint_root"`
+	}{info, ckp.Size, hex.EncodeToString(ckp.Root)}
+	if g.JSON {
+		return g.emit(out)
+	}
+	g.print("Signature valid over the whole document, signed by %s (certificate SHA-256 %s)\nThe report speaks for checkpoint %d, root %s, whose signature is valid\n", info.Signer, info.Fingerprint[:16], ckp.Size, out.CheckpointRoot)
+	return nil
+}
+
+func newSignerCommand(g *globalOptions) *cobra.Command {
+	var cert, key string
+	cmd := &cobra.Command{Use: "signer", Short: "The report-signing key and certificate"}
+	imp := &cobra.Command{
+		Use:   "import --cert FILE --key FILE",
+		Short: "Install a CA-issued certificate (PEM, chain after it) and its key (PEM)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := reports.ImportSigner(reportKeys(g), cert, key); err != nil {
+				return err
+			}
+			s, err := reports.LoadSigner(reportKeys(g))
+			if err != nil {
+				return err
+			}
+			g.print("Reports are now signed by %s (certificate SHA-256 %s)\n", s.Name, s.Fingerprint())
+			return nil
+		},
+	}
+	imp.Flags().StringVar(&cert, "cert", "", "certificate PEM file")
+	imp.Flags().StringVar(&key, "key", "", "private key PEM file")
+	cmd.AddCommand(imp)
+	return cmd
+}

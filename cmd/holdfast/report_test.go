@@ -1,0 +1,111 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func pdfText(t *testing.T, path string) string {
+	t.Helper()
+	out, err := exec.Command("pdftotext", "-layout", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+func TestReportsFromABackup(t *testing.T) {
+	_, info, c := connectedFake(t, 12)
+	c.ok("--tenant", "contoso", "backup")
+	c.ok("--tenant", "contoso", "restore-test", "--sample", "3")
+	c.ok("--tenant", "contoso", "verify")
+	dir := t.TempDir()
+	key := strings.TrimSpace(c.ok("log-key"))
+	var issued struct {
+		SHA256     string `json:"sha256"`
+		Checkpoint uint64 `json:"checkpoint_size"`
+		Root       string `json:"checkpoint_root"`
+	}
+	for _, kind := range []string{"procedures", "coverage"} {
+		out := filepath.Join(dir, kind+".pdf")
+		jsonDoc(t, c.ok("--json", "--tenant", "contoso", "report", "--kind", kind, "--out", out), &issued)
+		sig, _ := exec.Command("pdfsig", out).CombinedOutput()
+		if !strings.Contains(string(sig), "Signature is Valid.") || !strings.Contains(string(sig), "Total document signed") {
+			t.Errorf("%s: pdfsig:\n%s", kind, sig)
+		}
+		text := pdfText(t, out)
+		for _, fact := range []string{"contoso", issued.Root[:16]} {
+			if !strings.Contains(strings.ReplaceAll(text, "\n", " "), fact) && kind == "procedures" {
+				t.Errorf("%s report lacks %q", kind, fact)
+			}
+		}
+		c.ok("report", "verify", out, "--key", key)
+		c.ok("--tenant", "contoso", "report", "verify", out)
+	}
+	text := pdfText(t, filepath.Join(dir, "procedures.pdf"))
+	flat := strings.Join(strings.Fields(text), " ")
+	for _, fact := range []string{info.Users[0], "Backup and retention procedures", "departed-not-captured", "Restore tests", "passed", "recovery point objective is 24 hours"} {
+		if !strings.Contains(flat, fact) {
+			t.Errorf("the procedures report does not state %q", fact)
+		}
+	}
+	if !strings.Contains(pdfText(t, filepath.Join(dir, "coverage.pdf")), "Items captured per workload") {
+		t.Error("the coverage report has no chart")
+	}
+	// Every report is on record.
+	var log struct {
+		Records []struct{ Data map[string]any }
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "log", "--type", "report.issued"), &log)
+	if len(log.Records) != 2 || log.Records[1].Data["sha256"] != issued.SHA256 {
+		t.Errorf("report.issued records: %+v", log.Records)
+	}
+	// A changed byte: pdfsig and report verify both say so.
+	bad := filepath.Join(dir, "bad.pdf")
+	b, _ := os.ReadFile(filepath.Join(dir, "procedures.pdf"))
+	b[300] ^= 1
+	os.WriteFile(bad, b, 0o644)
+	if sig, _ := exec.Command("pdfsig", bad).CombinedOutput(); !strings.Contains(string(sig), "Digest Mismatch") {
+		t.Errorf("pdfsig on a changed report:\n%s", sig)
+	}
+	if code, _, errs := c.run("report", "verify", bad, "--key", key); code != exitIntegrity {
+		t.Errorf("report verify of a changed report: exit %d %s", code, errs)
+	}
+	// Never overwrites; unknown kinds are refused.
+	if code, _, _ := c.run("--tenant", "contoso", "report", "--out", filepath.Join(dir, "procedures.pdf")); code == exitOK {
+		t.Error("a report overwrote an existing file")
+	}
+	if code, _, _ := c.run("--tenant", "contoso", "report", "--kind", "poem", "--out", filepath.Join(dir, "x.pdf")); code != exitUsage {
+		t.Errorf("unknown kind: exit %d", code)
+	}
+	// A CA-issued signer replaces the self-signed one.
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Contoso MSP reports"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	kd, _ := x509.MarshalPKCS8PrivateKey(caKey)
+	os.WriteFile(filepath.Join(dir, "c.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(dir, "k.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
+	c.ok("signer", "import", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"))
+	out := filepath.Join(dir, "ca.pdf")
+	c.ok("--tenant", "contoso", "report", "--out", out)
+	if sig, _ := exec.Command("pdfsig", out).CombinedOutput(); !strings.Contains(string(sig), "Contoso MSP reports") || !strings.Contains(string(sig), "Signature is Valid.") {
+		t.Errorf("report signed by the imported key:\n%s", sig)
+	}
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	od, _ := x509.MarshalPKCS8PrivateKey(otherKey)
+	os.WriteFile(filepath.Join(dir, "other.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: od}), 0o600)
+	if code, _, errs := c.run("signer", "import", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "other.pem")); code != exitUsage || !strings.Contains(errs, "does not belong") {
+		t.Errorf("mismatched key: %d %s", code, errs)
+	}
+}

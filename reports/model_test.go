@@ -1,0 +1,179 @@
+package reports
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var t0 = time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+
+// fixture is a tenant's store with a fixed clock: two users (one departed),
+// a site, three runs (one with failures), a restore test, a verify run and
+// a hold.
+func fixture(t *testing.T) (*store.Store, func(time.Time)) {
+	t.Helper()
+	ctx := context.Background()
+	clock := t0
+	now := func() time.Time { clock = clock.Add(time.Minute); return clock }
+	d := store.DataDir{Dir: t.TempDir()}
+	if _, err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddTenant(ctx, "contoso", store.AddTenantOptions{Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.OpenTenant(ctx, "contoso", store.OpenTenantOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(ctx) })
+	ref, _ := s.PutBytes(ctx, []byte("a captured message"))
+	add := func(typ string, data any, refs ...store.Ref) {
+		if _, err := s.Append(ctx, typ, data, refs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"amélie@contoso.example", "bjørn@contoso.example"} {
+		add("account.state", map[string]any{"account": u, "account_id": "id-" + u[:3], "state": "active"})
+	}
+	for run := 1; run <= 3; run++ {
+		id := fmt.Sprint("run-", run)
+		add(store.TypeRunStarted, map[string]any{"run": id})
+		for _, u := range []string{"amélie@contoso.example", "bjørn@contoso.example"} {
+			for _, w := range []string{"mail", "calendar", "contacts", "onedrive"} {
+				add(store.TypeItemVersion, map[string]any{"account": u, "workload": w, "item": fmt.Sprint(w, run)}, ref)
+				add(store.TypeDeltaPosition, map[string]any{"account": u, "workload": w, "stream": w + "/" + u})
+			}
+		}
+		add(store.TypeItemVersion, map[string]any{"account": "https://contoso.sharepoint.com/sites/finance", "workload": "sharepoint", "item": fmt.Sprint("f", run)}, ref)
+		add(store.TypeDeltaPosition, map[string]any{"account": "https://contoso.sharepoint.com/sites/finance", "workload": "sharepoint"})
+		finished := map[string]any{"run": id, "status": "completed", "failed_items": []any{}}
+		if run == 2 {
+			finished["status"] = "completed_with_failures"
+			finished["failed_items"] = []any{map[string]any{"account": "amélie@contoso.example", "workload": "mail", "item": "m9", "reason": "503 after 20 tries"}}
+		}
+		add(store.TypeRunFinished, finished)
+	}
+	add("account.state", map[string]any{"account": "bjørn@contoso.example", "account_id": "id-bj", "state": "disabled"})
+	add("account.departed", map[string]any{"account": "bjørn@contoso.example", "account_id": "id-bj", "state": "disabled", "reason": "disabled", "first_seen": clock.Add(time.Minute)})
+	add(store.TypeRestorePerformed, map[string]any{"restore": "r1", "test": true, "status": "passed", "items": 20})
+	add(store.TypeVerifyRun, map[string]any{"ok": true, "failures": 0})
+	add(store.TypeHoldPlaced, map[string]any{"case": "Harbour v Contoso", "custodians": []string{"bjørn@contoso.example"}, "reason": "letter", "actor": "legal@contoso"})
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s, func(t time.Time) { clock = t }
+}
+
+func TestModelGolden(t *testing.T) {
+	s, setClock := fixture(t)
+	b, err := policy.LoadBundle("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range Kinds {
+		t.Run(kind, func(t *testing.T) {
+			m, err := Build(context.Background(), s, b, kind, "contoso", policy.StoreInfo{Backend: "local", ObjectLock: "none"}, t0, t0.Add(24*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Checkpoint.Size == 0 || m.Checkpoint.Root == "" || !strings.Contains(m.Checkpoint.Note, "holdfast/contoso/") {
+				t.Fatalf("checkpoint %+v", m.Checkpoint)
+			}
+			// The checkpoint's root and signature depend on the
+			// repository's random id and key: not golden.
+			m.Checkpoint.Root, m.Checkpoint.Note = "(root)", "(signed note)"
+			got, _ := json.MarshalIndent(m, "", "  ")
+			path := filepath.Join("testdata", kind+".golden.json")
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				os.WriteFile(path, append(got, '\n'), 0o644)
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test ./reports -update writes it)", err)
+			}
+			if strings.TrimSpace(string(got)) != strings.TrimSpace(string(want)) {
+				t.Errorf("model differs from %s (go test ./reports -update after checking the change):\n%s", path, got)
+			}
+		})
+	}
+	// Reproducible: the same store, period and moment, the same content —
+	// also after later records.
+	si := policy.StoreInfo{Backend: "local", ObjectLock: "none"}
+	m1, err := Build(context.Background(), s, b, "procedures", "contoso", si, t0, t0.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setClock(t0.Add(48 * time.Hour))
+	s.Append(context.Background(), store.TypeVerifyRun, map[string]any{"ok": false})
+	s.Checkpoint(context.Background())
+	m2, err := Build(context.Background(), s, b, "procedures", "contoso", si, t0, t0.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same model, same text. (The PDF's bytes may differ: gofpdf writes
+	// its font subsets in map order.)
+	j1, _ := json.Marshal(m1)
+	j2, _ := json.Marshal(m2)
+	if string(j1) != string(j2) {
+		t.Errorf("the same store, period and moment gave two different reports:\n%s\n%s", j1, j2)
+	}
+	p1, _ := Render(m1)
+	p2, _ := Render(m2)
+	if a, c := pdftotext(t, p1), pdftotext(t, p2); a != c || !strings.Contains(a, "Backup and retention procedures") {
+		t.Errorf("the same model rendered two different texts")
+	}
+}
+
+// pdftotext is poppler's text extractor.
+func pdftotext(t *testing.T, pdf []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "r.pdf")
+	os.WriteFile(path, pdf, 0o644)
+	out, err := exec.Command("pdftotext", "-layout", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+// Thousands of accounts: pages, repeated table headers, accents and
+// scripts the font lacks.
+func TestLargeUnicodeReport(t *testing.T) {
+	m := &Model{Kind: "procedures", Tenant: "Łódź Ölçü Ψ", From: t0, To: t0.Add(24 * time.Hour), Settings: policy.DefaultSettings(),
+		Store: policy.StoreInfo{Backend: "local", ObjectLock: "none"}, Checkpoint: CheckpointSummary{Size: 7, Root: "ab", Note: "holdfast/x\n7\nqw==\n"}}
+	names := []string{"zoë", "søren", "józef", "Ангелина", "東京太郎", "محمد", "Ελένη"}
+	last := t0
+	for i := 0; i < 3000; i++ {
+		m.Coverage = append(m.Coverage, CoverageRow{Account: fmt.Sprintf("%s.%d@contoso.example", names[i%len(names)], i), Workload: "mail", State: "active", Last: &last, Items: i})
+	}
+	pdf, err := Render(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := pdftotext(t, pdf)
+	pages := strings.Count(text, "\f")
+	headers := strings.Count(text, "First capture")
+	if pages < 40 || headers < pages-3 {
+		t.Errorf("%d pages, the coverage table header on %d of them", pages, headers)
+	}
+	for _, want := range []string{"zoë.0@contoso.example", "søren.1@contoso.example", "Ангелина.3@", "Ελένη.6@", "Łódź Ölçü Ψ"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("%q not in the report's text", want)
+		}
+	}
+}

@@ -1,0 +1,326 @@
+package reports
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/policy"
+	"github.com/jung-kurt/gofpdf"
+)
+
+// DejaVu Sans (see fonts/LICENSE): Latin, Greek and Cyrillic with accents;
+// characters it has no glyph for show as blanks, never break the report.
+//
+//go:embed fonts/DejaVuSans.ttf
+var fontRegular []byte
+
+//go:embed fonts/DejaVuSans-Bold.ttf
+var fontBold []byte
+
+type doc struct {
+	*gofpdf.Fpdf
+	m *Model
+}
+
+const (
+	pageW, margin = 210.0, 15.0
+	lineH         = 5.0
+)
+
+func newDoc(m *Model) *doc {
+	p := gofpdf.New("P", "mm", "A4", "")
+	p.AddUTF8FontFromBytes("dejavu", "", fontRegular)
+	p.AddUTF8FontFromBytes("dejavu", "B", fontBold)
+	p.SetMargins(margin, margin, margin)
+	p.SetAutoPageBreak(true, margin)
+	p.SetCreationDate(m.To)
+	p.SetModificationDate(m.To)
+	p.SetProducer("Holdfast", true)
+	p.SetCreator("Holdfast", true)
+	p.SetTitle(fmt.Sprintf("%s report, %s", m.Kind, m.Tenant), true)
+	// The checkpoint the report speaks for, for holdfast report verify.
+	p.SetSubject(fmt.Sprintf("holdfast-checkpoint %d %s", m.Checkpoint.Size, m.Checkpoint.Root), false)
+	p.SetKeywords("holdfast-checkpoint-note "+base64.StdEncoding.EncodeToString([]byte(m.Checkpoint.Note)), false)
+	d := &doc{Fpdf: p, m: m}
+	p.SetFooterFunc(func() {
+		p.SetY(-12)
+		p.SetFont("dejavu", "", 7)
+		p.CellFormat(0, 4, fmt.Sprintf("Holdfast %s report · %s · as of %s · checkpoint %d · page %d", m.Kind, m.Tenant, m.To.Format(time.RFC3339), m.Checkpoint.Size, p.PageNo()), "", 0, "C", false, 0, "")
+	})
+	p.AddPage()
+	return d
+}
+
+func (d *doc) h1(s string) {
+	d.SetFont("dejavu", "B", 16)
+	d.MultiCell(0, 8, s, "", "L", false)
+	d.Ln(2)
+}
+
+func (d *doc) h2(s string) {
+	if d.GetY() > 250 {
+		d.AddPage()
+	}
+	d.Ln(3)
+	d.SetFont("dejavu", "B", 11)
+	d.MultiCell(0, 6, s, "", "L", false)
+	d.SetFont("dejavu", "", 9)
+}
+
+func (d *doc) para(s string) {
+	d.SetFont("dejavu", "", 9)
+	d.MultiCell(0, lineH, s, "", "L", false)
+}
+
+// fit cuts s to fit width w.
+func (d *doc) fit(s string, w float64) string {
+	if utf8.RuneCountInString(s) > 120 {
+		s = string([]rune(s)[:120])
+	}
+	if d.GetStringWidth(s) <= w-1 {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 1 && d.GetStringWidth(string(r)+"…") > w-1 {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
+
+// table draws rows under a header that is repeated on every page.
+func (d *doc) table(header []string, widths []float64, rows [][]string) {
+	head := func() {
+		d.SetFont("dejavu", "B", 8)
+		d.SetFillColor(230, 230, 230)
+		for i, h := range header {
+			d.CellFormat(widths[i], lineH+1, h, "1", 0, "L", true, 0, "")
+		}
+		d.Ln(-1)
+		d.SetFont("dejavu", "", 8)
+	}
+	head()
+	if len(rows) == 0 {
+		d.CellFormat(sum(widths), lineH, "none", "1", 1, "L", false, 0, "")
+		return
+	}
+	_, pageH := d.GetPageSize()
+	for _, r := range rows {
+		if d.GetY()+lineH > pageH-margin-6 {
+			d.AddPage()
+			head()
+		}
+		for i, c := range r {
+			d.CellFormat(widths[i], lineH, d.fit(c, widths[i]), "1", 0, "L", false, 0, "")
+		}
+		d.Ln(-1)
+	}
+}
+
+func sum(ws []float64) float64 {
+	t := 0.0
+	for _, w := range ws {
+		t += w
+	}
+	return t
+}
+
+func day(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func retentionText(days int) string {
+	if days == 0 {
+		return "kept for ever (nothing is disposed of)"
+	}
+	return fmt.Sprintf("%d days", days)
+}
+
+// Render draws the model as a PDF (unsigned).
+func Render(m *Model) ([]byte, error) {
+	d := newDoc(m)
+	switch m.Kind {
+	case "procedures":
+		d.procedures()
+	case "coverage":
+		d.coverage()
+	}
+	var b bytes.Buffer
+	if err := d.Output(&b); err != nil {
+		return nil, holdfast.E("render report", err)
+	}
+	return b.Bytes(), nil
+}
+
+func (d *doc) procedures() {
+	m := d.m
+	d.h1("Backup and retention procedures — " + m.Tenant)
+	d.para(fmt.Sprintf("Period %s to %s (UTC). This report was written by Holdfast from the tenant's append-only store and speaks for its signed checkpoint of size %d (section 10). It is signed; its SHA-256 is logged in the store.",
+		m.From.Format("2006-01-02"), m.To.Format("2006-01-02 15:04"), m.Checkpoint.Size))
+
+	d.h2("1. Scope")
+	d.para(fmt.Sprintf("Workloads backed up: %s. Accounts known: %d (users, SharePoint sites and Teams). Every account the directory lists is in scope; departed employees stay in scope until their data is captured and retained (section 6). Chats are captured through their members.",
+		strings.Join(m.Settings.Workloads, ", "), m.Totals.Accounts))
+
+	d.h2("2. Schedule and recovery point objective")
+	d.para(fmt.Sprintf("Backups run incrementally (Microsoft Graph delta queries). The recovery point objective is %.0f hours: an account and workload whose last successful capture is older is a finding (section 4).", m.Settings.RPOHours))
+
+	d.h2("3. Retention")
+	d.para(fmt.Sprintf("Retention profile: %s. Retention: %s. Store: %s, object lock %s. The store is append-only: every object is written once and never replaced, and the log of records is a Merkle tree with signed checkpoints.",
+		m.Settings.Profile, retentionText(m.Settings.RetentionDays), m.Store.Backend, m.Store.ObjectLock))
+
+	d.h2("4. Policies applied and their findings")
+	d.para(fmt.Sprintf("Policy bundle SHA-256 %s, evaluated as of %s.", m.PolicyHash, m.To.Format(time.RFC3339)))
+	if len(m.Findings) == 0 {
+		d.para("No findings.")
+	}
+	for _, f := range m.Findings {
+		d.SetFont("dejavu", "B", 8)
+		d.MultiCell(0, 4, fmt.Sprintf("%s  %s", strings.ToUpper(f.Severity), f.Rule), "", "L", false)
+		d.SetFont("dejavu", "", 8)
+		d.MultiCell(0, 4, f.Message, "", "L", false)
+		d.Ln(1)
+	}
+	var rows [][]string
+
+	d.h2("5. Coverage per account and workload")
+	d.para(fmt.Sprintf("%d accounts, %d item versions, %s captured.", m.Totals.Accounts, m.Totals.Items, size(m.Totals.Bytes)))
+	rows = rows[:0]
+	for _, c := range m.Coverage {
+		rows = append(rows, []string{c.Account, c.Workload, c.State, day(c.First), day(c.Last), fmt.Sprint(c.Items), size(c.Bytes)})
+	}
+	d.table([]string{"Account", "Workload", "State", "First capture", "Last capture", "Items", "Bytes"}, []float64{58, 20, 17, 27, 27, 14, 17}, rows)
+
+	d.h2("6. Departed employees and what was kept")
+	rows = rows[:0]
+	for _, r := range m.Departed {
+		rows = append(rows, []string{r.Account, r.State, r.Since.Format("2006-01-02"), r.Last, fmt.Sprint(r.Items), size(r.Bytes)})
+	}
+	d.table([]string{"Account", "State", "Since", "Last capture", "Items", "Bytes"}, []float64{62, 20, 22, 40, 16, 20}, rows)
+
+	d.h2("7. Backup runs in the period")
+	rows = rows[:0]
+	for _, r := range m.Runs {
+		rows = append(rows, []string{r.ID, r.Finished.Format("2006-01-02 15:04"), strings.ReplaceAll(r.Status, "_", " "), fmt.Sprint(r.Failed), strings.Join(r.Reasons, "; ")})
+	}
+	d.table([]string{"Run", "Finished", "Status", "Failed", "Reasons"}, []float64{45, 27, 35, 13, 60}, rows)
+
+	d.h2("8. Restore tests (SOC 2 A1.3, ISO 27001 A.8.13)")
+	d.checks(m.Restore)
+	d.h2("9. Legal holds and verification of the store")
+	rows = rows[:0]
+	for _, h := range m.Holds {
+		state := "active"
+		if !h.Active {
+			state = "released"
+		}
+		rows = append(rows, []string{h.Case, strings.Join(h.Custodians, ", "), h.Placed.Format("2006-01-02"), state})
+	}
+	d.table([]string{"Case", "Custodians", "Placed", "Status"}, []float64{45, 90, 25, 20}, rows)
+	d.Ln(2)
+	d.checks(m.Verify)
+
+	d.h2("10. The checkpoint this report speaks for, and how to verify it offline")
+	d.para(fmt.Sprintf("Log size %d, root hash %s. The signed checkpoint (c2sp.org/tlog-checkpoint):", m.Checkpoint.Size, m.Checkpoint.Root))
+	d.SetFont("dejavu", "", 7)
+	d.MultiCell(0, 3.5, m.Checkpoint.Note, "1", "L", false)
+	d.para("To verify offline with only the log's public key: holdfast report verify REPORT.pdf --key VKEY checks this report's signature and the checkpoint's; holdfast proof and holdfast verify-proof prove that any record is in the log it commits to.")
+}
+
+func (d *doc) checks(cs []policy.Check) {
+	var rows [][]string
+	for _, c := range cs {
+		outcome := "passed"
+		if !c.Passed {
+			outcome = "FAILED"
+		}
+		rows = append(rows, []string{c.Time.Format("2006-01-02 15:04"), outcome, c.Detail})
+	}
+	d.table([]string{"When", "Outcome", "Detail"}, []float64{40, 25, 115}, rows)
+}
+
+// coverage is the one-page summary for the customer, with a chart of items
+// per workload and a timeline of the period's runs.
+func (d *doc) coverage() {
+	m := d.m
+	d.h1("Backup coverage — " + m.Tenant)
+	d.para(fmt.Sprintf("As of %s: %d accounts, %d item versions, %s. Retention: %s (profile %s). Open findings: %d.",
+		m.To.Format("2006-01-02 15:04 UTC"), m.Totals.Accounts, m.Totals.Items, size(m.Totals.Bytes), retentionText(m.Settings.RetentionDays), m.Settings.Profile, len(m.Findings)))
+	d.h2("Items captured per workload")
+	per := map[string]int{}
+	order := []string{}
+	for _, c := range m.Coverage {
+		if _, ok := per[c.Workload]; !ok {
+			order = append(order, c.Workload)
+		}
+		per[c.Workload] += c.Items
+	}
+	maxN := 1
+	for _, n := range per {
+		maxN = max(maxN, n)
+	}
+	y := d.GetY() + 2
+	for i, w := range order {
+		by := y + float64(i)*8
+		d.SetXY(margin, by)
+		d.CellFormat(28, 6, w, "", 0, "L", false, 0, "")
+		bw := 120 * float64(per[w]) / float64(maxN)
+		d.SetFillColor(60, 110, 170)
+		d.Rect(margin+30, by+0.5, bw, 5, "F")
+		d.SetXY(margin+32+bw, by)
+		d.CellFormat(30, 6, fmt.Sprint(per[w]), "", 0, "L", false, 0, "")
+	}
+	d.SetY(y + float64(len(order))*8 + 4)
+	d.h2("Backup runs in the period")
+	lineY := d.GetY() + 8
+	d.SetDrawColor(120, 120, 120)
+	d.Line(margin, lineY, pageW-margin, lineY)
+	span := m.To.Sub(m.From).Seconds()
+	for _, r := range m.Runs {
+		x := margin
+		if span > 0 {
+			x += (pageW - 2*margin) * r.Finished.Sub(m.From).Seconds() / span
+		}
+		if r.Status == "completed" {
+			d.SetFillColor(40, 150, 70)
+		} else {
+			d.SetFillColor(200, 60, 40)
+		}
+		d.Circle(x, lineY, 1.5, "F")
+	}
+	d.SetY(lineY + 3)
+	d.SetFont("dejavu", "", 8)
+	d.CellFormat(90, 5, m.From.Format("2006-01-02"), "", 0, "L", false, 0, "")
+	d.CellFormat(90, 5, m.To.Format("2006-01-02"), "", 1, "R", false, 0, "")
+	d.para(fmt.Sprintf("%d runs (green: completed, red: with failures or failed).", len(m.Runs)))
+	d.h2("Findings")
+	var rows [][]string
+	for _, f := range m.Findings {
+		rows = append(rows, []string{strings.ToUpper(f.Severity), f.Message})
+	}
+	if len(rows) > 12 {
+		rows = append(rows[:12], []string{"", fmt.Sprintf("and %d more: see the procedures report", len(m.Findings)-12)})
+	}
+	d.table([]string{"Severity", "Finding"}, []float64{20, 160}, rows)
+}
