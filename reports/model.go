@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -17,7 +18,7 @@ import (
 )
 
 // Kinds of report built so far.
-var Kinds = []string{"procedures", "coverage"}
+var Kinds = []string{"procedures", "coverage", "hold", "restore-tests"}
 
 // Model is everything a report states: its golden files are this, not the
 // PDF's bytes.
@@ -38,6 +39,71 @@ type Model struct {
 	Holds      []policy.Hold     `json:"holds"`
 	Checkpoint CheckpointSummary `json:"checkpoint"`
 	Totals     Totals            `json:"totals"`
+	Case       *CaseSection      `json:"case,omitempty"`     // hold reports
+	Restores   []RestoreRow      `json:"restores,omitempty"` // restore-tests reports: every restore in the period
+}
+
+// CaseSection is a legal hold's case: what is held, and the searches and
+// exports made.
+type CaseSection struct {
+	Case          string     `json:"case"`
+	Custodians    []string   `json:"custodians"`
+	Query         string     `json:"query,omitempty"`
+	From          *time.Time `json:"from,omitempty"`
+	To            *time.Time `json:"to,omitempty"`
+	Reason        string     `json:"reason"`
+	PlacedBy      string     `json:"placed_by"`
+	Placed        time.Time  `json:"placed"`
+	Released      *time.Time `json:"released,omitempty"`
+	ReleasedBy    string     `json:"released_by,omitempty"`
+	ReleaseReason string     `json:"release_reason,omitempty"`
+	Held          []HeldRow  `json:"held"`
+	HeldTotal     int        `json:"held_total"`
+	Exports       []AuditRow `json:"exports"`
+	Searches      []AuditRow `json:"searches"`
+}
+
+// HeldRow is what a hold holds of one custodian, per kind of item.
+type HeldRow struct {
+	Custodian string         `json:"custodian"`
+	Kinds     map[string]int `json:"kinds"`
+	Total     int            `json:"total"`
+}
+
+// AuditRow is a search or an export.
+type AuditRow struct {
+	Time   time.Time `json:"time"`
+	Actor  string    `json:"actor"`
+	Query  string    `json:"query"`
+	Hits   int       `json:"hits"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// RestoreRow is a restore or a restore test.
+type RestoreRow struct {
+	Time      time.Time `json:"time"`
+	Restore   string    `json:"restore"`
+	Actor     string    `json:"actor"`
+	Test      bool      `json:"test"`
+	Scope     string    `json:"scope"`
+	Target    string    `json:"target"`
+	Status    string    `json:"status"`
+	Items     int       `json:"items"`
+	Bytes     int64     `json:"bytes"`
+	Verified  int       `json:"verified"`
+	Failures  int       `json:"failures"`
+	DurationS float64   `json:"duration_s"`
+}
+
+// Options say which report to build.
+type Options struct {
+	Kind, Tenant string
+	Store        policy.StoreInfo
+	From, To     time.Time
+	Case         string // hold reports
+	// Held counts what the case's hold holds (the index does, for the
+	// caller): per custodian and kind, and in all.
+	Held func(ctx context.Context, custodians []string, query string, from, to *time.Time) ([]HeldRow, int, error)
 }
 
 // CoverageRow is one account's workload.
@@ -97,17 +163,21 @@ type Store interface {
 // store. Everything in it is as of to: records after it are not read, and
 // the checkpoint is the last one issued by then, so the same store, period
 // and moment give the same report.
-func Build(ctx context.Context, s Store, b *policy.Bundle, kind, tenant string, si policy.StoreInfo, from, to time.Time) (*Model, error) {
+func Build(ctx context.Context, s Store, b *policy.Bundle, o Options) (*Model, error) {
 	const op = "build report"
+	kind, tenant, si := o.Kind, o.Tenant, o.Store
 	ok := false
 	for _, k := range Kinds {
 		ok = ok || k == kind
 	}
 	if !ok {
-		return nil, holdfast.Errorf(op, holdfast.Invalid, "unknown report kind %q (built: procedures, coverage)", kind)
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "unknown report kind %q (one of %s)", kind, strings.Join(Kinds, ", "))
 	}
-	to = to.UTC().Truncate(time.Second)
-	from = from.UTC()
+	if kind == "hold" && (o.Case == "" || o.Held == nil) {
+		return nil, holdfast.E(op, holdfast.Invalid, "a hold report needs --case NAME")
+	}
+	to := o.To.UTC().Truncate(time.Second)
+	from := o.From.UTC()
 	inv, err := policy.Build(ctx, s, tenant, si, to)
 	if err != nil {
 		return nil, err
@@ -153,7 +223,123 @@ func Build(ctx context.Context, s Store, b *policy.Bundle, kind, tenant string, 
 	if err := m.checkpoint(ctx, s); err != nil {
 		return nil, err
 	}
+	switch kind {
+	case "hold":
+		if err := m.caseSection(ctx, s, o); err != nil {
+			return nil, err
+		}
+	case "restore-tests":
+		if err := m.restores(ctx, s); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// caseSection reads a case's hold, its searches and exports.
+func (m *Model) caseSection(ctx context.Context, s Store, o Options) error {
+	const op = "build hold report"
+	var c *CaseSection
+	audit := struct{ exports, searches []AuditRow }{[]AuditRow{}, []AuditRow{}}
+	err := s.Scan(ctx, 0, []string{store.TypeHoldPlaced, store.TypeHoldReleased, store.TypeAudit}, func(raw []byte) error {
+		var r struct {
+			Type string    `json:"type"`
+			Time time.Time `json:"time"`
+			Data struct {
+				Case       string     `json:"case"`
+				Custodians []string   `json:"custodians"`
+				Query      string     `json:"query"`
+				From       *time.Time `json:"from"`
+				To         *time.Time `json:"to"`
+				Reason     string     `json:"reason"`
+				Actor      string     `json:"actor"`
+				Action     string     `json:"action"`
+				Hits       int        `json:"hits"`
+				Detail     string     `json:"detail"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return holdfast.E(op, holdfast.Integrity, err)
+		}
+		t := r.Time.UTC().Truncate(time.Second)
+		if t.After(m.To) {
+			return nil
+		}
+		d := r.Data
+		switch r.Type {
+		case store.TypeHoldPlaced:
+			if strings.EqualFold(d.Case, o.Case) {
+				c = &CaseSection{Case: d.Case, Custodians: d.Custodians, Query: d.Query, From: d.From, To: d.To, Reason: d.Reason, PlacedBy: d.Actor, Placed: t}
+			}
+		case store.TypeHoldReleased:
+			if c != nil && strings.EqualFold(d.Case, o.Case) && c.Released == nil {
+				c.Released, c.ReleasedBy, c.ReleaseReason = &t, d.Actor, d.Reason
+			}
+		case store.TypeAudit:
+			row := AuditRow{Time: t, Actor: d.Actor, Query: d.Query, Hits: d.Hits, Detail: d.Detail}
+			switch {
+			case d.Action == "export" && strings.EqualFold(d.Case, o.Case):
+				audit.exports = append(audit.exports, row)
+			case d.Action == "search" && !t.Before(m.From):
+				audit.searches = append(audit.searches, row)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return holdfast.Errorf(op, holdfast.NotFound, "no hold for case %q by %s", o.Case, m.To.Format(time.RFC3339))
+	}
+	c.Exports, c.Searches = audit.exports, audit.searches
+	if c.Held, c.HeldTotal, err = o.Held(ctx, c.Custodians, c.Query, c.From, c.To); err != nil {
+		return err
+	}
+	m.Case = c
+	return nil
+}
+
+// restores reads every restore and restore test of the period.
+func (m *Model) restores(ctx context.Context, s Store) error {
+	m.Restores = []RestoreRow{}
+	return s.Scan(ctx, 0, []string{store.TypeRestorePerformed}, func(raw []byte) error {
+		var r struct {
+			Time time.Time `json:"time"`
+			Data struct {
+				Restore string `json:"restore"`
+				Actor   string `json:"actor"`
+				Scope   struct {
+					Account  string `json:"Account"`
+					Workload string `json:"Workload"`
+					Path     string `json:"Path"`
+				} `json:"scope"`
+				Target    string            `json:"target"`
+				Status    string            `json:"status"`
+				Items     int               `json:"items"`
+				Bytes     int64             `json:"bytes"`
+				Failures  []json.RawMessage `json:"failed_items"`
+				DurationS float64           `json:"duration_s"`
+				Test      bool              `json:"test"`
+				Verified  int               `json:"verified"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return holdfast.E("build report", holdfast.Integrity, err)
+		}
+		t := r.Time.UTC().Truncate(time.Second)
+		if t.Before(m.From) || t.After(m.To) {
+			return nil
+		}
+		d := r.Data
+		scope := strings.Trim(strings.Join([]string{d.Scope.Account, d.Scope.Workload, d.Scope.Path}, " "), " ")
+		if scope == "" {
+			scope = "random sample of everything captured"
+		}
+		m.Restores = append(m.Restores, RestoreRow{Time: t, Restore: d.Restore, Actor: d.Actor, Test: d.Test, Scope: scope, Target: d.Target, Status: d.Status,
+			Items: d.Items, Bytes: d.Bytes, Verified: d.Verified, Failures: len(d.Failures), DurationS: d.DurationS})
+		return nil
+	})
 }
 
 func inPeriod(cs []policy.Check, from, to time.Time) []policy.Check {

@@ -72,10 +72,22 @@ func fixture(t *testing.T) (*store.Store, func(time.Time)) {
 	add(store.TypeRestorePerformed, map[string]any{"restore": "r1", "test": true, "status": "passed", "items": 20})
 	add(store.TypeVerifyRun, map[string]any{"ok": true, "failures": 0})
 	add(store.TypeHoldPlaced, map[string]any{"case": "Harbour v Contoso", "custodians": []string{"bjørn@contoso.example"}, "reason": "letter", "actor": "legal@contoso"})
+	add(store.TypeAudit, map[string]any{"action": "search", "actor": "legal@contoso", "query": "invoice*", "hits": 4})
+	add(store.TypeAudit, map[string]any{"action": "export", "actor": "legal@contoso", "case": "Harbour v Contoso", "query": "kind:email", "hits": 3, "detail": "package sha256 ab"})
+	add(store.TypeRestorePerformed, map[string]any{"restore": "r2", "actor": "tech@msp", "status": "completed", "items": 5, "target": "tenant", "scope": map[string]any{"Account": "amélie@contoso.example", "Workload": "onedrive", "Path": "/Clients"}})
 	if _, _, err := s.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return s, func(t time.Time) { clock = t }
+}
+
+// fakeHeld counts held versions as a hand-written stand-in for the index.
+func fakeHeld(_ context.Context, custodians []string, query string, _, _ *time.Time) ([]HeldRow, int, error) {
+	var rows []HeldRow
+	for i, c := range custodians {
+		rows = append(rows, HeldRow{Custodian: c, Kinds: map[string]int{"email": 10 + i, "docs": 2}, Total: 12 + i})
+	}
+	return rows, 12 * len(custodians), nil
 }
 
 func TestModelGolden(t *testing.T) {
@@ -86,7 +98,8 @@ func TestModelGolden(t *testing.T) {
 	}
 	for _, kind := range Kinds {
 		t.Run(kind, func(t *testing.T) {
-			m, err := Build(context.Background(), s, b, kind, "contoso", policy.StoreInfo{Backend: "local", ObjectLock: "none"}, t0, t0.Add(24*time.Hour))
+			m, err := Build(context.Background(), s, b, Options{Kind: kind, Tenant: "contoso", Store: policy.StoreInfo{Backend: "local", ObjectLock: "none"},
+				From: t0, To: t0.Add(24 * time.Hour), Case: "Harbour v Contoso", Held: fakeHeld})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,14 +127,15 @@ func TestModelGolden(t *testing.T) {
 	// Reproducible: the same store, period and moment, the same content —
 	// also after later records.
 	si := policy.StoreInfo{Backend: "local", ObjectLock: "none"}
-	m1, err := Build(context.Background(), s, b, "procedures", "contoso", si, t0, t0.Add(24*time.Hour))
+	opts := Options{Kind: "procedures", Tenant: "contoso", Store: si, From: t0, To: t0.Add(24 * time.Hour)}
+	m1, err := Build(context.Background(), s, b, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	setClock(t0.Add(48 * time.Hour))
 	s.Append(context.Background(), store.TypeVerifyRun, map[string]any{"ok": false})
 	s.Checkpoint(context.Background())
-	m2, err := Build(context.Background(), s, b, "procedures", "contoso", si, t0, t0.Add(24*time.Hour))
+	m2, err := Build(context.Background(), s, b, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

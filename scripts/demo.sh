@@ -98,6 +98,11 @@ $HF --tenant contoso policy set --profile sox --retention-days 3650 > /dev/null
 $HF --tenant contoso policy eval || true
 echo "   (The deleted employee's data is flagged: they left without a recent backup. holdfast policy eval --fail-on high exits 4 for monitoring.)"
 
+step "8d. Evidence for the auditor: a signed procedures report, checked by poppler's pdfsig and offline"
+$HF --tenant contoso report --kind procedures --out "$DEMO_DIR/procedures-report.pdf"
+if command -v pdfsig >/dev/null; then pdfsig "$DEMO_DIR/procedures-report.pdf" | grep -E "Signature Validation|Total document signed"; fi
+$HF report verify "$DEMO_DIR/procedures-report.pdf" --key "$KEY"
+
 step "9. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
 $HF --tenant contoso verify
 

@@ -9,6 +9,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/hold"
 	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/reports"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -201,36 +202,12 @@ func runHoldShow(ctx context.Context, g *globalOptions, name string) error {
 		return err
 	}
 	defer ix.Close()
-	base, err := h.Node()
-	if err != nil {
-		return err
-	}
-	type row struct {
-		Custodian string         `json:"custodian"`
-		Kinds     map[string]int `json:"kinds"`
-		Total     int            `json:"total"`
-	}
 	out := struct {
-		Hold       *hold.Hold `json:"hold"`
-		Custodians []row      `json:"custodians"`
-		Total      int        `json:"total"`
+		Hold       *hold.Hold        `json:"hold"`
+		Custodians []reports.HeldRow `json:"custodians"`
+		Total      int               `json:"total"`
 	}{Hold: h}
-	for _, c := range h.Custodians {
-		r := row{Custodian: c, Kinds: map[string]int{}}
-		for _, k := range []string{"email", "meetings", "contacts", "docs", "im", "microsoftteams"} {
-			n := &index.And{Terms: []index.Node{base, &index.Term{Prop: "custodian", Op: ":", Value: c, Phrase: true}, &index.Term{Prop: "kind", Op: ":", Value: k}}}
-			count, err := ix.Count(ctx, n)
-			if err != nil {
-				return err
-			}
-			if count > 0 {
-				r.Kinds[k] = count
-				r.Total += count
-			}
-		}
-		out.Custodians = append(out.Custodians, r)
-	}
-	if out.Total, err = ix.Count(ctx, base); err != nil {
+	if out.Custodians, out.Total, err = heldRows(ctx, ix, h); err != nil {
 		return err
 	}
 	if g.JSON {
@@ -264,4 +241,31 @@ func openHolds(ctx context.Context, g *globalOptions, readOnly bool) (*store.Sto
 		return nil, nil, err
 	}
 	return s, holds, nil
+}
+
+// heldRows counts what a hold holds, per custodian and kind of item, and
+// in all.
+func heldRows(ctx context.Context, ix *index.Index, h *hold.Hold) ([]reports.HeldRow, int, error) {
+	base, err := h.Node()
+	if err != nil {
+		return nil, 0, err
+	}
+	rows := []reports.HeldRow{}
+	for _, c := range h.Custodians {
+		r := reports.HeldRow{Custodian: c, Kinds: map[string]int{}}
+		for _, k := range []string{"email", "meetings", "contacts", "docs", "im", "microsoftteams"} {
+			n := &index.And{Terms: []index.Node{base, &index.Term{Prop: "custodian", Op: ":", Value: c, Phrase: true}, &index.Term{Prop: "kind", Op: ":", Value: k}}}
+			count, err := ix.Count(ctx, n)
+			if err != nil {
+				return nil, 0, err
+			}
+			if count > 0 {
+				r.Kinds[k] = count
+				r.Total += count
+			}
+		}
+		rows = append(rows, r)
+	}
+	total, err := ix.Count(ctx, base)
+	return rows, total, err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/hold"
 	"github.com/holdfast/holdfast/policy"
 	"github.com/holdfast/holdfast/reports"
 	"github.com/holdfast/holdfast/store"
@@ -18,7 +19,8 @@ import (
 func reportKeys(g *globalOptions) string { return filepath.Join(g.dataDir().Dir, "keys") }
 
 type reportOptions struct {
-	Kind, From, To, Out, PolicyDir string
+	Kind, From, To, Out, PolicyDir, Case string
+	All                                  bool
 }
 
 func newReportCommand(g *globalOptions) *cobra.Command {
@@ -38,7 +40,13 @@ a report.issued record.
               workload, departed employees, runs, restore tests, holds,
               verify runs, the checkpoint and how to verify it offline
   coverage    a one-page summary for the customer, with a chart and a
-              timeline of backup runs`,
+              timeline of backup runs
+  hold        a case (--case NAME): custodians, query, what is held,
+              searches and exports made, by whom
+  restore-tests  restore test evidence for SOC 2 A1.3 / ISO 27001 A.8.13
+
+--all writes one report per tenant into the directory --out, for an MSP's
+certification file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd.Context(), g, o) },
 	}
@@ -48,6 +56,8 @@ a report.issued record.
 	f.StringVar(&o.To, "to", "", "the moment the report speaks for (RFC 3339 or YYYY-MM-DD; default now)")
 	f.StringVar(&o.Out, "out", "", "the new PDF file (required)")
 	f.StringVar(&o.PolicyDir, "policy-dir", "", "policies to apply besides the embedded ones")
+	f.StringVar(&o.Case, "case", "", "the case of a hold report")
+	f.BoolVar(&o.All, "all", false, "every tenant, one report each, into the directory --out")
 	var key string
 	verify := &cobra.Command{
 		Use:   "verify FILE.pdf (--key VKEY | --tenant T)",
@@ -86,17 +96,15 @@ type reportIssued struct {
 	Bytes       int       `json:"bytes"`
 	Actor       string    `json:"actor"`
 	File        string    `json:"file"`
+	Case        string    `json:"case,omitempty"`
 }
 
 func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	const op = "report"
 	if o.Out == "" {
-		return holdfast.E(op, holdfast.Invalid, "--out FILE.pdf is required")
+		return holdfast.E(op, holdfast.Invalid, "--out is required")
 	}
-	if _, err := os.Lstat(o.Out); err == nil {
-		return holdfast.Errorf(op, holdfast.Exist, "%s exists; a report never overwrites", o.Out)
-	}
-	to, err := parseMoment("--to", o.To, time.Now().UTC())
+	to, err := parseMoment("--to", o.To, time.Now().UTC().Truncate(time.Second))
 	if err != nil {
 		return err
 	}
@@ -115,42 +123,100 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := g.openTenant(ctx, false)
+	if !o.All {
+		name, err := g.tenant()
+		if err != nil {
+			return err
+		}
+		rec, err := writeReport(ctx, g, name, o, o.Out, bundle, signer, from, to)
+		if err != nil {
+			return err
+		}
+		if g.JSON {
+			return g.emit(rec)
+		}
+		g.print("Wrote the signed %s report of %s as of %s to %s (%s, SHA-256 %s, logged)\nCheck it: pdfsig %s, or holdfast report verify %s --key \"$(holdfast log-key)\"\n",
+			o.Kind, name, rec.To.Format(time.RFC3339), rec.File, humanBytes(int64(rec.Bytes)), rec.SHA256[:16], rec.File, rec.File)
+		return nil
+	}
+	tenants, err := g.dataDir().Tenants()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	m, err := reports.Build(ctx, s, bundle, o.Kind, g.Tenant, storeInfo(s), from, to)
+	if len(tenants) == 0 {
+		return holdfast.E(op, holdfast.Invalid, "no tenants in the data directory")
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	var recs []reportIssued
+	for _, t := range tenants {
+		gt := *g
+		gt.Tenant = t
+		rec, err := writeReport(ctx, &gt, t, o, filepath.Join(o.Out, t+"-"+o.Kind+".pdf"), bundle, signer, from, to)
+		if err != nil {
+			return holdfast.E(op, err, "tenant "+t)
+		}
+		recs = append(recs, *rec)
+		g.print("%s: %s\n", t, rec.File)
+	}
+	if g.JSON {
+		return g.emit(map[string]any{"reports": recs})
+	}
+	return nil
+}
+
+// writeReport builds, renders, signs, writes and logs one tenant's report.
+func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportOptions, path string, bundle *policy.Bundle, signer *reports.Signer, from, to time.Time) (*reportIssued, error) {
+	const op = "report"
+	if _, err := os.Lstat(path); err == nil {
+		return nil, holdfast.Errorf(op, holdfast.Exist, "%s exists; a report never overwrites", path)
+	}
+	s, err := g.openTenant(ctx, false)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	defer s.Close(context.WithoutCancel(ctx))
+	if o.Kind != "hold" {
+		o.Case = ""
+	}
+	opts := reports.Options{Kind: o.Kind, Tenant: tenant, Store: storeInfo(s), From: from, To: to, Case: o.Case}
+	if o.Kind == "hold" {
+		ix, err := openIndex(ctx, g, s)
+		if err != nil {
+			return nil, err
+		}
+		defer ix.Close()
+		opts.Held = func(ctx context.Context, custodians []string, query string, from, to *time.Time) ([]reports.HeldRow, int, error) {
+			return heldRows(ctx, ix, &hold.Hold{Case: o.Case, Custodians: custodians, Query: query, From: from, To: to})
+		}
+	}
+	m, err := reports.Build(ctx, s, bundle, opts)
+	if err != nil {
+		return nil, err
 	}
 	pdf, err := reports.Render(m)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	signed, err := reports.Sign(pdf, *signer, time.Now(), "Holdfast "+o.Kind+" report of "+g.Tenant)
+	signed, err := reports.Sign(pdf, *signer, time.Now(), "Holdfast "+o.Kind+" report of "+tenant)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out, _ := filepath.Abs(o.Out)
+	out, _ := filepath.Abs(path)
 	if err := writeNew(out, signed); err != nil {
-		return holdfast.E(op, holdfast.IO, err)
+		return nil, holdfast.E(op, holdfast.IO, err)
 	}
 	sum := sha256.Sum256(signed)
-	rec := reportIssued{Kind: o.Kind, Tenant: g.Tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
-		Signer: signer.Name, Fingerprint: signer.Fingerprint(), SHA256: hex.EncodeToString(sum[:]), Bytes: len(signed), Actor: actor(), File: out}
+	rec := reportIssued{Kind: o.Kind, Tenant: tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
+		Signer: signer.Name, Fingerprint: signer.Fingerprint(), SHA256: hex.EncodeToString(sum[:]), Bytes: len(signed), Actor: actor(), File: out, Case: o.Case}
 	if _, err := s.Append(ctx, store.TypeReportIssued, rec); err != nil {
-		return err
+		return nil, err
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	if g.JSON {
-		return g.emit(rec)
-	}
-	g.print("Wrote the signed %s report of %s as of %s to %s (%s, SHA-256 %s, logged)\nCheck it: pdfsig %s, or holdfast report verify %s --key \"$(holdfast log-key)\"\n",
-		o.Kind, g.Tenant, m.To.Format(time.RFC3339), out, humanBytes(int64(len(signed))), rec.SHA256[:16], out, out)
-	return nil
+	return &rec, nil
 }
 
 // writeNew writes a new file durably and never replaces one.

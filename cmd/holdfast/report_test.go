@@ -30,6 +30,8 @@ func TestReportsFromABackup(t *testing.T) {
 	c.ok("--tenant", "contoso", "backup")
 	c.ok("--tenant", "contoso", "restore-test", "--sample", "3")
 	c.ok("--tenant", "contoso", "verify")
+	c.ok("--tenant", "contoso", "hold", "create", "--case", "Harbour v Contoso", "--custodian", info.Users[0], "--query", "reconciliation", "--reason", "letter before action")
+	c.ok("--tenant", "contoso", "search", "invoice*")
 	dir := t.TempDir()
 	key := strings.TrimSpace(c.ok("log-key"))
 	var issued struct {
@@ -37,9 +39,9 @@ func TestReportsFromABackup(t *testing.T) {
 		Checkpoint uint64 `json:"checkpoint_size"`
 		Root       string `json:"checkpoint_root"`
 	}
-	for _, kind := range []string{"procedures", "coverage"} {
+	for _, kind := range []string{"procedures", "coverage", "hold", "restore-tests"} {
 		out := filepath.Join(dir, kind+".pdf")
-		jsonDoc(t, c.ok("--json", "--tenant", "contoso", "report", "--kind", kind, "--out", out), &issued)
+		jsonDoc(t, c.ok("--json", "--tenant", "contoso", "report", "--kind", kind, "--case", "Harbour v Contoso", "--out", out), &issued)
 		sig, _ := exec.Command("pdfsig", out).CombinedOutput()
 		if !strings.Contains(string(sig), "Signature is Valid.") || !strings.Contains(string(sig), "Total document signed") {
 			t.Errorf("%s: pdfsig:\n%s", kind, sig)
@@ -63,12 +65,30 @@ func TestReportsFromABackup(t *testing.T) {
 	if !strings.Contains(pdfText(t, filepath.Join(dir, "coverage.pdf")), "Items captured per workload") {
 		t.Error("the coverage report has no chart")
 	}
+	holdText := strings.Join(strings.Fields(pdfText(t, filepath.Join(dir, "hold.pdf"))), " ")
+	for _, fact := range []string{"Legal hold: Harbour v Contoso", info.Users[0], "letter before action", "reconciliation", "invoice*", "What is held"} {
+		if !strings.Contains(holdText, fact) {
+			t.Errorf("the hold report does not state %q", fact)
+		}
+	}
+	rtText := strings.Join(strings.Fields(pdfText(t, filepath.Join(dir, "restore-tests.pdf"))), " ")
+	for _, fact := range []string{"SOC 2 A1.3", "1 restore tests, 1 passed", "random sample"} {
+		if !strings.Contains(rtText, fact) {
+			t.Errorf("the restore-tests report does not state %q", fact)
+		}
+	}
+	// --all: one report per tenant into a directory.
+	all := filepath.Join(dir, "all")
+	c.ok("report", "--all", "--kind", "coverage", "--out", all)
+	if _, err := os.Stat(filepath.Join(all, "contoso-coverage.pdf")); err != nil {
+		t.Errorf("--all: %v", err)
+	}
 	// Every report is on record.
 	var log struct {
 		Records []struct{ Data map[string]any }
 	}
 	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "log", "--type", "report.issued"), &log)
-	if len(log.Records) != 2 || log.Records[1].Data["sha256"] != issued.SHA256 {
+	if len(log.Records) != 5 || log.Records[3].Data["sha256"] != issued.SHA256 {
 		t.Errorf("report.issued records: %+v", log.Records)
 	}
 	// A changed byte: pdfsig and report verify both say so.
