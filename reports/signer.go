@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // The report-signing identity lives in the data directory's keys/:
@@ -176,3 +177,30 @@ func fingerprint(c *x509.Certificate) string {
 
 // Fingerprint is the SHA-256 of the signer's certificate.
 func (s *Signer) Fingerprint() string { return fingerprint(s.Cert) }
+
+// ImportSignerP12 installs the key and certificate chain of a PKCS #12
+// file.
+func ImportSignerP12(keysDir, p12File, password string) error {
+	const op = "signer import"
+	data, err := os.ReadFile(p12File)
+	if err != nil {
+		return holdfast.E(op, holdfast.Invalid, err)
+	}
+	key, cert, chain, err := pkcs12.DecodeChain(data, password)
+	if err != nil {
+		return holdfast.E(op, holdfast.Invalid, err, p12File+" (wrong password?)")
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return holdfast.E(op, holdfast.Invalid, "the PKCS #12 key cannot sign")
+	}
+	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(signer.Public()) {
+		return holdfast.E(op, holdfast.Invalid, "the key does not belong to the certificate")
+	}
+	certs := [][]byte{cert.Raw}
+	for _, c := range chain {
+		certs = append(certs, c.Raw)
+	}
+	return writeSigner(keysDir, signer, certs)
+}

@@ -298,14 +298,23 @@ func runReportVerify(ctx context.Context, g *globalOptions, file, key string) er
 }
 
 func newSignerCommand(g *globalOptions) *cobra.Command {
-	var cert, key string
+	var cert, key, p12, passwordEnv string
 	cmd := &cobra.Command{Use: "signer", Short: "The report-signing key and certificate"}
 	imp := &cobra.Command{
-		Use:   "import --cert FILE --key FILE",
-		Short: "Install a CA-issued certificate (PEM, chain after it) and its key (PEM)",
+		Use:   "import (--cert FILE --key FILE | --p12 FILE [--password-env VAR])",
+		Short: "Install a CA-issued certificate and its key: PEM files, or a PKCS #12 file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := reports.ImportSigner(reportKeys(g), cert, key); err != nil {
+			var err error
+			switch {
+			case p12 != "" && cert == "" && key == "":
+				err = reports.ImportSignerP12(reportKeys(g), p12, os.Getenv(passwordEnv))
+			case p12 == "" && cert != "" && key != "":
+				err = reports.ImportSigner(reportKeys(g), cert, key)
+			default:
+				err = holdfast.E("signer import", holdfast.Invalid, "give --cert and --key, or --p12")
+			}
+			if err != nil {
 				return err
 			}
 			s, err := reports.LoadSigner(reportKeys(g))
@@ -318,6 +327,8 @@ func newSignerCommand(g *globalOptions) *cobra.Command {
 	}
 	imp.Flags().StringVar(&cert, "cert", "", "certificate PEM file")
 	imp.Flags().StringVar(&key, "key", "", "private key PEM file")
+	imp.Flags().StringVar(&p12, "p12", "", "PKCS #12 (.p12/.pfx) file with the key and certificate chain")
+	imp.Flags().StringVar(&passwordEnv, "password-env", "HOLDFAST_P12_PASSWORD", "environment variable holding the PKCS #12 password")
 	cmd.AddCommand(imp)
 	return cmd
 }

@@ -14,7 +14,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
 )
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
 
 func pdfText(t *testing.T, path string) string {
 	t.Helper()
@@ -122,6 +131,19 @@ func TestReportsFromABackup(t *testing.T) {
 	if sig, _ := exec.Command("pdfsig", out).CombinedOutput(); !strings.Contains(string(sig), "Contoso MSP reports") || !strings.Contains(string(sig), "Signature is Valid.") {
 		t.Errorf("report signed by the imported key:\n%s", sig)
 	}
+	// And a PKCS #12 file, with its password from the environment.
+	pfx, err := pkcs12.Modern.Encode(caKey, must(x509.ParseCertificate(der)), nil, "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "s.p12"), pfx, 0o600)
+	t.Setenv("P12_PASS", "wrong")
+	if code, _, errs := c.run("signer", "import", "--p12", filepath.Join(dir, "s.p12"), "--password-env", "P12_PASS"); code != exitUsage || !strings.Contains(errs, "password") {
+		t.Errorf("wrong PKCS #12 password: %d %s", code, errs)
+	}
+	t.Setenv("P12_PASS", "s3cret")
+	c.ok("signer", "import", "--p12", filepath.Join(dir, "s.p12"), "--password-env", "P12_PASS")
+	c.ok("--tenant", "contoso", "report", "--out", filepath.Join(dir, "p12.pdf"))
 	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	od, _ := x509.MarshalPKCS8PrivateKey(otherKey)
 	os.WriteFile(filepath.Join(dir, "other.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: od}), 0o600)
