@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"testing"
@@ -44,7 +45,7 @@ func BenchmarkReport(b *testing.B) {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				peak = max(peak, ms.HeapInuse)
-				if _, err := Sign(pdf, *s, time.Now(), "bench"); err != nil {
+				if _, err := Sign(context.Background(), pdf, *s, time.Now(), "bench"); err != nil {
 					b.Fatal(err)
 				}
 			}

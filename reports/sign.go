@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
@@ -73,10 +74,13 @@ type Signer struct {
 	Cert  *x509.Certificate
 	Chain []*x509.Certificate // intermediates, if any
 	Name  string
+	// TSA, if set, is the URL of an RFC 3161 time-stamping authority
+	// whose token is added to every signature.
+	TSA string
 }
 
 // Sign appends the signature to pdf.
-func Sign(pdf []byte, s Signer, at time.Time, reason string) ([]byte, error) {
+func Sign(ctx context.Context, pdf []byte, s Signer, at time.Time, reason string) ([]byte, error) {
 	const op = "sign report"
 	tail := pdf[max(0, len(pdf)-1024):]
 	trailerAt := bytes.LastIndex(pdf, []byte("trailer"))
@@ -172,6 +176,11 @@ func Sign(pdf []byte, s Signer, at time.Time, reason string) ([]byte, error) {
 	if err := sd.AddSignerChain(s.Cert, s.Key, s.Chain, pkcs7.SignerInfoConfig{}); err != nil {
 		return nil, holdfast.E(op, err)
 	}
+	if s.TSA != "" {
+		if _, err := stampSigner(ctx, sd, s.TSA); err != nil {
+			return nil, err // never a report silently without the time-stamp asked for
+		}
+	}
 	sd.Detach()
 	der, err := sd.Finish()
 	if err != nil {
@@ -196,10 +205,10 @@ var (
 
 // SignatureInfo is what Verify found.
 type SignatureInfo struct {
-	Signer      string    `json:"signer"`
-	Fingerprint string    `json:"certificate_sha256"`
-	SigningTime time.Time `json:"signing_time,omitzero"`
-	WholeFile   bool      `json:"total_document_signed"`
+	Signer      string     `json:"signer"`
+	Fingerprint string     `json:"certificate_sha256"`
+	WholeFile   bool       `json:"total_document_signed"`
+	Timestamp   *Timestamp `json:"timestamp,omitempty"` // RFC 3161, if the signature has one
 }
 
 // VerifySignature checks the last signature of a signed report: that it
@@ -244,6 +253,13 @@ func VerifySignature(pdf []byte) (*SignatureInfo, error) {
 	if s := p7.GetOnlySigner(); s != nil {
 		info.Signer = s.Subject.CommonName
 		info.Fingerprint = fingerprint(s)
+	}
+	if token, err := tokenOf(p7); err == nil {
+		ts, err := checkToken(token, p7.Signers[0].EncryptedDigest)
+		if err != nil {
+			return info, err
+		}
+		info.Timestamp = &ts.Timestamp
 	}
 	if !info.WholeFile {
 		return info, holdfast.Errorf(op, holdfast.Integrity, "the signature covers %d of the file's %d bytes: something was appended after signing", r[2]+r[3], len(pdf))

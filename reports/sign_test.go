@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,7 @@ func pdfsig(t *testing.T, pdf []byte) string {
 
 func TestSignAcceptedByPdfsig(t *testing.T) {
 	s := testSigner(t)
-	signed, err := Sign(samplePDF(t), *s, time.Now(), "test")
+	signed, err := Sign(context.Background(), samplePDF(t), *s, time.Now(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ import (
 func reportKeys(g *globalOptions) string { return filepath.Join(g.dataDir().Dir, "keys") }
 
 type reportOptions struct {
-	Kind, From, To, Out, PolicyDir, Case string
-	All                                  bool
+	Kind, From, To, Out, PolicyDir, Case, TSA string
+	All                                       bool
 }
 
 func newReportCommand(g *globalOptions) *cobra.Command {
@@ -58,6 +58,7 @@ certification file.`,
 	f.StringVar(&o.PolicyDir, "policy-dir", "", "policies to apply besides the embedded ones")
 	f.StringVar(&o.Case, "case", "", "the case of a hold report")
 	f.BoolVar(&o.All, "all", false, "every tenant, one report each, into the directory --out")
+	f.StringVar(&o.TSA, "tsa", "", "URL of an RFC 3161 time-stamping authority to time-stamp the signature")
 	var key string
 	verify := &cobra.Command{
 		Use:   "verify FILE.pdf (--key VKEY | --tenant T)",
@@ -119,6 +120,7 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	if err != nil {
 		return err
 	}
+	signer.TSA = o.TSA
 	bundle, err := policy.LoadBundle(o.PolicyDir)
 	if err != nil {
 		return err
@@ -199,7 +201,7 @@ func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportO
 	if err != nil {
 		return nil, err
 	}
-	signed, err := reports.Sign(pdf, *signer, time.Now(), "Holdfast "+o.Kind+" report of "+tenant)
+	signed, err := reports.Sign(ctx, pdf, *signer, time.Now(), "Holdfast "+o.Kind+" report of "+tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +295,11 @@ func runReportVerify(ctx context.Context, g *globalOptions, file, key string) er
 	if g.JSON {
 		return g.emit(out)
 	}
-	g.print("Signature valid over the whole document, signed by %s (certificate SHA-256 %s)\nThe report speaks for checkpoint %d, root %s, whose signature is valid\n", info.Signer, info.Fingerprint[:16], ckp.Size, out.CheckpointRoot)
+	g.print("Signature valid over the whole document, signed by %s (certificate SHA-256 %s)\n", info.Signer, info.Fingerprint[:16])
+	if info.Timestamp != nil {
+		g.print("Time-stamped %s by %s (RFC 3161)\n", info.Timestamp.Time.Format(time.RFC3339), info.Timestamp.TSA)
+	}
+	g.print("The report speaks for checkpoint %d, root %s, whose signature is valid\n", ckp.Size, out.CheckpointRoot)
 	return nil
 }
 
