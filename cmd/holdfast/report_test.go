@@ -8,6 +8,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +112,15 @@ func TestReportsFromABackup(t *testing.T) {
 	}
 	if code, _, errs := c.run("report", "verify", bad, "--key", key); code != exitIntegrity {
 		t.Errorf("report verify of a changed report: exit %d %s", code, errs)
+	}
+	// --tsa reaches the time-stamping authority; one that fails fails the report.
+	tsa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
+	defer tsa.Close()
+	if code, _, errs := c.run("--tenant", "contoso", "report", "--tsa", tsa.URL, "--out", filepath.Join(dir, "tsa.pdf")); code == exitOK || !strings.Contains(errs, "503") {
+		t.Errorf("a failing TSA: exit %d %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tsa.pdf")); err == nil {
+		t.Error("a report was written without the time-stamp asked for")
 	}
 	// Never overwrites; unknown kinds are refused.
 	if code, _, _ := c.run("--tenant", "contoso", "report", "--out", filepath.Join(dir, "procedures.pdf")); code == exitOK {
