@@ -40,7 +40,7 @@ type Model struct {
 	Checkpoint CheckpointSummary `json:"checkpoint"`
 	Totals     Totals            `json:"totals"`
 	Case       *CaseSection      `json:"case,omitempty"`     // hold reports
-	Restores   []RestoreRow      `json:"restores,omitempty"` // restore-tests reports: every restore in the period
+	Restores   []RestoreRow      `json:"restores,omitempty"` // procedures and restore-tests reports: every restore in the period
 }
 
 // CaseSection is a legal hold's case: what is held, and the searches and
@@ -228,7 +228,7 @@ func Build(ctx context.Context, s Store, b *policy.Bundle, o Options) (*Model, e
 		if err := m.caseSection(ctx, s, o); err != nil {
 			return nil, err
 		}
-	case "restore-tests":
+	case "restore-tests", "procedures":
 		if err := m.restores(ctx, s); err != nil {
 			return nil, err
 		}

@@ -231,7 +231,13 @@ func (d *doc) procedures() {
 	d.table([]string{"Run", "Finished", "Status", "Failed", "Reasons"}, []float64{45, 27, 35, 13, 60}, rows)
 
 	d.h2("8. Restore tests (SOC 2 A1.3, ISO 27001 A.8.13)")
-	d.checks(m.Restore)
+	rows = rows[:0]
+	for _, r := range m.Restores {
+		if r.Test {
+			rows = append(rows, []string{r.Time.Format("2006-01-02 15:04"), r.Scope, r.Status, fmt.Sprint(r.Items), fmt.Sprint(r.Verified), fmt.Sprintf("%.1fs", r.DurationS)})
+		}
+	}
+	d.table([]string{"When", "Scope", "Outcome", "Items", "Verified", "Took"}, []float64{27, 70, 25, 18, 20, 20}, rows)
 	d.h2("9. Legal holds and verification of the store")
 	rows = rows[:0]
 	for _, h := range m.Holds {
