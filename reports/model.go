@@ -34,7 +34,6 @@ type Model struct {
 	Coverage   []CoverageRow     `json:"coverage"`
 	Departed   []DepartedRow     `json:"departed"`
 	Runs       []RunRow          `json:"runs"`
-	Restore    []policy.Check    `json:"restore_tests"`
 	Verify     []policy.Check    `json:"verify_runs"`
 	Holds      []policy.Hold     `json:"holds"`
 	Checkpoint CheckpointSummary `json:"checkpoint"`
@@ -188,7 +187,7 @@ func Build(ctx context.Context, s Store, b *policy.Bundle, o Options) (*Model, e
 	}
 	m := &Model{Kind: kind, Tenant: tenant, From: from, To: to, Settings: inv.Settings, Store: si, PolicyHash: res.PolicyHash,
 		Findings: res.Findings, Coverage: []CoverageRow{}, Departed: []DepartedRow{}, Runs: []RunRow{},
-		Restore: inPeriod(inv.RestoreTests, from, to), Verify: inPeriod(inv.VerifyRuns, from, to), Holds: inv.Holds}
+		Verify: inPeriod(inv.VerifyRuns, from, to), Holds: inv.Holds}
 	for _, a := range inv.Accounts {
 		if a.Kind == "chat" {
 			continue
