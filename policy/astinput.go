@@ -67,16 +67,14 @@ func (b *builder) num(n json.Number) *ast.Term {
 func (b *builder) ts(t time.Time) *ast.Term { return b.str(t.UTC().Format(time.RFC3339Nano)) }
 
 func (b *builder) obj(items ...[2]*ast.Term) *ast.Term {
-	o := ast.NewObject()
-	n := 0
+	kept := items[:0]
 	for _, it := range items {
 		if it[1] != nil {
-			o.Insert(it[0], it[1])
-			n++
+			kept = append(kept, it)
 		}
 	}
-	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(n), 10)
-	return ast.NewTerm(o)
+	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(kept)), 10)
+	return ast.NewTerm(ast.NewObject(kept...)) // one allocation for all the pairs
 }
 
 func (b *builder) kv(k string, v *ast.Term) [2]*ast.Term {
@@ -133,14 +131,14 @@ func (inv *Inventory) Value() (ast.Value, string) {
 			keys = append(keys, w)
 		}
 		sort.Strings(keys)
-		ws := ast.NewObject()
+		ws := make([][2]*ast.Term, 0, len(keys))
 		for _, w := range keys {
 			c := a.Workloads[w]
-			ws.Insert(b.str(w), b.obj(b.kv("first_capture", b.optTime(c.FirstCapture)), b.kv("last_capture", b.optTime(c.LastCapture)),
-				b.kv("items", b.num(jsonInt(int64(c.Items)))), b.kv("bytes", b.num(jsonInt(c.Bytes))), b.kv("oldest_item", b.optTime(c.OldestItem))))
+			ws = append(ws, [2]*ast.Term{b.str(w), b.obj(b.kv("first_capture", b.optTime(c.FirstCapture)), b.kv("last_capture", b.optTime(c.LastCapture)),
+				b.kv("items", b.num(jsonInt(int64(c.Items)))), b.kv("bytes", b.num(jsonInt(c.Bytes))), b.kv("oldest_item", b.optTime(c.OldestItem)))})
 		}
 		b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
-		wsTerm := ast.NewTerm(ws)
+		wsTerm := ast.ObjectTerm(ws...)
 		accounts[i] = b.obj(b.kv("upn", b.str(a.UPN)), b.kv("id", b.optStr(a.ID)), b.kv("kind", b.str(a.Kind)), b.kv("state", b.str(a.State)),
 			b.kv("enabled", b.boolean(a.Enabled)), b.kv("licensed", b.boolean(a.Licensed)),
 			b.kv("departed_since", b.optTime(a.DepartedSince)), b.kv("departed_reason", b.optStr(a.DepartedReason)), b.kv("on_hold", b.boolean(a.OnHold)),
