@@ -142,8 +142,6 @@ func queryError(op, q string, err error) error {
 	return err
 }
 
-type indexRebuildOptions struct{}
-
 func newIndexCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "index", Short: "The search index (derived from the store)"}
 	cmd.AddCommand(&cobra.Command{
@@ -151,13 +149,13 @@ func newIndexCommand(g *globalOptions) *cobra.Command {
 		Short: "Recreate the search index from the store alone",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runIndexRebuild(cmd.Context(), g, indexRebuildOptions{})
+			return runIndexRebuild(cmd.Context(), g)
 		},
 	})
 	return cmd
 }
 
-func runIndexRebuild(ctx context.Context, g *globalOptions, _ indexRebuildOptions) error {
+func runIndexRebuild(ctx context.Context, g *globalOptions) error {
 	s, err := g.openTenant(ctx, false)
 	if err != nil {
 		return err
