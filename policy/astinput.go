@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -19,11 +22,22 @@ import (
 
 // builder builds the value and, as it goes, the input hash: every leaf
 // and key is written to it in the fixed order of construction, so equal
-// inventories hash equally without printing the value.
+// inventories hash equally without printing the value. Accounts are
+// built and hashed in blocks on every core (see accounts).
 type builder struct {
 	h     hash.Hash
 	buf   []byte               // hashed in chunks: many tiny writes cost more than the hashing
-	terms map[string]*ast.Term // one term per distinct string: keys, states, workloads, times repeat
+	terms map[string]*ast.Term // one term per distinct string: states, workloads, UPNs of holds repeat
+	times map[int64]timeTerm   // one term per distinct moment: captures of a run share seconds
+}
+
+type timeTerm struct {
+	t *ast.Term
+	s string
+}
+
+func newBuilder(h hash.Hash) *builder {
+	return &builder{h: h, buf: make([]byte, 0, 40<<10), terms: map[string]*ast.Term{}, times: map[int64]timeTerm{}}
 }
 
 func (b *builder) write(tag byte, s string) {
@@ -64,7 +78,17 @@ func (b *builder) num(n json.Number) *ast.Term {
 	return ast.NumberTerm(n)
 }
 
-func (b *builder) ts(t time.Time) *ast.Term { return b.str(t.UTC().Format(time.RFC3339Nano)) }
+func (b *builder) ts(t time.Time) *ast.Term {
+	k := t.UnixNano()
+	tt, ok := b.times[k]
+	if !ok {
+		tt.s = t.UTC().Format(time.RFC3339Nano)
+		tt.t = ast.StringTerm(tt.s)
+		b.times[k] = tt
+	}
+	b.write('s', tt.s)
+	return tt.t
+}
 
 func (b *builder) obj(items ...[2]*ast.Term) *ast.Term {
 	kept := items[:0]
@@ -77,11 +101,35 @@ func (b *builder) obj(items ...[2]*ast.Term) *ast.Term {
 	return ast.NewTerm(ast.NewObject(kept...)) // one allocation for all the pairs
 }
 
-func (b *builder) kv(k string, v *ast.Term) [2]*ast.Term {
+// key is an object key: the same few keys make up every object, so their
+// terms are made once.
+type key struct {
+	s string
+	t *ast.Term
+}
+
+func k(s string) key { return key{s, ast.StringTerm(s)} }
+
+var (
+	kUPN, kID, kKind, kState, kEnabled, kLicensed        = k("upn"), k("id"), k("kind"), k("state"), k("enabled"), k("licensed")
+	kDepartedSince, kDepartedReason, kOnHold, kWorkloads = k("departed_since"), k("departed_reason"), k("on_hold"), k("workloads")
+	kLastCapture, kOldestLastCapture, kCapturedWorkloads = k("last_capture"), k("oldest_last_capture"), k("captured_workloads")
+	kFirstCapture, kItems, kBytes, kOldestItem           = k("first_capture"), k("items"), k("bytes"), k("oldest_item")
+	kTime, kPassed, kDetail, kAccount, kWorkload, kItem  = k("time"), k("passed"), k("detail"), k("account"), k("workload"), k("item")
+	kReason, kStatus, kFinished, kFailedItems, kCase     = k("reason"), k("status"), k("finished"), k("failed_items"), k("case")
+	kCustodians, kActive, kPlaced, kTenant, kEvaluatedAt = k("custodians"), k("active"), k("placed"), k("tenant"), k("evaluated_at")
+	kSettings, kProfile, kRetentionDays, kRPOHours       = k("settings"), k("profile"), k("retention_days"), k("rpo_hours")
+	kRequiredYears, kRequireWORM, kStore, kBackend       = k("required_years"), k("require_worm"), k("store"), k("backend")
+	kObjectLock, kAccounts, kLastRun, kHolds             = k("object_lock"), k("accounts"), k("last_run"), k("holds")
+	kRestoreTests, kVerifyRuns                           = k("restore_tests"), k("verify_runs")
+)
+
+func (b *builder) kv(k key, v *ast.Term) [2]*ast.Term {
 	if v == nil {
 		return [2]*ast.Term{nil, nil}
 	}
-	return [2]*ast.Term{b.str(k), v}
+	b.write('s', k.s)
+	return [2]*ast.Term{k.t, v}
 }
 
 func (b *builder) arr(ts []*ast.Term) *ast.Term {
@@ -114,60 +162,101 @@ func (b *builder) strs(ss []string) *ast.Term {
 func (b *builder) checks(cs []Check) *ast.Term {
 	out := make([]*ast.Term, len(cs))
 	for i, c := range cs {
-		out[i] = b.obj(b.kv("time", b.ts(c.Time)), b.kv("passed", b.boolean(c.Passed)), b.kv("detail", b.optStr(c.Detail)))
+		out[i] = b.obj(b.kv(kTime, b.ts(c.Time)), b.kv(kPassed, b.boolean(c.Passed)), b.kv(kDetail, b.optStr(c.Detail)))
 	}
 	return b.arr(out)
+}
+
+func (b *builder) account(a *Account) *ast.Term {
+	keys := make([]string, 0, len(a.Workloads))
+	for w := range a.Workloads {
+		keys = append(keys, w)
+	}
+	sort.Strings(keys)
+	ws := make([][2]*ast.Term, 0, len(keys))
+	for _, w := range keys {
+		c := a.Workloads[w]
+		ws = append(ws, [2]*ast.Term{b.str(w), b.obj(b.kv(kFirstCapture, b.optTime(c.FirstCapture)), b.kv(kLastCapture, b.optTime(c.LastCapture)),
+			b.kv(kItems, b.num(jsonInt(int64(c.Items)))), b.kv(kBytes, b.num(jsonInt(c.Bytes))), b.kv(kOldestItem, b.optTime(c.OldestItem)))})
+	}
+	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
+	wsTerm := ast.ObjectTerm(ws...)
+	s := a.Summary()
+	return b.obj(b.kv(kUPN, b.str(a.UPN)), b.kv(kID, b.optStr(a.ID)), b.kv(kKind, b.str(a.Kind)), b.kv(kState, b.str(a.State)),
+		b.kv(kEnabled, b.boolean(a.Enabled)), b.kv(kLicensed, b.boolean(a.Licensed)),
+		b.kv(kDepartedSince, b.optTime(a.DepartedSince)), b.kv(kDepartedReason, b.optStr(a.DepartedReason)), b.kv(kOnHold, b.boolean(a.OnHold)),
+		b.kv(kWorkloads, wsTerm),
+		b.kv(kLastCapture, b.optTime(s.LastCapture)), b.kv(kOldestLastCapture, b.optTime(s.OldestLastCapture)), b.kv(kCapturedWorkloads, b.strs(s.Captured)))
+}
+
+// accountBlock is how many accounts are hashed together: each block is
+// built and hashed on its own core, and the block digests enter the input
+// hash in order. It is part of the hash's definition, so not a tuning
+// knob (tests shrink it to cut small inventories into many blocks).
+var accountBlock = 2048
+
+// accounts builds the accounts' terms on every core and writes the digest
+// of each block of them to b, in order.
+func (b *builder) accounts(accounts []*Account) []*ast.Term {
+	out := make([]*ast.Term, len(accounts))
+	n := (len(accounts) + accountBlock - 1) / accountBlock
+	sums := make([][]byte, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cb := newBuilder(sha256.New())
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				cb.h.Reset()
+				cb.buf = cb.buf[:0]
+				lo, hi := i*accountBlock, min((i+1)*accountBlock, len(accounts))
+				for j := lo; j < hi; j++ {
+					out[j] = cb.account(accounts[j])
+				}
+				cb.h.Write(cb.buf)
+				sums[i] = cb.h.Sum(nil)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, sum := range sums {
+		b.write('h', string(sum))
+	}
+	return out
 }
 
 // Value is the inventory as a Rego value, and the input hash: SHA-256 of
 // the value's leaves and keys in their fixed order.
 func (inv *Inventory) Value() (ast.Value, string) {
-	b := &builder{h: sha256.New(), buf: make([]byte, 0, 40<<10), terms: map[string]*ast.Term{}}
+	b := newBuilder(sha256.New())
 	s := inv.Settings
-	accounts := make([]*ast.Term, len(inv.Accounts))
-	for i, a := range inv.Accounts {
-		keys := make([]string, 0, len(a.Workloads))
-		for w := range a.Workloads {
-			keys = append(keys, w)
-		}
-		sort.Strings(keys)
-		ws := make([][2]*ast.Term, 0, len(keys))
-		for _, w := range keys {
-			c := a.Workloads[w]
-			ws = append(ws, [2]*ast.Term{b.str(w), b.obj(b.kv("first_capture", b.optTime(c.FirstCapture)), b.kv("last_capture", b.optTime(c.LastCapture)),
-				b.kv("items", b.num(jsonInt(int64(c.Items)))), b.kv("bytes", b.num(jsonInt(c.Bytes))), b.kv("oldest_item", b.optTime(c.OldestItem)))})
-		}
-		b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
-		wsTerm := ast.ObjectTerm(ws...)
-		accounts[i] = b.obj(b.kv("upn", b.str(a.UPN)), b.kv("id", b.optStr(a.ID)), b.kv("kind", b.str(a.Kind)), b.kv("state", b.str(a.State)),
-			b.kv("enabled", b.boolean(a.Enabled)), b.kv("licensed", b.boolean(a.Licensed)),
-			b.kv("departed_since", b.optTime(a.DepartedSince)), b.kv("departed_reason", b.optStr(a.DepartedReason)), b.kv("on_hold", b.boolean(a.OnHold)),
-			b.kv("workloads", wsTerm))
-	}
+	accounts := b.accounts(inv.Accounts)
 	lastRun := ast.NullTerm()
 	if r := inv.LastRun; r != nil {
 		fs := make([]*ast.Term, len(r.FailedItems))
 		for i, f := range r.FailedItems {
-			fs[i] = b.obj(b.kv("account", b.str(f.Account)), b.kv("workload", b.str(f.Workload)), b.kv("item", b.optStr(f.Item)), b.kv("reason", b.str(f.Reason)))
+			fs[i] = b.obj(b.kv(kAccount, b.str(f.Account)), b.kv(kWorkload, b.str(f.Workload)), b.kv(kItem, b.optStr(f.Item)), b.kv(kReason, b.str(f.Reason)))
 		}
-		lastRun = b.obj(b.kv("id", b.str(r.ID)), b.kv("status", b.str(r.Status)), b.kv("finished", b.ts(r.Finished)), b.kv("failed_items", b.arr(fs)))
+		lastRun = b.obj(b.kv(kID, b.str(r.ID)), b.kv(kStatus, b.str(r.Status)), b.kv(kFinished, b.ts(r.Finished)), b.kv(kFailedItems, b.arr(fs)))
 	}
 	holds := make([]*ast.Term, len(inv.Holds))
 	for i, h := range inv.Holds {
-		holds[i] = b.obj(b.kv("case", b.str(h.Case)), b.kv("custodians", b.strs(h.Custodians)), b.kv("active", b.boolean(h.Active)), b.kv("placed", b.ts(h.Placed)))
+		holds[i] = b.obj(b.kv(kCase, b.str(h.Case)), b.kv(kCustodians, b.strs(h.Custodians)), b.kv(kActive, b.boolean(h.Active)), b.kv(kPlaced, b.ts(h.Placed)))
 	}
 	v := b.obj(
-		b.kv("tenant", b.str(inv.Tenant)),
-		b.kv("evaluated_at", b.ts(inv.EvaluatedAt)),
-		b.kv("settings", b.obj(b.kv("profile", b.str(s.Profile)), b.kv("retention_days", b.num(jsonInt(int64(s.RetentionDays)))),
-			b.kv("rpo_hours", b.num(jsonFloat(s.RPOHours))), b.kv("workloads", b.strs(s.Workloads)),
-			b.kv("required_years", b.num(jsonInt(int64(s.RequiredYears)))), b.kv("require_worm", b.boolean(s.RequireWORM)))),
-		b.kv("store", b.obj(b.kv("backend", b.str(inv.Store.Backend)), b.kv("object_lock", b.str(inv.Store.ObjectLock)))),
-		b.kv("accounts", b.arr(accounts)),
-		b.kv("last_run", lastRun),
-		b.kv("holds", b.arr(holds)),
-		b.kv("restore_tests", b.checks(inv.RestoreTests)),
-		b.kv("verify_runs", b.checks(inv.VerifyRuns)),
+		b.kv(kTenant, b.str(inv.Tenant)),
+		b.kv(kEvaluatedAt, b.ts(inv.EvaluatedAt)),
+		b.kv(kSettings, b.obj(b.kv(kProfile, b.str(s.Profile)), b.kv(kRetentionDays, b.num(jsonInt(int64(s.RetentionDays)))),
+			b.kv(kRPOHours, b.num(jsonFloat(s.RPOHours))), b.kv(kWorkloads, b.strs(s.Workloads)),
+			b.kv(kRequiredYears, b.num(jsonInt(int64(s.RequiredYears)))), b.kv(kRequireWORM, b.boolean(s.RequireWORM)))),
+		b.kv(kStore, b.obj(b.kv(kBackend, b.str(inv.Store.Backend)), b.kv(kObjectLock, b.str(inv.Store.ObjectLock)))),
+		b.kv(kAccounts, b.arr(accounts)),
+		b.kv(kLastRun, lastRun),
+		b.kv(kHolds, b.arr(holds)),
+		b.kv(kRestoreTests, b.checks(inv.RestoreTests)),
+		b.kv(kVerifyRuns, b.checks(inv.VerifyRuns)),
 	)
 	return v.Value, b.sum()
 }

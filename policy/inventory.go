@@ -102,6 +102,49 @@ type Account struct {
 	Workloads      map[string]*Coverage `json:"workloads"`
 }
 
+// Summary is what the inventory says of an account as a whole, derived
+// from its workloads whenever the account is written out (JSON or Rego
+// value), so it can never disagree with them. Rules over tens of
+// thousands of accounts test these first and look at the workloads only
+// of the few accounts that may have a gap.
+type Summary struct {
+	LastCapture       *time.Time // the newest last capture of any workload; nil: nothing captured
+	OldestLastCapture *time.Time // the oldest last capture of a captured workload
+	Captured          []string   // the workloads with a last capture, sorted
+}
+
+// Summary derives the account's summary from its workloads.
+func (a *Account) Summary() Summary {
+	var s Summary
+	s.Captured = make([]string, 0, len(a.Workloads))
+	for w, c := range a.Workloads {
+		if c == nil || c.LastCapture == nil {
+			continue
+		}
+		s.Captured = append(s.Captured, w)
+		if s.LastCapture == nil || c.LastCapture.After(*s.LastCapture) {
+			s.LastCapture = c.LastCapture
+		}
+		if s.OldestLastCapture == nil || c.LastCapture.Before(*s.OldestLastCapture) {
+			s.OldestLastCapture = c.LastCapture
+		}
+	}
+	sort.Strings(s.Captured)
+	return s
+}
+
+// MarshalJSON writes the account with its summary.
+func (a *Account) MarshalJSON() ([]byte, error) {
+	type plain Account
+	s := a.Summary()
+	return json.Marshal(struct {
+		*plain
+		LastCapture       *time.Time `json:"last_capture,omitempty"`
+		OldestLastCapture *time.Time `json:"oldest_last_capture,omitempty"`
+		Captured          []string   `json:"captured_workloads"`
+	}{(*plain)(a), s.LastCapture, s.OldestLastCapture, s.Captured})
+}
+
 // Coverage is what was captured of one workload of an account.
 type Coverage struct {
 	FirstCapture *time.Time `json:"first_capture,omitempty"` // first and last successful sync of its streams

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -118,13 +119,22 @@ func TestValueMatchesJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Small blocks, so that the accounts are built and hashed by several
+	// workers.
+	defer func(n int) { accountBlock = n }(accountBlock)
+	accountBlock = 3
 	got, h1 := inv.Value()
 	if ast.Compare(got, want) != 0 {
 		t.Errorf("Value() differs from the JSON:\ngot  %.600s\nwant %.600s", got, want)
 	}
-	// The input hash follows the content.
-	if _, h2 := inv.Value(); h2 != h1 {
-		t.Error("the same inventory hashes differently")
+	// The input hash follows the content, whatever the number of cores.
+	for _, procs := range []int{1, 2, 5} {
+		old := runtime.GOMAXPROCS(procs)
+		_, h2 := inv.Value()
+		runtime.GOMAXPROCS(old)
+		if h2 != h1 {
+			t.Errorf("with GOMAXPROCS %d the same inventory hashes differently", procs)
+		}
 	}
 	inv.Accounts[5].Workloads["mail"].Items++
 	if _, h3 := inv.Value(); h3 == h1 {

@@ -31,19 +31,28 @@ user_expected := {w | some w in cfg.user_workloads; in_scope(w)}
 
 kind_workload := {"site": "sharepoint", "team": "teams"}
 
-# The accounts whose data must be captured now, with the workloads that
-# must be: active, licensed users, and sites and teams.
-must_cover contains [i, w] if {
-	some i, a in input.accounts
+# The workloads an account must have covered now: every expected one of
+# an active, licensed user; the one workload of a site or a team.
+expected(a) := user_expected if {
 	a.kind == "user"
 	a.enabled
 	a.licensed
-	some w in user_expected
 }
 
-must_cover contains [i, w] if {
-	some i, a in input.accounts
+expected(a) := {w} if {
 	w := kind_workload[a.kind]
+	in_scope(w)
+}
+
+# What an account of each kind that misses nothing has captured, sorted
+# as captured_workloads is: an account whose captured_workloads equal
+# these has no workload that was never captured. Rules over many
+# accounts test such summaries of the account first and look into its
+# workloads only when they may show a gap.
+full_cover["user"] := sort(user_expected)
+
+full_cover[kind] := [w] if {
+	some kind, w in kind_workload
 	in_scope(w)
 }
 
@@ -53,8 +62,10 @@ stale_before := time.format([now_ns - (input.settings.rpo_hours * 3600000000000)
 # --- backup older than the RPO
 
 findings contains finding("stale-backup", "high", a.upn, w, msg, ev) if {
-	some [i, w] in must_cover
-	a := input.accounts[i]
+	before := stale_before # bound once: a rule's value looked up per account costs more than the test
+	some a in input.accounts
+	a.oldest_last_capture < before
+	some w in expected(a)
 	last := a.workloads[w].last_capture
 	last < stale_before
 	msg := sprintf("%s: %s was last backed up %v hours ago, beyond the %v-hour RPO; find out why backups of it stopped and run one", [a.upn, w, round(hours_since(last)), input.settings.rpo_hours])
@@ -64,27 +75,28 @@ findings contains finding("stale-backup", "high", a.upn, w, msg, ev) if {
 # --- an account or workload never captured
 
 findings contains finding("never-captured", "high", a.upn, w, msg, {"workloads_captured": object.keys(a.workloads)}) if {
-	some [i, w] in must_cover
-	a := input.accounts[i]
+	full := full_cover
+	some a in input.accounts
+	a.captured_workloads != full[a.kind]
+	some w in expected(a)
 	not a.workloads[w].last_capture
 	msg := sprintf("%s: %s has never been backed up; include it in the backups (holdfast backup --workloads) and run one", [a.upn, w])
 }
 
 # --- departed employees
 
-captured_since(a, t) if {
-	some c in a.workloads
-	time.parse_rfc3339_ns(c.last_capture) >= time.parse_rfc3339_ns(t)
-}
+captured_since(a, t) if time.parse_rfc3339_ns(a.last_capture) >= time.parse_rfc3339_ns(t)
 
-last_capture_ns(a) := max({time.parse_rfc3339_ns(c.last_capture) | some c in a.workloads; c.last_capture})
+last_capture_ns(a) := time.parse_rfc3339_ns(a.last_capture)
+
+# The accounts that have left, found in one pass over all of them.
+departed := [a | some a in input.accounts; a.departed_since]
 
 # Disabled or unlicensed: Graph still serves the data; it must be captured
 # after the departure.
 findings contains finding("departed-not-captured", "high", a.upn, "", msg, ev) if {
-	some a in input.accounts
+	some a in departed
 	a.kind == "user"
-	a.departed_since
 	a.state in {"disabled", "unlicensed"}
 	not captured_since(a, a.departed_since)
 	msg := sprintf("%s left (%s since %s) and has not been backed up since; back the account up now, before its licence or data is removed", [a.upn, a.state, a.departed_since])
@@ -100,9 +112,8 @@ deleted_gap(a) if {
 }
 
 findings contains finding("departed-not-captured", sev, a.upn, "", msg, ev) if {
-	some a in input.accounts
+	some a in departed
 	a.kind == "user"
-	a.departed_since
 	a.state == "deleted"
 	deleted_gap(a)
 	within := days_since(a.departed_since) < cfg.soft_delete_window_days
@@ -140,8 +151,7 @@ findings contains finding("retention-too-short", "high", "", "", msg, ev) if {
 
 findings contains finding("departed-retention-short", "medium", a.upn, "", msg, ev) if {
 	retention_short
-	some a in input.accounts
-	a.departed_since
+	some a in departed
 	msg := sprintf("%s has left; what was captured of the account will be kept %v days, less than the %v years the %s profile requires", [a.upn, input.settings.retention_days, required_years, input.settings.profile])
 	ev := {"retention_days": input.settings.retention_days, "required_years": required_years, "departed_since": a.departed_since}
 }
@@ -164,11 +174,10 @@ findings contains finding("hold-custodian-not-captured", "high", c, "", msg, ev)
 	ev := {"case": h.case, "placed": h.placed}
 }
 
-custodian_captured(upn, since) if {
-	some a in input.accounts
-	lower(a.upn) == lower(upn)
-	captured_since(a, since)
-}
+custodian_captured(upn, since) if captured_since(accounts_by_upn[lower(upn)], since)
+
+# Accounts by lower-case UPN, built once (and only if a hold needs it).
+accounts_by_upn := {lower(a.upn): a | some a in input.accounts}
 
 # --- restore tests and verify runs
 

@@ -12,10 +12,24 @@ fresh := {"first_capture": "2026-01-01T00:00:00Z", "last_capture": "2026-06-30T1
 
 # user is an active user, with extra fields; extra's workloads replace the
 # default ones (object.union would merge them).
-user(upn, extra) := object.union(
+user(upn, extra) := summarized(object.union(
 	object.union({"upn": upn, "kind": "user", "state": "active", "enabled": true, "licensed": true, "on_hold": false}, object.remove(extra, ["workloads"])),
 	{"workloads": object.get(extra, "workloads", {"mail": fresh, "calendar": fresh, "contacts": fresh, "onedrive": fresh})},
-)
+))
+
+# summarized adds what the inventory derives from an account's workloads
+# (Account.Summary in Go): captured_workloads, last_capture and
+# oldest_last_capture.
+summarized(a) := object.union(object.union(a, {"captured_workloads": sort([w | some w, c in a.workloads; c.last_capture])}), capture_times(a))
+
+capture_times(a) := {"last_capture": max(caps), "oldest_last_capture": min(caps)} if {
+	caps := [c.last_capture | some c in a.workloads; c.last_capture]
+	count(caps) > 0
+}
+
+capture_times(a) := {} if {
+	not [c | some c in a.workloads; c.last_capture][0]
+}
 
 base := {
 	"tenant": "contoso",
@@ -78,7 +92,7 @@ test_never_captured_ignores_workloads_out_of_scope if {
 }
 
 test_never_captured_site if {
-	inp := object.union(base, {"accounts": [user("alice@contoso.example", {}), {"upn": "https://x.sharepoint.com/sites/f", "kind": "site", "state": "active", "enabled": true, "licensed": true, "workloads": {}}]})
+	inp := object.union(base, {"accounts": [user("alice@contoso.example", {}), summarized({"upn": "https://x.sharepoint.com/sites/f", "kind": "site", "state": "active", "enabled": true, "licensed": true, "workloads": {}})]})
 	fs := find(inp, "never-captured")
 	fs[0].workload == "sharepoint"
 }
