@@ -46,7 +46,8 @@ type Doc struct {
 	Version         uint64 // the item.version record's index
 	Title           string
 	Date            time.Time
-	current         bool // the item's newest version (a deleted item's last)
+	current         bool   // the item's newest version (a deleted item's last)
+	key             string // the item across its versions (itemKey)
 }
 
 // addrTokens are the keyword tokens of an address list: each address, its

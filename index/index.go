@@ -19,12 +19,14 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/registry"
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
 )
@@ -44,22 +46,52 @@ type Index struct {
 
 	users   map[string]string // Entra user id → UPN, from account records
 	current map[string]uint64 // item key → record of its current version (loaded lazily)
+	fresh   bool              // filled from empty by this process: every version it holds is in current
 }
+
+// An item's current version is found through the index itself (the
+// "key" field with current:true), not kept as one of Bleve's internal
+// values: scorch copies every internal value into every snapshot it
+// persists, which made each batch cost as much as the whole index had
+// items (quadratic indexing, and 800 bytes of bolt file per item).
 
 const (
 	textAnalyzer    = "hf_text"
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "3"
+	mappingVersion  = "5"
 )
 
 // Text fields searched by free text and by phrases (term vectors on).
 var textFields = []string{"subject", "body", "attachment", "attachmentnames", "filename"}
 
+// noOffsets is a token filter that drops each token's byte offsets and
+// keeps its position. Bleve keeps, for every word of a text field with
+// term vectors, its field, position, start and end offsets; phrases and
+// NEAR need only the positions, and snippets are cut from the store's
+// content, never from offsets. Zeros take one byte where offsets took
+// four or more: the index shrinks by about a quarter.
+const noOffsets = "hf_no_offsets"
+
+type noOffsetsFilter struct{}
+
+func (noOffsetsFilter) Filter(in analysis.TokenStream) analysis.TokenStream {
+	for _, t := range in {
+		t.Start, t.End = 0, 0
+	}
+	return in
+}
+
+func init() {
+	registry.RegisterTokenFilter(noOffsets, func(map[string]any, *registry.Cache) (analysis.TokenFilter, error) {
+		return noOffsetsFilter{}, nil
+	})
+}
+
 func newMapping() *mapping.IndexMappingImpl {
 	im := bleve.NewIndexMapping()
-	im.AddCustomAnalyzer(textAnalyzer, map[string]any{"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name}})
+	im.AddCustomAnalyzer(textAnalyzer, map[string]any{"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, noOffsets}})
 	im.AddCustomAnalyzer(keywordAnalyzer, map[string]any{"type": custom.Name, "tokenizer": single.Name, "token_filters": []string{lowercase.Name}})
 	im.DefaultAnalyzer = textAnalyzer
 	im.StoreDynamic, im.IndexDynamic, im.DocValuesDynamic = false, false, false
@@ -86,6 +118,10 @@ func newMapping() *mapping.IndexMappingImpl {
 	for _, n := range []string{"custodian", "folder", "from", "to", "cc", "bcc", "ext"} {
 		keyword(n, false)
 	}
+	// Graph's ids are case-sensitive: the item key is indexed as it is.
+	key := bleve.NewKeywordFieldMapping()
+	key.Store, key.IncludeInAll, key.DocValues, key.SkipFreqNorm = false, false, false, true
+	dm.AddFieldMappingsAt("key", key)
 	title := bleve.NewTextFieldMapping()
 	title.Index, title.Store, title.IncludeInAll, title.DocValues = false, true, false, false
 	dm.AddFieldMappingsAt("title", title)
@@ -97,9 +133,18 @@ func newMapping() *mapping.IndexMappingImpl {
 		f.Index, f.Store, f.IncludeInAll, f.DocValues = n == "size", n == "version", false, false
 		dm.AddFieldMappingsAt(n, f)
 	}
+	// Hits are sorted by "order": the date as 12 hex digits of seconds
+	// since year 1, then the version's record as 16, so that equal dates
+	// fall in a fixed order. One short term with doc values per document:
+	// sorting on the date's own doc values (every prefix term of a
+	// number, 160 bytes a document) and on _id (a stored-field read a
+	// hit) cost most of a query's time.
+	order := bleve.NewKeywordFieldMapping()
+	order.Store, order.IncludeInAll, order.DocValues, order.SkipFreqNorm = false, false, true, true
+	dm.AddFieldMappingsAt("order", order)
 	for _, n := range []string{"created", "modified", "sent", "received", "date"} {
 		f := bleve.NewDateTimeFieldMapping()
-		f.Store, f.IncludeInAll, f.DocValues = n == "date", false, n == "date"
+		f.Store, f.IncludeInAll, f.DocValues = n == "date", false, false
 		dm.AddFieldMappingsAt(n, f)
 	}
 	for _, n := range []string{"hasattachment", "deleted", "current"} {
@@ -217,6 +262,9 @@ type versionData struct {
 // from there: the index is never silently missing items.
 func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (int, error) {
 	const op = "update index"
+	if ix.next == 0 {
+		ix.fresh = true
+	}
 	batch := ix.b.NewBatch()
 	pending := map[string]*Doc{} // docs in this batch, by id: superseded or tombstoned in it
 	n, usersChanged := 0, false
@@ -303,7 +351,6 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 			}
 			pending[docID(r.Index)] = d
 			ix.current[key] = r.Index
-			batch.SetInternal([]byte(key), []byte(strconv.FormatUint(r.Index, 10)))
 			n++
 			if len(pending) >= 500 {
 				return commit()
@@ -322,24 +369,44 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 	return n, nil
 }
 
-// currentOf returns the record of an item's current version.
+// currentOf returns the record of an item's current version: from this
+// process's cache, or else from the index (key and current:true). While
+// the index is filled from empty, an item missing from the cache has no
+// version in the index, so there is nothing to ask.
 func (ix *Index) currentOf(key string) (uint64, bool, error) {
 	if idx, ok := ix.current[key]; ok {
 		return idx, true, nil
 	}
-	v, err := ix.b.GetInternal([]byte(key))
+	if ix.fresh {
+		return 0, false, nil
+	}
+	kq := bleve.NewTermQuery(key)
+	kq.SetField("key")
+	cur := bleve.NewBoolFieldQuery(true)
+	cur.SetField("current")
+	res, err := ix.b.Search(bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(kq, cur), 10, 0, false))
 	if err != nil {
 		return 0, false, holdfast.E("update index", holdfast.IO, err)
 	}
-	if v == nil {
+	if len(res.Hits) == 0 {
 		return 0, false, nil
 	}
-	idx, err := strconv.ParseUint(string(v), 10, 64)
-	if err != nil {
-		return 0, false, holdfast.E("update index", holdfast.Integrity, err)
+	var idx uint64
+	for _, h := range res.Hits { // one; the newest if there were ever more
+		v, err := strconv.ParseUint(h.ID, 10, 64)
+		if err != nil {
+			return 0, false, holdfast.E("update index", holdfast.Integrity, err)
+		}
+		idx = max(idx, v)
 	}
 	ix.current[key] = idx
 	return idx, true, nil
+}
+
+// sortKey orders hits newest first (sorted descending): date, then version.
+func sortKey(date time.Time, version uint64) string {
+	const year1 = 62135596800 // seconds from year 1 to 1970
+	return fmt.Sprintf("%012x%016x", max(date.Unix()+year1, 0), version)
 }
 
 func docID(idx uint64) string { return strconv.FormatUint(idx, 10) }
@@ -375,7 +442,7 @@ func (ix *Index) extract(ctx context.Context, lg Log, r store.Record) (*Doc, err
 		return nil, holdfast.E("index", holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
 	}
 	d := &Doc{Kind: kindOf(v.Workload, v.Path), Account: strings.ToLower(v.Account), Folder: strings.ToLower(v.Path), Item: v.Item,
-		Version: r.Index, Captured: r.Time.UTC(), current: true}
+		Version: r.Index, Captured: r.Time.UTC(), current: true, key: itemKey(string(v.Workload), v.AccountID, v.Account, v.Item)}
 	if strings.Contains(v.Account, "@") {
 		d.Custodians = []string{d.Account}
 	}
@@ -490,7 +557,8 @@ func (d *Doc) fields() map[string]any {
 		"subject": d.Subject, "body": d.Body, "attachment": d.AttachmentText, "attachmentnames": nameTokens(d.AttachmentNames...),
 		"filename": nameTokens(d.Filename), "ext": d.Ext, "author": d.Author, "modifiedby": d.ModifiedBy,
 		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
-		"deleted": d.Deleted, "current": d.current, "date": d.Date,
+		"deleted": d.Deleted, "current": d.current, "date": d.Date, "key": d.key,
+		"order": sortKey(d.Date, d.Version),
 	}
 	lists := map[string][]string{"custodian": d.Custodians, "from": d.From, "to": d.To, "cc": d.Cc, "bcc": d.Bcc}
 	for k, v := range lists {

@@ -77,7 +77,7 @@ func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Re
 	if len(nears) == 0 {
 		req := bleve.NewSearchRequestOptions(bq, o.Limit, o.Offset, false)
 		req.Fields = fields
-		req.SortBy([]string{"-date", "-_id"})
+		req.SortBy([]string{"-order"})
 		res, err := ix.b.SearchInContext(ctx, req)
 		if err != nil {
 			return nil, holdfast.E(op, holdfast.IO, err)
@@ -90,7 +90,7 @@ func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Re
 			req := bleve.NewSearchRequestOptions(bq, page, from, false)
 			req.Fields = fields
 			req.IncludeLocations = true
-			req.SortBy([]string{"-date", "-_id"})
+			req.SortBy([]string{"-order"})
 			res, err := ix.b.SearchInContext(ctx, req)
 			if err != nil {
 				return nil, holdfast.E(op, holdfast.IO, err)
@@ -532,11 +532,11 @@ func sizeQuery(t *Term) (query.Query, error) {
 // the search.
 const maxPhraseNear = 32
 
-// analysis tokenizes query text as the index did.
-var analysis = newMapping()
+// queryMapping tokenizes query text as the index did.
+var queryMapping = newMapping()
 
 func analyzed(s string) []string {
-	ts, err := analysis.AnalyzeText(textAnalyzer, []byte(s))
+	ts, err := queryMapping.AnalyzeText(textAnalyzer, []byte(s))
 	if err != nil {
 		return tokens(s)
 	}

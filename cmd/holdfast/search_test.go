@@ -374,7 +374,7 @@ func TestSearchDeletedVersionsRebuildHoldExport(t *testing.T) {
 	c.ok("--tenant", "contoso", "index", "rebuild")
 	for _, q := range queries {
 		if after := c.ok("--json", "--tenant", "contoso", "search", "--all-versions", "--limit", "100000", "--", q); after != before[q] {
-			t.Errorf("%s: the rebuilt index answers differently", q)
+			t.Errorf("%s: the rebuilt index answers differently\n%.3000s\n----\n%.3000s", q, before[q], after)
 		}
 	}
 	// Hold and export.
