@@ -108,14 +108,18 @@ func BenchmarkQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ix.Close()
+	start := time.Now()
 	if _, err := ix.Update(ctx, s, nil); err != nil {
 		b.Fatal(err)
 	}
+	b.Logf("indexed %d items at %.0f items/s", n, float64(n)/time.Since(start).Seconds())
+	start = time.Now()
 	// Measured on the index as Bleve's merger leaves it in time (and as
 	// index rebuild ends): merged segments, no merge running meanwhile.
 	if err := ix.Compact(ctx); err != nil {
 		b.Fatal(err)
 	}
+	b.Logf("compacted in %v; %d bytes", time.Since(start), dirSize(ix.dir))
 	for _, q := range []struct{ name, q string }{
 		{"term", "reconciliation"},
 		{"phrase", `"bank reconciliation"`},

@@ -60,7 +60,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "5"
+	mappingVersion  = "7"
 )
 
 // Text fields searched by free text and by phrases (term vectors on).
@@ -112,8 +112,13 @@ func newMapping() *mapping.IndexMappingImpl {
 	for _, n := range append(textFields, "author", "modifiedby") {
 		text(n)
 	}
-	for _, n := range []string{"kind", "account", "item"} {
-		keyword(n, true)
+	keyword("kind", true)
+	// Account and item are shown in hits, never searched (custodian and
+	// the key are): stored only.
+	for _, n := range []string{"account", "item"} {
+		f := bleve.NewTextFieldMapping()
+		f.Index, f.Store, f.IncludeInAll, f.DocValues = false, true, false, false
+		dm.AddFieldMappingsAt(n, f)
 	}
 	for _, n := range []string{"custodian", "folder", "from", "to", "cc", "bcc", "ext"} {
 		keyword(n, false)
@@ -142,6 +147,11 @@ func newMapping() *mapping.IndexMappingImpl {
 	order := bleve.NewKeywordFieldMapping()
 	order.Store, order.IncludeInAll, order.DocValues, order.SkipFreqNorm = false, false, true, true
 	dm.AddFieldMappingsAt("order", order)
+	// The month of the date (UTC, 2006-01): searches with many hits sort
+	// only those of the newest months that hold enough (see newest).
+	month := bleve.NewKeywordFieldMapping()
+	month.Store, month.IncludeInAll, month.DocValues, month.SkipFreqNorm = false, false, false, true
+	dm.AddFieldMappingsAt("month", month)
 	for _, n := range []string{"created", "modified", "sent", "received", "date"} {
 		f := bleve.NewDateTimeFieldMapping()
 		f.Store, f.IncludeInAll, f.DocValues = n == "date", false, false
@@ -558,7 +568,7 @@ func (d *Doc) fields() map[string]any {
 		"filename": nameTokens(d.Filename), "ext": d.Ext, "author": d.Author, "modifiedby": d.ModifiedBy,
 		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
 		"deleted": d.Deleted, "current": d.current, "date": d.Date, "key": d.key,
-		"order": sortKey(d.Date, d.Version),
+		"order": sortKey(d.Date, d.Version), "month": d.Date.UTC().Format("2006-01"),
 	}
 	lists := map[string][]string{"custodian": d.Custodians, "from": d.From, "to": d.To, "cc": d.Cc, "bcc": d.Bcc}
 	for k, v := range lists {
