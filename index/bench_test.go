@@ -12,6 +12,7 @@ import (
 
 	"github.com/holdfast/holdfast/internal/synth"
 	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/store/storetest"
 )
 
 // benchItems is the number of item versions the benchmarks index
@@ -25,14 +26,7 @@ func benchItems() int {
 
 func benchStore(b *testing.B, n, size int) *store.Store {
 	ctx := context.Background()
-	d := store.DataDir{Dir: b.TempDir()}
-	d.Init()
-	d.AddTenant(ctx, "bench", store.AddTenantOptions{})
-	s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close(ctx) })
+	s := storetest.Tenant(b, "bench")
 	for i := 0; i < n; i++ {
 		ref, err := s.PutBytes(ctx, synth.Message(9, i, size))
 		if err != nil {

@@ -123,10 +123,14 @@ func newMapping() *mapping.IndexMappingImpl {
 	for _, n := range []string{"custodian", "folder", "from", "to", "cc", "bcc", "ext"} {
 		keyword(n, false)
 	}
-	// Graph's ids are case-sensitive: the item key is indexed as it is.
-	key := bleve.NewKeywordFieldMapping()
-	key.Store, key.IncludeInAll, key.DocValues, key.SkipFreqNorm = false, false, false, true
-	dm.AddFieldMappingsAt("key", key)
+	// Fields for the index itself, one exact term a document (Graph's ids
+	// are case-sensitive: nothing is lower-cased).
+	exact := func(name string, docValues bool) {
+		f := bleve.NewKeywordFieldMapping()
+		f.Store, f.IncludeInAll, f.DocValues, f.SkipFreqNorm = false, false, docValues, true
+		dm.AddFieldMappingsAt(name, f)
+	}
+	exact("key", false) // the item across its versions
 	title := bleve.NewTextFieldMapping()
 	title.Index, title.Store, title.IncludeInAll, title.DocValues = false, true, false, false
 	dm.AddFieldMappingsAt("title", title)
@@ -144,14 +148,10 @@ func newMapping() *mapping.IndexMappingImpl {
 	// sorting on the date's own doc values (every prefix term of a
 	// number, 160 bytes a document) and on _id (a stored-field read a
 	// hit) cost most of a query's time.
-	order := bleve.NewKeywordFieldMapping()
-	order.Store, order.IncludeInAll, order.DocValues, order.SkipFreqNorm = false, false, true, true
-	dm.AddFieldMappingsAt("order", order)
+	exact("order", true)
 	// The month of the date (UTC, 2006-01): searches with many hits sort
 	// only those of the newest months that hold enough (see newest).
-	month := bleve.NewKeywordFieldMapping()
-	month.Store, month.IncludeInAll, month.DocValues, month.SkipFreqNorm = false, false, false, true
-	dm.AddFieldMappingsAt("month", month)
+	exact("month", false)
 	for _, n := range []string{"created", "modified", "sent", "received", "date"} {
 		f := bleve.NewDateTimeFieldMapping()
 		f.Store, f.IncludeInAll, f.DocValues = n == "date", false, false

@@ -9,20 +9,14 @@ import (
 
 	"github.com/holdfast/holdfast/internal/synth"
 	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/store/storetest"
 )
 
 // Sorting only the newest months that hold enough hits gives exactly the
 // page that sorting every hit gives.
 func TestNewestByMonthsEqualsFullSort(t *testing.T) {
 	ctx := context.Background()
-	d := store.DataDir{Dir: t.TempDir()}
-	d.Init()
-	d.AddTenant(ctx, "t", store.AddTenantOptions{})
-	s, err := d.OpenTenant(ctx, "t", store.OpenTenantOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ctx)
+	s := storetest.Tenant(t, "t")
 	for i := 0; i < 1200; i++ {
 		// Messages 17 minutes apart times 61: about two years of mail,
 		// and some versions twice (equal dates, told apart by version).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/store/storetest"
 )
 
 func syntheticInventory(n int, now time.Time) *Inventory {
@@ -57,14 +58,7 @@ func BenchmarkEval(b *testing.B) {
 // versions: records only, never contents.
 func BenchmarkInventory(b *testing.B) {
 	ctx := context.Background()
-	d := store.DataDir{Dir: b.TempDir()}
-	d.Init()
-	d.AddTenant(ctx, "bench", store.AddTenantOptions{})
-	s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close(ctx)
+	s := storetest.Tenant(b, "bench")
 	const n = 10000
 	ref, _ := s.PutBytes(ctx, []byte("content"))
 	for i := 0; i < n; i++ {

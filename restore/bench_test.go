@@ -8,20 +8,14 @@ import (
 
 	"github.com/holdfast/holdfast/internal/synth"
 	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/store/storetest"
 )
 
 // BenchmarkExport exports 10 KB messages to a directory as .eml files with
 // the manifest (target of issue 4: 2,000 items/s).
 func BenchmarkExport(b *testing.B) {
 	ctx := context.Background()
-	d := store.DataDir{Dir: b.TempDir()}
-	d.Init()
-	d.AddTenant(ctx, "bench", store.AddTenantOptions{})
-	s, err := d.OpenTenant(ctx, "bench", store.OpenTenantOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close(ctx)
+	s := storetest.Tenant(b, "bench")
 	const n = 5000
 	var total int64
 	for i := 0; i < n; i++ {

@@ -335,3 +335,23 @@ func readAll(t *testing.T, be store.Backend, name string) []byte {
 	}
 	return b
 }
+
+// Tenant opens a new, empty tenant repository named name for one test or
+// benchmark; it is closed when the test ends.
+func Tenant(tb testing.TB, name string) *store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	d := store.DataDir{Dir: tb.TempDir()}
+	if _, err := d.Init(); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := d.AddTenant(ctx, name, store.AddTenantOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	s, err := d.OpenTenant(ctx, name, store.OpenTenantOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close(ctx) })
+	return s
+}
