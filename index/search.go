@@ -59,10 +59,6 @@ func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Re
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
-	nears, err := topLevelNears(n)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
 	if !o.AllVersions {
 		cur := bleve.NewBoolFieldQuery(true)
 		cur.SetField("current")
@@ -72,37 +68,9 @@ func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Re
 		o.Limit = 50
 	}
 	fields := []string{"item", "account", "kind", "title", "date", "version", "deleted"}
-	var hits search.DocumentMatchCollection
-	total := 0
-	if len(nears) == 0 {
-		if hits, total, err = ix.newest(ctx, bq, o.Limit, o.Offset, fields); err != nil {
-			return nil, holdfast.E(op, holdfast.IO, err)
-		}
-	} else {
-		// NEAR: candidates with both sides, then their term positions.
-		const page = 5000
-		for from := 0; ; from += page {
-			req := bleve.NewSearchRequestOptions(bq, page, from, false)
-			req.Fields = fields
-			req.IncludeLocations = true
-			req.SortBy([]string{"-order"})
-			req.Score = bleve.ScoreNone
-			res, err := ix.b.SearchInContext(ctx, req)
-			if err != nil {
-				return nil, holdfast.E(op, holdfast.IO, err)
-			}
-			for _, h := range res.Hits {
-				if allNear(h, nears) {
-					if total >= o.Offset && total < o.Offset+o.Limit {
-						hits = append(hits, h)
-					}
-					total++
-				}
-			}
-			if len(res.Hits) < page {
-				break
-			}
-		}
+	hits, total, err := ix.newest(ctx, bq, o.Limit, o.Offset, fields)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
 	}
 	out := &Result{Total: total, Hits: []Hit{}}
 	words := queryWords(n)
@@ -207,13 +175,6 @@ func (ix *Index) months() ([]string, error) {
 
 // Count returns how many item versions match (every version).
 func (ix *Index) Count(ctx context.Context, n Node) (int, error) {
-	if hasNear(n) {
-		r, err := ix.SearchNode(ctx, nil, n, Options{Limit: 1, AllVersions: true, NoSnippets: true})
-		if err != nil {
-			return 0, err
-		}
-		return r.Total, nil
-	}
 	bq, err := compile(n)
 	if err != nil {
 		return 0, holdfast.E("search", holdfast.Invalid, err)
@@ -226,58 +187,43 @@ func (ix *Index) Count(ctx context.Context, n Node) (int, error) {
 }
 
 // Versions returns the record index of every item version n matches, in
-// order. Without NEAR, unsorted and a month at a time: a hold or an
-// export over a million versions neither sorts them nor holds a search
-// hit for each at once.
+// order: unsorted and a month at a time, so that a hold or an export over
+// a million versions neither sorts them nor holds a search hit for each
+// at once.
 func (ix *Index) Versions(ctx context.Context, n Node) ([]uint64, error) {
 	const op = "search"
+	bq, err := compile(n)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
+	}
+	months, err := ix.months()
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
 	var out []uint64
-	if hasNear(n) {
-		for off := 0; ; off += 5000 {
-			r, err := ix.SearchNode(ctx, nil, n, Options{Limit: 5000, Offset: off, AllVersions: true, NoSnippets: true})
-			if err != nil {
-				return nil, err
-			}
-			for _, h := range r.Hits {
-				out = append(out, h.Version)
-			}
-			if len(r.Hits) < 5000 {
-				break
-			}
-		}
-	} else {
-		bq, err := compile(n)
-		if err != nil {
-			return nil, holdfast.E(op, holdfast.Invalid, err)
-		}
-		months, err := ix.months()
+	for _, m := range months {
+		mq := bleve.NewTermQuery(m)
+		mq.SetField("month")
+		q := bleve.NewConjunctionQuery(bq, mq)
+		c, err := ix.count(ctx, q)
 		if err != nil {
 			return nil, holdfast.E(op, holdfast.IO, err)
 		}
-		for _, m := range months {
-			mq := bleve.NewTermQuery(m)
-			mq.SetField("month")
-			q := bleve.NewConjunctionQuery(bq, mq)
-			c, err := ix.count(ctx, q)
+		if c == 0 {
+			continue
+		}
+		req := bleve.NewSearchRequestOptions(q, c, 0, false)
+		req.Score = bleve.ScoreNone // any order: all c of them
+		res, err := ix.b.SearchInContext(ctx, req)
+		if err != nil {
+			return nil, holdfast.E(op, holdfast.IO, err)
+		}
+		for _, h := range res.Hits {
+			v, err := strconv.ParseUint(h.ID, 10, 64)
 			if err != nil {
-				return nil, holdfast.E(op, holdfast.IO, err)
+				return nil, holdfast.E(op, holdfast.Integrity, err)
 			}
-			if c == 0 {
-				continue
-			}
-			req := bleve.NewSearchRequestOptions(q, c, 0, false)
-			req.Score = bleve.ScoreNone // any order: all c of them
-			res, err := ix.b.SearchInContext(ctx, req)
-			if err != nil {
-				return nil, holdfast.E(op, holdfast.IO, err)
-			}
-			for _, h := range res.Hits {
-				v, err := strconv.ParseUint(h.ID, 10, 64)
-				if err != nil {
-					return nil, holdfast.E(op, holdfast.Integrity, err)
-				}
-				out = append(out, v)
-			}
+			out = append(out, v)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
@@ -417,18 +363,15 @@ func compile(n Node) (query.Query, error) {
 		b.AddMustNot(q)
 		return b, nil
 	case *Near:
-		if n.N <= maxPhraseNear {
-			return nearPhrases(n)
+		l, r := analyzed(n.Left.Value), analyzed(n.Right.Value)
+		if len(l) == 0 || len(r) == 0 {
+			return bleve.NewMatchNoneQuery(), nil
 		}
-		l, err := compile(n.Left)
-		if err != nil {
-			return nil, err
+		qs := make([]query.Query, len(textFields))
+		for i, f := range textFields {
+			qs[i] = &nearQuery{field: f, left: l, right: r, n: n.N}
 		}
-		r, err := compile(n.Right)
-		if err != nil {
-			return nil, err
-		}
-		return bleve.NewConjunctionQuery(l, r), nil
+		return bleve.NewDisjunctionQuery(qs...), nil
 	case *Term:
 		return compileTerm(n)
 	}
@@ -654,11 +597,6 @@ func sizeQuery(t *Term) (query.Query, error) {
 	return q, nil
 }
 
-// maxPhraseNear is the largest NEAR distance answered as phrases with
-// gaps, inside the index; wider ones are checked on term positions after
-// the search.
-const maxPhraseNear = 32
-
 // queryMapping tokenizes query text as the index did.
 var queryMapping = newMapping()
 
@@ -674,144 +612,8 @@ func analyzed(s string) []string {
 	return out
 }
 
-// nearPhrases answers a NEAR(n) b as phrases: a, then 0 to n words of any
-// kind, then b, or the other way round, in any text field.
-func nearPhrases(n *Near) (query.Query, error) {
-	l, r := analyzed(n.Left.Value), analyzed(n.Right.Value)
-	if len(l) == 0 || len(r) == 0 {
-		return bleve.NewMatchNoneQuery(), nil
-	}
-	var qs []query.Query
-	for _, f := range textFields {
-		for k := 0; k <= n.N; k++ {
-			gap := make([]string, k)
-			for _, order := range [][2][]string{{l, r}, {r, l}} {
-				terms := append(append(append([]string{}, order[0]...), gap...), order[1]...)
-				qs = append(qs, bleve.NewPhraseQuery(terms, f))
-			}
-		}
-	}
-	return bleve.NewDisjunctionQuery(qs...), nil
-}
-
-// topLevelNears returns the NEAR conditions wider than maxPhraseNear that
-// a hit must meet: the query itself or conditions ANDed at its top. Such
-// a NEAR elsewhere (under OR or NOT) is refused rather than answered
-// wrongly.
-func topLevelNears(n Node) ([]*Near, error) {
-	var out []*Near
-	switch n := n.(type) {
-	case *Near:
-		if n.N <= maxPhraseNear {
-			return nil, nil
-		}
-		return []*Near{n}, nil
-	case *And:
-		for _, t := range n.Terms {
-			if nr, ok := t.(*Near); ok {
-				if nr.N > maxPhraseNear {
-					out = append(out, nr)
-				}
-			} else if hasNear(t) {
-				return nil, fmt.Errorf("NEAR(n) wider than %d words can only be combined with other conditions by AND", maxPhraseNear)
-			}
-		}
-		return out, nil
-	}
-	if hasNear(n) {
-		return nil, fmt.Errorf("NEAR(n) wider than %d words can only be combined with other conditions by AND", maxPhraseNear)
-	}
-	return nil, nil
-}
-
-// hasNear reports whether n holds a NEAR wider than maxPhraseNear.
-func hasNear(n Node) bool {
-	switch n := n.(type) {
-	case *Near:
-		return n.N > maxPhraseNear
-	case *And:
-		for _, t := range n.Terms {
-			if hasNear(t) {
-				return true
-			}
-		}
-	case *Or:
-		for _, t := range n.Terms {
-			if hasNear(t) {
-				return true
-			}
-		}
-	case *Not:
-		return hasNear(n.X)
-	}
-	return false
-}
-
 // tokens splits text as the text analyzer does (near enough: letters and
 // digits, lower case).
 func tokens(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
-}
-
-type span struct{ start, end int }
-
-// spans returns where the words of ws occur in sequence in one field.
-func spans(locs search.TermLocationMap, ws []string) []span {
-	var out []span
-	if len(ws) == 0 {
-		return nil
-	}
-	at := map[string]map[int]bool{}
-	for _, w := range ws {
-		at[w] = map[int]bool{}
-		for _, l := range locs[w] {
-			at[w][int(l.Pos)] = true
-		}
-	}
-	for p := range at[ws[0]] {
-		ok := true
-		for i, w := range ws[1:] {
-			if !at[w][p+i+1] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			out = append(out, span{p, p + len(ws) - 1})
-		}
-	}
-	return out
-}
-
-func allNear(h *search.DocumentMatch, nears []*Near) bool {
-	for _, n := range nears {
-		if !near(h, n) {
-			return false
-		}
-	}
-	return true
-}
-
-// near reports whether n's two sides occur within n.N words of each other
-// in the same field of the hit.
-func near(h *search.DocumentMatch, n *Near) bool {
-	lw, rw := tokens(n.Left.Value), tokens(n.Right.Value)
-	for _, f := range textFields {
-		locs := h.Locations[f]
-		if locs == nil {
-			continue
-		}
-		for _, a := range spans(locs, lw) {
-			for _, b := range spans(locs, rw) {
-				gap := b.start - a.end
-				if a.start > b.end {
-					gap = a.start - b.end
-				}
-				if gap > 0 && gap-1 <= n.N {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

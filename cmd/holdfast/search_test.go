@@ -174,6 +174,12 @@ func TestSearchKQLAgainstTruth(t *testing.T) {
 		{"kind:email (reviewed NEAR(1) ledger OR depreciation)", func(m faketenant.MailDoc) bool {
 			return nearMail(m, "reviewed", "ledger", 1) || hasWord(m, "depreciation")
 		}},
+		// NEAR of any width combines with OR and NOT (it is a query like
+		// any other, not a check after the search).
+		{"kind:email (ledger NEAR(40) remittance OR depreciation)", func(m faketenant.MailDoc) bool {
+			return nearMail(m, "ledger", "remittance", 40) || hasWord(m, "depreciation")
+		}},
+		{"kind:email NOT ledger NEAR(60) remittance", func(m faketenant.MailDoc) bool { return !nearMail(m, "ledger", "remittance", 60) }},
 		{`kind:email "bank reconciliation" NEAR(2) unmatched`, func(m faketenant.MailDoc) bool {
 			ws := mailText(m)
 			for i := 0; i+1 < len(ws); i++ {

@@ -67,7 +67,7 @@ findings contains finding("stale-backup", "high", a.upn, w, msg, ev) if {
 	a.oldest_last_capture < before
 	some w in expected(a)
 	last := a.workloads[w].last_capture
-	last < stale_before
+	last < before
 	msg := sprintf("%s: %s was last backed up %v hours ago, beyond the %v-hour RPO; find out why backups of it stopped and run one", [a.upn, w, round(hours_since(last)), input.settings.rpo_hours])
 	ev := {"last_capture": last, "rpo_hours": input.settings.rpo_hours}
 }

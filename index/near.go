@@ -1,0 +1,160 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/searcher"
+	index "github.com/blevesearch/bleve_index_api"
+)
+
+// nearQuery matches documents whose field holds the words of Left and of
+// Right (each a word or a phrase, in sequence) with at most N other words
+// between them, in either order. It is a Bleve query like any other, so
+// NEAR of any width combines with anything (OR, NOT, counts, month
+// windows): its searcher walks the documents that hold every word, with
+// their positions, and keeps those where the two sides are near enough.
+type nearQuery struct {
+	field       string
+	left, right []string
+	n           int
+}
+
+func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping.IndexMapping, o search.SearcherOptions) (search.Searcher, error) {
+	o.IncludeTermVectors = true
+	seen := map[string]bool{}
+	var ts []search.Searcher
+	closeAll := func() {
+		for _, s := range ts {
+			s.Close()
+		}
+	}
+	for _, w := range append(append([]string{}, q.left...), q.right...) {
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		s, err := searcher.NewTermSearcher(ctx, r, w, q.field, 1, o)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("NEAR: %w", err)
+		}
+		ts = append(ts, s)
+	}
+	must, err := searcher.NewConjunctionSearcher(ctx, r, ts, o)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("NEAR: %w", err)
+	}
+	words := make([]string, 0, len(seen))
+	for _, w := range append(append([]string{}, q.left...), q.right...) {
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return &nearSearcher{q: q, must: must, words: words, pos: make([][]uint64, len(words))}, nil
+}
+
+type nearSearcher struct {
+	q     *nearQuery
+	must  search.Searcher
+	words []string   // the distinct words of both sides
+	pos   [][]uint64 // their positions in the document at hand
+}
+
+// keep reports whether a document holding every word has the two sides
+// near each other; a document that does not is returned to the pool. It
+// reads the term locations as the term searchers left them, without
+// building maps: a common word's NEAR looks at most documents.
+func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch) bool {
+	for i := range s.pos {
+		s.pos[i] = s.pos[i][:0]
+	}
+	for _, l := range dm.FieldTermLocations {
+		if l.Field != s.q.field {
+			continue
+		}
+		for i, w := range s.words {
+			if w == l.Term {
+				s.pos[i] = append(s.pos[i], l.Location.Pos)
+			}
+		}
+	}
+	for _, p := range s.pos {
+		slices.Sort(p)
+	}
+	ls, rs := s.starts(s.q.left), s.starts(s.q.right)
+	nl, nr := uint64(len(s.q.left)), uint64(len(s.q.right))
+	ok := false
+	for _, a := range ls {
+		for _, b := range rs {
+			// words between the end of one side and the start of the other
+			if (b > a+nl-1 && b-(a+nl-1)-1 <= uint64(s.q.n)) || (a > b+nr-1 && a-(b+nr-1)-1 <= uint64(s.q.n)) {
+				ok = true
+				break
+			}
+		}
+		if ok {
+			break
+		}
+	}
+	dm.Locations, dm.FieldTermLocations = nil, dm.FieldTermLocations[:0]
+	if !ok {
+		ctx.DocumentMatchPool.Put(dm)
+	}
+	return ok
+}
+
+// starts returns the positions where the words of a side begin in
+// sequence.
+func (s *nearSearcher) starts(side []string) []uint64 {
+	at := func(w string) []uint64 { return s.pos[slices.Index(s.words, w)] }
+	var out []uint64
+	for _, p := range at(side[0]) {
+		in := true
+		for k, w := range side[1:] {
+			if _, found := slices.BinarySearch(at(w), p+uint64(k)+1); !found {
+				in = false
+				break
+			}
+		}
+		if in {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *nearSearcher) Next(ctx *search.SearchContext) (*search.DocumentMatch, error) {
+	for {
+		dm, err := s.must.Next(ctx)
+		if err != nil || dm == nil {
+			return nil, err
+		}
+		if s.keep(ctx, dm) {
+			return dm, nil
+		}
+	}
+}
+
+func (s *nearSearcher) Advance(ctx *search.SearchContext, id index.IndexInternalID) (*search.DocumentMatch, error) {
+	dm, err := s.must.Advance(ctx, id)
+	if err != nil || dm == nil {
+		return nil, err
+	}
+	if s.keep(ctx, dm) {
+		return dm, nil
+	}
+	return s.Next(ctx)
+}
+
+func (s *nearSearcher) Close() error               { return s.must.Close() }
+func (s *nearSearcher) Weight() float64            { return s.must.Weight() }
+func (s *nearSearcher) SetQueryNorm(n float64)     { s.must.SetQueryNorm(n) }
+func (s *nearSearcher) Count() uint64              { return s.must.Count() } // at most
+func (s *nearSearcher) Min() int                   { return 0 }
+func (s *nearSearcher) Size() int                  { return s.must.Size() }
+func (s *nearSearcher) DocumentMatchPoolSize() int { return s.must.DocumentMatchPoolSize() + 1 }
