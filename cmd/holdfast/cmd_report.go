@@ -26,7 +26,7 @@ type reportOptions struct {
 func newReportCommand(g *globalOptions) *cobra.Command {
 	var o reportOptions
 	cmd := &cobra.Command{
-		Use:   "report --tenant T --kind procedures|coverage [--from DATE] [--to TIME] --out FILE.pdf",
+		Use:   "report --tenant T --kind procedures|coverage|hold|restore-tests [--case NAME] [--from DATE] [--to TIME] --out FILE.pdf",
 		Short: "Write a signed PDF report for auditors, certifiers and customers",
 		Long: `Write a report from the store itself, as of --to (default now; the same store,
 period and moment give the same content), speaking for the last signed
@@ -51,7 +51,7 @@ certification file.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd.Context(), g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Kind, "kind", "procedures", "procedures or coverage")
+	f.StringVar(&o.Kind, "kind", "procedures", "procedures, coverage, hold (with --case) or restore-tests")
 	f.StringVar(&o.From, "from", "", "start of the period (YYYY-MM-DD; default 30 days before --to)")
 	f.StringVar(&o.To, "to", "", "the moment the report speaks for (RFC 3339 or YYYY-MM-DD; default now)")
 	f.StringVar(&o.Out, "out", "", "the new PDF file (required)")
