@@ -9,13 +9,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -313,61 +317,72 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		}
 		return ix.extract(ctx, lg, rec)
 	}
-	err := lg.Records(ctx, ix.next, func(_ []byte, r store.Record) error {
+	handle := func(j *extraction) error {
+		r := j.r
 		last = r.Index
-		switch r.Type {
-		case "account.state", "account.departed":
-			var a struct {
-				Account   string `json:"account"`
-				AccountID string `json:"account_id"`
-			}
-			if json.Unmarshal(r.Data, &a) == nil && a.AccountID != "" && ix.users[a.AccountID] != a.Account {
-				ix.users[a.AccountID] = a.Account
-				usersChanged = true
-			}
-		case store.TypeItemVersion, store.TypeTombstone:
-			var v versionData
-			if err := json.Unmarshal(r.Data, &v); err != nil {
-				return holdfast.E(op, holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
-			}
-			key := itemKey(string(v.Workload), v.AccountID, v.Account, v.Item)
-			prev, hasPrev, err := ix.currentOf(key)
-			if err != nil {
-				return err
-			}
-			if r.Type == store.TypeTombstone {
-				if !hasPrev {
-					return nil
-				}
-				d, err := docOf(prev)
-				if err != nil {
-					return err
-				}
-				d.Deleted = true
-				pending[docID(prev)] = d
+		if j.users != nil {
+			ix.users, usersChanged = j.users, true
+		}
+		if r.Type != store.TypeItemVersion && r.Type != store.TypeTombstone {
+			return nil
+		}
+		var v versionData
+		if err := json.Unmarshal(r.Data, &v); err != nil {
+			return holdfast.E(op, holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
+		}
+		key := itemKey(string(v.Workload), v.AccountID, v.Account, v.Item)
+		prev, hasPrev, err := ix.currentOf(key)
+		if err != nil {
+			return err
+		}
+		if r.Type == store.TypeTombstone {
+			if !hasPrev {
 				return nil
 			}
-			if hasPrev {
-				d, err := docOf(prev)
-				if err != nil {
-					return err
-				}
-				d.current = false
-				pending[docID(prev)] = d
-			}
-			d, err := ix.extract(ctx, lg, r)
+			d, err := docOf(prev)
 			if err != nil {
 				return err
 			}
-			pending[docID(r.Index)] = d
-			ix.current[key] = r.Index
-			n++
-			if len(pending) >= 500 {
-				return commit()
+			d.Deleted = true
+			pending[docID(prev)] = d
+			return nil
+		}
+		if hasPrev {
+			d, err := docOf(prev)
+			if err != nil {
+				return err
+			}
+			d.current = false
+			pending[docID(prev)] = d
+		}
+		pending[docID(r.Index)] = j.doc
+		ix.current[key] = r.Index
+		n++
+		if len(pending) >= 500 {
+			return commit()
+		}
+		return nil
+	}
+	// Records are read, and new versions' content extracted (read from
+	// the store, decompressed, parsed), ahead of the loop below on every
+	// core, while Bleve builds the previous batch.
+	jobs, wait := ix.readAhead(ctx, lg)
+	defer wait()
+	err := func() error {
+		for j := range jobs {
+			<-j.done
+			if j.err != nil {
+				return j.err
+			}
+			if err := handle(j); err != nil {
+				return err
 			}
 		}
 		return nil
-	})
+	}()
+	if err == nil {
+		err = wait()
+	}
 	if err != nil {
 		return n, err
 	}
@@ -377,6 +392,85 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		}
 	}
 	return n, nil
+}
+
+// extraction is one record read ahead by Update, with its new version's
+// document once done is closed.
+type extraction struct {
+	r     store.Record
+	users map[string]string // set when the record changed the id → UPN map
+	doc   *Doc
+	err   error
+	done  chan struct{}
+}
+
+// readAhead reads the log from ix.next and extracts new versions'
+// documents on every core, handing the records over in log order. wait
+// stops it and returns the error that ended the reading, if any; it must
+// be called before Update returns.
+func (ix *Index) readAhead(parent context.Context, lg Log) (<-chan *extraction, func() error) {
+	ctx, cancel := context.WithCancel(parent)
+	out := make(chan *extraction, 256)
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var workers sync.WaitGroup
+	errc := make(chan error, 1)
+	go func() {
+		users := ix.users // never changed in place: copied on change
+		err := lg.Records(ctx, ix.next, func(_ []byte, r store.Record) error {
+			j := &extraction{r: r, done: make(chan struct{})}
+			switch r.Type {
+			case "account.state", "account.departed":
+				var a struct {
+					Account   string `json:"account"`
+					AccountID string `json:"account_id"`
+				}
+				if json.Unmarshal(r.Data, &a) == nil && a.AccountID != "" && users[a.AccountID] != a.Account {
+					users = maps.Clone(users)
+					users[a.AccountID] = a.Account
+					j.users = users
+				}
+				close(j.done)
+			case store.TypeItemVersion:
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				workers.Add(1)
+				go func(users map[string]string) {
+					defer workers.Done()
+					j.doc, j.err = extractDoc(ctx, lg, r, users)
+					<-slots
+					close(j.done)
+				}(users)
+			default:
+				close(j.done)
+			}
+			select {
+			case out <- j:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		workers.Wait()
+		close(out)
+		errc <- err
+	}()
+	var once sync.Once
+	var err error
+	return out, func() error {
+		once.Do(func() {
+			cancel()
+			for range out { // let the reader see the cancellation and finish
+			}
+			err = <-errc
+			if errors.Is(err, context.Canceled) && parent.Err() == nil {
+				err = nil // stopped by wait, not by a failure
+			}
+		})
+		return err
+	}
 }
 
 // currentOf returns the record of an item's current version: from this
@@ -447,6 +541,12 @@ const maxFileText = 16 << 20
 // Extract builds the document of an item.version record, reading its
 // content from the store.
 func (ix *Index) extract(ctx context.Context, lg Log, r store.Record) (*Doc, error) {
+	return extractDoc(ctx, lg, r, ix.users)
+}
+
+// extractDoc is extract with the id → UPN map to use (which Update hands
+// to its extraction workers as it stood at the record).
+func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]string) (*Doc, error) {
 	var v versionData
 	if err := json.Unmarshal(r.Data, &v); err != nil {
 		return nil, holdfast.E("index", holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
@@ -523,7 +623,7 @@ func (ix *Index) extract(ctx context.Context, lg Log, r store.Record) (*Doc, err
 		if err != nil {
 			return nil, err
 		}
-		chatDoc(d, js, func(id string) string { return ix.users[id] })
+		chatDoc(d, js, func(id string) string { return users[id] })
 		d.Title, d.Date = d.Subject, d.Sent
 		if d.Title == "" {
 			d.Title = firstWords(d.Body, 12)

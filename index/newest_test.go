@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/holdfast/holdfast/internal/synth"
@@ -85,4 +86,115 @@ func TestNewestByMonthsEqualsFullSort(t *testing.T) {
 			t.Errorf("%s: Count %d (%v), a search %d", q, c, err, all.Total)
 		}
 	}
+}
+
+// Documents are extracted ahead of the indexing loop on several cores;
+// each must still see the account names as the log stood at its record (a
+// user renamed between two chat messages is each message's custodian
+// under the name it had then).
+func TestReadAheadKeepsLogOrder(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Tenant(t, "t")
+	state := func(upn string) {
+		if _, err := s.Append(ctx, "account.state", map[string]any{"account": upn, "account_id": "id-1", "state": "active"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	message := func(i int) {
+		js := fmt.Sprintf(`{"body":{"contentType":"text","content":"quarterly figures %d"},"from":{"user":{"id":"id-1","displayName":"Ann"}},"createdDateTime":"2025-03-0%dT10:00:00Z"}`, i, i+1)
+		ref, err := s.PutBytes(ctx, []byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": fmt.Sprint("T", i), "path": "channels/General"}, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state("ann@x.example")
+	for i := 0; i < 4; i++ {
+		message(i)
+	}
+	state("ann.new@x.example")
+	for i := 4; i < 8; i++ {
+		message(i)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(filepath.Join(t.TempDir(), "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	for upn, want := range map[string]string{"ann@x.example": "T0 T1 T2 T3", "ann.new@x.example": "T4 T5 T6 T7"} {
+		r, err := ix.Search(ctx, nil, "custodian:"+upn, Options{NoSnippets: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var items []string
+		for _, h := range r.Hits {
+			items = append(items, h.Item)
+		}
+		sort.Strings(items)
+		if got := strings.Join(items, " "); got != want {
+			t.Errorf("custodian:%s: got %q, want %q", upn, got, want)
+		}
+	}
+}
+
+// An item whose content cannot be read stops the update with an error
+// naming it (never a hang, never a silent gap): the index stays at a batch
+// boundary before it, and the next update goes on from there.
+func TestUpdateStopsAtUnreadableContent(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Tenant(t, "t")
+	for i := 0; i < 1600; i++ {
+		ref, err := s.PutBytes(ctx, synth.Message(4, i, 400))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "mail", "item": fmt.Sprint("M", i), "path": "Inbox"}, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(filepath.Join(t.TempDir(), "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	bad := &brokenContent{Store: s, at: 1234}
+	if _, err := ix.Update(ctx, bad, nil); err == nil || !strings.Contains(err.Error(), "record 1234") {
+		t.Fatalf("Update over an unreadable item: %v, want an error naming record 1234", err)
+	}
+	if next := ix.Next(); next > 1234 || next == 0 {
+		t.Errorf("after the failure the index is at record %d, want a batch boundary before 1234", next)
+	}
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := ix.DocCount(); c != 1600 {
+		t.Errorf("after a good update: %d documents, want 1600", c)
+	}
+}
+
+// brokenContent fails to read the content of one record.
+type brokenContent struct {
+	*store.Store
+	at uint64
+}
+
+func (b *brokenContent) Records(ctx context.Context, from uint64, fn func(raw []byte, r store.Record) error) error {
+	return b.Store.Records(ctx, from, func(raw []byte, r store.Record) error {
+		if r.Index == b.at {
+			r.Refs = append([]store.Ref(nil), r.Refs...)
+			r.Refs[0].Size = 7 // the content read cannot match the ref
+		}
+		return fn(raw, r)
+	})
 }
