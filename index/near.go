@@ -13,10 +13,13 @@ import (
 
 // nearQuery matches documents whose field holds the words of Left and of
 // Right (each a word or a phrase, in sequence) with at most N other words
-// between them, in either order. It is a Bleve query like any other, so
-// NEAR of any width combines with anything (OR, NOT, counts, month
-// windows): its searcher walks the documents that hold every word, with
-// their positions, and keeps those where the two sides are near enough.
+// between them, in either order; with no Right, the phrase Left. It is a
+// Bleve query like any other, so NEAR of any width combines with anything
+// (OR, NOT, counts, month windows): its searcher walks the documents that
+// hold every word, with their positions, and keeps those where the
+// phrase is, or the two sides are near enough. (Bleve's own phrase
+// searcher builds maps of every location of every candidate: twice the
+// time.)
 type nearQuery struct {
 	field       string
 	left, right []string
@@ -86,9 +89,10 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 	for _, p := range s.pos {
 		slices.Sort(p)
 	}
-	ls, rs := s.starts(s.q.left), s.starts(s.q.right)
+	ls := s.starts(s.q.left)
+	ok := len(s.q.right) == 0 && len(ls) > 0
+	rs := s.starts(s.q.right)
 	nl, nr := uint64(len(s.q.left)), uint64(len(s.q.right))
-	ok := false
 	for _, a := range ls {
 		for _, b := range rs {
 			// words between the end of one side and the start of the other
@@ -111,6 +115,9 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 // starts returns the positions where the words of a side begin in
 // sequence.
 func (s *nearSearcher) starts(side []string) []uint64 {
+	if len(side) == 0 {
+		return nil
+	}
 	at := func(w string) []uint64 { return s.pos[slices.Index(s.words, w)] }
 	var out []uint64
 	for _, p := range at(side[0]) {

@@ -386,10 +386,16 @@ func text(field string, t *Term) query.Query {
 		q.SetField(field)
 		return q
 	case t.Phrase || len(tokens(v)) > 1:
-		q := bleve.NewMatchPhraseQuery(v)
-		q.SetField(field)
-		q.Analyzer = textAnalyzer
-		return q
+		switch ws := analyzed(v); len(ws) {
+		case 0:
+			return bleve.NewMatchNoneQuery()
+		case 1:
+			q := bleve.NewTermQuery(ws[0])
+			q.SetField(field)
+			return q
+		default:
+			return &nearQuery{field: field, left: ws}
+		}
 	}
 	q := bleve.NewMatchQuery(v)
 	q.SetField(field)
