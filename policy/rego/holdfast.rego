@@ -61,7 +61,9 @@ stale_before := time.format([now_ns - (input.settings.rpo_hours * 3600000000000)
 
 # --- backup older than the RPO
 
-findings contains finding("stale-backup", "high", a.upn, w, msg, ev) if {
+# The finding written out, not through finding(): a function call per
+# finding cost a tenth of the evaluation at 8,000 stale workloads.
+findings contains {"rule": "stale-backup", "severity": "high", "tenant": input.tenant, "account": a.upn, "workload": w, "message": msg, "evidence": ev} if {
 	before := stale_before # bound once: a rule's value looked up per account costs more than the test
 	some a in input.accounts
 	a.oldest_last_capture < before
