@@ -13,19 +13,13 @@ import (
 	"github.com/holdfast/holdfast/store/storetest"
 )
 
-// Sorting only the newest months that hold enough hits gives exactly the
-// page that sorting every hit gives.
-func TestNewestByMonthsEqualsFullSort(t *testing.T) {
+// mailStore is a tenant store holding n synthetic messages of one
+// mailbox, the i-th being synth message msg(i) of seed.
+func mailStore(t *testing.T, seed uint64, n, size int, msg func(i int) int) *store.Store {
 	ctx := context.Background()
 	s := storetest.Tenant(t, "t")
-	for i := 0; i < 1200; i++ {
-		// Messages 17 minutes apart times 61: about two years of mail,
-		// and some versions twice (equal dates, told apart by version).
-		n := i * 61
-		if i%10 == 9 {
-			n = (i - 1) * 61
-		}
-		ref, err := s.PutBytes(ctx, synth.Message(3, n, 600))
+	for i := range n {
+		ref, err := s.PutBytes(ctx, synth.Message(seed, msg(i), size))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,11 +30,32 @@ func TestNewestByMonthsEqualsFullSort(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// openIndex opens a new index for one test.
+func openIndex(t *testing.T) *Index {
 	ix, err := Open(filepath.Join(t.TempDir(), "index"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ix.Close()
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+// Sorting only the newest months that hold enough hits gives exactly the
+// page that sorting every hit gives.
+func TestNewestByMonthsEqualsFullSort(t *testing.T) {
+	ctx := context.Background()
+	// Messages 17 minutes apart times 61: about two years of mail, and
+	// some dated twice (equal dates, told apart by version).
+	s := mailStore(t, 3, 1200, 600, func(i int) int {
+		if i%10 == 9 {
+			return (i - 1) * 61
+		}
+		return i * 61
+	})
+	ix := openIndex(t)
 	if _, err := ix.Update(ctx, s, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -121,11 +136,7 @@ func TestReadAheadKeepsLogOrder(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ix, err := Open(filepath.Join(t.TempDir(), "index"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
+	ix := openIndex(t)
 	if _, err := ix.Update(ctx, s, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -150,24 +161,8 @@ func TestReadAheadKeepsLogOrder(t *testing.T) {
 // boundary before it, and the next update goes on from there.
 func TestUpdateStopsAtUnreadableContent(t *testing.T) {
 	ctx := context.Background()
-	s := storetest.Tenant(t, "t")
-	for i := 0; i < 1600; i++ {
-		ref, err := s.PutBytes(ctx, synth.Message(4, i, 400))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "mail", "item": fmt.Sprint("M", i), "path": "Inbox"}, ref); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ix, err := Open(filepath.Join(t.TempDir(), "index"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
+	s := mailStore(t, 4, 1600, 400, func(i int) int { return i })
+	ix := openIndex(t)
 	bad := &brokenContent{Store: s, at: 1234}
 	if _, err := ix.Update(ctx, bad, nil); err == nil || !strings.Contains(err.Error(), "record 1234") {
 		t.Fatalf("Update over an unreadable item: %v, want an error naming record 1234", err)
