@@ -414,9 +414,12 @@ func (ix *Index) readAhead(parent context.Context, lg Log) (<-chan *extraction, 
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var workers sync.WaitGroup
 	errc := make(chan error, 1)
+	from, users := ix.next, ix.users // users is never changed in place: copied on change
+	if users == nil {
+		users = map[string]string{}
+	}
 	go func() {
-		users := ix.users // never changed in place: copied on change
-		err := lg.Records(ctx, ix.next, func(_ []byte, r store.Record) error {
+		err := lg.Records(ctx, from, func(_ []byte, r store.Record) error {
 			j := &extraction{r: r, done: make(chan struct{})}
 			switch r.Type {
 			case "account.state", "account.departed":
