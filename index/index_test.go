@@ -2,8 +2,11 @@ package index
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -192,4 +195,107 @@ func (b *brokenContent) Records(ctx context.Context, from uint64, fn func(raw []
 		}
 		return fn(raw, r)
 	})
+}
+
+// NEAR and phrases, over random texts of a few words, find exactly what a
+// plain check of the words finds.
+func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Tenant(t, "t")
+	vocab := []string{"alpha", "beta", "gamma", "delta", "omega"}
+	rnd := rand.New(rand.NewPCG(7, 11))
+	texts := map[string][]string{}
+	for i := range 300 {
+		ws := make([]string, 3+rnd.IntN(25))
+		for k := range ws {
+			ws[k] = vocab[rnd.IntN(len(vocab))]
+		}
+		item := fmt.Sprint("T", i)
+		texts[item] = ws
+		js, _ := json.Marshal(map[string]any{"body": map[string]string{"contentType": "text", "content": strings.Join(ws, " ")}, "createdDateTime": "2025-03-01T10:00:00Z"})
+		ref, err := s.PutBytes(ctx, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": item, "path": "channels/General"}, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ix := openIndex(t)
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	// at returns where side begins in ws, in sequence.
+	at := func(ws, side []string) []int {
+		var out []int
+		for p := 0; p+len(side) <= len(ws); p++ {
+			if slices.Equal(ws[p:p+len(side)], side) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	near := func(ws, l, r []string, n int) bool {
+		for _, a := range at(ws, l) {
+			for _, b := range at(ws, r) {
+				if b > a+len(l)-1 && b-(a+len(l)-1)-1 <= n || a > b+len(r)-1 && a-(b+len(r)-1)-1 <= n {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	side := func() []string {
+		ws := make([]string, 1+rnd.IntN(2))
+		for k := range ws {
+			ws[k] = vocab[rnd.IntN(len(vocab))]
+		}
+		return ws
+	}
+	quote := func(ws []string) string {
+		if len(ws) == 1 {
+			return ws[0]
+		}
+		return `"` + strings.Join(ws, " ") + `"`
+	}
+	matched := 0
+	for range 120 {
+		var q string
+		var want func(ws []string) bool
+		if rnd.IntN(3) == 0 {
+			p := side()
+			p = append(p, side()...)
+			q, want = quote(p), func(ws []string) bool { return len(at(ws, p)) > 0 }
+		} else {
+			l, r, n := side(), side(), rnd.IntN(6)
+			q, want = fmt.Sprintf("%s NEAR(%d) %s", quote(l), n, quote(r)), func(ws []string) bool { return near(ws, l, r, n) }
+		}
+		res, err := ix.Search(ctx, nil, q, Options{Limit: 1000, NoSnippets: true})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var got, exp []string
+		for _, h := range res.Hits {
+			got = append(got, h.Item)
+		}
+		for item, ws := range texts {
+			if want(ws) {
+				exp = append(exp, item)
+			}
+		}
+		sort.Strings(got)
+		sort.Strings(exp)
+		if !slices.Equal(got, exp) {
+			t.Errorf("%s: %d hits, want %d", q, len(got), len(exp))
+		}
+		if len(exp) > 0 && len(exp) < len(texts) {
+			matched++
+		}
+	}
+	if matched < 60 {
+		t.Fatalf("only %d of the queries told items apart: the test tests little", matched)
+	}
 }
