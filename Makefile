@@ -40,7 +40,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'Verify' -benchtime 5x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'Export' -benchtime 3x ./restore
 	$(GO) test -run '^$$' -bench 'Backup|RestoreToTenant' -benchtime 1x ./ingest/graph
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./index
+	$(GO) test -run '^$$' -bench 'Index$$' -benchtime 1x ./index
+	$(GO) test -run '^$$' -bench 'Query' -benchtime 200x ./index
 	$(GO) test -run '^$$' -bench 'Eval|Inventory' -benchtime 1x ./policy
 	$(GO) test -run '^$$' -bench 'Report' -benchtime 1x ./reports
 
