@@ -95,8 +95,14 @@ func init() {
 
 func newMapping() *mapping.IndexMappingImpl {
 	im := bleve.NewIndexMapping()
-	im.AddCustomAnalyzer(textAnalyzer, map[string]any{"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, noOffsets}})
-	im.AddCustomAnalyzer(keywordAnalyzer, map[string]any{"type": custom.Name, "tokenizer": single.Name, "token_filters": []string{lowercase.Name}})
+	for name, config := range map[string]map[string]any{
+		textAnalyzer:    {"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, noOffsets}},
+		keywordAnalyzer: {"type": custom.Name, "tokenizer": single.Name, "token_filters": []string{lowercase.Name}},
+	} {
+		if err := im.AddCustomAnalyzer(name, config); err != nil {
+			panic(fmt.Sprintf("index mapping: analyzer %s: %v", name, err)) // a bug, never bad input
+		}
+	}
 	im.DefaultAnalyzer = textAnalyzer
 	im.StoreDynamic, im.IndexDynamic, im.DocValuesDynamic = false, false, false
 	dm := bleve.NewDocumentStaticMapping()

@@ -299,3 +299,50 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 		t.Fatalf("only %d of the queries told items apart: the test tests little", matched)
 	}
 }
+
+// A file name is indexed as several values (whole, and with its dots as
+// spaces); a phrase or NEAR never joins words of two different values.
+// Query words are split as the index splits them (o'neill and
+// budget.xlsx are one word each).
+func TestPhrasesStayWithinOneValue(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Tenant(t, "t")
+	for i, name := range []string{"q1 budget.xlsx", "o'neill notes.txt"} {
+		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "onedrive", "item": fmt.Sprint("F", i), "path": "Docs/" + name,
+			"file": map[string]any{"name": name, "size": 1, "folder": true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ix := openIndex(t)
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{
+		// "q1 budget.xlsx" is indexed as "q1 budget.xlsx" and "q1 budget
+		// xlsx": budget.xlsx is word 2 of the first, xlsx word 3 of the
+		// second.
+		`filename:"budget.xlsx xlsx"`: "",
+		`budget.xlsx NEAR(0) xlsx`:    "",
+		`filename:"q1 budget.xlsx"`:   "F0",
+		`filename:"q1 budget xlsx"`:   "F0",
+		`filename:"o'neill notes"`:    "F1",
+		`"o'neill" NEAR(1) txt`:       "F1",
+		`"o neill"`:                   "",
+	} {
+		r, err := ix.Search(ctx, nil, q, Options{NoSnippets: true})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var items []string
+		for _, h := range r.Hits {
+			items = append(items, h.Item)
+		}
+		sort.Strings(items)
+		if got := strings.Join(items, " "); got != want {
+			t.Errorf("%s: got %q, want %q", q, got, want)
+		}
+	}
+}

@@ -80,9 +80,16 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 		if l.Field != s.q.field {
 			continue
 		}
+		// A field of several values (a file's name whole and split) numbers
+		// the words of each value from 1: the value goes in the high bits,
+		// so that words of two values are never next to each other.
+		p := l.Location.Pos
+		if ap := l.Location.ArrayPositions; len(ap) > 0 {
+			p |= (ap[0] + 1) << 32
+		}
 		for i, w := range s.words {
 			if w == l.Term {
-				s.pos[i] = append(s.pos[i], l.Location.Pos)
+				s.pos[i] = append(s.pos[i], p)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -604,12 +605,15 @@ func sizeQuery(t *Term) (query.Query, error) {
 }
 
 // queryMapping tokenizes query text as the index did.
-var queryMapping = newMapping()
+// (Made on first use: a package variable would be made before this
+// package's init registers the offsets filter, and the text analyzer
+// would be missing.)
+var queryMapping = sync.OnceValue(newMapping)
 
 func analyzed(s string) []string {
-	ts, err := queryMapping.AnalyzeText(textAnalyzer, []byte(s))
+	ts, err := queryMapping().AnalyzeText(textAnalyzer, []byte(s))
 	if err != nil {
-		return tokens(s)
+		panic(err) // the mapping defines the analyzer: a bug, never bad input
 	}
 	out := make([]string, len(ts))
 	for i, t := range ts {
