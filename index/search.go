@@ -213,11 +213,20 @@ func (ix *Index) Versions(ctx context.Context, n Node) ([]uint64, error) {
 		if c == 0 {
 			continue
 		}
-		req := bleve.NewSearchRequestOptions(q, c, 0, false)
-		req.Score = bleve.ScoreNone // any order: all c of them
-		res, err := ix.b.SearchInContext(ctx, req)
-		if err != nil {
-			return nil, holdfast.E(op, holdfast.IO, err)
+		// Unscored and unsorted, Bleve stops after as many hits as asked
+		// for: ask for more than were counted, and again for more if all
+		// came back (had the index grown in between, a held version must
+		// still not go missing).
+		var res *bleve.SearchResult
+		for size := c + c/4 + 16; ; size *= 2 {
+			req := bleve.NewSearchRequestOptions(q, size, 0, false)
+			req.Score = bleve.ScoreNone
+			if res, err = ix.b.SearchInContext(ctx, req); err != nil {
+				return nil, holdfast.E(op, holdfast.IO, err)
+			}
+			if len(res.Hits) < size {
+				break
+			}
 		}
 		for _, h := range res.Hits {
 			v, err := strconv.ParseUint(h.ID, 10, 64)
