@@ -75,7 +75,7 @@ var textFields = []string{"subject", "body", "attachment", "attachmentnames", "f
 // term vectors, its field, position, start and end offsets; phrases and
 // NEAR need only the positions, and snippets are cut from the store's
 // content, never from offsets. Zeros take one byte where offsets took
-// four or more: the index shrinks by about a quarter.
+// four or more: the index shrinks by about a seventh.
 const noOffsets = "hf_no_offsets"
 
 type noOffsetsFilter struct{}
