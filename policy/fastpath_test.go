@@ -37,7 +37,7 @@ naive contains ["never-captured", a.upn, w] if {
 
 naive_captured_since(a, t) if {
 	some c in a.workloads
-	time.parse_rfc3339_ns(c.last_capture) >= time.parse_rfc3339_ns(t)
+	time.parse_rfc3339_ns(c.last_capture) > time.parse_rfc3339_ns(t)
 }
 
 naive contains ["departed-not-captured", a.upn, ""] if {

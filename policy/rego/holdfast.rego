@@ -87,7 +87,11 @@ findings contains finding("never-captured", "high", a.upn, w, msg, {"workloads_c
 
 # --- departed employees
 
-captured_since(a, t) if time.parse_rfc3339_ns(a.last_capture) >= time.parse_rfc3339_ns(t)
+# Captured after moment t. Inventory times are to the second, so a capture
+# in the same second as t is not counted as after it: the order within a
+# second is unknown, and a finding the next backup clears is better than
+# a departure or a hold silently taken as covered.
+captured_since(a, t) if time.parse_rfc3339_ns(a.last_capture) > time.parse_rfc3339_ns(t)
 
 last_capture_ns(a) := time.parse_rfc3339_ns(a.last_capture)
 

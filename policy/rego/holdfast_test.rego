@@ -106,6 +106,11 @@ test_disabled_not_captured_since_fires if {
 	fs[0].severity == "high"
 }
 
+test_disabled_captured_in_the_same_second_fires if {
+	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T11:00:00Z"})]})
+	count(find(inp, "departed-not-captured")) == 1
+}
+
 test_disabled_captured_since_is_fine if {
 	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T10:00:00Z"})]})
 	not "departed-not-captured" in rules(inp)
