@@ -36,6 +36,33 @@ func mailStore(t *testing.T, seed uint64, n, size int, msg func(i int) int) *sto
 	return s
 }
 
+// indexed flushes s and indexes it into a new index for one test.
+func indexed(t *testing.T, s *store.Store) *Index {
+	ctx := context.Background()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ix := openIndex(t)
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// items are the items q finds (newest versions), sorted, space-separated.
+func items(t *testing.T, ix *Index, q string) string {
+	r, err := ix.Search(context.Background(), nil, q, Options{Limit: 1000, NoSnippets: true})
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	var out []string
+	for _, h := range r.Hits {
+		out = append(out, h.Item)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
 // openIndex opens a new index for one test.
 func openIndex(t *testing.T) *Index {
 	ix, err := Open(filepath.Join(t.TempDir(), "index"))
@@ -136,24 +163,9 @@ func TestReadAheadKeepsLogOrder(t *testing.T) {
 	for i := 4; i < 8; i++ {
 		message(i)
 	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ix := openIndex(t)
-	if _, err := ix.Update(ctx, s, nil); err != nil {
-		t.Fatal(err)
-	}
+	ix := indexed(t, s)
 	for upn, want := range map[string]string{"ann@x.example": "T0 T1 T2 T3", "ann.new@x.example": "T4 T5 T6 T7"} {
-		r, err := ix.Search(ctx, nil, "custodian:"+upn, Options{NoSnippets: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var items []string
-		for _, h := range r.Hits {
-			items = append(items, h.Item)
-		}
-		sort.Strings(items)
-		if got := strings.Join(items, " "); got != want {
+		if got := items(t, ix, "custodian:"+upn); got != want {
 			t.Errorf("custodian:%s: got %q, want %q", upn, got, want)
 		}
 	}
@@ -221,13 +233,7 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ix := openIndex(t)
-	if _, err := ix.Update(ctx, s, nil); err != nil {
-		t.Fatal(err)
-	}
+	ix := indexed(t, s)
 	// at returns where side begins in ws, in sequence.
 	at := func(ws, side []string) []int {
 		var out []int
@@ -313,13 +319,7 @@ func TestPhrasesStayWithinOneValue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ix := openIndex(t)
-	if _, err := ix.Update(ctx, s, nil); err != nil {
-		t.Fatal(err)
-	}
+	ix := indexed(t, s)
 	for q, want := range map[string]string{
 		// "q1 budget.xlsx" is indexed as "q1 budget.xlsx" and "q1 budget
 		// xlsx": budget.xlsx is word 2 of the first, xlsx word 3 of the
@@ -332,16 +332,7 @@ func TestPhrasesStayWithinOneValue(t *testing.T) {
 		`"o'neill" NEAR(1) txt`:       "F1",
 		`"o neill"`:                   "",
 	} {
-		r, err := ix.Search(ctx, nil, q, Options{NoSnippets: true})
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var items []string
-		for _, h := range r.Hits {
-			items = append(items, h.Item)
-		}
-		sort.Strings(items)
-		if got := strings.Join(items, " "); got != want {
+		if got := items(t, ix, q); got != want {
 			t.Errorf("%s: got %q, want %q", q, got, want)
 		}
 	}
