@@ -53,12 +53,6 @@ type Index struct {
 	fresh   bool              // filled from empty by this process: every version it holds is in current
 }
 
-// An item's current version is found through the index itself (the
-// "key" field with current:true), not kept as one of Bleve's internal
-// values: scorch copies every internal value into every snapshot it
-// persists, which made each batch cost as much as the whole index had
-// items (quadratic indexing, and 800 bytes of bolt file per item).
-
 const (
 	textAnalyzer    = "hf_text"
 	keywordAnalyzer = "hf_keyword"
@@ -332,11 +326,16 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		if r.Type != store.TypeItemVersion && r.Type != store.TypeTombstone {
 			return nil
 		}
-		var v versionData
-		if err := json.Unmarshal(r.Data, &v); err != nil {
-			return holdfast.E(op, holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
+		var key string
+		if j.doc != nil {
+			key = j.doc.key // the reader decoded the version already
+		} else {
+			var v versionData
+			if err := json.Unmarshal(r.Data, &v); err != nil {
+				return holdfast.E(op, holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
+			}
+			key = itemKey(string(v.Workload), v.AccountID, v.Account, v.Item)
 		}
-		key := itemKey(string(v.Workload), v.AccountID, v.Account, v.Item)
 		prev, hasPrev, err := ix.currentOf(key)
 		if err != nil {
 			return err
@@ -485,7 +484,10 @@ func (ix *Index) readAhead(parent context.Context, lg Log) (<-chan *extraction, 
 // currentOf returns the record of an item's current version: from this
 // process's cache, or else from the index (key and current:true). While
 // the index is filled from empty, an item missing from the cache has no
-// version in the index, so there is nothing to ask.
+// version in the index, so there is nothing to ask. (Not one of Bleve's
+// internal values per item: scorch copies every internal value into
+// every snapshot it persists, which made each batch cost as much as the
+// index had items, and kept 800 bytes of bolt file per item.)
 func (ix *Index) currentOf(key string) (uint64, bool, error) {
 	if idx, ok := ix.current[key]; ok {
 		return idx, true, nil

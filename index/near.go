@@ -28,18 +28,19 @@ type nearQuery struct {
 
 func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping.IndexMapping, o search.SearcherOptions) (search.Searcher, error) {
 	o.IncludeTermVectors = true
-	seen := map[string]bool{}
-	var ts []search.Searcher
+	var words []string // the distinct words of both sides, one term searcher each
+	for _, w := range append(append([]string{}, q.left...), q.right...) {
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	ts := make([]search.Searcher, 0, len(words))
 	closeAll := func() {
 		for _, s := range ts {
 			s.Close()
 		}
 	}
-	for _, w := range append(append([]string{}, q.left...), q.right...) {
-		if seen[w] {
-			continue
-		}
-		seen[w] = true
+	for _, w := range words {
 		s, err := searcher.NewTermSearcher(ctx, r, w, q.field, 1, o)
 		if err != nil {
 			closeAll()
@@ -51,12 +52,6 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("NEAR: %w", err)
-	}
-	words := make([]string, 0, len(seen))
-	for _, w := range append(append([]string{}, q.left...), q.right...) {
-		if !slices.Contains(words, w) {
-			words = append(words, w)
-		}
 	}
 	return &nearSearcher{q: q, must: must, words: words, pos: make([][]uint64, len(words))}, nil
 }

@@ -117,8 +117,7 @@ func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, f
 		}
 		var picked []query.Query
 		for n, i := 0, 0; i < len(months) && n < want; i++ {
-			mq := bleve.NewTermQuery(months[i])
-			mq.SetField("month")
+			mq := monthQuery(months[i])
 			c, err := ix.count(ctx, bleve.NewConjunctionQuery(q, mq))
 			if err != nil {
 				return nil, 0, err
@@ -174,6 +173,13 @@ func (ix *Index) months() ([]string, error) {
 	return out, nil
 }
 
+// monthQuery matches the documents dated in month m (2006-01).
+func monthQuery(m string) query.Query {
+	q := bleve.NewTermQuery(m)
+	q.SetField("month")
+	return q
+}
+
 // Count returns how many item versions match (every version).
 func (ix *Index) Count(ctx context.Context, n Node) (int, error) {
 	bq, err := compile(n)
@@ -203,9 +209,7 @@ func (ix *Index) Versions(ctx context.Context, n Node) ([]uint64, error) {
 	}
 	var out []uint64
 	for _, m := range months {
-		mq := bleve.NewTermQuery(m)
-		mq.SetField("month")
-		q := bleve.NewConjunctionQuery(bq, mq)
+		q := bleve.NewConjunctionQuery(bq, monthQuery(m))
 		c, err := ix.count(ctx, q)
 		if err != nil {
 			return nil, holdfast.E(op, holdfast.IO, err)
