@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,23 +82,36 @@ func TestBackupCrashSafety(t *testing.T) {
 	crashed := newDataDir(t, "contoso")
 	spec, _ := json.Marshal(crashSpec{Info: e.info, Data: crashed.Dir})
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	// Kill at a random moment of a run: early ones die with most of the
+	// work ahead, later ones during the incremental walk of every stream.
+	// A run that finishes first is not counted, and the window shrinks to
+	// the length of that run: once the killed runs have committed most of
+	// the work, a run is only the incremental walk (and on a loaded
+	// machine, process start-up is a good part of it).
+	window := max(400*time.Millisecond, clean*8/10)
 	kills, round := 0, 0
 	for ; kills < rounds && round < 4*rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashEnv+"="+string(spec))
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		began := time.Now()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill at a random moment of a run: early ones die with most of the
-		// work ahead, later ones during the incremental walk of every
-		// stream. A run that finishes first is simply not counted.
-		window := max(400*time.Millisecond, clean*8/10)
-		timer := time.AfterFunc(50*time.Millisecond+time.Duration(rng.Int64N(int64(window))), func() { cmd.Process.Signal(syscall.SIGKILL) })
+		at := window/10 + time.Duration(rng.Int64N(int64(window*9/10)))
+		timer := time.AfterFunc(at, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		cmd.Wait()
+		took := time.Since(began)
 		timer.Stop()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			kills++
+			continue
 		}
+		if !cmd.ProcessState.Success() {
+			t.Fatalf("round %d: the backup failed on its own, not killed: %v: %s", round, cmd.ProcessState, stderr.Bytes())
+		}
+		window = took * 9 / 10
 	}
 	if kills < rounds {
 		t.Fatalf("only %d of %d runs were killed mid-backup; the test is not exercising crashes", kills, round)
