@@ -29,6 +29,18 @@ type builder struct {
 	buf   []byte               // hashed in chunks: many tiny writes cost more than the hashing
 	terms map[string]*ast.Term // one term per distinct string: states, workloads, UPNs of holds repeat
 	times map[int64]timeTerm   // one term per distinct moment: captures of a run share seconds
+	slab  []ast.Term           // terms are handed out of slabs: one allocation for thousands
+}
+
+// term is a new term holding v, from the builder's slab.
+func (b *builder) term(v ast.Value) *ast.Term {
+	if len(b.slab) == 0 {
+		b.slab = make([]ast.Term, 4096)
+	}
+	t := &b.slab[0]
+	b.slab = b.slab[1:]
+	t.Value = v
+	return t
 }
 
 type timeTerm struct {
@@ -70,12 +82,16 @@ func (b *builder) str(s string) *ast.Term {
 
 func (b *builder) boolean(v bool) *ast.Term {
 	b.write('b', strconv.FormatBool(v))
-	return ast.BooleanTerm(v)
+	return ast.InternedTerm(v) // shared: terms are immutable
 }
 
 func (b *builder) num(n json.Number) *ast.Term {
 	b.write('n', string(n))
-	return ast.NumberTerm(n)
+	return b.term(ast.Number(n))
+}
+
+func (b *builder) int(n int64) *ast.Term {
+	return b.num(json.Number(strconv.FormatInt(n, 10)))
 }
 
 func (b *builder) ts(t time.Time) *ast.Term {
@@ -98,7 +114,7 @@ func (b *builder) obj(items ...[2]*ast.Term) *ast.Term {
 		}
 	}
 	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(kept)), 10)
-	return ast.NewTerm(ast.NewObject(kept...)) // one allocation for all the pairs
+	return b.term(ast.NewObject(kept...))
 }
 
 // key is an object key: the same few keys make up every object, so their
@@ -134,7 +150,7 @@ func (b *builder) kv(k key, v *ast.Term) [2]*ast.Term {
 
 func (b *builder) arr(ts []*ast.Term) *ast.Term {
 	b.buf = strconv.AppendInt(append(b.buf, 'a'), int64(len(ts)), 10)
-	return ast.ArrayTerm(ts...)
+	return b.term(ast.NewArray(ts...))
 }
 
 func (b *builder) optTime(t *time.Time) *ast.Term {
@@ -177,10 +193,10 @@ func (b *builder) account(a *Account) *ast.Term {
 	for _, w := range keys {
 		c := a.Workloads[w]
 		ws = append(ws, [2]*ast.Term{b.str(w), b.obj(b.kv(kFirstCapture, b.optTime(c.FirstCapture)), b.kv(kLastCapture, b.optTime(c.LastCapture)),
-			b.kv(kItems, b.num(jsonInt(int64(c.Items)))), b.kv(kBytes, b.num(jsonInt(c.Bytes))), b.kv(kOldestItem, b.optTime(c.OldestItem)))})
+			b.kv(kItems, b.int(int64(c.Items))), b.kv(kBytes, b.int(c.Bytes)), b.kv(kOldestItem, b.optTime(c.OldestItem)))})
 	}
 	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
-	wsTerm := ast.ObjectTerm(ws...)
+	wsTerm := b.term(ast.NewObject(ws...))
 	s := a.Summary()
 	return b.obj(b.kv(kUPN, b.str(a.UPN)), b.kv(kID, b.optStr(a.ID)), b.kv(kKind, b.str(a.Kind)), b.kv(kState, b.str(a.State)),
 		b.kv(kEnabled, b.boolean(a.Enabled)), b.kv(kLicensed, b.boolean(a.Licensed)),
@@ -248,9 +264,9 @@ func (inv *Inventory) Value() (ast.Value, string) {
 	v := b.obj(
 		b.kv(kTenant, b.str(inv.Tenant)),
 		b.kv(kEvaluatedAt, b.ts(inv.EvaluatedAt)),
-		b.kv(kSettings, b.obj(b.kv(kProfile, b.str(s.Profile)), b.kv(kRetentionDays, b.num(jsonInt(int64(s.RetentionDays)))),
+		b.kv(kSettings, b.obj(b.kv(kProfile, b.str(s.Profile)), b.kv(kRetentionDays, b.int(int64(s.RetentionDays))),
 			b.kv(kRPOHours, b.num(jsonFloat(s.RPOHours))), b.kv(kWorkloads, b.strs(s.Workloads)),
-			b.kv(kRequiredYears, b.num(jsonInt(int64(s.RequiredYears)))), b.kv(kRequireWORM, b.boolean(s.RequireWORM)))),
+			b.kv(kRequiredYears, b.int(int64(s.RequiredYears))), b.kv(kRequireWORM, b.boolean(s.RequireWORM)))),
 		b.kv(kStore, b.obj(b.kv(kBackend, b.str(inv.Store.Backend)), b.kv(kObjectLock, b.str(inv.Store.ObjectLock)))),
 		b.kv(kAccounts, b.arr(accounts)),
 		b.kv(kLastRun, lastRun),
@@ -260,7 +276,5 @@ func (inv *Inventory) Value() (ast.Value, string) {
 	)
 	return v.Value, b.sum()
 }
-
-func jsonInt(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
 
 func jsonFloat(f float64) json.Number { return json.Number(strconv.FormatFloat(f, 'f', -1, 64)) }

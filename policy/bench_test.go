@@ -16,12 +16,14 @@ func syntheticInventory(n int, now time.Time) *Inventory {
 	first, fresh, stale := now.AddDate(-1, 0, 0), now.Add(-time.Hour), now.Add(-72*time.Hour)
 	for i := 0; i < n; i++ {
 		a := &Account{UPN: fmt.Sprintf("user%06d@contoso.example", i), Kind: "user", State: "active", Enabled: true, Licensed: true, Workloads: map[string]*Coverage{}}
-		for _, w := range []string{"mail", "calendar", "contacts", "onedrive"} {
+		for j, w := range []string{"mail", "calendar", "contacts", "onedrive"} {
 			last := fresh
 			if i%50 == 0 {
 				last = stale
 			}
-			a.Workloads[w] = &Coverage{FirstCapture: &first, LastCapture: &last, Items: 1000, Bytes: 1 << 20, OldestItem: &first}
+			// Counts differ from account to account, as in a tenant.
+			items := 20 + (i*7919+j*104729)%20000
+			a.Workloads[w] = &Coverage{FirstCapture: &first, LastCapture: &last, Items: items, Bytes: int64(items) * int64(2000+(i*31+j)%90000), OldestItem: &first}
 		}
 		if i%100 == 7 {
 			d := now.Add(-24 * time.Hour)

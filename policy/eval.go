@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -181,12 +183,14 @@ func (b *Bundle) Eval(ctx context.Context, inv *Inventory) (*Result, error) {
 			res.Findings = append(res.Findings, f)
 		}
 	}
-	sort.Slice(res.Findings, func(i, j int) bool {
-		a, c := res.Findings[i], res.Findings[j]
-		if SeverityRank(a.Severity) != SeverityRank(c.Severity) {
-			return SeverityRank(a.Severity) > SeverityRank(c.Severity)
-		}
-		return a.Rule+"\x00"+a.Account+"\x00"+a.Workload+"\x00"+a.Message < c.Rule+"\x00"+c.Account+"\x00"+c.Workload+"\x00"+c.Message
+	// Stable: OPA gives the set in a fixed order, so findings equal in
+	// every compared field (their evidence differs) keep it, and the
+	// findings hash stays the same from run to run.
+	slices.SortStableFunc(res.Findings, func(a, c Finding) int {
+		return cmp.Or(
+			cmp.Compare(SeverityRank(c.Severity), SeverityRank(a.Severity)), // most severe first
+			strings.Compare(a.Rule, c.Rule), strings.Compare(a.Account, c.Account),
+			strings.Compare(a.Workload, c.Workload), strings.Compare(a.Message, c.Message))
 	})
 	fj, _ := json.Marshal(res.Findings)
 	fs := sha256.Sum256(fj)
@@ -197,21 +201,22 @@ func (b *Bundle) Eval(ctx context.Context, inv *Inventory) (*Result, error) {
 // toFinding checks one value of data.holdfast.findings.
 func toFinding(v any) (Finding, error) {
 	m, ok := v.(map[string]any)
-	js, _ := json.Marshal(v)
 	if !ok {
+		js, _ := json.Marshal(v)
 		return Finding{}, fmt.Errorf("a rule produced a finding that is not an object: %s", js)
 	}
+	js := func() []byte { b, _ := json.Marshal(v); return b } // for errors only
 	var f Finding
 	str := func(k string, required bool) (string, error) {
 		x, present := m[k]
 		s, isStr := x.(string)
 		switch {
 		case !present && required:
-			return "", fmt.Errorf("a rule produced a finding without %q: %s", k, js)
+			return "", fmt.Errorf("a rule produced a finding without %q: %s", k, js())
 		case present && !isStr:
-			return "", fmt.Errorf("a rule produced a finding whose %q is not a string: %s", k, js)
+			return "", fmt.Errorf("a rule produced a finding whose %q is not a string: %s", k, js())
 		case required && s == "":
-			return "", fmt.Errorf("a rule produced a finding with an empty %q: %s", k, js)
+			return "", fmt.Errorf("a rule produced a finding with an empty %q: %s", k, js())
 		}
 		return s, nil
 	}
