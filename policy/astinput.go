@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"hash"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -30,6 +31,11 @@ type builder struct {
 	terms map[string]*ast.Term // one term per distinct string: states, workloads, UPNs of holds repeat
 	times map[int64]timeTerm   // one term per distinct moment: captures of a run share seconds
 	slab  []ast.Term           // terms are handed out of slabs: one allocation for thousands
+
+	lastCaptured struct { // the previous account's captured workloads
+		s []string
+		t *ast.Term
+	}
 }
 
 // term is a new term holding v, from the builder's slab.
@@ -167,6 +173,14 @@ func (b *builder) optStr(s string) *ast.Term {
 	return b.str(s)
 }
 
+// strsHash hashes what strs would, without building the term.
+func (b *builder) strsHash(ss []string) {
+	for _, s := range ss {
+		b.write('s', s)
+	}
+	b.buf = strconv.AppendInt(append(b.buf, 'a'), int64(len(ss)), 10)
+}
+
 func (b *builder) strs(ss []string) *ast.Term {
 	ts := make([]*ast.Term, len(ss))
 	for i, s := range ss {
@@ -198,11 +212,20 @@ func (b *builder) account(a *Account) *ast.Term {
 	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
 	wsTerm := b.term(ast.NewObject(ws...))
 	s := a.Summary()
+	// Most accounts have the same workloads captured as the one before:
+	// they share its array term (terms are immutable).
+	captured := b.lastCaptured.t
+	if slices.Equal(s.Captured, b.lastCaptured.s) && captured != nil {
+		b.strsHash(s.Captured)
+	} else {
+		captured = b.strs(s.Captured)
+		b.lastCaptured.s, b.lastCaptured.t = s.Captured, captured
+	}
 	return b.obj(b.kv(kUPN, b.str(a.UPN)), b.kv(kID, b.optStr(a.ID)), b.kv(kKind, b.str(a.Kind)), b.kv(kState, b.str(a.State)),
 		b.kv(kEnabled, b.boolean(a.Enabled)), b.kv(kLicensed, b.boolean(a.Licensed)),
 		b.kv(kDepartedSince, b.optTime(a.DepartedSince)), b.kv(kDepartedReason, b.optStr(a.DepartedReason)), b.kv(kOnHold, b.boolean(a.OnHold)),
 		b.kv(kWorkloads, wsTerm),
-		b.kv(kLastCapture, b.optTime(s.LastCapture)), b.kv(kOldestLastCapture, b.optTime(s.OldestLastCapture)), b.kv(kCapturedWorkloads, b.strs(s.Captured)))
+		b.kv(kLastCapture, b.optTime(s.LastCapture)), b.kv(kOldestLastCapture, b.optTime(s.OldestLastCapture)), b.kv(kCapturedWorkloads, captured))
 }
 
 // accountBlock is how many accounts are hashed together: each block is
