@@ -48,6 +48,7 @@ type Doc struct {
 	Date            time.Time
 	current         bool   // the item's newest version (a deleted item's last)
 	key             string // the item across its versions (itemKey)
+	nums            numbers
 }
 
 // addrTokens are the keyword tokens of an address list: each address, its

@@ -58,7 +58,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "7"
+	mappingVersion  = "8"
 )
 
 // Text fields searched by free text and by phrases (term vectors on).
@@ -90,7 +90,7 @@ func init() {
 func newMapping() *mapping.IndexMappingImpl {
 	im := bleve.NewIndexMapping()
 	for name, config := range map[string]map[string]any{
-		textAnalyzer:    {"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, noOffsets}},
+		textAnalyzer:    {"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, noNumbers, noOffsets}},
 		keywordAnalyzer: {"type": custom.Name, "tokenizer": single.Name, "token_filters": []string{lowercase.Name}},
 	} {
 		if err := im.AddCustomAnalyzer(name, config); err != nil {
@@ -113,9 +113,14 @@ func newMapping() *mapping.IndexMappingImpl {
 		f.SkipFreqNorm = true
 		dm.AddFieldMappingsAt(name, f)
 	}
-	for _, n := range append(textFields, "author", "modifiedby") {
+
+	for _, n := range positioned {
 		text(n)
+		keyword(numField(n), false) // its numbers' keys (numbers.go)
 	}
+	numpos := bleve.NewTextFieldMapping()
+	numpos.Index, numpos.Store, numpos.IncludeInAll, numpos.DocValues = false, true, false, false
+	dm.AddFieldMappingsAt(numPosField, numpos)
 	keyword("kind", true)
 	// Account and item are shown in hits, never searched (custodian and
 	// the key are): stored only.
@@ -643,7 +648,30 @@ func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]st
 	if d.Date.IsZero() {
 		d.Date = d.Captured
 	}
+	d.nums = numbersOf(d.positioned)
 	return d, nil
+}
+
+// positioned gives the values of a positioned field as fields() indexes
+// them.
+func (d *Doc) positioned(field string) ([]string, bool) {
+	switch field {
+	case "subject":
+		return []string{d.Subject}, false
+	case "body":
+		return []string{d.Body}, false
+	case "attachment":
+		return []string{d.AttachmentText}, false
+	case "attachmentnames":
+		return nameTokens(d.AttachmentNames...), true
+	case "filename":
+		return nameTokens(d.Filename), true
+	case "author":
+		return []string{d.Author}, false
+	case "modifiedby":
+		return []string{d.ModifiedBy}, false
+	}
+	panic("index: no positioned field " + field) // a bug
 }
 
 func firstWords(s string, n int) string {
@@ -680,6 +708,12 @@ func (d *Doc) fields() map[string]any {
 		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
 		"deleted": d.Deleted, "current": d.current, "date": d.Date, "key": d.key,
 		"order": sortKey(d.Date, d.Version), "month": d.Date.UTC().Format("2006-01"),
+	}
+	for f, ns := range d.nums.keys {
+		m[numField(f)] = ns
+	}
+	if len(d.nums.pos) > 0 {
+		m[numPosField] = string(d.nums.pos)
 	}
 	lists := map[string][]string{"custodian": d.Custodians, "from": d.From, "to": d.To, "cc": d.Cc, "bcc": d.Bcc}
 	for k, v := range lists {

@@ -214,7 +214,10 @@ func (b *brokenContent) Records(ctx context.Context, from uint64, fn func(raw []
 func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.Tenant(t, "t")
-	vocab := []string{"alpha", "beta", "gamma", "delta", "omega"}
+	// Numbers too: short ones are their own key in F_n; the long ones
+	// share the key 123456 with each other and with 123456 itself, so
+	// only numpos tells them apart (numbers.go).
+	vocab := []string{"alpha", "beta", "gamma", "delta", "omega", "7", "2024", "123456", "1234567", "1234568", "12,345.67"}
 	rnd := rand.New(rand.NewPCG(7, 11))
 	texts := map[string][]string{}
 	for i := range 300 {
@@ -268,14 +271,24 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 		return `"` + strings.Join(ws, " ") + `"`
 	}
 	matched := 0
-	for range 120 {
+	for range 200 {
 		var q string
 		var want func(ws []string) bool
-		if rnd.IntN(3) == 0 {
+		switch k := rnd.IntN(6); {
+		case k == 0:
+			w := vocab[rnd.IntN(len(vocab))]
+			q, want = w, func(ws []string) bool { return slices.Contains(ws, w) }
+		case k == 1:
+			w := vocab[rnd.IntN(len(vocab))]
+			pre := w[:1+rnd.IntN(len(w))]
+			q, want = pre+"*", func(ws []string) bool {
+				return slices.ContainsFunc(ws, func(x string) bool { return strings.HasPrefix(x, pre) })
+			}
+		case k == 2:
 			p := side()
 			p = append(p, side()...)
 			q, want = quote(p), func(ws []string) bool { return len(at(ws, p)) > 0 }
-		} else {
+		default:
 			l, r, n := side(), side(), rnd.IntN(6)
 			q, want = fmt.Sprintf("%s NEAR(%d) %s", quote(l), n, quote(r)), func(ws []string) bool { return near(ws, l, r, n) }
 		}
@@ -301,7 +314,7 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 			matched++
 		}
 	}
-	if matched < 60 {
+	if matched < 80 {
 		t.Fatalf("only %d of the queries told items apart: the test tests little", matched)
 	}
 }
@@ -313,7 +326,7 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 func TestPhrasesStayWithinOneValue(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.Tenant(t, "t")
-	for i, name := range []string{"q1 budget.xlsx", "o'neill notes.txt"} {
+	for i, name := range []string{"q1 budget.xlsx", "o'neill notes.txt", "plan 20241231 v2.txt"} {
 		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "onedrive", "item": fmt.Sprint("F", i), "path": "Docs/" + name,
 			"file": map[string]any{"name": name, "size": 1, "folder": true}}); err != nil {
 			t.Fatal(err)
@@ -331,9 +344,53 @@ func TestPhrasesStayWithinOneValue(t *testing.T) {
 		`filename:"o'neill notes"`:    "F1",
 		`"o'neill" NEAR(1) txt`:       "F1",
 		`"o neill"`:                   "",
+		`filename:"plan 20241231"`:    "F2", // a number of a list field, its key not the whole number
+		`filename:"20241231 plan"`:    "",
+		`filename:2024123*`:           "F2",
+		`filename:20241230*`:          "",
 	} {
 		if got := items(t, ix, q); got != want {
 			t.Errorf("%s: got %q, want %q", q, got, want)
+		}
+	}
+}
+
+// Queries split words, and tell numbers from words, exactly as the index's
+// text analyzer does: a word it splits differently is never found.
+func TestQueryWordsAreIndexWords(t *testing.T) {
+	m := newMapping()
+	for _, s := range []string{"Budget.xlsx O'Neill", "12,345.67 EUR paid", "v2 2024q1 1.2.3 ٣٤٥", "ＡＢＣ １２３ 東京都", "re: FW: #12345 -- 3.14%", "don't", ""} {
+		ts, err := m.AnalyzeText(textAnalyzer, []byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx []string
+		for _, tk := range ts {
+			idx = append(idx, string(tk.Term))
+		}
+		var got, nums []string
+		for _, w := range qwords(s) {
+			if w.num {
+				nums = append(nums, w.w)
+			} else {
+				got = append(got, w.w)
+			}
+		}
+		if !slices.Equal(got, idx) {
+			t.Errorf("%q: query words %q, index words %q", s, got, idx)
+		}
+		d := &Doc{Body: s}
+		var stored []string
+		numPositions(numbersOf(func(f string) ([]string, bool) {
+			if f == "body" {
+				return d.positioned(f)
+			}
+			return nil, false
+		}).pos, func(_, term string, _ uint64) {
+			stored = append(stored, term)
+		})
+		if !slices.Equal(nums, stored) {
+			t.Errorf("%q: query numbers %q, numbers kept %q", s, nums, stored)
 		}
 	}
 }

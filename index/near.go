@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
@@ -24,6 +25,27 @@ type nearQuery struct {
 	field       string
 	left, right []string
 	n           int
+	nums        map[string]bool // the words that are numbers (numbers.go)
+	prefix      bool            // left is a number prefix: numbers beginning with it
+}
+
+func newNearQuery(field string, left, right []qword, n int) *nearQuery {
+	q := &nearQuery{field: field, n: n}
+	for _, w := range left {
+		q.left = append(q.left, w.w)
+	}
+	for _, w := range right {
+		q.right = append(q.right, w.w)
+	}
+	for _, w := range append(left[:len(left):len(left)], right...) {
+		if w.num {
+			if q.nums == nil {
+				q.nums = map[string]bool{}
+			}
+			q.nums[w.w] = true
+		}
+	}
+	return q
 }
 
 func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping.IndexMapping, o search.SearcherOptions) (search.Searcher, error) {
@@ -41,7 +63,14 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 		}
 	}
 	for _, w := range words {
-		s, err := searcher.NewTermSearcher(ctx, r, w, q.field, 1, o)
+		field := q.field
+		if q.nums[w] {
+			// Numbers are found by their key in F_n, their positions in
+			// numpos (numbers.go).
+			field = numField(q.field)
+			w, _ = numKey(w)
+		}
+		s, err := searcher.NewTermSearcher(ctx, r, w, field, 1, o)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("NEAR: %w", err)
@@ -53,11 +82,12 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 		closeAll()
 		return nil, fmt.Errorf("NEAR: %w", err)
 	}
-	return &nearSearcher{q: q, must: must, words: words, pos: make([][]uint64, len(words))}, nil
+	return &nearSearcher{q: q, r: r, must: must, words: words, pos: make([][]uint64, len(words))}, nil
 }
 
 type nearSearcher struct {
 	q     *nearQuery
+	r     index.IndexReader
 	must  search.Searcher
 	words []string   // the distinct words of both sides
 	pos   [][]uint64 // their positions in the document at hand
@@ -67,9 +97,28 @@ type nearSearcher struct {
 // near each other; a document that does not is returned to the pool. It
 // reads the term locations as the term searchers left them, without
 // building maps: a common word's NEAR looks at most documents.
-func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch) bool {
+func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch) (bool, error) {
 	for i := range s.pos {
 		s.pos[i] = s.pos[i][:0]
+	}
+	if len(s.q.nums) > 0 {
+		raw, err := s.numpos(dm)
+		if err != nil {
+			return false, err
+		}
+		err = numPositions(raw, func(field, term string, p uint64) {
+			if field != s.q.field {
+				return
+			}
+			for i, w := range s.words {
+				if s.q.nums[w] && (term == w || s.q.prefix && strings.HasPrefix(term, w)) {
+					s.pos[i] = append(s.pos[i], p)
+				}
+			}
+		})
+		if err != nil {
+			return false, err
+		}
 	}
 	for _, l := range dm.FieldTermLocations {
 		if l.Field != s.q.field {
@@ -111,7 +160,26 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 	if !ok {
 		ctx.DocumentMatchPool.Put(dm)
 	}
-	return ok
+	return ok, nil
+}
+
+// numpos reads the numbers of a document (numbers.go).
+func (s *nearSearcher) numpos(dm *search.DocumentMatch) ([]byte, error) {
+	id, err := s.r.ExternalID(dm.IndexInternalID)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.r.Document(id)
+	if err != nil || doc == nil {
+		return nil, err
+	}
+	var raw []byte
+	doc.VisitFields(func(f index.Field) {
+		if f.Name() == numPosField {
+			raw = f.Value()
+		}
+	})
+	return raw, nil
 }
 
 // starts returns the positions where the words of a side begin in
@@ -143,10 +211,17 @@ func (s *nearSearcher) Next(ctx *search.SearchContext) (*search.DocumentMatch, e
 		if err != nil || dm == nil {
 			return nil, err
 		}
-		if s.keep(ctx, dm) {
-			return dm, nil
+		if ok, err := s.keep(ctx, dm); err != nil || ok {
+			return keptOrNil(dm, ok), err
 		}
 	}
+}
+
+func keptOrNil(dm *search.DocumentMatch, ok bool) *search.DocumentMatch {
+	if !ok {
+		return nil
+	}
+	return dm
 }
 
 func (s *nearSearcher) Advance(ctx *search.SearchContext, id index.IndexInternalID) (*search.DocumentMatch, error) {
@@ -154,8 +229,8 @@ func (s *nearSearcher) Advance(ctx *search.SearchContext, id index.IndexInternal
 	if err != nil || dm == nil {
 		return nil, err
 	}
-	if s.keep(ctx, dm) {
-		return dm, nil
+	if ok, err := s.keep(ctx, dm); err != nil || ok {
+		return keptOrNil(dm, ok), err
 	}
 	return s.Next(ctx)
 }

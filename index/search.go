@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -377,13 +376,13 @@ func compile(n Node) (query.Query, error) {
 		b.AddMustNot(q)
 		return b, nil
 	case *Near:
-		l, r := analyzed(n.Left.Value), analyzed(n.Right.Value)
+		l, r := qwords(n.Left.Value), qwords(n.Right.Value)
 		if len(l) == 0 || len(r) == 0 {
 			return bleve.NewMatchNoneQuery(), nil
 		}
 		qs := make([]query.Query, len(textFields))
 		for i, f := range textFields {
-			qs[i] = &nearQuery{field: f, left: l, right: r, n: n.N}
+			qs[i] = newNearQuery(f, l, r, n.N)
 		}
 		return bleve.NewDisjunctionQuery(qs...), nil
 	case *Term:
@@ -394,26 +393,64 @@ func compile(n Node) (query.Query, error) {
 
 func text(field string, t *Term) query.Query {
 	v := strings.ToLower(t.Value)
-	switch {
-	case t.Prefix:
+	if t.Prefix {
+		// The words of field and the numbers of its F_n (numbers.go).
 		q := bleve.NewPrefixQuery(v)
 		q.SetField(field)
-		return q
-	case t.Phrase || len(tokens(v)) > 1:
-		switch ws := analyzed(v); len(ws) {
+		return bleve.NewDisjunctionQuery(q, numberPrefix(field, v))
+	}
+	ws := qwords(v)
+	if t.Phrase || len(tokens(v)) > 1 {
+		switch len(ws) {
 		case 0:
 			return bleve.NewMatchNoneQuery()
 		case 1:
-			q := bleve.NewTermQuery(ws[0])
-			q.SetField(field)
-			return q
+			return textWord(field, ws[0])
 		default:
-			return &nearQuery{field: field, left: ws}
+			return newNearQuery(field, ws, nil, 0)
 		}
 	}
-	q := bleve.NewMatchQuery(v)
-	q.SetField(field)
-	q.Analyzer = textAnalyzer
+	// One word as a match query takes it: any of its tokens.
+	qs := make([]query.Query, len(ws))
+	for i, w := range ws {
+		qs[i] = textWord(field, w)
+	}
+	switch len(qs) {
+	case 0:
+		return bleve.NewMatchNoneQuery()
+	case 1:
+		return qs[0]
+	}
+	return bleve.NewDisjunctionQuery(qs...)
+}
+
+// textWord matches one analyzed word in a text field: a number through its
+// key in F_n, checked against numpos unless the key is the whole number.
+func textWord(field string, w qword) query.Query {
+	if !w.num {
+		q := bleve.NewTermQuery(w.w)
+		q.SetField(field)
+		return q
+	}
+	if k, whole := numKey(w.w); whole {
+		q := bleve.NewTermQuery(k)
+		q.SetField(numField(field))
+		return q
+	}
+	return newNearQuery(field, []qword{w}, nil, 0)
+}
+
+// numberPrefix matches the numbers of a text field that begin with p:
+// those whose keys begin with it if p is no longer than a key, else those
+// of p's key that numpos shows begin with it.
+func numberPrefix(field, p string) query.Query {
+	if k, _ := numKey(p); k == p {
+		q := bleve.NewPrefixQuery(p)
+		q.SetField(numField(field))
+		return q
+	}
+	q := newNearQuery(field, []qword{{p, true}}, nil, 0)
+	q.prefix = true
 	return q
 }
 
@@ -615,24 +652,6 @@ func sizeQuery(t *Term) (query.Query, error) {
 	q := bleve.NewNumericRangeInclusiveQuery(lo, hi, loIncl, hiIncl)
 	q.SetField("size")
 	return q, nil
-}
-
-// queryMapping tokenizes query text as the index did.
-// (Made on first use: a package variable would be made before this
-// package's init registers the offsets filter, and the text analyzer
-// would be missing.)
-var queryMapping = sync.OnceValue(newMapping)
-
-func analyzed(s string) []string {
-	ts, err := queryMapping().AnalyzeText(textAnalyzer, []byte(s))
-	if err != nil {
-		panic(err) // the mapping defines the analyzer: a bug, never bad input
-	}
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = string(t.Term)
-	}
-	return out
 }
 
 // tokens splits text as the text analyzer does (near enough: letters and
