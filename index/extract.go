@@ -46,9 +46,9 @@ type Doc struct {
 	Version         uint64 // the item.version record's index
 	Title           string
 	Date            time.Time
-	current         bool   // the item's newest version (a deleted item's last)
-	key             string // the item across its versions (itemKey)
-	nums            numbers
+	current         bool         // the item's newest version (a deleted item's last)
+	key             string       // the item across its versions (itemKey)
+	text            analyzedText // the positioned fields, tokenized (numbers.go)
 }
 
 // addrTokens are the keyword tokens of an address list: each address, its

@@ -23,14 +23,11 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
-	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
-	"github.com/blevesearch/bleve/v2/registry"
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
 )
@@ -64,33 +61,10 @@ const (
 // Text fields searched by free text and by phrases (term vectors on).
 var textFields = []string{"subject", "body", "attachment", "attachmentnames", "filename"}
 
-// noOffsets is a token filter that drops each token's byte offsets and
-// keeps its position. Bleve keeps, for every word of a text field with
-// term vectors, its field, position, start and end offsets; phrases and
-// NEAR need only the positions, and snippets are cut from the store's
-// content, never from offsets. Zeros take one byte where offsets took
-// four or more: the index shrinks by about a seventh.
-const noOffsets = "hf_no_offsets"
-
-type noOffsetsFilter struct{}
-
-func (noOffsetsFilter) Filter(in analysis.TokenStream) analysis.TokenStream {
-	for _, t := range in {
-		t.Start, t.End = 0, 0
-	}
-	return in
-}
-
-func init() {
-	registry.RegisterTokenFilter(noOffsets, func(map[string]any, *registry.Cache) (analysis.TokenFilter, error) {
-		return noOffsetsFilter{}, nil
-	})
-}
-
 func newMapping() *mapping.IndexMappingImpl {
 	im := bleve.NewIndexMapping()
 	for name, config := range map[string]map[string]any{
-		textAnalyzer:    {"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, noNumbers, noOffsets}},
+		textAnalyzer:    {"type": custom.Name, "tokenizer": wordsTokenizer}, // words split and lower-cased at extraction (numbers.go)
 		keywordAnalyzer: {"type": custom.Name, "tokenizer": single.Name, "token_filters": []string{lowercase.Name}},
 	} {
 		if err := im.AddCustomAnalyzer(name, config); err != nil {
@@ -648,30 +622,36 @@ func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]st
 	if d.Date.IsZero() {
 		d.Date = d.Captured
 	}
-	d.nums = numbersOf(d.positioned)
+	d.text = analyzeText(d.positioned)
 	return d, nil
 }
 
-// positioned gives the values of a positioned field as fields() indexes
-// them.
+// positionedList are the positioned fields indexed as lists of values.
+var positionedList = map[string]bool{"attachmentnames": true, "filename": true}
+
+// positioned gives the values of a positioned field as the index takes
+// them, and whether they are a list.
 func (d *Doc) positioned(field string) ([]string, bool) {
+	var vs []string
 	switch field {
 	case "subject":
-		return []string{d.Subject}, false
+		vs = []string{d.Subject}
 	case "body":
-		return []string{d.Body}, false
+		vs = []string{d.Body}
 	case "attachment":
-		return []string{d.AttachmentText}, false
+		vs = []string{d.AttachmentText}
 	case "attachmentnames":
-		return nameTokens(d.AttachmentNames...), true
+		vs = nameTokens(d.AttachmentNames...)
 	case "filename":
-		return nameTokens(d.Filename), true
+		vs = nameTokens(d.Filename)
 	case "author":
-		return []string{d.Author}, false
+		vs = []string{d.Author}
 	case "modifiedby":
-		return []string{d.ModifiedBy}, false
+		vs = []string{d.ModifiedBy}
+	default:
+		panic("index: no positioned field " + field) // a bug
 	}
-	panic("index: no positioned field " + field) // a bug
+	return vs, positionedList[field]
 }
 
 func firstWords(s string, n int) string {
@@ -703,17 +683,23 @@ func nameTokens(names ...string) []string {
 func (d *Doc) fields() map[string]any {
 	m := map[string]any{
 		"kind": d.Kind, "account": d.Account, "item": d.Item, "title": d.Title, "folder": d.Folder,
-		"subject": d.Subject, "body": d.Body, "attachment": d.AttachmentText, "attachmentnames": nameTokens(d.AttachmentNames...),
-		"filename": nameTokens(d.Filename), "ext": d.Ext, "author": d.Author, "modifiedby": d.ModifiedBy,
+		"ext":  d.Ext,
 		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
 		"deleted": d.Deleted, "current": d.current, "date": d.Date, "key": d.key,
 		"order": sortKey(d.Date, d.Version), "month": d.Date.UTC().Format("2006-01"),
 	}
-	for f, ns := range d.nums.keys {
+	for f, vs := range d.text.words {
+		if positionedList[f] {
+			m[f] = vs
+		} else if len(vs) > 0 {
+			m[f] = vs[0]
+		}
+	}
+	for f, ns := range d.text.keys {
 		m[numField(f)] = ns
 	}
-	if len(d.nums.pos) > 0 {
-		m[numPosField] = string(d.nums.pos)
+	if len(d.text.pos) > 0 {
+		m[numPosField] = string(d.text.pos)
 	}
 	lists := map[string][]string{"custodian": d.Custodians, "from": d.From, "to": d.To, "cc": d.Cc, "bcc": d.Bcc}
 	for k, v := range lists {

@@ -1,9 +1,11 @@
 package index
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
@@ -34,7 +36,6 @@ import (
 // words), made the same way when indexing and when querying.
 
 const (
-	noNumbers   = "hf_no_numbers"
 	numPosField = "numpos"
 	numKeyLen   = 6 // characters (part of the mapping version)
 )
@@ -58,21 +59,41 @@ var positioned = append(textFields[:len(textFields):len(textFields)], "author", 
 
 func numField(field string) string { return field + "_n" }
 
-type noNumbersFilter struct{}
+// Text is tokenized once, when a document is extracted (on every core,
+// ahead of indexing): its words, lower case, are handed to Bleve joined by
+// wordSep, with an empty word where a number stands, and the words
+// tokenizer only splits them again, numbering positions as it goes. The
+// tokens carry no byte offsets: phrases and NEAR need only positions,
+// snippets are cut from the store's content, and zeros take a byte where
+// offsets took four or more.
+const (
+	wordSep        = "\x1f" // never part of a word: word characters are letters, digits and joiners
+	wordsTokenizer = "hf_words"
+)
 
-func (noNumbersFilter) Filter(in analysis.TokenStream) analysis.TokenStream {
-	out := in[:0]
-	for _, t := range in {
-		if t.Type != analysis.Numeric {
-			out = append(out, t)
+type splitWords struct{}
+
+func (splitWords) Tokenize(in []byte) analysis.TokenStream {
+	var out analysis.TokenStream
+	pos := 0
+	for len(in) > 0 || pos == 0 {
+		w := in
+		if i := bytes.IndexByte(in, wordSep[0]); i >= 0 {
+			w, in = in[:i], in[i+1:]
+		} else {
+			in = nil
+		}
+		pos++
+		if len(w) > 0 {
+			out = append(out, &analysis.Token{Term: w, Position: pos, Type: analysis.AlphaNumeric})
 		}
 	}
 	return out
 }
 
 func init() {
-	registry.RegisterTokenFilter(noNumbers, func(map[string]any, *registry.Cache) (analysis.TokenFilter, error) {
-		return noNumbersFilter{}, nil
+	registry.RegisterTokenizer(wordsTokenizer, func(map[string]any, *registry.Cache) (analysis.Tokenizer, error) {
+		return splitWords{}, nil
 	})
 }
 
@@ -100,44 +121,53 @@ func qwords(s string) []qword {
 	return out
 }
 
-// numbers are a document's number tokens: per positioned field the keys
-// (for F_n), and all the numbers with their positions, encoded for numpos.
-type numbers struct {
-	keys map[string][]string
-	pos  []byte
+// analyzedText is a document's positioned fields as the index takes
+// them: each value's words (for the words tokenizer), the numbers' keys
+// (for F_n) and all the numbers with their positions, encoded for numpos.
+type analyzedText struct {
+	words map[string][]string
+	keys  map[string][]string
+	pos   []byte
 }
 
-// numbersOf finds the number tokens of a document's positioned fields.
-// values gives each field's values as fields() indexes them: a field of
-// one string, or of a list (whose words Bleve numbers per value, with the
-// value's array position).
-func numbersOf(values func(field string) (vs []string, list bool)) numbers {
-	var n numbers
+// analyzeText tokenizes a document's positioned fields. values gives each
+// field's values as fields() indexes them: a field of one string, or of a
+// list (whose words Bleve numbers per value, with the value's array
+// position).
+func analyzeText(values func(field string) (vs []string, list bool)) analyzedText {
+	a := analyzedText{words: map[string][]string{}}
+	var b strings.Builder
 	for fi, f := range positioned {
 		vs, list := values(f)
 		for ap, v := range vs {
-			for _, t := range lowerFilter.Filter(wordTokenizer.Tokenize([]byte(v))) {
+			b.Reset()
+			for i, t := range lowerFilter.Filter(wordTokenizer.Tokenize([]byte(v))) {
+				if i > 0 {
+					b.WriteString(wordSep)
+				}
 				if t.Type != analysis.Numeric {
+					b.Write(t.Term)
 					continue
 				}
-				if n.keys == nil {
-					n.keys = map[string][]string{}
+				if a.keys == nil {
+					a.keys = map[string][]string{}
 				}
-				if k, _ := numKey(string(t.Term)); !slices.Contains(n.keys[f], k) {
-					n.keys[f] = append(n.keys[f], k)
+				if k, _ := numKey(string(t.Term)); !slices.Contains(a.keys[f], k) {
+					a.keys[f] = append(a.keys[f], k)
 				}
 				p := uint64(t.Position)
 				if list {
 					p |= uint64(ap+1) << 32
 				}
-				n.pos = binary.AppendUvarint(n.pos, uint64(fi))
-				n.pos = binary.AppendUvarint(n.pos, p)
-				n.pos = binary.AppendUvarint(n.pos, uint64(len(t.Term)))
-				n.pos = append(n.pos, t.Term...)
+				a.pos = binary.AppendUvarint(a.pos, uint64(fi))
+				a.pos = binary.AppendUvarint(a.pos, p)
+				a.pos = binary.AppendUvarint(a.pos, uint64(len(t.Term)))
+				a.pos = append(a.pos, t.Term...)
 			}
+			a.words[f] = append(a.words[f], b.String())
 		}
 	}
-	return n
+	return a
 }
 
 // numPositions calls fn for each number token numpos holds.
