@@ -409,3 +409,47 @@ func TestQueryWordsAreIndexWords(t *testing.T) {
 		}
 	}
 }
+
+// The numbers a text's analysis stores decode to the numbers a query of
+// the same text looks for, and its words split back to the query's words;
+// numpos's decoder never panics on damaged bytes.
+func FuzzAnalyzeText(f *testing.F) {
+	for _, s := range []string{"12,345.67 EUR", "v2 2024q1 ٣٤٥ 7", "a\x1fb 9", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		numPositions([]byte(s), func(string, string, uint64) {})
+		a := analyzeText(func(f string) ([]string, bool) {
+			if f == "filename" {
+				return []string{s, s}, true
+			}
+			return nil, false
+		})
+		var nums []string
+		if err := numPositions(a.pos, func(f, term string, p uint64) {
+			if f != "filename" || p>>32 == 0 {
+				t.Fatalf("%q: number %q in %s at %x", s, term, f, p)
+			}
+			if p>>32 == 1 {
+				nums = append(nums, term)
+			}
+		}); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		var qs, qn []string
+		for _, w := range qwords(s) {
+			if w.num {
+				qn = append(qn, w.w)
+			} else {
+				qs = append(qs, w.w)
+			}
+		}
+		var ws []string
+		for _, tk := range (splitWords{}).Tokenize([]byte(a.words["filename"][0])) {
+			ws = append(ws, string(tk.Term))
+		}
+		if !slices.Equal(nums, qn) || !slices.Equal(ws, qs) {
+			t.Fatalf("%q: index %q and %q, query %q and %q", s, ws, nums, qs, qn)
+		}
+	})
+}

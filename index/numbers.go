@@ -110,10 +110,23 @@ type qword struct {
 	num bool // a number token: indexed in F_n, its positions in numpos
 }
 
+// tokenize splits text into lower-case words and numbers, for the index
+// (analyzeText) and for queries (qwords) alike. Invalid UTF-8 is replaced
+// first: the tokenizer would join its bytes with the word separator.
+func tokenize(s string) analysis.TokenStream {
+	ts := lowerFilter.Filter(wordTokenizer.Tokenize([]byte(strings.ToValidUTF8(s, "\uFFFD"))))
+	for _, t := range ts {
+		if bytes.Contains(t.Term, []byte(wordSep)) { // never seen; a position off would break phrases
+			t.Term = bytes.ReplaceAll(t.Term, []byte(wordSep), []byte("\uFFFD"))
+		}
+	}
+	return ts
+}
+
 // qwords analyzes query text as the text analyzer analyzes a field,
 // numbers kept and marked.
 func qwords(s string) []qword {
-	ts := lowerFilter.Filter(wordTokenizer.Tokenize([]byte(s)))
+	ts := tokenize(s)
 	out := make([]qword, len(ts))
 	for i, t := range ts {
 		out[i] = qword{string(t.Term), t.Type == analysis.Numeric}
@@ -141,7 +154,7 @@ func analyzeText(values func(field string) (vs []string, list bool)) analyzedTex
 		vs, list := values(f)
 		for ap, v := range vs {
 			b.Reset()
-			for i, t := range lowerFilter.Filter(wordTokenizer.Tokenize([]byte(v))) {
+			for i, t := range tokenize(v) {
 				if i > 0 {
 					b.WriteString(wordSep)
 				}
