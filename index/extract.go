@@ -48,7 +48,7 @@ type Doc struct {
 	Date            time.Time
 	current         bool         // the item's newest version (a deleted item's last)
 	key             string       // the item across its versions (itemKey)
-	text            analyzedText // the positioned fields, tokenized (numbers.go)
+	text            analyzedText // the positioned fields, tokenized (analysis.go)
 }
 
 // addrTokens are the keyword tokens of an address list: each address, its

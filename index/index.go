@@ -55,7 +55,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "8"
+	mappingVersion  = "9"
 )
 
 // Text fields searched by free text and by phrases (term vectors on).
@@ -64,7 +64,7 @@ var textFields = []string{"subject", "body", "attachment", "attachmentnames", "f
 func newMapping() *mapping.IndexMappingImpl {
 	im := bleve.NewIndexMapping()
 	for name, config := range map[string]map[string]any{
-		textAnalyzer:    {"type": custom.Name, "tokenizer": wordsTokenizer}, // words split and lower-cased at extraction (numbers.go)
+		textAnalyzer:    {"type": custom.Name, "tokenizer": wordsTokenizer}, // words split and lower-cased at extraction (analysis.go)
 		keywordAnalyzer: {"type": custom.Name, "tokenizer": single.Name, "token_filters": []string{lowercase.Name}},
 	} {
 		if err := im.AddCustomAnalyzer(name, config); err != nil {
@@ -90,7 +90,10 @@ func newMapping() *mapping.IndexMappingImpl {
 
 	for _, n := range positioned {
 		text(n)
-		keyword(numField(n), false) // its numbers' keys (numbers.go)
+		keyword(numField(n), false) // its numbers' keys (analysis.go)
+		if pairFields[n] {
+			keyword(pairField(n), false) // its pairs of words
+		}
 	}
 	numpos := bleve.NewTextFieldMapping()
 	numpos.Index, numpos.Store, numpos.IncludeInAll, numpos.DocValues = false, true, false, false
@@ -694,6 +697,9 @@ func (d *Doc) fields() map[string]any {
 		} else if len(vs) > 0 {
 			m[f] = vs[0]
 		}
+	}
+	for f, ps := range d.text.pairs {
+		m[pairField(f)] = ps
 	}
 	for f, ns := range d.text.keys {
 		m[numField(f)] = ns

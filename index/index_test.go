@@ -219,7 +219,7 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 	s := storetest.Tenant(t, "t")
 	// Numbers too: short ones are their own key in F_n; the long ones
 	// share the key 123456 with each other and with 123456 itself, so
-	// only numpos tells them apart (numbers.go).
+	// only numpos tells them apart (analysis.go).
 	vocab := []string{"alpha", "beta", "gamma", "delta", "omega", "7", "2024", "123456", "1234567", "1234568", "12,345.67"}
 	rnd := rand.New(rand.NewPCG(7, 11))
 	texts := map[string][]string{}
@@ -236,6 +236,14 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": item, "path": "channels/General"}, ref); err != nil {
+			t.Fatal(err)
+		}
+		// The same words as a file's name: subject and file name are
+		// indexed with their pairs of words too (analysis.go).
+		name := strings.Join(ws, " ")
+		texts["F"+item] = ws
+		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "onedrive", "item": "F" + item, "path": "Docs/" + name,
+			"file": map[string]any{"name": name, "size": 1, "folder": true}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -359,7 +367,7 @@ func TestPhrasesStayWithinOneValue(t *testing.T) {
 }
 
 // The index takes a text's words at the positions the word tokenizer
-// gives them, numbers apart (numbers.go), and queries split words and tell
+// gives them, numbers apart (analysis.go), and queries split words and tell
 // numbers from words the same way: a word split differently is never
 // found, and a position off by one breaks phrases.
 func TestQueryWordsAreIndexWords(t *testing.T) {

@@ -25,7 +25,7 @@ type nearQuery struct {
 	field       string
 	left, right []string
 	n           int
-	nums        map[string]bool // the words that are numbers (numbers.go)
+	nums        map[string]bool // the words that are numbers (analysis.go)
 	prefix      bool            // left is a number prefix: numbers beginning with it
 }
 
@@ -66,7 +66,7 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 		field := q.field
 		if q.nums[w] {
 			// Numbers are found by their key in F_n, their positions in
-			// numpos (numbers.go).
+			// numpos (analysis.go).
 			field = numField(q.field)
 			w, _ = numKey(w)
 		}
@@ -163,7 +163,7 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 	return ok, nil
 }
 
-// numpos reads the numbers of a document (numbers.go).
+// numpos reads the numbers of a document (analysis.go).
 func (s *nearSearcher) numpos(dm *search.DocumentMatch) ([]byte, error) {
 	id, err := s.r.ExternalID(dm.IndexInternalID)
 	if err != nil {

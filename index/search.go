@@ -394,7 +394,7 @@ func compile(n Node) (query.Query, error) {
 func text(field string, t *Term) query.Query {
 	v := strings.ToLower(t.Value)
 	if t.Prefix {
-		// The words of field and the numbers of its F_n (numbers.go).
+		// The words of field and the numbers of its F_n (analysis.go).
 		q := bleve.NewPrefixQuery(v)
 		q.SetField(field)
 		return bleve.NewDisjunctionQuery(q, numberPrefix(field, v))
@@ -407,7 +407,7 @@ func text(field string, t *Term) query.Query {
 		case 1:
 			return textWord(field, ws[0])
 		default:
-			return newNearQuery(field, ws, nil, 0)
+			return phrase(field, ws)
 		}
 	}
 	// One word as a match query takes it: any of its tokens.
@@ -422,6 +422,26 @@ func text(field string, t *Term) query.Query {
 		return qs[0]
 	}
 	return bleve.NewDisjunctionQuery(qs...)
+}
+
+// phrase matches words in sequence in a text field. In a field with
+// pairs (analysis.go), a phrase of two words is a term, and a longer one
+// is checked where all its pairs are.
+func phrase(field string, ws []qword) query.Query {
+	near := newNearQuery(field, ws, nil, 0)
+	if !pairFields[field] || len(near.nums) > 0 {
+		return near
+	}
+	qs := make([]query.Query, 0, len(ws)-1)
+	for i := 1; i < len(ws); i++ {
+		q := bleve.NewTermQuery(pair(ws[i-1].w, ws[i].w))
+		q.SetField(pairField(field))
+		qs = append(qs, q)
+	}
+	if len(qs) == 1 {
+		return qs[0]
+	}
+	return bleve.NewConjunctionQuery(append(qs, near)...)
 }
 
 // textWord matches one analyzed word in a text field: a number through its

@@ -31,6 +31,15 @@ import (
 //     NEAR holding a number, read it for the documents F_n and the other
 //     words leave.
 //
+// Short fields — subjects and file names — also index each pair of
+// adjacent words as one term, without positions, in F_2. A phrase is
+// counted by reading the positions of every item holding all its words,
+// about a microsecond each: a phrase of words common in subjects
+// ("bank reconciliation" in 8 % of a million items) took 60 ms or more.
+// A two-word phrase is now one term, and a longer one is checked only
+// where all its pairs are. A subject is a few words, so the pairs cost
+// about 3 % of the index; bodies would cost half the text again.
+//
 // Which tokens are numbers is the word tokenizer's decision (Unicode word
 // boundaries: "12,345.67" is one number token, "v2" and "2024q1" are
 // words), made the same way when indexing and when querying.
@@ -58,6 +67,14 @@ func numKey(n string) (string, bool) {
 var positioned = append(textFields[:len(textFields):len(textFields)], "author", "modifiedby")
 
 func numField(field string) string { return field + "_n" }
+
+// pairFields index their adjacent words as pairs in F_2 (not pairs with
+// numbers: those are mostly unique).
+var pairFields = map[string]bool{"subject": true, "attachmentnames": true, "filename": true}
+
+func pairField(field string) string { return field + "_2" }
+
+func pair(a, b string) string { return a + " " + b } // words never hold spaces
 
 // Text is tokenized once, when a document is extracted (on every core,
 // ahead of indexing): its words, lower case, are handed to Bleve joined by
@@ -141,6 +158,7 @@ type analyzedText struct {
 	words map[string][]string
 	keys  map[string][]string
 	pos   []byte
+	pairs map[string][]string // for F_2
 }
 
 // analyzeText tokenizes a document's positioned fields. values gives each
@@ -154,14 +172,25 @@ func analyzeText(values func(field string) (vs []string, list bool)) analyzedTex
 		vs, list := values(f)
 		for ap, v := range vs {
 			b.Reset()
+			var prev []byte // the word before, if not a number
 			for i, t := range tokenize(v) {
 				if i > 0 {
 					b.WriteString(wordSep)
 				}
 				if t.Type != analysis.Numeric {
 					b.Write(t.Term)
+					if prev != nil && pairFields[f] {
+						if a.pairs == nil {
+							a.pairs = map[string][]string{}
+						}
+						if p := pair(string(prev), string(t.Term)); !slices.Contains(a.pairs[f], p) {
+							a.pairs[f] = append(a.pairs[f], p)
+						}
+					}
+					prev = t.Term
 					continue
 				}
+				prev = nil
 				if a.keys == nil {
 					a.keys = map[string][]string{}
 				}
