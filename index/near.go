@@ -75,6 +75,15 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 			closeAll()
 			return nil, fmt.Errorf("NEAR: %w", err)
 		}
+		if s.Count() == 0 {
+			// A word the field does not hold: nothing matches. The empty
+			// term searcher stands for the whole, so that a disjunction
+			// of term searchers (a phrase over every text field, where
+			// most do not hold its words) keeps Bleve's optimization
+			// that ORs their postings (a fifth of the time).
+			closeAll()
+			return s, nil
+		}
 		ts = append(ts, s)
 	}
 	must, err := searcher.NewConjunctionSearcher(ctx, r, ts, o)
