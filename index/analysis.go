@@ -38,7 +38,7 @@ import (
 // ("bank reconciliation" in 8 % of a million items) took 60 ms or more.
 // A two-word phrase is now one term, and a longer one is checked only
 // where all its pairs are. A subject is a few words, so the pairs cost
-// about 3 % of the index; bodies would cost half the text again.
+// under 1 % of the index; bodies would cost half the text again.
 //
 // Which tokens are numbers is the word tokenizer's decision (Unicode word
 // boundaries: "12,345.67" is one number token, "v2" and "2024q1" are

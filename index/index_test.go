@@ -400,22 +400,32 @@ func TestQueryWordsAreIndexWords(t *testing.T) {
 		if !slices.Equal(got, want) || !slices.Equal(gotNums, wantNums) {
 			t.Errorf("%q: indexed %q and numbers %q, want %q and %q", s, got, gotNums, want, wantNums)
 		}
-		var q, qNums []string
-		for _, w := range qwords(s) {
-			if w.num {
-				qNums = append(qNums, w.w)
-			} else {
-				q = append(q, w.w)
-			}
-		}
-		for i, w := range append(slices.Clone(want), wantNums...) {
-			w, _, _ = strings.Cut(w, "@")
-			if i < len(want) && (i >= len(q) || q[i] != w) || i >= len(want) && (i-len(want) >= len(qNums) || qNums[i-len(want)] != w) {
-				t.Errorf("%q: query words %q and numbers %q, index %q and %q", s, q, qNums, want, wantNums)
-				break
-			}
+		q, qNums := splitQuery(s)
+		if !slices.Equal(q, terms(want)) || !slices.Equal(qNums, terms(wantNums)) {
+			t.Errorf("%q: query words %q and numbers %q, index %q and %q", s, q, qNums, want, wantNums)
 		}
 	}
+}
+
+// splitQuery is query text's words and numbers, apart.
+func splitQuery(s string) (words, nums []string) {
+	for _, w := range qwords(s) {
+		if w.num {
+			nums = append(nums, w.w)
+		} else {
+			words = append(words, w.w)
+		}
+	}
+	return words, nums
+}
+
+// terms strips the @position of term@position.
+func terms(ts []string) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i], _, _ = strings.Cut(t, "@")
+	}
+	return out
 }
 
 // The numbers a text's analysis stores decode to the numbers a query of
@@ -444,14 +454,7 @@ func FuzzAnalyzeText(f *testing.F) {
 		}); err != nil {
 			t.Fatalf("%q: %v", s, err)
 		}
-		var qs, qn []string
-		for _, w := range qwords(s) {
-			if w.num {
-				qn = append(qn, w.w)
-			} else {
-				qs = append(qs, w.w)
-			}
-		}
+		qs, qn := splitQuery(s)
 		var ws []string
 		for _, tk := range (splitWords{}).Tokenize([]byte(a.words["filename"][0])) {
 			ws = append(ws, string(tk.Term))

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/searcher"
@@ -91,12 +93,26 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 		closeAll()
 		return nil, fmt.Errorf("NEAR: %w", err)
 	}
-	return &nearSearcher{q: q, r: r, must: must, words: words, pos: make([][]uint64, len(words))}, nil
+	ns := &nearSearcher{q: q, r: r, must: must, words: words, pos: make([][]uint64, len(words))}
+	if is, ok := r.(*scorch.IndexSnapshot); ok && len(q.nums) > 0 {
+		// numpos is read straight from the document's segment: through
+		// Document, each read also looked the document's id up twice.
+		var at uint64
+		ns.segs = []*scorch.SegmentSnapshot{}
+		for _, seg := range is.Segments() {
+			ns.segs, ns.offsets = append(ns.segs, seg), append(ns.offsets, at)
+			at += seg.Segment().Count()
+		}
+	}
+	return ns, nil
 }
 
 type nearSearcher struct {
-	q     *nearQuery
-	r     index.IndexReader
+	q       *nearQuery
+	r       index.IndexReader
+	segs    []*scorch.SegmentSnapshot // with offsets, the segments of r's documents (numbers' phrases only)
+	offsets []uint64
+	raw     []byte
 	must  search.Searcher
 	words []string   // the distinct words of both sides
 	pos   [][]uint64 // their positions in the document at hand
@@ -174,21 +190,23 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 
 // numpos reads the numbers of a document (analysis.go).
 func (s *nearSearcher) numpos(dm *search.DocumentMatch) ([]byte, error) {
-	id, err := s.r.ExternalID(dm.IndexInternalID)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := s.r.Document(id)
-	if err != nil || doc == nil {
-		return nil, err
-	}
-	var raw []byte
-	doc.VisitFields(func(f index.Field) {
-		if f.Name() == numPosField {
-			raw = f.Value()
+	if s.segs != nil {
+		n := dm.IndexInternalID.Value()
+		i := sort.Search(len(s.offsets), func(i int) bool { return s.offsets[i] > n }) - 1
+		if i < 0 {
+			return nil, fmt.Errorf("document %d in no segment", n)
 		}
-	})
-	return raw, nil
+		s.raw = s.raw[:0]
+		err := s.segs[i].VisitDocument(n-s.offsets[i], func(name string, _ byte, v []byte, _ []uint64) bool {
+			if name == numPosField {
+				s.raw = append(s.raw, v...)
+				return false
+			}
+			return true
+		})
+		return s.raw, err
+	}
+	return nil, fmt.Errorf("index reader %T: numbers cannot be read", s.r)
 }
 
 // starts returns the positions where the words of a side begin in
