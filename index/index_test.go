@@ -464,3 +464,44 @@ func FuzzAnalyzeText(f *testing.F) {
 		}
 	})
 }
+
+// A search sees only each item's current version, whether the query is
+// ANDed with current:true (terms) or walked hit by hit with NOT
+// current:false (phrases, NEAR, numbers): both ways give the same items.
+func TestCurrentVersionsEitherWay(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Tenant(t, "t")
+	put := func(item, text string) {
+		js, _ := json.Marshal(map[string]any{"body": map[string]string{"contentType": "text", "content": text}, "createdDateTime": "2025-03-01T10:00:00Z"})
+		ref, err := s.PutBytes(ctx, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": item, "path": "channels/General"}, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("A", "wire transfer 1234567 today")
+	put("B", "wire transfer 1234567 today")
+	put("A", "wire transfer cancelled") // A's second version
+	ix := indexed(t, s)
+	for q, want := range map[string][2]int{ // current, all versions
+		`transfer`:                     {2, 3},
+		`"wire transfer"`:              {2, 3},
+		`1234567`:                      {1, 2},
+		`"transfer 1234567"`:           {1, 2},
+		`wire NEAR(1) cancelled`:       {1, 1},
+		`today OR "wire transfer"`:     {2, 3},
+		`transfer NOT "1234567 today"`: {1, 1},
+	} {
+		for i, all := range []bool{false, true} {
+			res, err := ix.Search(ctx, nil, q, Options{AllVersions: all, NoSnippets: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Total != want[i] || len(res.Hits) != want[i] {
+				t.Errorf("%s (all versions %v): %d hits, total %d, want %d", q, all, len(res.Hits), res.Total, want[i])
+			}
+		}
+	}
+}
