@@ -113,9 +113,9 @@ type nearSearcher struct {
 	segs    []*scorch.SegmentSnapshot // with offsets, the segments of r's documents (numbers' phrases only)
 	offsets []uint64
 	raw     []byte
-	must  search.Searcher
-	words []string   // the distinct words of both sides
-	pos   [][]uint64 // their positions in the document at hand
+	must    search.Searcher
+	words   []string   // the distinct words of both sides
+	pos     [][]uint64 // their positions in the document at hand
 }
 
 // keep reports whether a document holding every word has the two sides
