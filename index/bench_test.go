@@ -136,6 +136,9 @@ func BenchmarkQuery(b *testing.B) {
 	for _, q := range []struct{ name, q string }{
 		{"term", "reconciliation"},
 		{"phrase", `"bank reconciliation"`},
+		// A phrase of body words, each in nearly every item (bodies are
+		// not paired: every item's positions are read).
+		{"phrase-body", `"the ledger"`},
 		{"property+date", "from:alice* sent>=2025-01-01 sent<2025-06-01"},
 		{"wildcard", "recon*"},
 		{"near", "ledger NEAR(3) noted"},
