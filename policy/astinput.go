@@ -32,7 +32,7 @@ type builder struct {
 	times map[int64]timeTerm   // one term per distinct moment: captures of a run share seconds
 	slab  []ast.Term           // terms are handed out of slabs: one allocation for thousands
 
-	lastCaptured struct { // the previous account's captured workloads
+	lastStrs struct { // the list strs made last
 		s []string
 		t *ast.Term
 	}
@@ -78,6 +78,11 @@ func (b *builder) sum() string {
 // str is a string term; terms are immutable, so equal strings share one.
 func (b *builder) str(s string) *ast.Term {
 	b.write('s', s)
+	return b.strTerm(s)
+}
+
+// strTerm is str without the hashing.
+func (b *builder) strTerm(s string) *ast.Term {
 	t := b.terms[s]
 	if t == nil {
 		t = ast.StringTerm(s)
@@ -155,9 +160,11 @@ func (b *builder) kv(k key, v *ast.Term) [2]*ast.Term {
 }
 
 func (b *builder) arr(ts []*ast.Term) *ast.Term {
-	b.buf = strconv.AppendInt(append(b.buf, 'a'), int64(len(ts)), 10)
+	b.arrHeader(len(ts))
 	return b.term(ast.NewArray(ts...))
 }
+
+func (b *builder) arrHeader(n int) { b.buf = strconv.AppendInt(append(b.buf, 'a'), int64(n), 10) }
 
 func (b *builder) optTime(t *time.Time) *ast.Term {
 	if t == nil {
@@ -173,20 +180,22 @@ func (b *builder) optStr(s string) *ast.Term {
 	return b.str(s)
 }
 
-// strsHash hashes what strs would, without building the term.
-func (b *builder) strsHash(ss []string) {
+// strs is an array of strings, hashed as str and arr would. A list equal
+// to the one before shares its term (terms are immutable): most accounts
+// have the same workloads captured as the account before.
+func (b *builder) strs(ss []string) *ast.Term {
+	if b.lastStrs.t == nil || !slices.Equal(ss, b.lastStrs.s) {
+		ts := make([]*ast.Term, len(ss))
+		for i, s := range ss {
+			ts[i] = b.strTerm(s)
+		}
+		b.lastStrs.s, b.lastStrs.t = ss, b.term(ast.NewArray(ts...))
+	}
 	for _, s := range ss {
 		b.write('s', s)
 	}
-	b.buf = strconv.AppendInt(append(b.buf, 'a'), int64(len(ss)), 10)
-}
-
-func (b *builder) strs(ss []string) *ast.Term {
-	ts := make([]*ast.Term, len(ss))
-	for i, s := range ss {
-		ts[i] = b.str(s)
-	}
-	return b.arr(ts)
+	b.arrHeader(len(ss))
+	return b.lastStrs.t
 }
 
 func (b *builder) checks(cs []Check) *ast.Term {
@@ -212,20 +221,11 @@ func (b *builder) account(a *Account) *ast.Term {
 	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
 	wsTerm := b.term(ast.NewObject(ws...))
 	s := a.Summary()
-	// Most accounts have the same workloads captured as the one before:
-	// they share its array term (terms are immutable).
-	captured := b.lastCaptured.t
-	if slices.Equal(s.Captured, b.lastCaptured.s) && captured != nil {
-		b.strsHash(s.Captured)
-	} else {
-		captured = b.strs(s.Captured)
-		b.lastCaptured.s, b.lastCaptured.t = s.Captured, captured
-	}
 	return b.obj(b.kv(kUPN, b.str(a.UPN)), b.kv(kID, b.optStr(a.ID)), b.kv(kKind, b.str(a.Kind)), b.kv(kState, b.str(a.State)),
 		b.kv(kEnabled, b.boolean(a.Enabled)), b.kv(kLicensed, b.boolean(a.Licensed)),
 		b.kv(kDepartedSince, b.optTime(a.DepartedSince)), b.kv(kDepartedReason, b.optStr(a.DepartedReason)), b.kv(kOnHold, b.boolean(a.OnHold)),
 		b.kv(kWorkloads, wsTerm),
-		b.kv(kLastCapture, b.optTime(s.LastCapture)), b.kv(kOldestLastCapture, b.optTime(s.OldestLastCapture)), b.kv(kCapturedWorkloads, captured))
+		b.kv(kLastCapture, b.optTime(s.LastCapture)), b.kv(kOldestLastCapture, b.optTime(s.OldestLastCapture)), b.kv(kCapturedWorkloads, b.strs(s.Captured)))
 }
 
 // accountBlock is how many accounts are hashed together: each block is

@@ -200,12 +200,11 @@ func (b *Bundle) Eval(ctx context.Context, inv *Inventory) (*Result, error) {
 
 // toFinding checks one value of data.holdfast.findings.
 func toFinding(v any) (Finding, error) {
+	js := func() []byte { b, _ := json.Marshal(v); return b } // for errors only
 	m, ok := v.(map[string]any)
 	if !ok {
-		js, _ := json.Marshal(v)
-		return Finding{}, fmt.Errorf("a rule produced a finding that is not an object: %s", js)
+		return Finding{}, fmt.Errorf("a rule produced a finding that is not an object: %s", js())
 	}
-	js := func() []byte { b, _ := json.Marshal(v); return b } // for errors only
 	var f Finding
 	str := func(k string, required bool) (string, error) {
 		x, present := m[k]
