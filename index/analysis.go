@@ -114,8 +114,7 @@ func init() {
 	})
 }
 
-// The word tokenizer and lower-casing of the text analyzer (newMapping),
-// without its filters: what numbers and qwords see. Both are stateless.
+// The word tokenizer and lower-casing tokenize uses. Both are stateless.
 var (
 	wordTokenizer = unicode.NewUnicodeTokenizer()
 	lowerFilter   = lowercase.NewLowerCaseFilter()
@@ -197,10 +196,11 @@ func analyzeText(values func(field string) (vs []string, list bool)) analyzedTex
 				if k, _ := numKey(string(t.Term)); !slices.Contains(a.keys[f], k) {
 					a.keys[f] = append(a.keys[f], k)
 				}
-				p := uint64(t.Position)
+				var value uint64
 				if list {
-					p |= uint64(ap+1) << 32
+					value = uint64(ap + 1)
 				}
+				p := valuePos(uint64(t.Position), value)
 				a.pos = binary.AppendUvarint(a.pos, uint64(fi))
 				a.pos = binary.AppendUvarint(a.pos, p)
 				a.pos = binary.AppendUvarint(a.pos, uint64(len(t.Term)))
@@ -211,6 +211,13 @@ func analyzeText(values func(field string) (vs []string, list bool)) analyzedTex
 	}
 	return a
 }
+
+// valuePos is a word's position as phrases compare them. A field of
+// several values (a file's name whole and split) numbers the words of
+// each value from 1: the value (1 for the first of a list, 0 for a field
+// of one value) goes in the high bits, so that words of two values are
+// never next to each other.
+func valuePos(pos, value uint64) uint64 { return pos | value<<32 }
 
 // numPositions calls fn for each number token numpos holds.
 func numPositions(raw []byte, fn func(field, term string, pos uint64)) error {

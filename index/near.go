@@ -93,12 +93,16 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 		closeAll()
 		return nil, fmt.Errorf("NEAR: %w", err)
 	}
-	ns := &nearSearcher{q: q, r: r, must: must, words: words, pos: make([][]uint64, len(words))}
-	if is, ok := r.(*scorch.IndexSnapshot); ok && len(q.nums) > 0 {
+	ns := &nearSearcher{q: q, must: must, words: words, pos: make([][]uint64, len(words))}
+	if len(q.nums) > 0 {
 		// numpos is read straight from the document's segment: through
 		// Document, each read also looked the document's id up twice.
+		is, ok := r.(*scorch.IndexSnapshot)
+		if !ok {
+			must.Close()
+			return nil, fmt.Errorf("NEAR: index reader %T: numbers cannot be read", r)
+		}
 		var at uint64
-		ns.segs = []*scorch.SegmentSnapshot{}
 		for _, seg := range is.Segments() {
 			ns.segs, ns.offsets = append(ns.segs, seg), append(ns.offsets, at)
 			at += seg.Segment().Count()
@@ -109,8 +113,7 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 
 type nearSearcher struct {
 	q       *nearQuery
-	r       index.IndexReader
-	segs    []*scorch.SegmentSnapshot // with offsets, the segments of r's documents (numbers' phrases only)
+	segs    []*scorch.SegmentSnapshot // with offsets, the segments of the reader's documents (for numbers)
 	offsets []uint64
 	raw     []byte
 	must    search.Searcher
@@ -149,13 +152,11 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 		if l.Field != s.q.field {
 			continue
 		}
-		// A field of several values (a file's name whole and split) numbers
-		// the words of each value from 1: the value goes in the high bits,
-		// so that words of two values are never next to each other.
-		p := l.Location.Pos
+		var value uint64
 		if ap := l.Location.ArrayPositions; len(ap) > 0 {
-			p |= (ap[0] + 1) << 32
+			value = ap[0] + 1
 		}
+		p := valuePos(l.Location.Pos, value)
 		for i, w := range s.words {
 			if w == l.Term {
 				s.pos[i] = append(s.pos[i], p)
@@ -190,23 +191,20 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 
 // numpos reads the numbers of a document (analysis.go).
 func (s *nearSearcher) numpos(dm *search.DocumentMatch) ([]byte, error) {
-	if s.segs != nil {
-		n := dm.IndexInternalID.Value()
-		i := sort.Search(len(s.offsets), func(i int) bool { return s.offsets[i] > n }) - 1
-		if i < 0 {
-			return nil, fmt.Errorf("document %d in no segment", n)
-		}
-		s.raw = s.raw[:0]
-		err := s.segs[i].VisitDocument(n-s.offsets[i], func(name string, _ byte, v []byte, _ []uint64) bool {
-			if name == numPosField {
-				s.raw = append(s.raw, v...)
-				return false
-			}
-			return true
-		})
-		return s.raw, err
+	n := dm.IndexInternalID.Value()
+	i := sort.Search(len(s.offsets), func(i int) bool { return s.offsets[i] > n }) - 1
+	if i < 0 {
+		return nil, fmt.Errorf("document %d in no segment", n)
 	}
-	return nil, fmt.Errorf("index reader %T: numbers cannot be read", s.r)
+	s.raw = s.raw[:0]
+	err := s.segs[i].VisitDocument(n-s.offsets[i], func(name string, _ byte, v []byte, _ []uint64) bool {
+		if name == numPosField {
+			s.raw = append(s.raw, v...)
+			return false
+		}
+		return true
+	})
+	return s.raw, err
 }
 
 // starts returns the positions where the words of a side begin in
