@@ -110,25 +110,9 @@ func BenchmarkIndex(b *testing.B) {
 // kinds of query the issue names.
 func BenchmarkQuery(b *testing.B) {
 	n := benchItems()
-	s := benchStore(b, n, 2500)
 	ctx := context.Background()
-	ix, err := Open(filepath.Join(b.TempDir(), "index"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	ix := benchIndex(b, n)
 	defer ix.Close()
-	start := time.Now()
-	if _, err := ix.Update(ctx, s, nil); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("indexed %d items at %.0f items/s", n, float64(n)/time.Since(start).Seconds())
-	start = time.Now()
-	// Measured on the index as Bleve's merger leaves it in time (and as
-	// index rebuild ends): merged segments, no merge running meanwhile.
-	if err := ix.Compact(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("compacted in %v; %d bytes", time.Since(start), settledSize(ix.dir))
 	// The garbage of indexing a million items is collected before
 	// measuring, as a server's would be long before: otherwise the
 	// collections it takes land in one query in fifty.
@@ -165,4 +149,43 @@ func BenchmarkQuery(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// benchIndex opens an index of n synthetic messages, compacted. With
+// HOLDFAST_INDEX_BENCH_DIR set, it is kept there (as index-<n>) and
+// reused by later runs: a million takes a quarter of an hour to build.
+func benchIndex(b *testing.B, n int) *Index {
+	ctx := context.Background()
+	dir := filepath.Join(b.TempDir(), "index")
+	if keep := os.Getenv("HOLDFAST_INDEX_BENCH_DIR"); keep != "" {
+		dir = filepath.Join(keep, fmt.Sprintf("index-%d", n))
+		if ix, err := Open(dir); err == nil {
+			if c, err := ix.DocCount(); err == nil && c == uint64(n) {
+				b.Logf("reusing %s", dir)
+				return ix
+			}
+			ix.Close()
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := benchStore(b, n, 2500)
+	ix, err := Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("indexed %d items at %.0f items/s", n, float64(n)/time.Since(start).Seconds())
+	start = time.Now()
+	// Measured on the index as Bleve's merger leaves it in time (and as
+	// index rebuild ends): merged segments, no merge running meanwhile.
+	if err := ix.Compact(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("compacted in %v; %d bytes", time.Since(start), settledSize(ix.dir))
+	return ix
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -145,8 +146,27 @@ var directSort = 1000 // a variable for tests
 // hold enough of them: every hit of those months comes before every hit
 // of an older one, so the page is the same.
 func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, fields []string) (search.DocumentMatchCollection, int, error) {
-	total, err := ix.count(ctx, q)
-	if err != nil {
+	// With the hits as bitmaps, a month's count is one AND away. With at
+	// most directSort of them, every hit is sorted and the search counts
+	// them itself (total stays -1), deciding any in doubt on the way.
+	monthCount := func(m string) (int, error) { return ix.count(ctx, bleve.NewConjunctionQuery(q, monthQuery(m))) }
+	total := -1
+	hs, release, err := ix.bitmapHits(ctx, q)
+	switch {
+	case err == nil:
+		defer release()
+		if most := hs.most(); most > directSort && most > offset+limit {
+			if err := hs.exact(ctx, ix.b.Mapping()); err != nil {
+				return nil, 0, err
+			}
+			total = hs.sure()
+			monthCount = func(m string) (int, error) { return hs.countTerm("month", m) }
+		}
+	case errors.Is(err, errNoBitmap):
+		if total, err = ix.count(ctx, q); err != nil {
+			return nil, 0, err
+		}
+	default:
 		return nil, 0, err
 	}
 	want := offset + limit
@@ -157,13 +177,12 @@ func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, f
 		}
 		var picked []query.Query
 		for n, i := 0, 0; i < len(months) && n < want; i++ {
-			mq := monthQuery(months[i])
-			c, err := ix.count(ctx, bleve.NewConjunctionQuery(q, mq))
+			c, err := monthCount(months[i])
 			if err != nil {
 				return nil, 0, err
 			}
 			if c > 0 {
-				picked, n = append(picked, mq), n+c
+				picked, n = append(picked, monthQuery(months[i])), n+c
 			}
 		}
 		q = bleve.NewConjunctionQuery(q, bleve.NewDisjunctionQuery(picked...))
@@ -176,11 +195,53 @@ func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, f
 	if err != nil {
 		return nil, 0, err
 	}
+	if total < 0 {
+		total = int(res.Total)
+	}
 	return res.Hits, total, nil
 }
 
-// count counts the hits of q without sorting or loading them.
+// bitmapHits computes the bounds of q's hits as bitmaps (bitmap.go) on a
+// snapshot of the index, which release lets go; errNoBitmap if it cannot.
+func (ix *Index) bitmapHits(ctx context.Context, q query.Query) (*hitSet, func(), error) {
+	if !bitmapable(q) {
+		return nil, nil, errNoBitmap
+	}
+	adv, err := ix.b.Advanced()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return nil, nil, err
+	}
+	hs, err := hits(r, q)
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return hs, func() { r.Close() }, nil
+}
+
+// count counts the hits of q without sorting or loading them: on bitmaps
+// where it can, else through Bleve's collector.
 func (ix *Index) count(ctx context.Context, q query.Query) (int, error) {
+	hs, release, err := ix.bitmapHits(ctx, q)
+	if err == nil {
+		defer release()
+		if err := hs.exact(ctx, ix.b.Mapping()); err != nil {
+			return 0, err
+		}
+		return hs.sure(), nil
+	}
+	if !errors.Is(err, errNoBitmap) {
+		return 0, err
+	}
+	return ix.collectorCount(ctx, q)
+}
+
+// collectorCount counts the hits of q through Bleve's collector.
+func (ix *Index) collectorCount(ctx context.Context, q query.Query) (int, error) {
 	req := bleve.NewSearchRequestOptions(q, 0, 0, false)
 	req.Score = bleve.ScoreNone
 	res, err := ix.b.SearchInContext(ctx, req)
