@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -36,6 +37,12 @@ type builder struct {
 		s []string
 		t *ast.Term
 	}
+
+	digits []byte // numbers' digits are handed out of it: never changed once written
+	// scratch of account, reused from account to account
+	keys     []string
+	ws       [][2]*ast.Term
+	captured []string
 }
 
 // term is a new term holding v, from the builder's slab.
@@ -101,8 +108,15 @@ func (b *builder) num(n json.Number) *ast.Term {
 	return b.term(ast.Number(n))
 }
 
+// int is num of n, its digits written into b.digits: a number a term
+// costs no allocation of its own.
 func (b *builder) int(n int64) *ast.Term {
-	return b.num(json.Number(strconv.FormatInt(n, 10)))
+	if cap(b.digits)-len(b.digits) < 20 {
+		b.digits = make([]byte, 0, 16<<10)
+	}
+	at := len(b.digits)
+	b.digits = strconv.AppendInt(b.digits, n, 10)
+	return b.num(json.Number(unsafe.String(&b.digits[at], len(b.digits)-at)))
 }
 
 func (b *builder) ts(t time.Time) *ast.Term {
@@ -189,7 +203,8 @@ func (b *builder) strs(ss []string) *ast.Term {
 		for i, s := range ss {
 			ts[i] = b.strTerm(s)
 		}
-		b.lastStrs.s, b.lastStrs.t = ss, b.term(ast.NewArray(ts...))
+		// A copy: ss may be scratch the caller reuses.
+		b.lastStrs.s, b.lastStrs.t = slices.Clone(ss), b.term(ast.NewArray(ts...))
 	}
 	for _, s := range ss {
 		b.write('s', s)
@@ -206,21 +221,39 @@ func (b *builder) checks(cs []Check) *ast.Term {
 	return b.arr(out)
 }
 
+// account is a's term. Its summary (Account.Summary) is derived here from
+// the workloads as they are visited, in order.
 func (b *builder) account(a *Account) *ast.Term {
-	keys := make([]string, 0, len(a.Workloads))
+	keys := b.keys[:0]
 	for w := range a.Workloads {
 		keys = append(keys, w)
 	}
 	sort.Strings(keys)
-	ws := make([][2]*ast.Term, 0, len(keys))
+	ws := b.ws[:0]
+	var s Summary
+	s.Captured = b.captured[:0]
 	for _, w := range keys {
 		c := a.Workloads[w]
+		if c == nil { // as its JSON says: null
+			ws = append(ws, [2]*ast.Term{b.str(w), ast.NullTerm()})
+			b.buf = append(b.buf, 'z')
+			continue
+		}
 		ws = append(ws, [2]*ast.Term{b.str(w), b.obj(b.kv(kFirstCapture, b.optTime(c.FirstCapture)), b.kv(kLastCapture, b.optTime(c.LastCapture)),
 			b.kv(kItems, b.int(int64(c.Items))), b.kv(kBytes, b.int(c.Bytes)), b.kv(kOldestItem, b.optTime(c.OldestItem)))})
+		if c.LastCapture != nil {
+			s.Captured = append(s.Captured, w)
+			if s.LastCapture == nil || c.LastCapture.After(*s.LastCapture) {
+				s.LastCapture = c.LastCapture
+			}
+			if s.OldestLastCapture == nil || c.LastCapture.Before(*s.OldestLastCapture) {
+				s.OldestLastCapture = c.LastCapture
+			}
+		}
 	}
+	b.keys, b.ws, b.captured = keys, ws, s.Captured
 	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
 	wsTerm := b.term(ast.NewObject(ws...))
-	s := a.Summary()
 	return b.obj(b.kv(kUPN, b.str(a.UPN)), b.kv(kID, b.optStr(a.ID)), b.kv(kKind, b.str(a.Kind)), b.kv(kState, b.str(a.State)),
 		b.kv(kEnabled, b.boolean(a.Enabled)), b.kv(kLicensed, b.boolean(a.Licensed)),
 		b.kv(kDepartedSince, b.optTime(a.DepartedSince)), b.kv(kDepartedReason, b.optStr(a.DepartedReason)), b.kv(kOnHold, b.boolean(a.OnHold)),
