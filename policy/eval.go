@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/holdfast/holdfast"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -23,6 +24,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 //go:embed rego/*.rego rego/data.json
@@ -162,10 +164,28 @@ type Result struct {
 // produces something that is not a well-formed finding is an error, never
 // a silent pass.
 func (b *Bundle) Eval(ctx context.Context, inv *Inventory) (*Result, error) {
+	return b.eval(ctx, inv, true)
+}
+
+// sideBySide are the rules of the default bundle that walk every account
+// (policy/rego/holdfast.rego). OPA evaluates a query on one core, so
+// before the findings they are evaluated side by side, each on its own
+// core, and the findings' evaluation finds their values in OPA's cache
+// of rule values, as it would had it computed them itself. They include
+// what a user's rules add to them; a name the bundle lacks is skipped.
+var sideBySide = []string{"stale_findings", "never_captured_findings", "departed"}
+
+// eval is Eval, with or without the rules of sideBySide evaluated first.
+func (b *Bundle) eval(ctx context.Context, inv *Inventory, split bool) (*Result, error) {
 	const op = "evaluate policy"
 	input, inputHash := inv.Value()
-	r := rego.New(rego.Query("data.holdfast.findings"), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data)), rego.ParsedInput(input))
-	rs, err := r.Eval(ctx)
+	vc := topdown.NewVirtualCache()
+	if split {
+		if err := b.evalSideBySide(ctx, input, vc); err != nil {
+			return nil, holdfast.E(op, holdfast.Invalid, err)
+		}
+	}
+	rs, err := b.evalFindings(ctx, input, vc)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
@@ -196,6 +216,57 @@ func (b *Bundle) Eval(ctx context.Context, inv *Inventory) (*Result, error) {
 	fs := sha256.Sum256(fj)
 	res.FindingsHash = hex.EncodeToString(fs[:])
 	return res, nil
+}
+
+// evalFindings evaluates data.holdfast.findings on input, taking the
+// values of rules from vc where it holds them.
+func (b *Bundle) evalFindings(ctx context.Context, input ast.Value, vc topdown.VirtualCache) (rego.ResultSet, error) {
+	pq, err := rego.New(rego.Query("data.holdfast.findings"), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data))).PrepareForEval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return pq.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(vc))
+}
+
+// evalSideBySide evaluates the rules of sideBySide on input, each in its
+// own goroutine, and puts their values in vc.
+func (b *Bundle) evalSideBySide(ctx context.Context, input ast.Value, vc topdown.VirtualCache) error {
+	type result struct {
+		ref ast.Ref
+		val *ast.Term // nil: undefined
+		err error
+	}
+	results := make([]result, len(sideBySide))
+	var wg sync.WaitGroup
+	for i, name := range sideBySide {
+		ref := ast.MustParseRef("data.holdfast." + name)
+		if len(b.compiler.GetRulesExact(ref)) == 0 {
+			continue
+		}
+		results[i].ref = ref
+		wg.Go(func() {
+			asTerm := func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil } // the value as OPA has it, not as JSON
+			rs, err := rego.New(rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data)),
+				rego.ParsedInput(input), rego.GenerateJSON(asTerm)).Eval(ctx)
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			if len(rs) == 1 && len(rs[0].Expressions) == 1 {
+				results[i].val, _ = rs[0].Expressions[0].Value.(*ast.Term)
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.err != nil {
+			return r.err
+		}
+		if r.val != nil {
+			vc.Put(r.ref, r.val)
+		}
+	}
+	return nil
 }
 
 // toFinding checks one value of data.holdfast.findings.

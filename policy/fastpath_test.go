@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // naiveRules are the coverage and departure rules written the plain way,
@@ -142,5 +145,83 @@ func TestFastRulesEqualNaiveRules(t *testing.T) {
 	}
 	if total < 100 {
 		t.Fatalf("only %d gaps over all rounds: the inventories are too kind to test anything", total)
+	}
+}
+
+// The rules evaluated side by side (sideBySide) give exactly the findings
+// of one evaluation, a user's additions to them included; and the
+// findings' evaluation really takes their values from the cache (were
+// OPA to stop consulting it, they would silently be evaluated twice).
+func TestSideBySideEqualsOneEvaluation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	user := `package holdfast
+
+import rego.v1
+
+stale_findings contains finding("msp-stale-site", "low", a.upn, "sharepoint", "a site's backup is stale", {}) if {
+	some a in input.accounts
+	a.kind == "site"
+	a.oldest_last_capture < stale_before
+}
+
+findings contains finding("msp-many-departed", "medium", "", "", sprintf("%d accounts have left", [count(departed)]), {}) if count(departed) > 3
+`
+	if err := os.WriteFile(filepath.Join(dir, "user.rego"), []byte(user), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 8))
+	now := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
+	rules := map[string]bool{}
+	for round := range 20 {
+		inv := randomInventory(r, 80, now)
+		one, err := b.eval(ctx, inv, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		split, err := b.eval(ctx, inv, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if one.FindingsHash != split.FindingsHash || len(one.Findings) != len(split.Findings) {
+			t.Fatalf("round %d: side by side %d findings (%s), in one evaluation %d (%s)", round, len(split.Findings), split.FindingsHash, len(one.Findings), one.FindingsHash)
+		}
+		for _, f := range one.Findings {
+			rules[f.Rule] = true
+		}
+	}
+	for _, want := range []string{"stale-backup", "never-captured", "departed-not-captured", "msp-stale-site", "msp-many-departed"} {
+		if !rules[want] {
+			t.Errorf("no %s finding in any round: the inventories test too little", want)
+		}
+	}
+
+	// Every rule of sideBySide is in the cache once they have run.
+	in, _ := randomInventory(r, 80, now).Value()
+	vc := topdown.NewVirtualCache()
+	if err := b.evalSideBySide(ctx, in, vc); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range sideBySide {
+		if v, _ := vc.Get(ast.MustParseRef("data.holdfast." + name)); v == nil {
+			t.Errorf("%s is not in the cache after evaluating it", name)
+		}
+	}
+
+	// A value planted in the cache is what the findings get.
+	vc = topdown.NewVirtualCache()
+	planted := ast.MustParseTerm(`{{"rule": "planted", "severity": "low", "message": "from the cache"}}`)
+	vc.Put(ast.MustParseRef("data.holdfast.stale_findings"), planted)
+	in, _ = syntheticInventory(10, now).Value()
+	rs, err := b.evalFindings(ctx, in, vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(rs[0].Expressions[0].Value); !strings.Contains(got, "planted") {
+		t.Errorf("findings %s: the value in the cache was not used", got)
 	}
 }

@@ -61,9 +61,17 @@ stale_before := time.format([now_ns - (input.settings.rpo_hours * 3600000000000)
 
 # --- backup older than the RPO
 
+# The rules that walk every account are sets of their own, which
+# findings takes in: Holdfast evaluates them (and departed) side by side,
+# each on its own core, before the rest (policy/eval.go). Rules added to
+# them are evaluated with them.
+findings contains f if some f in stale_findings
+
+findings contains f if some f in never_captured_findings
+
 # The finding written out, not through finding(): a function call per
 # finding cost a tenth of the evaluation at 8,000 stale workloads.
-findings contains {"rule": "stale-backup", "severity": "high", "tenant": input.tenant, "account": a.upn, "workload": w, "message": msg, "evidence": ev} if {
+stale_findings contains {"rule": "stale-backup", "severity": "high", "tenant": input.tenant, "account": a.upn, "workload": w, "message": msg, "evidence": ev} if {
 	before := stale_before # bound once: a rule's value looked up per account costs more than the test
 	some a in input.accounts
 	a.oldest_last_capture < before
@@ -76,7 +84,7 @@ findings contains {"rule": "stale-backup", "severity": "high", "tenant": input.t
 
 # --- an account or workload never captured
 
-findings contains finding("never-captured", "high", a.upn, w, msg, {"workloads_captured": object.keys(a.workloads)}) if {
+never_captured_findings contains finding("never-captured", "high", a.upn, w, msg, {"workloads_captured": object.keys(a.workloads)}) if {
 	full := full_cover
 	some a in input.accounts
 	a.captured_workloads != full[a.kind]
