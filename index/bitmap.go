@@ -224,21 +224,9 @@ func (b *bounds) prefixTerms(field, prefix string) ([]string, error) {
 	if ts, ok := b.prefixes[k]; ok {
 		return ts, nil
 	}
-	d, err := b.snap.FieldDictPrefix(field, []byte(prefix))
+	ts, err := dictTerms(b.snap.FieldDictPrefix(field, []byte(prefix)))
 	if err != nil {
 		return nil, err
-	}
-	defer d.Close()
-	var ts []string
-	for {
-		e, err := d.Next()
-		if err != nil {
-			return nil, err
-		}
-		if e == nil {
-			break
-		}
-		ts = append(ts, e.Term)
 	}
 	b.prefixes[k] = ts
 	return ts, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 	"github.com/holdfast/holdfast"
 )
 
@@ -254,7 +255,17 @@ func (ix *Index) collectorCount(ctx context.Context, q query.Query) (int, error)
 // months are the months (UTC, 2006-01) the index's documents are dated
 // in, newest first.
 func (ix *Index) months() ([]string, error) {
-	d, err := ix.b.FieldDict("month")
+	out, err := dictTerms(ix.b.FieldDict("month"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(out)))
+	return out, nil
+}
+
+// dictTerms reads the terms of a field dictionary (as opened, with its
+// error), in order, and closes it.
+func dictTerms(d index.FieldDict, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -266,12 +277,10 @@ func (ix *Index) months() ([]string, error) {
 			return nil, err
 		}
 		if e == nil {
-			break
+			return out, nil
 		}
 		out = append(out, e.Term)
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(out)))
-	return out, nil
 }
 
 // monthQuery matches the documents dated in month m (2006-01).

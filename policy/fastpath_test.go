@@ -110,15 +110,22 @@ func randomInventory(r *rand.Rand, n int, now time.Time) *Inventory {
 	return inv
 }
 
-func TestFastRulesEqualNaiveRules(t *testing.T) {
+// bundleWith is the default bundle with one user file of Rego.
+func bundleWith(t *testing.T, name, src string) *Bundle {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "naive.rego"), []byte(naiveRules), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b, err := LoadBundle(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+func TestFastRulesEqualNaiveRules(t *testing.T) {
+	b := bundleWith(t, "naive.rego", naiveRules)
 	r := rand.New(rand.NewPCG(1, 2))
 	now := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
 	total := 0
@@ -154,7 +161,6 @@ func TestFastRulesEqualNaiveRules(t *testing.T) {
 // OPA to stop consulting it, they would silently be evaluated twice).
 func TestSideBySideEqualsOneEvaluation(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
 	user := `package holdfast
 
 import rego.v1
@@ -167,13 +173,7 @@ stale_findings contains finding("msp-stale-site", "low", a.upn, "sharepoint", "a
 
 findings contains finding("msp-many-departed", "medium", "", "", sprintf("%d accounts have left", [count(departed)]), {}) if count(departed) > 3
 `
-	if err := os.WriteFile(filepath.Join(dir, "user.rego"), []byte(user), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b, err := LoadBundle(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := bundleWith(t, "user.rego", user)
 	r := rand.New(rand.NewPCG(5, 8))
 	now := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
 	rules := map[string]bool{}
