@@ -2,7 +2,10 @@ package index
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -74,29 +77,68 @@ func hits(r index.IndexReader, q query.Query) (*hitSet, error) {
 }
 
 // exact decides the documents in doubt with Bleve's searcher for the
-// whole query (m the index's mapping): the matches join the hits.
+// whole query (m the index's mapping): the matches join the hits. Many
+// documents in doubt (a phrase of words in nearly every item) are cut
+// into runs decided side by side, one searcher each: a searcher reads
+// positions on one core.
 func (hs *hitSet) exact(ctx context.Context, m mapping.IndexMapping) error {
 	if len(hs.doubt) == 0 {
 		return nil
 	}
+	runs := 1
+	if len(hs.doubt) >= exactRun {
+		runs = min(runtime.GOMAXPROCS(0), len(hs.doubt)/(exactRun/2))
+	}
+	matched := make([][]uint64, runs)
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		lo, hi := len(hs.doubt)*i/runs, len(hs.doubt)*(i+1)/runs
+		wg.Go(func() { matched[i], errs[i] = hs.decide(ctx, m, hs.doubt[lo:hi]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	seg, first, end := 0, uint64(0), hs.segs[0].Segment().Count() // the segment of the document at hand, its numbers [first, end)
+	for _, run := range matched {
+		for _, d := range run {
+			for d >= end {
+				seg++
+				first, end = end, end+hs.segs[seg].Segment().Count()
+			}
+			hs.hits[seg].Add(uint32(d - first))
+		}
+	}
+	hs.doubt = nil
+	return nil
+}
+
+// exactRun is the fewest documents in doubt worth a searcher of their own.
+var exactRun = 8192 // a variable for tests
+
+// decide returns those of the documents in doubt (global numbers,
+// ascending) that the query matches, advancing a searcher of its own to
+// each in turn.
+func (hs *hitSet) decide(ctx context.Context, m mapping.IndexMapping, doubt []uint64) ([]uint64, error) {
 	s, err := hs.q.Searcher(ctx, hs.snap, m, search.SearcherOptions{Score: "none"})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.Close()
 	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize()+1, 0), IndexReader: hs.snap}
+	var out []uint64
 	var at uint64 // the match the searcher stands at
 	started := false
-	seg, first, end := 0, uint64(0), hs.segs[0].Segment().Count() // the segment of the document at hand, its numbers [first, end)
 	buf := make([]byte, 8)
-	for _, d := range hs.doubt {
+	for _, d := range doubt {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		if !started || at < d {
 			dm, err := s.Advance(sctx, index.NewIndexInternalID(buf, d))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if dm == nil {
 				break // no more matches
@@ -104,17 +146,11 @@ func (hs *hitSet) exact(ctx context.Context, m mapping.IndexMapping) error {
 			started, at = true, dm.IndexInternalID.Value()
 			sctx.DocumentMatchPool.Put(dm)
 		}
-		if at != d {
-			continue
+		if at == d {
+			out = append(out, d)
 		}
-		for d >= end {
-			seg++
-			first, end = end, end+hs.segs[seg].Segment().Count()
-		}
-		hs.hits[seg].Add(uint32(d - first))
 	}
-	hs.doubt = nil
-	return nil
+	return out, nil
 }
 
 // sure is how many hits there are at least, most how many at most; once
