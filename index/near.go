@@ -52,12 +52,8 @@ func newNearQuery(field string, left, right []qword, n int) *nearQuery {
 
 func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping.IndexMapping, o search.SearcherOptions) (search.Searcher, error) {
 	o.IncludeTermVectors = true
-	var words []string // the distinct words of both sides, one term searcher each
-	for _, w := range append(append([]string{}, q.left...), q.right...) {
-		if !slices.Contains(words, w) {
-			words = append(words, w)
-		}
-	}
+	check := newNearCheck(q)
+	words := check.words // one term searcher each
 	ts := make([]search.Searcher, 0, len(words))
 	closeAll := func() {
 		for _, s := range ts {
@@ -93,7 +89,7 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 		closeAll()
 		return nil, fmt.Errorf("NEAR: %w", err)
 	}
-	ns := &nearSearcher{q: q, must: must, words: words, pos: make([][]uint64, len(words))}
+	ns := &nearSearcher{nearCheck: check, must: must}
 	if len(q.nums) > 0 {
 		// numpos is read straight from the document's segment: through
 		// Document, each read also looked the document's id up twice.
@@ -112,13 +108,11 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 }
 
 type nearSearcher struct {
-	q       *nearQuery
+	nearCheck
 	segs    []*scorch.SegmentSnapshot // with offsets, the segments of the reader's documents (for numbers)
 	offsets []uint64
 	raw     []byte
 	must    search.Searcher
-	words   []string   // the distinct words of both sides
-	pos     [][]uint64 // their positions in the document at hand
 }
 
 // keep reports whether a document holding every word has the two sides
@@ -126,25 +120,13 @@ type nearSearcher struct {
 // reads the term locations as the term searchers left them, without
 // building maps: a common word's NEAR looks at most documents.
 func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch) (bool, error) {
-	for i := range s.pos {
-		s.pos[i] = s.pos[i][:0]
-	}
+	s.reset()
 	if len(s.q.nums) > 0 {
 		raw, err := s.numpos(dm)
 		if err != nil {
 			return false, err
 		}
-		err = numPositions(raw, func(field, term string, p uint64) {
-			if field != s.q.field {
-				return
-			}
-			for i, w := range s.words {
-				if s.q.nums[w] && (term == w || s.q.prefix && strings.HasPrefix(term, w)) {
-					s.pos[i] = append(s.pos[i], p)
-				}
-			}
-		})
-		if err != nil {
+		if err := s.addNumbers(raw); err != nil {
 			return false, err
 		}
 	}
@@ -152,36 +134,11 @@ func (s *nearSearcher) keep(ctx *search.SearchContext, dm *search.DocumentMatch)
 		if l.Field != s.q.field {
 			continue
 		}
-		var value uint64
-		if ap := l.Location.ArrayPositions; len(ap) > 0 {
-			value = ap[0] + 1
-		}
-		p := valuePos(l.Location.Pos, value)
-		for i, w := range s.words {
-			if w == l.Term {
-				s.pos[i] = append(s.pos[i], p)
-			}
+		if i := slices.Index(s.words, l.Term); i >= 0 {
+			s.add(i, l.Location.Pos, l.Location.ArrayPositions)
 		}
 	}
-	for _, p := range s.pos {
-		slices.Sort(p)
-	}
-	ls := s.starts(s.q.left)
-	ok := len(s.q.right) == 0 && len(ls) > 0
-	rs := s.starts(s.q.right)
-	nl, nr := uint64(len(s.q.left)), uint64(len(s.q.right))
-	for _, a := range ls {
-		for _, b := range rs {
-			// words between the end of one side and the start of the other
-			if (b > a+nl-1 && b-(a+nl-1)-1 <= uint64(s.q.n)) || (a > b+nr-1 && a-(b+nr-1)-1 <= uint64(s.q.n)) {
-				ok = true
-				break
-			}
-		}
-		if ok {
-			break
-		}
-	}
+	ok := s.near()
 	dm.Locations, dm.FieldTermLocations = nil, dm.FieldTermLocations[:0]
 	if !ok {
 		ctx.DocumentMatchPool.Put(dm)
@@ -207,13 +164,85 @@ func (s *nearSearcher) numpos(dm *search.DocumentMatch) ([]byte, error) {
 	return s.raw, err
 }
 
+// nearCheck decides a nearQuery for one document at a time from the
+// positions of its words there, however they were read.
+type nearCheck struct {
+	q     *nearQuery
+	words []string   // the distinct words of both sides
+	pos   [][]uint64 // their positions in the document at hand (valuePos)
+}
+
+func newNearCheck(q *nearQuery) nearCheck {
+	var words []string
+	for _, w := range append(append([]string{}, q.left...), q.right...) {
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return nearCheck{q: q, words: words, pos: make([][]uint64, len(words))}
+}
+
+// reset forgets the document before.
+func (c *nearCheck) reset() {
+	for i := range c.pos {
+		c.pos[i] = c.pos[i][:0]
+	}
+}
+
+// add records that word i is at pos in value ap[0] of the field.
+func (c *nearCheck) add(i int, pos uint64, ap []uint64) {
+	var value uint64
+	if len(ap) > 0 {
+		value = ap[0] + 1
+	}
+	c.pos[i] = append(c.pos[i], valuePos(pos, value))
+}
+
+// addNumbers records the positions of the query's numbers in the field
+// from the document's numpos.
+func (c *nearCheck) addNumbers(raw []byte) error {
+	return numPositions(raw, func(field, term string, p uint64) {
+		if field != c.q.field {
+			return
+		}
+		for i, w := range c.words {
+			if c.q.nums[w] && (term == w || c.q.prefix && strings.HasPrefix(term, w)) {
+				c.pos[i] = append(c.pos[i], p)
+			}
+		}
+	})
+}
+
+// near reports whether the document's positions hold the phrase, or the
+// two sides near enough.
+func (c *nearCheck) near() bool {
+	for _, p := range c.pos {
+		slices.Sort(p)
+	}
+	ls := c.starts(c.q.left)
+	if len(c.q.right) == 0 {
+		return len(ls) > 0
+	}
+	rs := c.starts(c.q.right)
+	nl, nr := uint64(len(c.q.left)), uint64(len(c.q.right))
+	for _, a := range ls {
+		for _, b := range rs {
+			// words between the end of one side and the start of the other
+			if (b > a+nl-1 && b-(a+nl-1)-1 <= uint64(c.q.n)) || (a > b+nr-1 && a-(b+nr-1)-1 <= uint64(c.q.n)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // starts returns the positions where the words of a side begin in
 // sequence.
-func (s *nearSearcher) starts(side []string) []uint64 {
+func (c *nearCheck) starts(side []string) []uint64 {
 	if len(side) == 0 {
 		return nil
 	}
-	at := func(w string) []uint64 { return s.pos[slices.Index(s.words, w)] }
+	at := func(w string) []uint64 { return c.pos[slices.Index(c.words, w)] }
 	var out []uint64
 	for _, p := range at(side[0]) {
 		in := true
