@@ -9,8 +9,6 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
-	"github.com/blevesearch/bleve/v2/mapping"
-	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
@@ -29,11 +27,12 @@ import (
 // hitSet is the hits of a query in each segment of one index snapshot:
 // those sure, and the documents in doubt until exact decides them.
 type hitSet struct {
-	snap  *scorch.IndexSnapshot
-	q     query.Query
-	segs  []*scorch.SegmentSnapshot
-	hits  []*roaring.Bitmap // per segment, deleted documents removed
-	doubt []uint64          // global numbers of documents that may match, ascending
+	snap     *scorch.IndexSnapshot
+	q        query.Query
+	segs     []*scorch.SegmentSnapshot
+	hits     []*roaring.Bitmap // per segment, deleted documents removed
+	doubt    []*roaring.Bitmap // per segment, the documents that may match besides (nil: none)
+	prefixes map[[2]string][]string
 }
 
 // errNoBitmap says a query holds a kind of query hits cannot compute.
@@ -46,108 +45,188 @@ func hits(r index.IndexReader, q query.Query) (*hitSet, error) {
 	if !ok || !bitmapable(q) {
 		return nil, errNoBitmap
 	}
-	hs := &hitSet{snap: is, q: q, segs: is.Segments()}
-	prefixes := map[[2]string][]string{} // the terms of a prefix in a field, in the whole snapshot
-	var offset uint64
-	for _, seg := range hs.segs {
-		b := bounds{seg: seg, snap: is, prefixes: prefixes}
+	hs := &hitSet{snap: is, q: q, segs: is.Segments(), prefixes: map[[2]string][]string{}}
+	hs.doubt = make([]*roaring.Bitmap, len(hs.segs))
+	for i, seg := range hs.segs {
+		b := bounds{seg: seg, snap: is, prefixes: hs.prefixes}
 		lo, hi, err := b.eval(q)
 		if err != nil {
 			return nil, err
 		}
-		if del := seg.Deleted(); del != nil && !del.IsEmpty() {
-			if lo == hi {
-				lo = roaring.AndNot(lo, del)
-				hi = lo
-			} else {
-				lo, hi = roaring.AndNot(lo, del), roaring.AndNot(hi, del)
-			}
-		}
+		lo, hi = hs.live(i, lo, hi)
 		if lo != hi && !lo.Equals(hi) {
-			it := roaring.AndNot(hi, lo).Iterator()
-			for it.HasNext() {
-				hs.doubt = append(hs.doubt, offset+uint64(it.Next()))
-			}
-			lo = lo.Clone() // its own: exact adds to it
+			hs.doubt[i] = roaring.AndNot(hi, lo)
 		}
 		hs.hits = append(hs.hits, lo)
-		offset += seg.Segment().Count()
 	}
 	return hs, nil
 }
 
-// exact decides the documents in doubt with Bleve's searcher for the
-// whole query (m the index's mapping): the matches join the hits. Many
-// documents in doubt (a phrase of words in nearly every item) are cut
-// into runs decided side by side, one searcher each: a searcher reads
-// positions on one core.
-func (hs *hitSet) exact(ctx context.Context, m mapping.IndexMapping) error {
-	if len(hs.doubt) == 0 {
-		return nil
+// live takes segment i's deleted documents out of lo and hi.
+func (hs *hitSet) live(i int, lo, hi *roaring.Bitmap) (*roaring.Bitmap, *roaring.Bitmap) {
+	del := hs.segs[i].Deleted()
+	switch {
+	case del == nil || del.IsEmpty():
+		return lo, hi
+	case lo == hi:
+		lo = roaring.AndNot(lo, del)
+		return lo, lo
 	}
-	runs := 1
-	if len(hs.doubt) >= exactRun {
-		runs = min(runtime.GOMAXPROCS(0), len(hs.doubt)/(exactRun/2))
-	}
-	matched := make([][]uint64, runs)
-	errs := make([]error, runs)
-	var wg sync.WaitGroup
-	for i := range runs {
-		lo, hi := len(hs.doubt)*i/runs, len(hs.doubt)*(i+1)/runs
-		wg.Go(func() { matched[i], errs[i] = hs.decide(ctx, m, hs.doubt[lo:hi]) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	seg, first, end := 0, uint64(0), hs.segs[0].Segment().Count() // the segment of the document at hand, its numbers [first, end)
-	for _, run := range matched {
-		for _, d := range run {
-			for d >= end {
-				seg++
-				first, end = end, end+hs.segs[seg].Segment().Count()
-			}
-			hs.hits[seg].Add(uint32(d - first))
+	return roaring.AndNot(lo, del), roaring.AndNot(hi, del)
+}
+
+// exact decides the documents in doubt: each phrase or NEAR of the query
+// is checked, straight from the segment's postings and their positions,
+// in those of its possible documents that are in doubt, and the query is
+// evaluated again with those. Many documents in doubt (a phrase of words
+// in nearly every item) are cut into runs checked side by side.
+func (hs *hitSet) exact(ctx context.Context) error {
+	for i, doubt := range hs.doubt {
+		if doubt == nil {
+			continue
 		}
+		b := bounds{seg: hs.segs[i], snap: hs.snap, prefixes: hs.prefixes, decided: map[*nearQuery]*roaring.Bitmap{}}
+		for _, nq := range nearQueries(hs.q, nil) {
+			if _, done := b.decided[nq]; done {
+				continue
+			}
+			_, hi, err := b.eval(nq)
+			if err != nil {
+				return err
+			}
+			if b.decided[nq], err = b.checkNear(ctx, nq, roaring.And(hi, doubt)); err != nil {
+				return err
+			}
+		}
+		lo, hi, err := b.eval(hs.q)
+		if err != nil {
+			return err
+		}
+		if lo, hi = hs.live(i, lo, hi); !lo.Equals(hi) {
+			return fmt.Errorf("index: %d documents still in doubt once every phrase was checked", roaring.AndNot(hi, lo).GetCardinality())
+		}
+		hs.hits[i], hs.doubt[i] = lo, nil
 	}
-	hs.doubt = nil
 	return nil
 }
 
-// exactRun is the fewest documents in doubt worth a searcher of their own.
+// nearQueries appends the nearQueries in q to qs.
+func nearQueries(q query.Query, qs []*nearQuery) []*nearQuery {
+	switch q := q.(type) {
+	case *nearQuery:
+		return append(qs, q)
+	case *query.ConjunctionQuery:
+		for _, c := range q.Conjuncts {
+			qs = nearQueries(c, qs)
+		}
+	case *query.DisjunctionQuery:
+		for _, c := range q.Disjuncts {
+			qs = nearQueries(c, qs)
+		}
+	case *query.BooleanQuery:
+		for _, c := range []query.Query{q.Must, q.Should, q.MustNot} {
+			if c != nil {
+				qs = nearQueries(c, qs)
+			}
+		}
+	}
+	return qs
+}
+
+// exactRun is the fewest documents worth a run of their own.
 var exactRun = 8192 // a variable for tests
 
-// decide returns those of the documents in doubt (global numbers,
-// ascending) that the query matches, advancing a searcher of its own to
-// each in turn.
-func (hs *hitSet) decide(ctx context.Context, m mapping.IndexMapping, doubt []uint64) ([]uint64, error) {
-	s, err := hs.q.Searcher(ctx, hs.snap, m, search.SearcherOptions{Score: "none"})
-	if err != nil {
+// checkNear returns those of docs where the words of q stand as q asks,
+// read from the segment's postings: in runs side by side when there are
+// many.
+func (b *bounds) checkNear(ctx context.Context, q *nearQuery, docs *roaring.Bitmap) (*roaring.Bitmap, error) {
+	all := docs.ToArray()
+	runs := 1
+	if len(all) >= exactRun {
+		runs = min(runtime.GOMAXPROCS(0), len(all)/(exactRun/2))
+	}
+	kept := make([][]uint32, runs)
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		lo, hi := len(all)*i/runs, len(all)*(i+1)/runs
+		wg.Go(func() { kept[i], errs[i] = b.checkNearRun(ctx, q, all[lo:hi]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	sctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize()+1, 0), IndexReader: hs.snap}
-	var out []uint64
-	var at uint64 // the match the searcher stands at
-	started := false
-	buf := make([]byte, 8)
-	for _, d := range doubt {
-		if err := ctx.Err(); err != nil {
+	out := roaring.New()
+	for _, k := range kept {
+		out.AddMany(k)
+	}
+	return out, nil
+}
+
+// checkNearRun is checkNear over docs, ascending.
+func (b *bounds) checkNearRun(ctx context.Context, q *nearQuery, docs []uint32) ([]uint32, error) {
+	c := newNearCheck(q)
+	// Each word's postings with positions, and the posting they stand at
+	// (a posting past the document at hand stays for the next).
+	type word struct {
+		it   segment.PostingsIterator // nil for numbers: their positions are in numpos
+		at   segment.Posting
+		done bool
+	}
+	ws := make([]word, len(c.words))
+	for i, w := range c.words {
+		if q.nums[w] {
+			continue
+		}
+		d, err := b.seg.Segment().Dictionary(q.field)
+		if err != nil {
 			return nil, err
 		}
-		if !started || at < d {
-			dm, err := s.Advance(sctx, index.NewIndexInternalID(buf, d))
+		pl, err := d.PostingsList([]byte(w), nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		ws[i].it = pl.Iterator(true, false, true, nil)
+	}
+	var out []uint32
+	var raw []byte
+	for n, doc := range docs {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		c.reset()
+		for i := range ws {
+			w := &ws[i]
+			if w.it == nil || w.done {
+				continue
+			}
+			if w.at == nil || w.at.Number() < uint64(doc) {
+				p, err := w.it.Advance(uint64(doc))
+				if err != nil {
+					return nil, err
+				}
+				w.at, w.done = p, p == nil
+			}
+			if w.at == nil || w.at.Number() != uint64(doc) {
+				continue // not in this document: no positions
+			}
+			for _, l := range w.at.Locations() {
+				c.add(i, l.Pos(), l.ArrayPositions())
+			}
+		}
+		if len(q.nums) > 0 {
+			var err error
+			if raw, err = readNumpos(b.seg, uint64(doc), raw[:0]); err == nil {
+				err = c.addNumbers(raw)
+			}
 			if err != nil {
 				return nil, err
 			}
-			if dm == nil {
-				break // no more matches
-			}
-			started, at = true, dm.IndexInternalID.Value()
-			sctx.DocumentMatchPool.Put(dm)
 		}
-		if at == d {
-			out = append(out, d)
+		if c.near() {
+			out = append(out, doc)
 		}
 	}
 	return out, nil
@@ -163,7 +242,15 @@ func (hs *hitSet) sure() int {
 	return int(n)
 }
 
-func (hs *hitSet) most() int { return hs.sure() + len(hs.doubt) }
+func (hs *hitSet) most() int {
+	n := hs.sure()
+	for _, d := range hs.doubt {
+		if d != nil {
+			n += int(d.GetCardinality())
+		}
+	}
+	return n
+}
 
 // countTerm is how many of the sure hits hold term in field.
 func (hs *hitSet) countTerm(field, term string) (int, error) {
@@ -249,6 +336,7 @@ type bounds struct {
 	seg      *scorch.SegmentSnapshot
 	snap     *scorch.IndexSnapshot
 	prefixes map[[2]string][]string
+	decided  map[*nearQuery]*roaring.Bitmap // nearQueries checked (exact): their documents
 	empty    *roaring.Bitmap
 }
 
@@ -309,6 +397,9 @@ func (b *bounds) eval(q query.Query) (lo, hi *roaring.Bitmap, err error) {
 	case *query.MatchNoneQuery:
 		return b.none(), b.none(), nil
 	case *nearQuery:
+		if d, ok := b.decided[q]; ok {
+			return d, d, nil
+		}
 		hi := b.none()
 		for i, w := range append(append([]string{}, q.left...), q.right...) {
 			field := q.field

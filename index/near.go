@@ -153,15 +153,21 @@ func (s *nearSearcher) numpos(dm *search.DocumentMatch) ([]byte, error) {
 	if i < 0 {
 		return nil, fmt.Errorf("document %d in no segment", n)
 	}
-	s.raw = s.raw[:0]
-	err := s.segs[i].VisitDocument(n-s.offsets[i], func(name string, _ byte, v []byte, _ []uint64) bool {
+	var err error
+	s.raw, err = readNumpos(s.segs[i], n-s.offsets[i], s.raw[:0])
+	return s.raw, err
+}
+
+// readNumpos appends the numpos of document doc of seg to raw.
+func readNumpos(seg *scorch.SegmentSnapshot, doc uint64, raw []byte) ([]byte, error) {
+	err := seg.VisitDocument(doc, func(name string, _ byte, v []byte, _ []uint64) bool {
 		if name == numPosField {
-			s.raw = append(s.raw, v...)
+			raw = append(raw, v...)
 			return false
 		}
 		return true
 	})
-	return s.raw, err
+	return raw, err
 }
 
 // nearCheck decides a nearQuery for one document at a time from the

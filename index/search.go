@@ -157,7 +157,7 @@ func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, f
 	case err == nil:
 		defer release()
 		if most := hs.most(); most > directSort && most > offset+limit {
-			if err := hs.exact(ctx, ix.b.Mapping()); err != nil {
+			if err := hs.exact(ctx); err != nil {
 				return nil, 0, err
 			}
 			total = hs.sure()
@@ -230,7 +230,7 @@ func (ix *Index) count(ctx context.Context, q query.Query) (int, error) {
 	hs, release, err := ix.bitmapHits(ctx, q)
 	if err == nil {
 		defer release()
-		if err := hs.exact(ctx, ix.b.Mapping()); err != nil {
+		if err := hs.exact(ctx); err != nil {
 			return 0, err
 		}
 		return hs.sure(), nil
