@@ -221,8 +221,8 @@ func (b *builder) checks(cs []Check) *ast.Term {
 	return b.arr(out)
 }
 
-// account is a's term. Its summary (Account.Summary) is derived here from
-// the workloads as they are visited, in order.
+// account is a's term. Its summary (Account.Summary) is added up here
+// from the workloads as they are visited, in order.
 func (b *builder) account(a *Account) *ast.Term {
 	keys := b.keys[:0]
 	for w := range a.Workloads {
@@ -241,19 +241,10 @@ func (b *builder) account(a *Account) *ast.Term {
 		}
 		ws = append(ws, [2]*ast.Term{b.str(w), b.obj(b.kv(kFirstCapture, b.optTime(c.FirstCapture)), b.kv(kLastCapture, b.optTime(c.LastCapture)),
 			b.kv(kItems, b.int(int64(c.Items))), b.kv(kBytes, b.int(c.Bytes)), b.kv(kOldestItem, b.optTime(c.OldestItem)))})
-		if c.LastCapture != nil {
-			s.Captured = append(s.Captured, w)
-			if s.LastCapture == nil || c.LastCapture.After(*s.LastCapture) {
-				s.LastCapture = c.LastCapture
-			}
-			if s.OldestLastCapture == nil || c.LastCapture.Before(*s.OldestLastCapture) {
-				s.OldestLastCapture = c.LastCapture
-			}
-		}
+		s.add(w, c) // keys sorted: so is s.Captured
 	}
 	b.keys, b.ws, b.captured = keys, ws, s.Captured
-	b.buf = strconv.AppendInt(append(b.buf, 'o'), int64(len(keys)), 10)
-	wsTerm := b.term(ast.NewObject(ws...))
+	wsTerm := b.obj(ws...)
 	return b.obj(b.kv(kUPN, b.str(a.UPN)), b.kv(kID, b.optStr(a.ID)), b.kv(kKind, b.str(a.Kind)), b.kv(kState, b.str(a.State)),
 		b.kv(kEnabled, b.boolean(a.Enabled)), b.kv(kLicensed, b.boolean(a.Licensed)),
 		b.kv(kDepartedSince, b.optTime(a.DepartedSince)), b.kv(kDepartedReason, b.optStr(a.DepartedReason)), b.kv(kOnHold, b.boolean(a.OnHold)),

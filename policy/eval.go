@@ -218,10 +218,15 @@ func (b *Bundle) eval(ctx context.Context, inv *Inventory, split bool) (*Result,
 	return res, nil
 }
 
+// rego is a query of the bundle's compiled rules over its data.
+func (b *Bundle) rego(opts ...func(*rego.Rego)) *rego.Rego {
+	return rego.New(append(opts, rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data)))...)
+}
+
 // evalFindings evaluates data.holdfast.findings on input, taking the
 // values of rules from vc where it holds them.
 func (b *Bundle) evalFindings(ctx context.Context, input ast.Value, vc topdown.VirtualCache) (rego.ResultSet, error) {
-	pq, err := rego.New(rego.Query("data.holdfast.findings"), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data))).PrepareForEval(ctx)
+	pq, err := b.rego(rego.Query("data.holdfast.findings")).PrepareForEval(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +251,7 @@ func (b *Bundle) evalSideBySide(ctx context.Context, input ast.Value, vc topdown
 		results[i].ref = ref
 		wg.Go(func() {
 			asTerm := func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil } // the value as OPA has it, not as JSON
-			rs, err := rego.New(rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data)),
-				rego.ParsedInput(input), rego.GenerateJSON(asTerm)).Eval(ctx)
+			rs, err := b.rego(rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))), rego.ParsedInput(input), rego.GenerateJSON(asTerm)).Eval(ctx)
 			if err != nil {
 				results[i].err = err
 				return

@@ -13,7 +13,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
@@ -133,7 +132,7 @@ func TestFastRulesEqualNaiveRules(t *testing.T) {
 		inv := randomInventory(r, 60, now)
 		in, _ := inv.Value()
 		set := func(q string) []string {
-			rs, err := rego.New(rego.Query(q), rego.Compiler(b.compiler), rego.Store(inmem.NewFromObject(b.data)), rego.ParsedInput(in)).Eval(context.Background())
+			rs, err := b.rego(rego.Query(q), rego.ParsedInput(in)).Eval(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

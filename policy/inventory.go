@@ -118,19 +118,25 @@ func (a *Account) Summary() Summary {
 	var s Summary
 	s.Captured = make([]string, 0, len(a.Workloads))
 	for w, c := range a.Workloads {
-		if c == nil || c.LastCapture == nil {
-			continue
-		}
-		s.Captured = append(s.Captured, w)
-		if s.LastCapture == nil || c.LastCapture.After(*s.LastCapture) {
-			s.LastCapture = c.LastCapture
-		}
-		if s.OldestLastCapture == nil || c.LastCapture.Before(*s.OldestLastCapture) {
-			s.OldestLastCapture = c.LastCapture
-		}
+		s.add(w, c)
 	}
 	sort.Strings(s.Captured)
 	return s
+}
+
+// add counts workload w's coverage c into the summary (Captured in the
+// order of the calls).
+func (s *Summary) add(w string, c *Coverage) {
+	if c == nil || c.LastCapture == nil {
+		return
+	}
+	s.Captured = append(s.Captured, w)
+	if s.LastCapture == nil || c.LastCapture.After(*s.LastCapture) {
+		s.LastCapture = c.LastCapture
+	}
+	if s.OldestLastCapture == nil || c.LastCapture.Before(*s.OldestLastCapture) {
+		s.OldestLastCapture = c.LastCapture
+	}
 }
 
 // MarshalJSON writes the account with its summary.
