@@ -81,12 +81,13 @@ func (hs *hitSet) live(i int, lo, hi *roaring.Bitmap) (*roaring.Bitmap, *roaring
 // evaluated again with those. Many documents in doubt (a phrase of words
 // in nearly every item) are cut into runs checked side by side.
 func (hs *hitSet) exact(ctx context.Context) error {
+	nqs := nearQueries(hs.q, nil)
 	for i, doubt := range hs.doubt {
 		if doubt == nil {
 			continue
 		}
 		b := bounds{seg: hs.segs[i], snap: hs.snap, prefixes: hs.prefixes, decided: map[*nearQuery]*roaring.Bitmap{}}
-		for _, nq := range nearQueries(hs.q, nil) {
+		for _, nq := range nqs {
 			if _, done := b.decided[nq]; done {
 				continue
 			}
@@ -174,13 +175,13 @@ func (b *bounds) checkNearRun(ctx context.Context, q *nearQuery, docs []uint32) 
 		done bool
 	}
 	ws := make([]word, len(c.words))
+	d, err := b.seg.Segment().Dictionary(q.field)
+	if err != nil {
+		return nil, err
+	}
 	for i, w := range c.words {
 		if q.nums[w] {
 			continue
-		}
-		d, err := b.seg.Segment().Dictionary(q.field)
-		if err != nil {
-			return nil, err
 		}
 		pl, err := d.PostingsList([]byte(w), nil, nil)
 		if err != nil {
@@ -401,13 +402,8 @@ func (b *bounds) eval(q query.Query) (lo, hi *roaring.Bitmap, err error) {
 			return d, d, nil
 		}
 		hi := b.none()
-		for i, w := range append(append([]string{}, q.left...), q.right...) {
-			field := q.field
-			if q.nums[w] {
-				field = numField(q.field)
-				w, _ = numKey(w)
-			}
-			t, err := b.term(field, w)
+		for i, w := range q.words() {
+			t, err := b.term(q.termOf(w))
 			if err != nil {
 				return nil, nil, err
 			}

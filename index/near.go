@@ -50,6 +50,27 @@ func newNearQuery(field string, left, right []qword, n int) *nearQuery {
 	return q
 }
 
+// words are the distinct words of both sides.
+func (q *nearQuery) words() []string {
+	var words []string
+	for _, w := range append(append([]string{}, q.left...), q.right...) {
+		if !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// termOf is the field and term a word is found by: a number by its key
+// in F_n, its positions in numpos (analysis.go).
+func (q *nearQuery) termOf(w string) (field, term string) {
+	if q.nums[w] {
+		k, _ := numKey(w)
+		return numField(q.field), k
+	}
+	return q.field, w
+}
+
 func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping.IndexMapping, o search.SearcherOptions) (search.Searcher, error) {
 	o.IncludeTermVectors = true
 	check := newNearCheck(q)
@@ -61,14 +82,8 @@ func (q *nearQuery) Searcher(ctx context.Context, r index.IndexReader, _ mapping
 		}
 	}
 	for _, w := range words {
-		field := q.field
-		if q.nums[w] {
-			// Numbers are found by their key in F_n, their positions in
-			// numpos (analysis.go).
-			field = numField(q.field)
-			w, _ = numKey(w)
-		}
-		s, err := searcher.NewTermSearcher(ctx, r, w, field, 1, o)
+		field, term := q.termOf(w)
+		s, err := searcher.NewTermSearcher(ctx, r, term, field, 1, o)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("NEAR: %w", err)
@@ -179,12 +194,7 @@ type nearCheck struct {
 }
 
 func newNearCheck(q *nearQuery) nearCheck {
-	var words []string
-	for _, w := range append(append([]string{}, q.left...), q.right...) {
-		if !slices.Contains(words, w) {
-			words = append(words, w)
-		}
-	}
+	words := q.words()
 	return nearCheck{q: q, words: words, pos: make([][]uint64, len(words))}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,24 +116,7 @@ func currentOnly(q query.Query) query.Query {
 }
 
 // holdsNear reports whether q holds a nearQuery.
-func holdsNear(q query.Query) bool {
-	var qs []query.Query
-	switch q := q.(type) {
-	case *nearQuery:
-		return true
-	case *query.ConjunctionQuery:
-		qs = q.Conjuncts
-	case *query.DisjunctionQuery:
-		qs = q.Disjuncts
-	case *query.BooleanQuery:
-		for _, c := range []query.Query{q.Must, q.Should, q.MustNot} {
-			if c != nil {
-				qs = append(qs, c)
-			}
-		}
-	}
-	return slices.ContainsFunc(qs, holdsNear)
-}
+func holdsNear(q query.Query) bool { return len(nearQueries(q, nil)) > 0 }
 
 // directSort is the number of hits up to which newest sorts them all.
 var directSort = 1000 // a variable for tests
@@ -224,19 +206,33 @@ func (ix *Index) bitmapHits(ctx context.Context, q query.Query) (*hitSet, func()
 	return hs, func() { r.Close() }, nil
 }
 
+// decidedHits is bitmapHits with every document decided: no hit set (and
+// no error) where q cannot be computed on bitmaps.
+func (ix *Index) decidedHits(ctx context.Context, q query.Query) (*hitSet, func(), error) {
+	hs, release, err := ix.bitmapHits(ctx, q)
+	switch {
+	case errors.Is(err, errNoBitmap):
+		return nil, func() {}, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if err := hs.exact(ctx); err != nil {
+		release()
+		return nil, nil, err
+	}
+	return hs, release, nil
+}
+
 // count counts the hits of q without sorting or loading them: on bitmaps
 // where it can, else through Bleve's collector.
 func (ix *Index) count(ctx context.Context, q query.Query) (int, error) {
-	hs, release, err := ix.bitmapHits(ctx, q)
-	if err == nil {
-		defer release()
-		if err := hs.exact(ctx); err != nil {
-			return 0, err
-		}
-		return hs.sure(), nil
-	}
-	if !errors.Is(err, errNoBitmap) {
+	hs, release, err := ix.decidedHits(ctx, q)
+	if err != nil {
 		return 0, err
+	}
+	defer release()
+	if hs != nil {
+		return hs.sure(), nil
 	}
 	return ix.collectorCount(ctx, q)
 }
@@ -317,10 +313,21 @@ func (ix *Index) Versions(ctx context.Context, n Node) ([]uint64, error) {
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
+	// The hits once, then a month's count is one AND on them.
+	hs, release, err := ix.decidedHits(ctx, bq)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	defer release()
 	var out []uint64
 	for _, m := range months {
 		q := bleve.NewConjunctionQuery(bq, monthQuery(m))
-		c, err := ix.count(ctx, q)
+		var c int
+		if hs != nil {
+			c, err = hs.countTerm("month", m)
+		} else {
+			c, err = ix.collectorCount(ctx, q)
+		}
 		if err != nil {
 			return nil, holdfast.E(op, holdfast.IO, err)
 		}
