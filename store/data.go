@@ -149,6 +149,13 @@ func (d DataDir) Signer() (note.Signer, error) {
 	return s, nil
 }
 
+// highWaterFile is where this machine records the largest log it has seen
+// of a tenant: outside the tenant's folder, so that removing the newest
+// batches (or putting back an old copy of the folder) is noticed.
+func (d DataDir) highWaterFile(name string) string {
+	return filepath.Join(d.Dir, "keys", "seen", name+".json")
+}
+
 // TenantDir is the directory of a tenant's repository.
 func (d DataDir) TenantDir(name string) string {
 	return filepath.Join(d.Dir, "tenants", name)
@@ -175,6 +182,9 @@ func (d DataDir) AddTenant(ctx context.Context, name string, opts AddTenantOptio
 	dir := d.TenantDir(name)
 	if _, err := os.Stat(filepath.Join(dir, configName)); err == nil {
 		return Config{}, holdfast.Errorf(op, holdfast.Exist, "tenant %s already exists in %s", name, dir)
+	}
+	if hw, ok, _ := readHighWater(d.highWaterFile(name)); ok {
+		return Config{}, holdfast.Errorf(op, holdfast.Integrity, "this machine has seen a log of %d records for tenant %s (%s, origin %s), but its repository is gone from %s: put it back rather than start a new log under the same name", hw.Size, name, d.highWaterFile(name), hw.Origin, dir)
 	}
 	if err := mkdirAllSync(dir); err != nil {
 		return Config{}, holdfast.E(op, holdfast.IO, err)
@@ -259,9 +269,10 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 		if _, derr := os.Stat(filepath.Join(d.Dir, filepath.FromSlash(verifierKeyFile))); derr != nil {
 			return nil, d.notInitialised(op, derr)
 		}
-		return nil, holdfast.Errorf(op, holdfast.NotFound, "tenant %s does not exist in %s (holdfast tenant add %s)", name, d.Dir, name)
+		// An unknown name is bad input, whichever command is given it.
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "tenant %s does not exist in %s (holdfast tenant list; holdfast tenant add %s)", name, d.Dir, name)
 	}
-	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Now: opts.Now}
+	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Now: opts.Now, HighWaterFile: d.highWaterFile(name)}
 	if !opts.ReadOnly {
 		signer, err := d.Signer()
 		if err != nil {

@@ -57,6 +57,11 @@ type Options struct {
 	ReadOnly bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// HighWaterFile, if set, is where this machine records the largest log
+	// it has seen of this repository; it must lie outside the repository
+	// (DataDir puts it under <data>/keys/seen/). A log shorter than the mark
+	// was rolled back: the store refuses writes and Verify fails.
+	HighWaterFile string
 }
 
 // Store is one tenant's repository.
@@ -80,6 +85,12 @@ type Store struct {
 	tree    *compact.Range // over the committed records
 	lastCkp uint64         // size of the newest checkpoint
 	damaged string         // why appends are refused, if they are
+	lost    map[ID]bool    // packs a repair record declared lost
+
+	highWaterFile string
+	seen          Expectation // this machine's high-water mark of the log
+	cachedSize    uint64      // size of the tree cache found at Open
+	cache         treeState   // the tree cache found at Open
 
 	// Pending work, made durable by Flush.
 	packBuf      []byte
@@ -100,6 +111,7 @@ type blobLoc struct {
 type batch struct {
 	first, last uint64
 	name        string
+	bytes       int64 // size of the batch file as listed
 }
 
 // Open opens the repository in be.
@@ -123,8 +135,9 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		be: be, cfg: cfg, localDir: opts.LocalDir, now: opts.Now,
-		index: map[ID]blobLoc{}, logged: map[ID]bool{}, pendingBlob: map[ID]int{},
+		index: map[ID]blobLoc{}, logged: map[ID]bool{}, pendingBlob: map[ID]int{}, lost: map[ID]bool{},
 		readOnly: opts.ReadOnly || opts.Signer == nil, signer: opts.Signer,
+		highWaterFile: opts.HighWaterFile,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -177,11 +190,18 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// What to do about damage, said after it.
+const (
+	hintVerify   = "run holdfast verify to see all of it"
+	hintRepair   = "run holdfast verify to see all of it, then holdfast repair to fetch the lost content again from the tenant"
+	hintRollback = "the log was rolled back or cut; put the missing log batches and checkpoints back from a copy (holdfast verify names them) — holdfast never writes over a shorter log"
+)
+
 // markDamaged records why the repository cannot take writes: appending to
 // a damaged log would bury the damage. Reads and Verify still work.
-func (s *Store) markDamaged(why string) {
+func (s *Store) markDamaged(why, hint string) {
 	if s.damaged == "" {
-		s.damaged = why + "; run holdfast verify"
+		s.damaged = why + "; " + hint
 		s.notes = append(s.notes, "the repository is damaged and will not take writes: "+s.damaged)
 	}
 }
@@ -222,8 +242,26 @@ func (s *Store) Close(ctx context.Context) error {
 
 // load builds the in-memory view: blob index from pack headers, the batch
 // list, the tree (from the state cache plus any newer batches) and the
-// newest checkpoint.
+// newest checkpoint. It checks, cheaply, that the log is whole and that no
+// local record remembers a longer log; if not, the store refuses writes.
 func (s *Store) load(ctx context.Context) error {
+	// The records of the log's length kept beside it are read before the
+	// log is listed: another process raises them only after its batch is
+	// durable, so they are never ahead of what is listed here.
+	if hw, ok, err := readHighWater(s.highWaterFile); err != nil {
+		s.markDamaged(err.Error(), hintVerify)
+	} else if ok && hw.Origin != s.cfg.Origin {
+		s.markDamaged(fmt.Sprintf("this machine recorded log %s for tenant %s (%d records, %s), but the repository now holds log %s: the tenant's repository was replaced", hw.Origin, s.cfg.Tenant, hw.Size, s.highWaterFile, s.cfg.Origin), hintVerify)
+	} else if ok {
+		s.seen = Expectation{Source: "this machine's high-water mark", Size: hw.Size, Root: hw.Root}
+	}
+	if b, err := readFileLimit(s.statePath(), 64<<20); err == nil {
+		var st treeState
+		if json.Unmarshal(b, &st) == nil {
+			s.cache, s.cachedSize = st, st.Size
+		}
+	}
+	unreadable := map[ID]bool{}
 	err := s.be.List(ctx, packPrefix, func(name string, size int64) error {
 		id, err := packIDFromName(name)
 		if err != nil {
@@ -232,6 +270,7 @@ func (s *Store) load(ctx context.Context) error {
 		}
 		entries, err := s.readPackHeader(ctx, name, size)
 		if err != nil {
+			unreadable[id] = true
 			s.notes = append(s.notes, fmt.Sprintf("pack %s is unreadable (%v); run holdfast verify", name, err))
 			return nil
 		}
@@ -248,8 +287,9 @@ func (s *Store) load(ctx context.Context) error {
 			return nil
 		}
 		if b.first != s.size {
-			s.markDamaged(fmt.Sprintf("log batch %s starts at record %d but the log before it ends at record %d", name, b.first, int64(s.size)-1))
+			s.markDamaged(fmt.Sprintf("log batch %s starts at record %d but the log before it ends at record %d", name, b.first, int64(s.size)-1), hintVerify)
 		}
+		b.bytes = size
 		s.batches = append(s.batches, b)
 		s.size = b.last + 1
 		return nil
@@ -268,15 +308,29 @@ func (s *Store) load(ctx context.Context) error {
 		return err
 	}
 	if s.lastCkp > s.size {
-		s.markDamaged(fmt.Sprintf("checkpoint %d was issued but the log holds only %d records: the log was truncated or a batch removed", s.lastCkp, s.size))
+		s.markDamaged(fmt.Sprintf("checkpoint %d was issued but the log holds only %d records: the log was truncated or a batch removed", s.lastCkp, s.size), hintRollback)
 	}
+	for _, e := range s.expectations() {
+		if e.Size > s.size {
+			s.markDamaged(e.missing(s.size), hintRollback)
+		}
+	}
+	s.checkCachedBatches()
 	if s.damaged == "" {
 		if err := s.loadTree(ctx); err != nil {
 			if !holdfast.Is(holdfast.Integrity, err) {
 				return err
 			}
-			s.markDamaged(err.Error())
+			s.markDamaged(err.Error(), hintVerify)
 		}
+	}
+	if s.damaged == "" && s.seen.Size == s.size && s.seen.Root != nil {
+		if root, err := s.tree.GetRootHash(nil); err == nil && !bytes.Equal(root, s.seen.Root) {
+			s.markDamaged(s.seen.forked(root), hintRollback)
+		}
+	}
+	if s.damaged == "" {
+		s.checkLoggedPacks(unreadable)
 	}
 	if !s.readOnly && s.damaged == "" {
 		// Packs written by a run that died before its records were committed
@@ -311,6 +365,52 @@ func (s *Store) load(ctx context.Context) error {
 	return nil
 }
 
+// checkCachedBatches compares the batches the tree cache covers with the
+// ones listed: a batch whose size changed was truncated or altered.
+func (s *Store) checkCachedBatches() {
+	if s.cachedSize > s.size {
+		return // already refused: the log is shorter than the cache
+	}
+	listed := make(map[string]int64, len(s.batches))
+	for _, b := range s.batches {
+		listed[b.name] = b.bytes
+	}
+	for _, c := range s.cache.Batches {
+		got, ok := listed[c.Name]
+		switch {
+		case !ok:
+			s.markDamaged(fmt.Sprintf("log batch %s is missing", c.Name), hintRollback)
+		case got != c.Bytes:
+			s.markDamaged(fmt.Sprintf("log batch %s is %d bytes, but it was %d when it was written: it was truncated or altered", c.Name, got, c.Bytes), hintVerify)
+		}
+	}
+}
+
+// checkLoggedPacks refuses writes when a pack the log names is missing or
+// unreadable, unless a repair record already accounts for it.
+func (s *Store) checkLoggedPacks(unreadable map[ID]bool) {
+	present := make(map[ID]bool, len(s.packs))
+	for _, id := range s.packs {
+		present[id] = true
+	}
+	var missing []string
+	for id := range s.logged {
+		if (!present[id] || unreadable[id]) && !s.lost[id] {
+			missing = append(missing, packName(id))
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	sort.Strings(missing)
+	more := ""
+	if len(missing) > 3 {
+		more = fmt.Sprintf(" and %d more", len(missing)-3)
+		missing = missing[:3]
+	}
+	s.markDamaged(fmt.Sprintf("%s%s, named by the log, missing or unreadable", strings.Join(missing, ", "), more), hintRepair)
+}
+
 func (s *Store) addPack(id ID, entries []packEntry) {
 	pi := uint32(len(s.packs))
 	s.packs = append(s.packs, id)
@@ -342,9 +442,17 @@ func (s *Store) readPackHeader(ctx context.Context, name string, size int64) ([]
 
 // treeState is the derived cache of the tree and the packs the log names.
 type treeState struct {
-	Size   uint64   `json:"size"`
-	Hashes [][]byte `json:"hashes"`
-	Logged []ID     `json:"logged_packs"`
+	Size    uint64      `json:"size"`
+	Hashes  [][]byte    `json:"hashes"`
+	Logged  []ID        `json:"logged_packs"`
+	Batches []batchMark `json:"batches,omitempty"` // the batches the tree covers, as written
+}
+
+// batchMark is a batch's name and size when it was written, so that Open
+// notices a batch cut short without reading it.
+type batchMark struct {
+	Name  string `json:"name"`
+	Bytes int64  `json:"bytes"`
 }
 
 func (s *Store) statePath() string { return filepath.Join(s.StateDir(), "tree.json") }
@@ -356,14 +464,11 @@ func (s *Store) StateDir() string { return filepath.Join(s.localDir, "state") }
 
 func (s *Store) loadTree(ctx context.Context) error {
 	s.tree = rangeFactory.NewEmptyRange(0)
-	if b, err := readFileLimit(s.statePath(), 64<<20); err == nil {
-		var st treeState
-		if json.Unmarshal(b, &st) == nil && st.Size <= s.size {
-			if r, err := rangeFactory.NewRange(0, st.Size, st.Hashes); err == nil {
-				s.tree = r
-				for _, id := range st.Logged {
-					s.logged[id] = true
-				}
+	if st := s.cache; st.Size > 0 && st.Size <= s.size {
+		if r, err := rangeFactory.NewRange(0, st.Size, st.Hashes); err == nil {
+			s.tree = r
+			for _, id := range st.Logged {
+				s.logged[id] = true
 			}
 		}
 	}
@@ -395,13 +500,22 @@ func (s *Store) saveTree() {
 	if s.readOnly {
 		return
 	}
+	if s.cachedSize > s.tree.End() {
+		return // never replace the record of a longer log with a shorter one
+	}
 	st := treeState{Size: s.tree.End(), Hashes: s.tree.Hashes()}
 	for id := range s.logged {
 		st.Logged = append(st.Logged, id)
 	}
+	for _, b := range s.batches {
+		st.Batches = append(st.Batches, batchMark{Name: b.name, Bytes: b.bytes})
+	}
 	b, err := json.Marshal(st)
 	if err == nil {
-		err = writeFileAtomic(s.statePath(), b, 0o644)
+		err = writeFileAtomic(s.statePath(), b, 0o600)
+	}
+	if err == nil {
+		s.cachedSize = st.Size
 	}
 	if err != nil {
 		// Derived state: the next open rebuilds it from the log.
@@ -742,11 +856,12 @@ func (s *Store) flushLocked(ctx context.Context) error {
 		s.logged[id] = true
 	}
 	s.pendingPacks = s.pendingPacks[:0]
-	s.batches = append(s.batches, batch{first: first, last: last, name: name})
+	s.batches = append(s.batches, batch{first: first, last: last, name: name, bytes: int64(buf.Len())})
 	s.size = last + 1
 	s.pending = s.pending[:0]
 	s.pendingSize = 0
 	s.saveTree()
+	s.raiseHighWater()
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ type VerifyOptions struct {
 	ExpectedKey string
 	// Progress is called with bytes read so far and the total to read.
 	Progress func(done, total int64)
+	// Held are checkpoints kept outside the repository (ParseHeldCheckpoints):
+	// the log must reach each one's size and have its root there.
+	Held []Expectation
 }
 
 // VerifyReport is the outcome of Verify.
@@ -42,7 +46,9 @@ type VerifyReport struct {
 	Blobs       int       `json:"blobs"`
 	Bytes       int64     `json:"bytes"` // plaintext bytes re-hashed
 	Packs       int       `json:"packs"`
+	PacksRead   int       `json:"packs_read"` // packs whose blob data was re-hashed
 	Checkpoints int       `json:"checkpoints"`
+	Held        int       `json:"held_checkpoints,omitempty"` // held elsewhere, checked against the log
 	Failures    []Failure `json:"failures"`
 	Notes       []string  `json:"notes,omitempty"`
 }
@@ -87,9 +93,18 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	if opts.ExpectedKey != "" && opts.ExpectedKey != s.cfg.LogKey {
 		v.fail(configName, "names log key %s, but the trusted key is %s", s.cfg.LogKey, opts.ExpectedKey)
 	}
-	var packs []objectInfo
-	err := s.be.List(ctx, packPrefix, func(name string, size int64) error {
-		packs = append(packs, objectInfo{name, size})
+	// Listed newest-first in the order of writing (checkpoints after their
+	// batch, batches after their packs), so that a writer in another
+	// process cannot make a sound repository look damaged: every batch
+	// listed finds its packs, every checkpoint listed finds its records.
+	var ckSizes []uint64
+	err := s.be.List(ctx, ckptPrefix, func(name string, _ int64) error {
+		n, err := strconv.ParseUint(strings.TrimPrefix(name, ckptPrefix), 10, 64)
+		if err != nil || name != checkpointName(n) {
+			v.fail(name, "unexpected file in checkpoints/")
+			return nil
+		}
+		ckSizes = append(ckSizes, n)
 		return nil
 	})
 	if err != nil {
@@ -104,19 +119,33 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	if err != nil {
 		return nil, err
 	}
+	var packs []objectInfo
+	err = s.be.List(ctx, packPrefix, func(name string, size int64) error {
+		packs = append(packs, objectInfo{name, size})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	pct := opts.ReadDataPercent
 	if pct <= 0 || pct > 100 {
 		pct = 100
 	}
 	readData := make([]bool, len(packs))
-	for i, p := range packs {
+	for i := range packs {
 		readData[i] = pct >= 100 || rand.Float64()*100 < pct
+	}
+	if pct < 100 && len(packs) > 0 && !slices.Contains(readData, true) {
+		readData[rand.IntN(len(packs))] = true // a subset is never nothing
+	}
+	for i, p := range packs {
 		if readData[i] {
 			v.total += p.size
+			v.r.PacksRead++
 		}
 	}
 	if pct < 100 {
-		v.r.Notes = append(v.r.Notes, fmt.Sprintf("read the blob data of %.0f%% of packs, chosen at random; headers, the log and checkpoints were checked in full", pct))
+		v.r.Notes = append(v.r.Notes, fmt.Sprintf("read the blob data of %d of %d packs (%.0f%%, chosen at random); headers, the log and checkpoints were checked in full", v.r.PacksRead, len(packs), pct))
 	}
 
 	// 1. Packs: the file's hash is its name; every blob decodes to its id.
@@ -137,23 +166,18 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	}
 
 	// 2. The log: continuity, canonical records, references, tree roots.
-	var ckSizes []uint64
-	err = s.be.List(ctx, ckptPrefix, func(name string, _ int64) error {
-		n, err := strconv.ParseUint(strings.TrimPrefix(name, ckptPrefix), 10, 64)
-		if err != nil || name != checkpointName(n) {
-			v.fail(name, "unexpected file in checkpoints/")
-			return nil
-		}
-		ckSizes = append(ckSizes, n)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
 	roots := map[uint64][]byte{} // checkpoint size → recomputed root
 	want := map[uint64]bool{}
 	for _, n := range ckSizes {
 		want[n] = true
+	}
+	expected := append(s.expectations(), opts.Held...)
+	rootAt := map[uint64]bool{} // sizes whose root is needed
+	for _, n := range ckSizes {
+		rootAt[n] = true
+	}
+	for _, e := range expected {
+		rootAt[e.Size] = true
 	}
 	announced := map[uint64]uint64{} // checkpoint size → announcing record
 	packRecords := map[ID]uint64{}   // pack → record that added it
@@ -192,7 +216,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 			}
 			if treeOK {
 				_ = tree.Append(LeafHash(raw), nil)
-				if want[tree.End()] {
+				if rootAt[tree.End()] {
 					roots[tree.End()], _ = tree.GetRootHash(nil)
 				}
 			}
@@ -238,8 +262,29 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 			lastGood = n
 		}
 	}
+	// 4. What is known of the log from outside it: this machine's records
+	// of its length, checkpoints held by others.
+	for _, e := range expected {
+		switch {
+		case e.Origin != "" && e.Origin != s.cfg.Origin:
+			v.fail(e.Source, "is a checkpoint of log %q, not of this tenant's log %q", e.Origin, s.cfg.Origin)
+		case e.Size > next:
+			v.fail(e.Source, "%s", e.missing(next))
+		case e.Root == nil || e.Size == 0:
+		case roots[e.Size] == nil:
+			v.fail(e.Source, "the log's root at size %d cannot be recomputed because the log before it is damaged", e.Size)
+		case !bytes.Equal(roots[e.Size], e.Root):
+			v.fail(e.Source, "%s", e.forked(roots[e.Size]))
+		}
+		if e.Origin != "" {
+			v.r.Held++
+		}
+	}
 	for size, rec := range announced {
 		if !want[size] {
+			if _, err := s.be.Size(ctx, checkpointName(size)); err == nil {
+				continue // issued by a writer after the listing
+			}
 			v.fail(checkpointName(size), "is missing: record %d announced it", rec)
 		}
 	}

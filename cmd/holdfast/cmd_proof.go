@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"strconv"
 
 	"github.com/holdfast/holdfast"
@@ -81,8 +80,8 @@ func runProof(ctx context.Context, g *globalOptions, opts proofOptions, args []s
 		g.emitted = true
 		return nil
 	}
-	if err := os.WriteFile(opts.Out, data, 0o644); err != nil {
-		return holdfast.E(op, holdfast.IO, err)
+	if err := writeNew(opts.Out, data); err != nil {
+		return holdfast.E(op, err)
 	}
 	if g.JSON {
 		return g.emit(map[string]any{"out": opts.Out, "kind": b.Kind})

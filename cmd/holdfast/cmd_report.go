@@ -207,7 +207,7 @@ func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportO
 	}
 	out, _ := filepath.Abs(path)
 	if err := writeNew(out, signed); err != nil {
-		return nil, holdfast.E(op, holdfast.IO, err)
+		return nil, holdfast.E(op, err)
 	}
 	sum := sha256.Sum256(signed)
 	rec := reportIssued{Kind: o.Kind, Tenant: tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
@@ -219,28 +219,6 @@ func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportO
 		return nil, err
 	}
 	return &rec, nil
-}
-
-// writeNew writes a new file durably and never replaces one.
-func writeNew(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Link(tmp, path)
 }
 
 func runReportVerify(ctx context.Context, g *globalOptions, file, key string) error {

@@ -87,6 +87,9 @@ func openIndex(ctx context.Context, g *globalOptions, s *store.Store) (*index.In
 
 func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string) error {
 	const op = "search"
+	if o.Limit < 1 {
+		return holdfast.Errorf(op, holdfast.Invalid, "--limit %d: give a number of hits of at least 1", o.Limit)
+	}
 	if _, err := index.Parse(q); err != nil {
 		return queryError(op, q, err)
 	}

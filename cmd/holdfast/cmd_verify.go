@@ -9,10 +9,12 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 )
 
 type verifyOptions struct {
 	ReadDataSubset string
+	Checkpoints    []string // files holding checkpoints kept elsewhere
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
@@ -23,6 +25,13 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Long: `Re-read the tenant's repository from storage, trusting no cache: re-hash every
 pack and blob, decode every record, recompute the Merkle tree, check every
 checkpoint's signature and root, and check that every reference resolves.
+
+The log must also reach every size this machine has seen it at (its
+high-water mark under <data>/keys/seen/) and every checkpoint given with
+--checkpoint FILE (a signed checkpoint note from holdfast checkpoint, or a
+proof bundle), with the same root there: a checkpoint kept elsewhere is what
+shows that the log was never rolled back or rewritten.
+
 Exits 0 when everything holds and 3 naming each failure. The run is logged as
 a verify.run record followed by a new checkpoint.`,
 		Args: cobra.NoArgs,
@@ -30,7 +39,8 @@ a verify.run record followed by a new checkpoint.`,
 			return runVerify(cmd.Context(), g, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.ReadDataSubset, "read-data-subset", "100", "percentage of packs whose blob data is read and re-hashed, e.g. 10 or 10%")
+	cmd.Flags().StringVar(&opts.ReadDataSubset, "read-data-subset", "100", "percentage of packs whose blob data is read and re-hashed, e.g. 10 or 10% (at least one pack)")
+	cmd.Flags().StringArrayVar(&opts.Checkpoints, "checkpoint", nil, "a signed checkpoint or proof bundle kept elsewhere; the log must reach it (repeatable)")
 	return cmd
 }
 
@@ -50,6 +60,8 @@ type verifyRunRecord struct {
 	Bytes           int64           `json:"bytes"`
 	Checkpoints     int             `json:"checkpoints"`
 	ReadDataPercent float64         `json:"read_data_percent"`
+	PacksRead       int             `json:"packs_read"`
+	HeldCheckpoints int             `json:"held_checkpoints,omitempty"`
 	Failures        int             `json:"failures"`
 	FirstFailures   []store.Failure `json:"first_failures,omitempty"`
 	DurationSeconds float64         `json:"duration_s"`
@@ -64,19 +76,35 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 	if err != nil {
 		return err
 	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return holdfast.E("verify", holdfast.Integrity, err, "log key")
+	}
+	var held []store.Expectation
+	for _, f := range opts.Checkpoints {
+		b, err := readInput(f, 1<<20)
+		if err != nil {
+			return holdfast.E("verify --checkpoint", holdfast.Invalid, err)
+		}
+		exps, _, err := store.ParseHeldCheckpoints(b, v, f)
+		if err != nil {
+			return err
+		}
+		held = append(held, exps...)
+	}
 	s, err := g.openTenant(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close(ctx)
 	start := time.Now()
-	rep, err := s.Verify(ctx, store.VerifyOptions{ReadDataPercent: pct, ExpectedKey: vkey, Progress: g.progress("verify")})
+	rep, err := s.Verify(ctx, store.VerifyOptions{ReadDataPercent: pct, ExpectedKey: vkey, Held: held, Progress: g.progress("verify")})
 	g.endProgress()
 	if err != nil {
 		return holdfast.E("verify", err)
 	}
 	rec := verifyRunRecord{OK: rep.OK, Records: rep.Records, Blobs: rep.Blobs, Bytes: rep.Bytes, Checkpoints: rep.Checkpoints,
-		ReadDataPercent: pct, Failures: len(rep.Failures), DurationSeconds: time.Since(start).Seconds()}
+		ReadDataPercent: pct, PacksRead: rep.PacksRead, HeldCheckpoints: rep.Held, Failures: len(rep.Failures), DurationSeconds: time.Since(start).Seconds()}
 	rec.FirstFailures = rep.Failures[:min(len(rep.Failures), 20)]
 	logged := ""
 	if _, err := s.Append(ctx, store.TypeVerifyRun, rec); err != nil {
@@ -91,8 +119,11 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 			return err
 		}
 	} else {
-		g.print("Checked %d records, %d packs, %d blobs (%s of content re-hashed), %d checkpoints in %.1fs\n",
-			rep.Records, rep.Packs, rep.Blobs, humanBytes(rep.Bytes), rep.Checkpoints, rec.DurationSeconds)
+		g.print("Checked %d records, %d packs (%d read in full), %d blobs (%s of content re-hashed), %d checkpoints in %.1fs\n",
+			rep.Records, rep.Packs, rep.PacksRead, rep.Blobs, humanBytes(rep.Bytes), rep.Checkpoints, rec.DurationSeconds)
+		if rep.Held > 0 {
+			g.print("Checked the log against %d checkpoint(s) held elsewhere\n", rep.Held)
+		}
 		for _, n := range rep.Notes {
 			g.print("note: %s\n", n)
 		}

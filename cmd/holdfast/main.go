@@ -196,6 +196,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newTenantCommand(g),
 		newLogKeyCommand(g),
 		newVerifyCommand(g),
+		newCheckpointCommand(g),
 		newProofCommand(g),
 		newVerifyProofCommand(g),
 		newLogCommand(g),
@@ -249,4 +250,22 @@ func main() {
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// readInput reads a file the user names, refusing one larger than limit
+// bytes rather than reading it whole.
+func readInput(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes; it is not what was asked for", path, limit)
+	}
+	return b, nil
 }

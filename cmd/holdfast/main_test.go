@@ -96,7 +96,11 @@ func TestExitCodes(t *testing.T) {
 		{"missing tenant", []string{"verify"}, exitUsage, "--tenant"},
 		{"bad tenant name", []string{"tenant", "add", "Acme Corp"}, exitUsage, "not allowed"},
 		{"tenant exists", []string{"tenant", "add", "acme"}, exitError, "already exists"},
-		{"no such tenant", []string{"--tenant", "nope", "verify"}, exitError, "does not exist"},
+		{"no such tenant: verify", []string{"--tenant", "nope", "verify"}, exitUsage, "does not exist"},
+		{"no such tenant: search", []string{"--tenant", "nope", "search", "x"}, exitUsage, "does not exist"},
+		{"no such tenant: status", []string{"--tenant", "nope", "status"}, exitUsage, "does not exist"},
+		{"search limit 0", []string{"--tenant", "acme", "search", "x", "--limit", "0"}, exitUsage, "--limit"},
+		{"search limit -1", []string{"--tenant", "acme", "search", "x", "--limit", "-1"}, exitUsage, "--limit"},
 		{"bad percentage", []string{"--tenant", "acme", "verify", "--read-data-subset", "150"}, exitUsage, "percentage"},
 		{"proof needs a mode", []string{"--tenant", "acme", "proof"}, exitUsage, "--record"},
 		{"record out of range", []string{"--tenant", "acme", "proof", "--record", "999"}, exitUsage, "not covered"},
@@ -124,7 +128,7 @@ func TestExitCodes(t *testing.T) {
 		code, out, _ := c.run("--json", "--tenant", "nope", "verify")
 		var doc map[string]any
 		jsonDoc(t, out, &doc)
-		if code != exitError || doc["kind"] != "not found" {
+		if code != exitUsage || doc["kind"] != "invalid input" || doc["exit_code"] != float64(exitUsage) {
 			t.Errorf("exit %d, doc %v", code, doc)
 		}
 	})

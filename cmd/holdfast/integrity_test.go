@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRollbackAndHeldCheckpoints plays the rollback of issue 13: the newest
+// batches and checkpoints of a tenant are deleted. verify must exit 3 naming
+// the missing records, never sign over the shorter log, and a checkpoint
+// kept elsewhere must catch a rollback even when every local trace is gone.
+func TestRollbackAndHeldCheckpoints(t *testing.T) {
+	c := setupTenant(t)
+	dir := t.TempDir()
+	held := filepath.Join(dir, "acme.ckpt")
+	out := c.ok("--tenant", "acme", "checkpoint", "--out", held)
+	if !strings.Contains(out, "Wrote checkpoint") {
+		t.Errorf("checkpoint output = %q", out)
+	}
+	note, _ := os.ReadFile(held)
+	if !strings.Contains(string(note), "holdfast/acme/") || !strings.Contains(string(note), "\n\n— ") {
+		t.Errorf("held checkpoint is not a signed note:\n%s", note)
+	}
+	if stdout := c.ok("--tenant", "acme", "checkpoint"); stdout != string(note) {
+		t.Errorf("checkpoint to stdout = %q, want the note %q", stdout, note)
+	}
+	if code, _, errs := c.run("--tenant", "acme", "checkpoint", "--out", held); code == 0 || !strings.Contains(errs, "already exists") {
+		t.Errorf("checkpoint over an existing file: exit %d, %q; want a refusal", code, errs)
+	}
+	bundle := filepath.Join(dir, "r5.json")
+	c.ok("--tenant", "acme", "proof", "--record", "5", "--out", bundle)
+	if code, _, errs := c.run("--tenant", "acme", "proof", "--record", "5", "--out", bundle); code == 0 || !strings.Contains(errs, "already exists") {
+		t.Errorf("proof --out over an existing file: exit %d, %q; want a refusal", code, errs)
+	}
+	out = c.ok("--tenant", "acme", "verify", "--checkpoint", held, "--checkpoint", bundle)
+	if !strings.Contains(out, "against 2 checkpoint(s) held elsewhere") {
+		t.Errorf("verify with held checkpoints: %q", out)
+	}
+
+	// Remove the newest batches and the checkpoints beyond them.
+	tdir := filepath.Join(c.data, "tenants", "acme")
+	logs, _ := filepath.Glob(filepath.Join(tdir, "log", "*.jsonl"))
+	sort.Strings(logs)
+	for _, l := range logs[len(logs)-2:] {
+		os.Remove(l)
+	}
+	ends := strings.SplitN(strings.TrimSuffix(filepath.Base(logs[len(logs)-3]), ".jsonl"), "-", 2)
+	last, _ := strconv.ParseUint(ends[1], 10, 64)
+	left := strconv.FormatUint(last+1, 10)
+	ckpts, _ := filepath.Glob(filepath.Join(tdir, "checkpoints", "*"))
+	for _, ck := range ckpts {
+		if n, _ := strconv.ParseUint(filepath.Base(ck), 10, 64); n > last+1 {
+			os.Remove(ck)
+		}
+	}
+	treeBefore, _ := os.ReadFile(filepath.Join(tdir, "state", "tree.json"))
+	ckptsBefore, _ := filepath.Glob(filepath.Join(tdir, "checkpoints", "*"))
+
+	code, stdout, errs := c.run("--tenant", "acme", "verify")
+	if code != exitIntegrity || !strings.Contains(stdout, "are missing") || strings.Contains(stdout, "OK:") {
+		t.Errorf("verify of a rolled-back log: exit %d\n%s%s", code, stdout, errs)
+	}
+	if !strings.Contains(stdout, "log ends at "+left) {
+		t.Errorf("verify does not say where the log ends (%s):\n%s", left, stdout)
+	}
+	for _, args := range [][]string{
+		{"generate", "--items", "1"},
+		{"search", "anything"},
+		{"hold", "create", "--case", "c", "--custodian", "a@b.c", "--reason", "litigation"},
+	} {
+		code, _, errs := c.run(append([]string{"--tenant", "acme"}, args...)...)
+		if code != exitIntegrity || !strings.Contains(errs, "are missing") {
+			t.Errorf("%s on a rolled-back log: exit %d, %q; want 3 naming the missing records", args[0], code, errs)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(tdir, "state", "tree.json")); string(after) != string(treeBefore) {
+		t.Error("the cached tree of the longer log was replaced")
+	}
+	if after, _ := filepath.Glob(filepath.Join(tdir, "checkpoints", "*")); len(after) != len(ckptsBefore) {
+		t.Errorf("checkpoints signed over the shorter log: %d before, %d after", len(ckptsBefore), len(after))
+	}
+
+	// Every local trace removed: only the held checkpoint tells.
+	os.RemoveAll(filepath.Join(tdir, "state"))
+	os.RemoveAll(filepath.Join(c.data, "keys", "seen"))
+	code, stdout, _ = c.run("--tenant", "acme", "verify", "--checkpoint", held)
+	if code != exitIntegrity || !strings.Contains(stdout, held) || !strings.Contains(stdout, "are missing") {
+		t.Errorf("verify --checkpoint of a rolled-back log: exit %d\n%s", code, stdout)
+	}
+	if code, _, errs := c.run("--tenant", "acme", "verify", "--checkpoint", filepath.Join(dir, "nope")); code != exitUsage {
+		t.Errorf("verify --checkpoint of a missing file: exit %d, %q", code, errs)
+	}
+}
