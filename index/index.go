@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -43,7 +44,8 @@ type Log interface {
 type Index struct {
 	b    bleve.Index
 	dir  string
-	next uint64 // the first log record not yet indexed
+	lock *os.File // flock on <dir>.lock: one process uses the index at a time
+	next uint64   // the first log record not yet indexed
 
 	users   map[string]string // Entra user id → UPN, from account records
 	current map[string]uint64 // item key → record of its current version (loaded lazily)
@@ -157,6 +159,31 @@ func newMapping() *mapping.IndexMappingImpl {
 // is derived data); the next Update fills it from the store.
 func Open(dir string) (*Index, error) {
 	const op = "open index"
+	// Searches beside a running backup, and several searches, take turns:
+	// a second process opening the index would find it in use, and an
+	// index that cannot be opened is rebuilt from scratch below.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	ix, err := openLocked(dir)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	ix.lock = lock
+	return ix, nil
+}
+
+func openLocked(dir string) (*Index, error) {
+	const op = "open index"
 	b, err := bleve.Open(dir)
 	if err == nil {
 		if v, _ := b.GetInternal([]byte("holdfast.mapping")); string(v) != mappingVersion {
@@ -190,8 +217,15 @@ func Open(dir string) (*Index, error) {
 	return ix, nil
 }
 
-// Close closes the index.
-func (ix *Index) Close() error { return ix.b.Close() }
+// Close closes the index and lets the next process use it.
+func (ix *Index) Close() error {
+	err := ix.b.Close()
+	if ix.lock != nil {
+		ix.lock.Close() // drops the flock
+		ix.lock = nil
+	}
+	return err
+}
 
 // Next is the index of the first log record not yet indexed.
 func (ix *Index) Next() uint64 { return ix.next }

@@ -254,6 +254,7 @@ func (d DataDir) Tenants() ([]string, error) {
 // OpenTenantOptions configure OpenTenant.
 type OpenTenantOptions struct {
 	ReadOnly  bool
+	Shared    bool // see Options.Shared
 	MasterKey []byte
 	Now       func() time.Time
 }
@@ -272,8 +273,8 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 		// An unknown name is bad input, whichever command is given it.
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "tenant %s does not exist in %s (holdfast tenant list; holdfast tenant add %s)", name, d.Dir, name)
 	}
-	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Now: opts.Now, HighWaterFile: d.highWaterFile(name)}
-	if !opts.ReadOnly {
+	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Shared: opts.Shared, Now: opts.Now, HighWaterFile: d.highWaterFile(name)}
+	if !opts.ReadOnly || opts.Shared {
 		signer, err := d.Signer()
 		if err != nil {
 			return nil, holdfast.E(op, err)

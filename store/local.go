@@ -190,7 +190,9 @@ func (l *Local) Cleanup() (int, error) {
 			}
 			return err
 		}
-		if d.IsDir() && p != l.root && d.Name() == "state" && filepath.Dir(p) == l.root {
+		if d.IsDir() && p != l.root && (d.Name() == "state" || d.Name() == spoolDirName) && filepath.Dir(p) == l.root {
+			// Local state, and the spool that readers write into without
+			// the lock: never repository data, and not this writer's.
 			return fs.SkipDir
 		}
 		if !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix) {

@@ -55,6 +55,10 @@ type Options struct {
 	MasterKey []byte
 	// ReadOnly opens without the writer lock; Append and Flush fail.
 	ReadOnly bool
+	// Shared opens for reading and for depositing records: with the writer
+	// lock when it is free, else without it, Deposit spooling records for
+	// the process that holds it (see Deposit). Reads never wait.
+	Shared bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// HighWaterFile, if set, is where this machine records the largest log
@@ -74,6 +78,7 @@ type Store struct {
 	verifier note.Verifier
 	localDir string
 	readOnly bool
+	spool    bool // Shared, and another process holds the writer lock
 	lock     *lockFile
 	now      func() time.Time
 
@@ -165,13 +170,18 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 	}
 	if !s.readOnly {
 		lk, stale, err := acquireLock(s.localDir)
-		if err != nil {
+		if opts.Shared && holdfast.Is(holdfast.Locked, err) {
+			s.readOnly, s.spool = true, true
+			s.notes = append(s.notes, "another process is writing to this tenant: reading beside it; this command's records go to the spool, and that process appends them")
+		} else if err != nil {
 			return nil, holdfast.E(op, err)
 		}
 		s.lock = lk
 		if stale {
 			s.notes = append(s.notes, "took over the writer lock left by a process that ended without closing the store")
 		}
+	}
+	if !s.readOnly {
 		if l, ok := be.(*Local); ok {
 			n, err := l.Cleanup()
 			if err != nil {
@@ -228,11 +238,8 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	s.mu.Lock()
-	dirty := len(s.pending) > 0 || len(s.packEntries) > 0
-	s.mu.Unlock()
-	if dirty {
-		err = s.Flush(ctx)
+	if s.damaged == "" {
+		err = s.Flush(ctx) // also appends what readers left in the spool
 	}
 	if rerr := s.lock.release(); err == nil && rerr != nil {
 		err = rerr
@@ -817,6 +824,9 @@ func (s *Store) writable(op string) error {
 // written first, then the pending records as one log batch.
 func (s *Store) Flush(ctx context.Context) error {
 	const op = "store.Flush"
+	if s.spool && s.damaged == "" {
+		return nil // deposits are durable in the spool when Deposit returns
+	}
 	if err := s.writable(op); err != nil {
 		return err
 	}
@@ -832,7 +842,12 @@ func (s *Store) flushLocked(ctx context.Context) error {
 	if err := s.writePackLocked(ctx); err != nil {
 		return err
 	}
+	spooled, err := s.drainSpoolLocked(ctx)
+	if err != nil {
+		return err
+	}
 	if len(s.pending) == 0 {
+		s.removeSpooled(spooled) // only deposits already in the log
 		return nil
 	}
 	first := s.size
@@ -862,6 +877,7 @@ func (s *Store) flushLocked(ctx context.Context) error {
 	s.pendingSize = 0
 	s.saveTree()
 	s.raiseHighWater()
+	s.removeSpooled(spooled)
 	return nil
 }
 

@@ -174,7 +174,7 @@ func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportO
 	if _, err := os.Lstat(path); err == nil {
 		return nil, holdfast.Errorf(op, holdfast.Exist, "%s exists; a report never overwrites", path)
 	}
-	s, err := g.openTenant(ctx, false)
+	s, err := g.openShared(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -212,10 +212,7 @@ func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportO
 	sum := sha256.Sum256(signed)
 	rec := reportIssued{Kind: o.Kind, Tenant: tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
 		Signer: signer.Name, Fingerprint: signer.Fingerprint(), SHA256: hex.EncodeToString(sum[:]), Bytes: len(signed), Actor: actor(), File: out, Case: o.Case}
-	if _, err := s.Append(ctx, store.TypeReportIssued, rec); err != nil {
-		return nil, err
-	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
+	if err := logRead(ctx, s, store.TypeReportIssued, rec); err != nil {
 		return nil, err
 	}
 	return &rec, nil

@@ -176,7 +176,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := g.openTenant(ctx, false)
+	s, err := g.openShared(ctx)
 	if err != nil {
 		return err
 	}
@@ -254,13 +254,10 @@ func moment(sc restore.Scope) string {
 	return sc.At.Format(time.RFC3339)
 }
 
-// logRestore appends the restore record and a checkpoint.
+// logRestore records the restore (and a checkpoint, or the spool beside a
+// running backup).
 func logRestore(ctx context.Context, s *store.Store, rec restoreRecord) error {
-	if _, err := s.Append(ctx, store.TypeRestorePerformed, rec); err != nil {
-		return err
-	}
-	_, _, err := s.Checkpoint(ctx)
-	return err
+	return logRead(ctx, s, store.TypeRestorePerformed, rec)
 }
 
 type restoreTestOptions struct{ Sample int }
@@ -288,7 +285,7 @@ func runRestoreTest(ctx context.Context, g *globalOptions, o restoreTestOptions)
 	if o.Sample <= 0 {
 		return holdfast.E(op, holdfast.Invalid, "--sample must be positive")
 	}
-	s, err := g.openTenant(ctx, false)
+	s, err := g.openShared(ctx)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string)
 	if _, err := index.Parse(q); err != nil {
 		return queryError(op, q, err)
 	}
-	s, err := g.openTenant(ctx, false)
+	s, err := g.openShared(ctx)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string)
 		return queryError(op, q, err)
 	}
 	ev := auditEvent{Action: "search", Actor: actor(), Time: time.Now().UTC(), Tenant: g.Tenant, Query: q, Hits: res.Total}
-	if _, err := s.Append(ctx, store.TypeAudit, ev); err != nil {
+	if err := s.Deposit(ctx, store.TypeAudit, ev); err != nil {
 		return err
 	}
 	if err := s.Flush(ctx); err != nil {

@@ -92,7 +92,7 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		}
 		held = append(held, exps...)
 	}
-	s, err := g.openTenant(ctx, false)
+	s, err := g.openShared(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,8 +107,10 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		ReadDataPercent: pct, PacksRead: rep.PacksRead, HeldCheckpoints: rep.Held, Failures: len(rep.Failures), DurationSeconds: time.Since(start).Seconds()}
 	rec.FirstFailures = rep.Failures[:min(len(rep.Failures), 20)]
 	logged := ""
-	if _, err := s.Append(ctx, store.TypeVerifyRun, rec); err != nil {
+	if err := s.Deposit(ctx, store.TypeVerifyRun, rec); err != nil {
 		rep.Notes = append(rep.Notes, "this verify run could not be logged: "+err.Error())
+	} else if s.Spooled() {
+		logged = "spooled"
 	} else if c, _, err := s.Checkpoint(ctx); err != nil {
 		rep.Notes = append(rep.Notes, "could not issue a checkpoint after verifying: "+err.Error())
 	} else {
@@ -133,7 +135,11 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		if rep.OK {
 			g.print("OK: nothing stored was altered or removed\n")
 		}
-		if logged != "" {
+		switch logged {
+		case "":
+		case "spooled":
+			g.print("Left this verify run's record for the running backup to append to the log\n")
+		default:
 			g.print("Logged this verify run; new checkpoint at size %s\n", logged)
 		}
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -93,5 +95,43 @@ func TestRollbackAndHeldCheckpoints(t *testing.T) {
 	}
 	if code, _, errs := c.run("--tenant", "acme", "verify", "--checkpoint", filepath.Join(dir, "nope")); code != exitUsage {
 		t.Errorf("verify --checkpoint of a missing file: exit %d, %q", code, errs)
+	}
+}
+
+// TestReadsBesideARunningBackup: while another process holds the writer
+// lock (a backup), search, verify, restore and report answer at once and
+// their records reach the log when that process flushes.
+func TestReadsBesideARunningBackup(t *testing.T) {
+	c := setupTenant(t)
+	g := &globalOptions{Data: c.data, Tenant: "acme", stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	backup, err := g.openTenant(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.ok("--tenant", "acme", "search", "subject:invoice")
+	if !strings.Contains(out, "matching items") {
+		t.Errorf("search beside a backup: %q", out)
+	}
+	out = c.ok("--tenant", "acme", "verify", "--read-data-subset", "10")
+	if !strings.Contains(out, "OK: nothing stored") || !strings.Contains(out, "running backup to append") {
+		t.Errorf("verify beside a backup: %q", out)
+	}
+	var before struct{ Count int }
+	jsonDoc(t, c.ok("--json", "--tenant", "acme", "log", "--type", "audit.event"), &before)
+	if err := backup.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var after struct {
+		Count   int
+		Records []struct{ Data map[string]any }
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "acme", "log", "--type", "audit.event"), &after)
+	if after.Count != before.Count+1 || after.Records[len(after.Records)-1].Data["query"] != "subject:invoice" {
+		t.Errorf("audit records: %d before the backup ended, %d after (%+v); want the search's", before.Count, after.Count, after.Records)
+	}
+	var verifies struct{ Count int }
+	jsonDoc(t, c.ok("--json", "--tenant", "acme", "log", "--type", "verify.run"), &verifies)
+	if verifies.Count != 1 {
+		t.Errorf("verify.run records = %d, want 1", verifies.Count)
 	}
 }

@@ -96,6 +96,31 @@ func masterKey() ([]byte, error) {
 
 // openTenant opens the --tenant repository.
 func (g *globalOptions) openTenant(ctx context.Context, readOnly bool) (*store.Store, error) {
+	return g.open(ctx, store.OpenTenantOptions{ReadOnly: readOnly})
+}
+
+// openShared opens the --tenant repository for a command that reads and
+// logs that it did (search, verify, report, restore): it never waits for a
+// running backup; its records go through logRead.
+func (g *globalOptions) openShared(ctx context.Context) (*store.Store, error) {
+	return g.open(ctx, store.OpenTenantOptions{Shared: true})
+}
+
+// logRead records what a read did and, when this process holds the writer
+// lock, issues a checkpoint over it. Beside a running backup the record is
+// spooled durably and that backup appends it.
+func logRead(ctx context.Context, s *store.Store, typ string, data any) error {
+	if err := s.Deposit(ctx, typ, data); err != nil {
+		return err
+	}
+	if s.Spooled() {
+		return nil
+	}
+	_, _, err := s.Checkpoint(ctx)
+	return err
+}
+
+func (g *globalOptions) open(ctx context.Context, opts store.OpenTenantOptions) (*store.Store, error) {
 	name, err := g.tenant()
 	if err != nil {
 		return nil, err
@@ -104,7 +129,8 @@ func (g *globalOptions) openTenant(ctx context.Context, readOnly bool) (*store.S
 	if err != nil {
 		return nil, err
 	}
-	s, err := g.dataDir().OpenTenant(ctx, name, store.OpenTenantOptions{ReadOnly: readOnly, MasterKey: mk})
+	opts.MasterKey = mk
+	s, err := g.dataDir().OpenTenant(ctx, name, opts)
 	if err != nil {
 		return nil, err
 	}
