@@ -185,12 +185,16 @@ func endpoint(s, what string) (*url.URL, error) {
 // Throttled returns the time spent waiting on Graph's throttling.
 func (c *Client) Throttled() time.Duration { return c.th.Throttled() }
 
-// classify turns SDK and identity errors into Holdfast's kinds and the
-// sentinels ingest reacts to.
+// classify turns SDK, HTTP and identity errors into Holdfast's kinds and
+// the sentinels ingest reacts to. It is the one place every error of a
+// request to Graph passes, so it is where pre-authenticated URLs (download
+// links, upload sessions) are scrubbed, before anything prints or records
+// the error.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	err = scrub(err)
 	var authErr *azidentity.AuthenticationFailedError
 	if errors.As(err, &authErr) {
 		return holdfast.E(op, holdfast.Permission, fmt.Errorf("authentication failed: %s", firstLine(authErr.Error())))
@@ -222,6 +226,30 @@ func classify(op string, err error) error {
 	}
 	return holdfast.E(op, holdfast.IO, err)
 }
+
+// scrub redacts the URLs an error carries: a *url.Error's URL in place
+// (keeping the chain, so errors.Is still sees context.Canceled), and any
+// URL in the text of the error.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = holdfast.RedactURL(ue.URL)
+	}
+	if msg := err.Error(); holdfast.RedactURLs(msg) != msg {
+		return redactedError{msg: holdfast.RedactURLs(msg), err: err}
+	}
+	return err
+}
+
+// redactedError says err's message with its URLs redacted; errors.Is and
+// errors.As still see err.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
 
 func firstLine(s string) string {
 	for _, l := range strings.Split(s, "\n") {
@@ -425,7 +453,7 @@ func (c *Client) send(ctx context.Context, op string, info *abs.RequestInformati
 	}
 	resp, err := hc.Do(native.(*http.Request))
 	if err != nil {
-		return nil, holdfast.E(op, holdfast.IO, err)
+		return nil, classify(op, err)
 	}
 	return resp, nil
 }

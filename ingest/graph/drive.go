@@ -106,7 +106,7 @@ func (c *Client) DriveItemContent(ctx context.Context, driveID, itemID string) (
 		}
 		get, _ := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
 		if resp, err = c.download.Do(get); err != nil {
-			return nil, holdfast.E(op, holdfast.IO, err)
+			return nil, classify(op, err)
 		}
 	}
 	return bodyOf(op, resp)

@@ -97,7 +97,7 @@ func (c *Client) UploadFile(ctx context.Context, driveID, parentID, name string,
 		// The upload URL is pre-authenticated: no bearer token.
 		resp, err := c.download.Do(req)
 		if err != nil {
-			return "", holdfast.E(op, holdfast.IO, err)
+			return "", classify(op, err)
 		}
 		sent += int64(n)
 		respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

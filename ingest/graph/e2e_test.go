@@ -380,6 +380,13 @@ func TestBackupUnderFaults(t *testing.T) {
 		}
 	}
 	e.compare()
+	for _, typ := range []string{store.TypeRunFinished, ingest.TypeItemFailed} {
+		for _, r := range e.records(typ) {
+			if strings.Contains(r, "tempauth") || strings.Contains(r, "sig=") {
+				t.Errorf("a %s record holds a pre-authenticated URL: %s", typ, r)
+			}
+		}
+	}
 	t.Logf("fault stats: %+v", st)
 }
 
