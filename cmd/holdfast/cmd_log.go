@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
@@ -77,7 +78,11 @@ func runLog(ctx context.Context, g *globalOptions, opts logOptions) error {
 		} else {
 			data := string(r.Data)
 			if len(data) > 100 {
-				data = data[:97] + "..."
+				cut := 97
+				for cut > 0 && !utf8.RuneStart(data[cut]) {
+					cut-- // never split a character
+				}
+				data = data[:cut] + "..."
 			}
 			g.print("%8d  %s  %-18s %s\n", r.Index, r.Time.Format("2006-01-02T15:04:05Z"), r.Type, data)
 		}

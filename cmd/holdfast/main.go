@@ -140,19 +140,21 @@ func (g *globalOptions) open(ctx context.Context, opts store.OpenTenantOptions) 
 	return s, nil
 }
 
-// say writes a human message to stderr (with --json) or stdout.
+// say writes a human message to stderr (with --json) or stdout; its
+// arguments are made visible (see visible).
 func (g *globalOptions) say(format string, args ...any) {
 	w := g.stdout
 	if g.JSON {
 		w = g.stderr
 	}
-	fmt.Fprintf(w, format, args...)
+	fmt.Fprintf(w, format, visibleArgs(args)...)
 }
 
-// print writes human output; with --json it does nothing.
+// print writes human output, its arguments made visible; with --json it
+// does nothing.
 func (g *globalOptions) print(format string, args ...any) {
 	if !g.JSON {
-		fmt.Fprintf(g.stdout, format, args...)
+		fmt.Fprintf(g.stdout, format, visibleArgs(args)...)
 	}
 }
 
@@ -257,7 +259,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
 	if err != nil {
-		fmt.Fprintf(stderr, "holdfast: %v\n", err)
+		fmt.Fprintf(stderr, "holdfast: %s\n", visible(err.Error(), true))
 		if code == exitUsage {
 			var he *holdfast.Error
 			if !errors.As(err, &he) {
