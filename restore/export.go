@@ -95,14 +95,27 @@ func (z *zipSink) close() error {
 	return z.f.Close()
 }
 
-// ManifestEntry is one exported file.
+// ManifestEntry is one exported file. Every file written is listed; a file
+// that is not one item's native (a Teams transcript) has no item, and a
+// Teams messages.json names each message it holds.
 type ManifestEntry struct {
-	Path     string `json:"path"`
-	Item     string `json:"item"`
-	Version  uint64 `json:"version"` // the item.version record
-	Workload string `json:"workload"`
-	SHA256   string `json:"sha256"`
-	Bytes    int64  `json:"bytes"`
+	Path     string       `json:"path"`
+	Item     string       `json:"item,omitempty"`
+	Version  uint64       `json:"version,omitempty"` // the item.version record
+	Workload string       `json:"workload"`
+	SHA256   string       `json:"sha256"`
+	Bytes    int64        `json:"bytes"`
+	Messages []MessageRef `json:"messages,omitempty"`
+	// DerivedFrom names the file this one was made from (a transcript
+	// from its messages.json).
+	DerivedFrom string `json:"derived_from,omitempty"`
+}
+
+// MessageRef is one message of a Teams conversation file: its item and
+// the item.version record it is, in the order of the file.
+type MessageRef struct {
+	Item    string `json:"item"`
+	Version uint64 `json:"version"`
 }
 
 // Failure is an item that could not be exported.
@@ -133,7 +146,7 @@ func Export(ctx context.Context, lg Log, versions []Version, target string, toZi
 	if err != nil {
 		return nil, err
 	}
-	e := &exporter{lg: lg, s: s, used: map[string]bool{}, items: map[string]bool{}, res: &Result{Failures: []Failure{}}}
+	e := &exporter{lg: lg, s: s, names: newNamer(), items: map[string]bool{}, res: &Result{Failures: []Failure{}}}
 	teams := map[string][]Version{} // Teams conversations, exported together
 	for _, v := range versions {
 		if err := ctx.Err(); err != nil {
@@ -161,7 +174,7 @@ func Export(ctx context.Context, lg Log, versions []Version, target string, toZi
 	}
 	e.res.Items = len(e.items)
 	b, _ := json.MarshalIndent(map[string]any{"format": "holdfast-export/v1", "files": e.res.Manifest}, "", "  ")
-	if err := e.write("MANIFEST.json", b, nil); err != nil {
+	if err := e.write(manifestName, b, nil); err != nil {
 		s.close()
 		return nil, holdfast.E("export", holdfast.IO, err)
 	}
@@ -174,7 +187,7 @@ func Export(ctx context.Context, lg Log, versions []Version, target string, toZi
 type exporter struct {
 	lg    Log
 	s     sink
-	used  map[string]bool
+	names *namer
 	items map[string]bool // workload|account|item of every item exported
 	res   *Result
 }
@@ -190,74 +203,46 @@ func (e *exporter) content(ctx context.Context, ref store.Ref) ([]byte, error) {
 
 // write stores one file and its manifest entry (v nil: not an item).
 func (e *exporter) write(name string, data []byte, v *Version) error {
+	_, err := e.writeEntry(name, data, v)
+	return err
+}
+
+// writeEntry is write, returning the file's manifest entry to complete.
+func (e *exporter) writeEntry(name string, data []byte, v *Version) (*ManifestEntry, error) {
 	w, err := e.s.create(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := w.Write(data); err != nil {
 		w.Close()
-		return err
+		return nil, err
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return nil, err
 	}
+	if name == manifestName {
+		return nil, nil
+	}
+	sum := sha256.Sum256(data)
+	me := ManifestEntry{Path: name, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))}
 	if v != nil {
-		sum := sha256.Sum256(data)
 		e.items[string(v.Workload)+"|"+v.Account+"|"+v.Item] = true
-		e.res.Manifest = append(e.res.Manifest, ManifestEntry{Path: name, Item: v.Item, Version: v.Record, Workload: string(v.Workload), SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))})
-		e.res.Bytes += int64(len(data))
+		me.Item, me.Version, me.Workload = v.Item, v.Record, string(v.Workload)
 	}
-	return nil
+	e.res.Manifest = append(e.res.Manifest, me)
+	e.res.Bytes += int64(len(data))
+	return &e.res.Manifest[len(e.res.Manifest)-1], nil
 }
 
-var unsafe = strings.NewReplacer("/", "_", "\\", "_", ":", "_", "*", "_", "?", "_", "\"", "_", "<", "_", ">", "_", "|", "_", "\x00", "_")
-
-// clean makes one path segment safe on every filesystem.
-func clean(s string) string {
-	s = strings.TrimSpace(unsafe.Replace(s))
-	if s == "" || s == "." || s == ".." {
-		s = "_"
-	}
-	if len(s) > 120 {
-		s = s[:120]
-	}
-	return s
-}
-
-// unique returns name, or name with " (2)", " (3)"… before its extension.
-func (e *exporter) unique(name string) string {
-	ext := path.Ext(name)
-	base := strings.TrimSuffix(name, ext)
-	for i := 1; ; i++ {
-		n := name
-		if i > 1 {
-			n = fmt.Sprintf("%s (%d)%s", base, i, ext)
-		}
-		if !e.used[n] {
-			e.used[n] = true
-			return n
-		}
-	}
-}
-
-func folder(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		for _, seg := range strings.Split(p, "/") {
-			if seg != "" {
-				out = append(out, clean(seg))
-			}
-		}
-	}
-	return strings.Join(out, "/")
-}
+// manifestName is the export's own manifest, which lists every other file.
+const manifestName = "MANIFEST.json"
 
 func (e *exporter) item(ctx context.Context, v Version) error {
 	var d itemData
 	if err := json.Unmarshal(v.Data, &d); err != nil {
 		return err
 	}
-	dir := folder(v.Account, string(v.Workload), v.Path)
+	dir := e.names.dir(v.Account, string(v.Workload), v.Path)
 	switch v.Workload {
 	case holdfast.Mail:
 		data, err := e.content(ctx, v.Refs[0])
@@ -268,7 +253,7 @@ func (e *exporter) item(ctx context.Context, v Version) error {
 		if d.Mail != nil && d.Mail.Subject != "" {
 			subject = d.Mail.Subject
 		}
-		return e.write(e.unique(dir+"/"+clean(subject)+" "+shortID(v.Item)+".eml"), data, &v)
+		return e.write(e.names.file(dir, withSuffix(subject, " "+shortID(v.Item)+".eml")), data, &v)
 	case holdfast.OneDrive, holdfast.SharePoint:
 		if d.File == nil || d.File.Folder || len(v.Refs) == 0 {
 			return nil // folders are the tree itself
@@ -277,7 +262,7 @@ func (e *exporter) item(ctx context.Context, v Version) error {
 		if err != nil {
 			return err
 		}
-		return e.write(e.unique(dir+"/"+clean(d.File.Name)), data, &v)
+		return e.write(e.names.file(dir, clean(d.File.Name)), data, &v)
 	case holdfast.Calendar, holdfast.Contacts:
 		js, err := e.content(ctx, v.Refs[0])
 		if err != nil {
@@ -298,11 +283,12 @@ func (e *exporter) item(ctx context.Context, v Version) error {
 		if d.PIM != nil && d.PIM.Title != "" {
 			title = d.PIM.Title
 		}
-		name := e.unique(dir + "/" + clean(title) + " " + shortID(v.Item) + ext)
+		name := e.names.file(dir, withSuffix(title, " "+shortID(v.Item)+ext))
 		if err := e.write(name, native, &v); err != nil {
 			return err
 		}
 		// Event attachments beside the event.
+		adir := ""
 		for i, ref := range v.Refs[1:] {
 			data, err := e.content(ctx, ref)
 			if err != nil {
@@ -312,7 +298,10 @@ func (e *exporter) item(ctx context.Context, v Version) error {
 			if d.PIM != nil && i < len(d.PIM.Attachments) {
 				aname = d.PIM.Attachments[i].Name
 			}
-			if err := e.write(e.unique(strings.TrimSuffix(name, ext)+" attachments/"+clean(aname)), data, &v); err != nil {
+			if adir == "" {
+				adir = e.names.unique(dir, clean(strings.TrimSuffix(path.Base(name), ext)+" attachments"))
+			}
+			if err := e.write(e.names.file(adir, clean(aname)), data, &v); err != nil {
 				return err
 			}
 		}
@@ -356,7 +345,7 @@ func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 		msgs = append(msgs, m)
 	}
 	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].Created < msgs[j].Created })
-	dir := folder(vs[0].Account, "teams", vs[0].Path)
+	dir := e.names.dir(vs[0].Account, "teams", vs[0].Path)
 	var js bytes.Buffer
 	js.WriteString("[\n")
 	var h strings.Builder
@@ -375,14 +364,23 @@ func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 	}
 	js.WriteString("\n]\n")
 	first := msgs[0].versionOf
-	if err := e.write(e.unique(dir+"/messages.json"), js.Bytes(), &first); err != nil {
+	me, err := e.writeEntry(e.names.file(dir, "messages.json"), js.Bytes(), &first)
+	if err != nil {
 		return err
 	}
+	me.Item, me.Version = "", 0 // a conversation: its messages say which items
 	for _, m := range msgs {
 		v := m.versionOf
 		e.items[string(v.Workload)+"|"+v.Account+"|"+v.Item] = true
+		me.Messages = append(me.Messages, MessageRef{Item: v.Item, Version: v.Record})
 	}
-	return e.write(e.unique(dir+"/transcript.html"), []byte(h.String()), nil)
+	conv := me.Path
+	tr, err := e.writeEntry(e.names.file(dir, "transcript.html"), []byte(h.String()), nil)
+	if err != nil {
+		return err
+	}
+	tr.Workload, tr.DerivedFrom = string(holdfast.Teams), conv
+	return nil
 }
 
 // CheckExport re-reads an exported directory and compares every file with

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/holdfast/holdfast"
 )
 
 // Captured content is hostile: a mail subject holding ESC[31m, a file name
@@ -22,7 +24,7 @@ func visible(s string, keepNewlines bool) string {
 	clean := true
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && n == 1) || (hostileRune(r) && !(keepNewlines && r == '\n')) {
+		if (r == utf8.RuneError && n == 1) || (holdfast.IsControl(r) && !(keepNewlines && r == '\n')) {
 			clean = false
 			break
 		}
@@ -45,9 +47,9 @@ func visible(s string, keepNewlines bool) string {
 			b.WriteString(`\r`)
 		case r == '\t':
 			b.WriteString(`\t`)
-		case r < 0x80 && hostileRune(r):
+		case r < 0x80 && holdfast.IsControl(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case hostileRune(r):
+		case holdfast.IsControl(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+n])
@@ -55,17 +57,6 @@ func visible(s string, keepNewlines bool) string {
 		i += n
 	}
 	return b.String()
-}
-
-// hostileRune reports control characters and bidirectional controls.
-func hostileRune(r rune) bool {
-	switch {
-	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
-		return true
-	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	}
-	return false
 }
 
 // visibleArgs makes the string-like arguments of a human message visible;
