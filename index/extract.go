@@ -420,8 +420,8 @@ func chatDoc(d *Doc, js []byte, userUPN func(id string) string) {
 
 // MailHeader is what a load file shows of a message.
 type MailHeader struct {
-	From, To, Subject string
-	Sent              time.Time
+	From, To, Cc, Bcc, Subject string
+	Sent, Received             time.Time
 }
 
 // MailFields reads a message's sender, recipients, subject and date.
@@ -432,5 +432,6 @@ func MailFields(raw []byte) MailHeader {
 	if err != nil {
 		return MailHeader{Subject: d.Subject, Sent: d.Sent}
 	}
-	return MailHeader{From: decodeHeader(msg.Header.Get("From")), To: decodeHeader(msg.Header.Get("To")), Subject: d.Subject, Sent: d.Sent}
+	h := func(k string) string { return decodeHeader(msg.Header.Get(k)) }
+	return MailHeader{From: h("From"), To: h("To"), Cc: h("Cc"), Bcc: h("Bcc"), Subject: d.Subject, Sent: d.Sent, Received: d.Received}
 }

@@ -57,7 +57,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "9"
+	mappingVersion  = "10"
 )
 
 // Text fields searched by free text and by phrases (term vectors on).
@@ -565,6 +565,13 @@ func kindOf(w holdfast.Workload, path string) string {
 // maxFileText is the largest file whose text is indexed.
 const maxFileText = 16 << 20
 
+// Document returns the fields the index extracts from an item.version
+// record (addresses, subject, dates, custodians, text), reading its
+// content from lg: what an export's load file says of the item.
+func (ix *Index) Document(ctx context.Context, lg Log, r store.Record) (*Doc, error) {
+	return ix.extract(ctx, lg, r)
+}
+
 // Extract builds the document of an item.version record, reading its
 // content from the store.
 func (ix *Index) extract(ctx context.Context, lg Log, r store.Record) (*Doc, error) {
@@ -580,7 +587,10 @@ func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]st
 	}
 	d := &Doc{Kind: kindOf(v.Workload, v.Path), Account: strings.ToLower(v.Account), Folder: strings.ToLower(v.Path), Item: v.Item,
 		Version: r.Index, Captured: r.Time.UTC(), current: true, key: itemKey(string(v.Workload), v.AccountID, v.Account, v.Item)}
-	if strings.Contains(v.Account, "@") {
+	if strings.Contains(v.Account, "@") && v.Workload != holdfast.Teams {
+		// A mailbox's or a drive's owner. A Teams item's account is its
+		// channel or chat (a chat id holds an @ too); its custodian is
+		// the sender, from the message.
 		d.Custodians = []string{d.Account}
 	}
 	content := func(i int, limit int64) ([]byte, error) {
@@ -632,6 +642,11 @@ func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]st
 		d.Title = d.Subject
 	case holdfast.OneDrive, holdfast.SharePoint:
 		if f := v.File; f != nil {
+			if f.Folder {
+				// Captured (restore needs the tree) but not a document:
+				// kind:docs finds files, as in Purview.
+				d.Kind = "folder"
+			}
 			d.Filename, d.Title = f.Name, f.Name
 			d.Ext = strings.TrimPrefix(strings.ToLower(path.Ext(f.Name)), ".")
 			d.Author, d.ModifiedBy = f.CreatedBy, f.ModifiedBy

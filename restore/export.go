@@ -109,6 +109,8 @@ type ManifestEntry struct {
 	// DerivedFrom names the file this one was made from (a transcript
 	// from its messages.json).
 	DerivedFrom string `json:"derived_from,omitempty"`
+	// Parent names the file this one is an attachment of (an event's).
+	Parent string `json:"parent,omitempty"`
 }
 
 // MessageRef is one message of a Teams conversation file: its item and
@@ -301,9 +303,11 @@ func (e *exporter) item(ctx context.Context, v Version) error {
 			if adir == "" {
 				adir = e.names.unique(dir, clean(strings.TrimSuffix(path.Base(name), ext)+" attachments"))
 			}
-			if err := e.write(e.names.file(adir, clean(aname)), data, &v); err != nil {
+			me, err := e.writeEntry(e.names.file(adir, clean(aname)), data, &v)
+			if err != nil {
 				return err
 			}
+			me.Parent = name
 		}
 		return nil
 	}

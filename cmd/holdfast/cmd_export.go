@@ -15,6 +15,7 @@ import (
 
 type exportOptions struct {
 	Case, Query, Out string
+	LoadFile         string
 }
 
 func newExportCommand(g *globalOptions) *cobra.Command {
@@ -24,9 +25,11 @@ func newExportCommand(g *globalOptions) *cobra.Command {
 		Short: "eDiscovery export with chain of custody",
 		Long: `Export every item version of the case's custodians that the query matches
 (deleted items and earlier versions included) as a zip: natives (.eml,
-.ics, .vcf, original files, chat transcripts), loadfile.csv, manifest.json
-with every file's SHA-256, the signed checkpoint, and an inclusion proof for
-every item's record. holdfast verify-export checks it offline.`,
+.ics, .vcf, original files, each Teams message's JSON, conversation
+transcripts), extracted text, a load file (one row per document: items,
+attachments with their family, Teams messages), manifest.json with every
+file's SHA-256, the signed checkpoint, and an inclusion proof for every
+item's record. holdfast verify-export checks it offline.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runExport(cmd.Context(), g, o) },
 	}
@@ -34,6 +37,7 @@ every item's record. holdfast verify-export checks it offline.`,
 	f.StringVar(&o.Case, "case", "", "the case (a hold) whose custodians are exported (required)")
 	f.StringVar(&o.Query, "query", "", "KQL query (required)")
 	f.StringVar(&o.Out, "out", "", "the new zip file (required)")
+	f.StringVar(&o.LoadFile, "load-file", "csv", "load file format: csv, or dat (Concordance: þ quote, ¶ separator, UTF-8 with BOM)")
 	return cmd
 }
 
@@ -41,6 +45,9 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 	const op = "export"
 	if o.Case == "" || o.Query == "" || o.Out == "" {
 		return holdfast.E(op, holdfast.Invalid, "--case, --query and --out are required")
+	}
+	if _, err := ediscovery.ParseFormat(o.LoadFile); err != nil {
+		return err
 	}
 	q, err := index.Parse(o.Query)
 	if err != nil {
@@ -82,7 +89,7 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 	}
 	out, _ := filepath.Abs(o.Out)
 	start := time.Now()
-	res, err := ediscovery.Export(ctx, s, versions, deleted, ediscovery.Meta{Case: h.Case, Query: o.Query, Actor: actor(), Created: start.UTC().Truncate(time.Second), Tenant: g.Tenant}, out)
+	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, ediscovery.Meta{Case: h.Case, Query: o.Query, Actor: actor(), Created: start.UTC().Truncate(time.Second), Tenant: g.Tenant, LoadFile: o.LoadFile}, out)
 	if err != nil {
 		return err
 	}

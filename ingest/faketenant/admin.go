@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strings"
@@ -29,7 +30,27 @@ type MutationResult struct {
 }
 
 // Scenarios lists the mutations Mutate knows.
-var Scenarios = []string{"activity", "disable-user", "unlicense-user", "delete-user", "overwrite-folder", "delete-folder"}
+var Scenarios = []string{"activity", "disable-user", "unlicense-user", "delete-user", "overwrite-folder", "delete-folder", "hostile-names"}
+
+// Hostile content the "hostile-names" scenario plants in a user's mailbox
+// and OneDrive, as a server other than Microsoft's (or an attacker who can
+// send mail or share a file) may serve it.
+const (
+	HostileSubject = "\x1b[31mURGENT\x1b[0m invoice \u202eexe.pdf"
+	HostileBody    = "Please pay.\x1b]0;pwned\a\r\n"
+	HostileFolder  = "/Hostile"
+)
+
+// HostileFiles are the files the scenario writes below HostileFolder, by
+// their path there.
+var HostileFiles = map[string]string{
+	"\x1b[31mred\a\nline.txt":              "terminal escapes in a file name\n",
+	"a" + strings.Repeat("é", 70) + ".txt": "a long name of two-byte characters\n",
+	"../x.txt":                             "in a folder named ..\n",
+	"_/x.txt":                              "in a folder named _\n",
+	"Report.txt":                           "upper case\n",
+	"report.txt":                           "lower case\n",
+}
 
 // ClientFolder is the seeded OneDrive folder the disaster scenarios hit by
 // default, in the first user's drive.
@@ -132,6 +153,37 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 				res.Items++
 			}
 		}
+	case "hostile-names":
+		u, err := pick(0)
+		if err != nil {
+			return res, err
+		}
+		res.User, res.Workload = u.UPN, "mail,onedrive"
+		msg := t.addMessage(u, u.folder("inbox"), 9000+int(t.seq))
+		msg.Subject, msg.Body, msg.HasAttach, msg.Attachments = HostileSubject, HostileBody, false, nil
+		msg.MIME = buildMIME(msg, msg.Body, rand.New(rand.NewPCG(1, 2)))
+		d := u.Drive
+		owner := Address{u.DisplayName, u.Mail}
+		top := t.newDriveItem(d, u.UPN, strings.TrimPrefix(HostileFolder, "/"), d.RootID, true, owner, now)
+		folders := map[string]string{"": top.ID}
+		names := make([]string, 0, len(HostileFiles))
+		for n := range HostileFiles {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			dir, file, ok := strings.Cut(n, "/")
+			if !ok {
+				dir, file = "", n
+			}
+			if _, ok := folders[dir]; !ok {
+				folders[dir] = t.newDriveItem(d, u.UPN, dir, top.ID, true, owner, now).ID
+			}
+			it := t.newDriveItem(d, u.UPN, file, folders[dir], false, owner, now)
+			it.Content, it.MimeType = []byte(HostileFiles[n]), "text/plain"
+			res.Items++
+		}
+		res.Items++
 	default:
 		return res, fmt.Errorf("unknown scenario %q (known: %s)", m.Scenario, strings.Join(Scenarios, ", "))
 	}
