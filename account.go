@@ -55,7 +55,41 @@ type Account struct {
 	Enabled     bool       `json:"enabled"`
 	Licensed    bool       `json:"licensed"`
 	Deleted     *time.Time `json:"deleted,omitempty"` // soft-deleted in the directory
+	// Kind is what the account is: KindUser (an employee), a shared,
+	// room or equipment mailbox, or a guest. "" is a user.
+	Kind string `json:"kind,omitempty"`
 }
+
+// Account kinds. Shared, room and equipment mailboxes have disabled
+// accounts by design and guests are never licensed: none of them is a
+// departed employee.
+const (
+	KindUser      = "user"
+	KindLinked    = "linked"
+	KindShared    = "shared"
+	KindRoom      = "room"
+	KindEquipment = "equipment"
+	KindGuest     = "guest"
+)
+
+// AccountKind returns the account's kind, "user" when unknown.
+func (a Account) AccountKind() string {
+	if a.Kind == "" {
+		return KindUser
+	}
+	return a.Kind
+}
+
+// Employee reports whether the account is a person of the organisation
+// (a user or a linked mailbox): only they can depart.
+func (a Account) Employee() bool {
+	k := a.AccountKind()
+	return k == KindUser || k == KindLinked
+}
+
+// Departed reports a departed employee: an employee whose account is
+// deleted, disabled or unlicensed.
+func (a Account) Departed() bool { return a.Employee() && a.State() != StateActive }
 
 // Account states.
 const (
@@ -65,8 +99,9 @@ const (
 	StateDeleted    = "deleted"
 )
 
-// State is the account's state as a backup sees it: deleted, disabled and
-// unlicensed accounts are departed employees (or shared mailboxes).
+// State is the account's state as a backup sees it: deleted, disabled,
+// unlicensed or active. Whether that makes it a departed employee depends
+// on its kind (Departed).
 func (a Account) State() string {
 	switch {
 	case a.Deleted != nil:

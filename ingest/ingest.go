@@ -13,7 +13,7 @@ import (
 // Record types ingest writes besides the store's own.
 const (
 	TypeAccountState    = "account.state"    // an account was seen in a new state
-	TypeAccountDeparted = "account.departed" // an account became disabled, unlicensed or deleted
+	TypeAccountDeparted = "account.departed" // an employee's account became disabled, unlicensed or deleted
 	TypeItemFailed      = "item.failed"      // an item could not be captured in a run
 	TypeGroups          = "directory.groups" // the tenant's groups, when they changed since the last run
 )
@@ -255,6 +255,7 @@ type accountState struct {
 	Account   string    `json:"account"`
 	AccountID string    `json:"account_id"`
 	State     string    `json:"state"`
+	Kind      string    `json:"kind,omitempty"` // shared, room, equipment, guest; "" for an employee
 	Previous  string    `json:"previous,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
 	Reason    string    `json:"reason,omitempty"`

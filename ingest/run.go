@@ -91,7 +91,7 @@ type known struct {
 type state struct {
 	items    map[string]*known // workload|account id|item id
 	links    map[string]string // stream → delta link
-	accounts map[string]string // account id → last recorded state
+	accounts map[string]string // account id → last recorded state, "state/kind" for an account that is not an employee
 	groups   string            // digest of the last recorded group list
 }
 
@@ -113,6 +113,7 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		Path      string            `json:"path"`
 		Link      string            `json:"link"`
 		State     string            `json:"state"`
+		Kind      string            `json:"kind"`
 		SHA256    string            `json:"sha256"`
 		Parent    string            `json:"parent"`
 		File      struct {
@@ -141,6 +142,9 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 			s.links[d.Stream] = d.Link
 		case TypeAccountState:
 			s.accounts[d.AccountID] = d.State
+			if d.Kind != "" {
+				s.accounts[d.AccountID] = d.State + "/" + d.Kind
+			}
 		case TypeGroups:
 			s.groups = d.SHA256
 		}
@@ -311,18 +315,29 @@ func (r *runner) noteGroups(ctx context.Context) error {
 func (r *runner) noteAccount(ctx context.Context, a holdfast.Account) error {
 	now := r.opts.Now().UTC()
 	cur := a.State()
+	kind := ""
+	if !a.Employee() {
+		kind = a.Kind
+	}
+	// The state remembered is the state with the kind: a room found to be
+	// a room is recorded again, once.
+	key := cur
+	if kind != "" {
+		key = cur + "/" + kind
+	}
 	prev, seen := r.state.accounts[a.ID]
-	if cur != holdfast.StateActive {
+	if a.Departed() {
 		r.res.Departed = append(r.res.Departed, a.UPN)
 	}
-	if seen && prev == cur {
+	if seen && prev == key {
 		return nil
 	}
-	rec := accountState{Account: a.UPN, AccountID: a.ID, State: cur, Previous: prev, FirstSeen: now}
+	prevState, _, _ := strings.Cut(prev, "/")
+	rec := accountState{Account: a.UPN, AccountID: a.ID, State: cur, Kind: kind, Previous: prevState, FirstSeen: now}
 	if _, err := r.st.Append(ctx, TypeAccountState, rec); err != nil {
 		return err
 	}
-	if cur != holdfast.StateActive {
+	if a.Departed() {
 		rec.Reason = cur
 		if a.Deleted != nil {
 			rec.FirstSeen = a.Deleted.UTC()
@@ -331,7 +346,7 @@ func (r *runner) noteAccount(ctx context.Context, a holdfast.Account) error {
 			return err
 		}
 	}
-	r.state.accounts[a.ID] = cur
+	r.state.accounts[a.ID] = key
 	return nil
 }
 

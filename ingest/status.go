@@ -20,8 +20,9 @@ type WorkloadStatus struct {
 
 // AccountStatus is an account's state and last successful capture per workload.
 type AccountStatus struct {
-	UPN         string                          `json:"upn"`   // a site's web URL for SharePoint, team:NAME and chat:ID for Teams
-	State       string                          `json:"state"` // "" for sites
+	UPN         string                          `json:"upn"`            // a site's web URL for SharePoint, team:NAME and chat:ID for Teams
+	State       string                          `json:"state"`          // "" for sites
+	Kind        string                          `json:"kind,omitempty"` // user, shared, room, equipment, guest; "" for sites, teams, chats
 	LastSuccess map[holdfast.Workload]time.Time `json:"last_success"`
 }
 
@@ -94,7 +95,11 @@ func ReadStatus(ctx context.Context, st Store) (*Status, error) {
 			if json.Unmarshal(r.Data, &a) != nil {
 				return nil
 			}
-			acct(a.Account).State = a.State
+			st := acct(a.Account)
+			st.State, st.Kind = a.State, a.Kind
+			if st.Kind == "" {
+				st.Kind = holdfast.KindUser
+			}
 		case store.TypeRunFinished:
 			s.LastRun = append(json.RawMessage(nil), r.Data...)
 		}

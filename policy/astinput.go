@@ -163,6 +163,7 @@ var (
 	kRequiredYears, kRequireWORM, kStore, kBackend       = k("required_years"), k("require_worm"), k("store"), k("backend")
 	kObjectLock, kAccounts, kLastRun, kHolds             = k("object_lock"), k("accounts"), k("last_run"), k("holds")
 	kRestoreTests, kVerifyRuns                           = k("restore_tests"), k("verify_runs")
+	kDepartedRecord, kLastCaptureRecord, kPlacedRecord   = k("departed_record"), k("last_capture_record"), k("placed_record")
 )
 
 func (b *builder) kv(k key, v *ast.Term) [2]*ast.Term {
@@ -185,6 +186,15 @@ func (b *builder) optTime(t *time.Time) *ast.Term {
 		return nil
 	}
 	return b.ts(*t)
+}
+
+// optUint is a log position, absent when 0 (record 0 is the tenant's
+// creation, never a capture, a departure or a hold), as its JSON omits it.
+func (b *builder) optUint(n uint64) *ast.Term {
+	if n == 0 {
+		return nil
+	}
+	return b.int(int64(n))
 }
 
 func (b *builder) optStr(s string) *ast.Term {
@@ -240,6 +250,7 @@ func (b *builder) account(a *Account) *ast.Term {
 			continue
 		}
 		ws = append(ws, [2]*ast.Term{b.str(w), b.obj(b.kv(kFirstCapture, b.optTime(c.FirstCapture)), b.kv(kLastCapture, b.optTime(c.LastCapture)),
+			b.kv(kLastCaptureRecord, b.optUint(c.LastCaptureRecord)),
 			b.kv(kItems, b.int(int64(c.Items))), b.kv(kBytes, b.int(c.Bytes)), b.kv(kOldestItem, b.optTime(c.OldestItem)))})
 		s.add(w, c) // keys sorted: so is s.Captured
 	}
@@ -247,9 +258,10 @@ func (b *builder) account(a *Account) *ast.Term {
 	wsTerm := b.obj(ws...)
 	return b.obj(b.kv(kUPN, b.str(a.UPN)), b.kv(kID, b.optStr(a.ID)), b.kv(kKind, b.str(a.Kind)), b.kv(kState, b.str(a.State)),
 		b.kv(kEnabled, b.boolean(a.Enabled)), b.kv(kLicensed, b.boolean(a.Licensed)),
-		b.kv(kDepartedSince, b.optTime(a.DepartedSince)), b.kv(kDepartedReason, b.optStr(a.DepartedReason)), b.kv(kOnHold, b.boolean(a.OnHold)),
+		b.kv(kDepartedSince, b.optTime(a.DepartedSince)), b.kv(kDepartedReason, b.optStr(a.DepartedReason)),
+		b.kv(kDepartedRecord, b.optUint(a.DepartedRecord)), b.kv(kOnHold, b.boolean(a.OnHold)),
 		b.kv(kWorkloads, wsTerm),
-		b.kv(kLastCapture, b.optTime(s.LastCapture)), b.kv(kOldestLastCapture, b.optTime(s.OldestLastCapture)), b.kv(kCapturedWorkloads, b.strs(s.Captured)))
+		b.kv(kLastCapture, b.optTime(s.LastCapture)), b.kv(kLastCaptureRecord, b.optUint(s.LastCaptureRecord)), b.kv(kOldestLastCapture, b.optTime(s.OldestLastCapture)), b.kv(kCapturedWorkloads, b.strs(s.Captured)))
 }
 
 // accountBlock is how many accounts are hashed together: each block is
@@ -306,7 +318,7 @@ func (inv *Inventory) Value() (ast.Value, string) {
 	}
 	holds := make([]*ast.Term, len(inv.Holds))
 	for i, h := range inv.Holds {
-		holds[i] = b.obj(b.kv(kCase, b.str(h.Case)), b.kv(kCustodians, b.strs(h.Custodians)), b.kv(kActive, b.boolean(h.Active)), b.kv(kPlaced, b.ts(h.Placed)))
+		holds[i] = b.obj(b.kv(kCase, b.str(h.Case)), b.kv(kCustodians, b.strs(h.Custodians)), b.kv(kActive, b.boolean(h.Active)), b.kv(kPlaced, b.ts(h.Placed)), b.kv(kPlacedRecord, b.int(int64(h.PlacedRecord))))
 	}
 	v := b.obj(
 		b.kv(kTenant, b.str(inv.Tenant)),

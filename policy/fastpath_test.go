@@ -37,9 +37,9 @@ naive contains ["never-captured", a.upn, w] if {
 	not a.workloads[w].last_capture
 }
 
-naive_captured_since(a, t) if {
+naive_captured_since(a, rec) if {
 	some c in a.workloads
-	time.parse_rfc3339_ns(c.last_capture) > time.parse_rfc3339_ns(t)
+	c.last_capture_record > rec
 }
 
 naive contains ["departed-not-captured", a.upn, ""] if {
@@ -47,7 +47,7 @@ naive contains ["departed-not-captured", a.upn, ""] if {
 	a.kind == "user"
 	a.departed_since
 	a.state in {"disabled", "unlicensed"}
-	not naive_captured_since(a, a.departed_since)
+	not naive_captured_since(a, a.departed_record)
 }
 
 naive_last_ns(a) := max({time.parse_rfc3339_ns(c.last_capture) | some c in a.workloads; c.last_capture})
@@ -87,13 +87,14 @@ func randomInventory(r *rand.Rand, n int, now time.Time) *Inventory {
 	kinds := []string{"user", "user", "user", "site", "team", "chat"}
 	for i := range n {
 		a := &Account{UPN: fmt.Sprintf("a%04d", i), Kind: kinds[r.IntN(len(kinds))], State: "active", Enabled: true, Licensed: true, Workloads: map[string]*Coverage{}}
+		position := func() uint64 { return 1 + uint64(r.IntN(1000)) }
 		switch r.IntN(8) {
 		case 0:
-			a.State, a.Enabled, a.DepartedSince = "disabled", false, moment()
+			a.State, a.Enabled, a.DepartedSince, a.DepartedRecord = "disabled", false, moment(), position()
 		case 1:
-			a.State, a.Licensed, a.DepartedSince = "unlicensed", false, moment()
+			a.State, a.Licensed, a.DepartedSince, a.DepartedRecord = "unlicensed", false, moment(), position()
 		case 2:
-			a.State, a.Enabled, a.DepartedSince = "deleted", false, moment()
+			a.State, a.Enabled, a.DepartedSince, a.DepartedRecord = "deleted", false, moment(), position()
 		}
 		for _, w := range all {
 			switch r.IntN(5) {
@@ -101,7 +102,7 @@ func randomInventory(r *rand.Rand, n int, now time.Time) *Inventory {
 			case 1: // items but no successful sync
 				a.Workloads[w] = &Coverage{Items: 3, OldestItem: moment()}
 			default:
-				a.Workloads[w] = &Coverage{FirstCapture: moment(), LastCapture: moment(), Items: 1}
+				a.Workloads[w] = &Coverage{FirstCapture: moment(), LastCapture: moment(), LastCaptureRecord: position(), Items: 1}
 			}
 		}
 		inv.Accounts = append(inv.Accounts, a)

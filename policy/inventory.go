@@ -90,14 +90,18 @@ type StoreInfo struct {
 // Account is an account (a user, a site, a team or a chat) and what was
 // captured of it.
 type Account struct {
-	UPN            string               `json:"upn"`
-	ID             string               `json:"id,omitempty"`
-	Kind           string               `json:"kind"` // user, site, team, chat
-	State          string               `json:"state"`
-	Enabled        bool                 `json:"enabled"`
-	Licensed       bool                 `json:"licensed"`
-	DepartedSince  *time.Time           `json:"departed_since,omitempty"`
-	DepartedReason string               `json:"departed_reason,omitempty"`
+	UPN            string     `json:"upn"`
+	ID             string     `json:"id,omitempty"`
+	Kind           string     `json:"kind"` // user, shared, room, equipment, guest, site, team, chat
+	State          string     `json:"state"`
+	Enabled        bool       `json:"enabled"`
+	Licensed       bool       `json:"licensed"`
+	DepartedSince  *time.Time `json:"departed_since,omitempty"`
+	DepartedReason string     `json:"departed_reason,omitempty"`
+	// DepartedRecord is the log position of the departure: a capture is
+	// after it when its record comes later in the log (times are to the
+	// second, the log's order is exact).
+	DepartedRecord uint64               `json:"departed_record,omitempty"`
 	OnHold         bool                 `json:"on_hold"`
 	Workloads      map[string]*Coverage `json:"workloads"`
 }
@@ -109,6 +113,7 @@ type Account struct {
 // of the few accounts that may have a gap.
 type Summary struct {
 	LastCapture       *time.Time // the newest last capture of any workload; nil: nothing captured
+	LastCaptureRecord uint64     // the log position of that capture
 	OldestLastCapture *time.Time // the oldest last capture of a captured workload
 	Captured          []string   // the workloads with a last capture, sorted
 }
@@ -134,6 +139,7 @@ func (s *Summary) add(w string, c *Coverage) {
 	if s.LastCapture == nil || c.LastCapture.After(*s.LastCapture) {
 		s.LastCapture = c.LastCapture
 	}
+	s.LastCaptureRecord = max(s.LastCaptureRecord, c.LastCaptureRecord)
 	if s.OldestLastCapture == nil || c.LastCapture.Before(*s.OldestLastCapture) {
 		s.OldestLastCapture = c.LastCapture
 	}
@@ -146,18 +152,21 @@ func (a *Account) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		*plain
 		LastCapture       *time.Time `json:"last_capture,omitempty"`
+		LastCaptureRecord uint64     `json:"last_capture_record,omitempty"`
 		OldestLastCapture *time.Time `json:"oldest_last_capture,omitempty"`
 		Captured          []string   `json:"captured_workloads"`
-	}{(*plain)(a), s.LastCapture, s.OldestLastCapture, s.Captured})
+	}{(*plain)(a), s.LastCapture, s.LastCaptureRecord, s.OldestLastCapture, s.Captured})
 }
 
 // Coverage is what was captured of one workload of an account.
 type Coverage struct {
 	FirstCapture *time.Time `json:"first_capture,omitempty"` // first and last successful sync of its streams
 	LastCapture  *time.Time `json:"last_capture,omitempty"`
-	Items        int        `json:"items"` // item versions captured
-	Bytes        int64      `json:"bytes"`
-	OldestItem   *time.Time `json:"oldest_item,omitempty"` // when the oldest version kept was captured
+	// LastCaptureRecord is the log position of the last capture.
+	LastCaptureRecord uint64     `json:"last_capture_record,omitempty"`
+	Items             int        `json:"items"` // item versions captured
+	Bytes             int64      `json:"bytes"`
+	OldestItem        *time.Time `json:"oldest_item,omitempty"` // when the oldest version kept was captured
 }
 
 // Run is the last backup run.
@@ -182,6 +191,9 @@ type Hold struct {
 	Custodians []string  `json:"custodians"`
 	Active     bool      `json:"active"`
 	Placed     time.Time `json:"placed"`
+	// PlacedRecord is the hold's log position: a custodian is captured
+	// since the hold when a capture's record comes later.
+	PlacedRecord uint64 `json:"placed_record"`
 }
 
 // Check is a restore test or a verify run.
@@ -224,10 +236,11 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 	}
 	holds := map[string]*Hold{}
 	var rec struct {
-		Type string          `json:"type"`
-		Time time.Time       `json:"time"`
-		Data json.RawMessage `json:"data"`
-		Refs []struct {
+		Index uint64          `json:"index"`
+		Type  string          `json:"type"`
+		Time  time.Time       `json:"time"`
+		Data  json.RawMessage `json:"data"`
+		Refs  []struct {
 			Size int64 `json:"size"`
 		} `json:"refs"`
 	}
@@ -241,6 +254,7 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			AccountID string    `json:"account_id"`
 			Workload  string    `json:"workload"`
 			State     string    `json:"state"`
+			Kind      string    `json:"kind"`
 			FirstSeen time.Time `json:"first_seen"`
 			Reason    string    `json:"reason"`
 			Run       string    `json:"run"`
@@ -267,10 +281,16 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 		case "account.state":
 			a := account(d.Account)
 			a.ID, a.State = d.AccountID, d.State
+			if d.Kind != "" && a.Kind == "user" {
+				a.Kind = accountKind(d.Kind)
+			}
+			if a.Kind != "user" {
+				a.DepartedSince, a.DepartedReason, a.DepartedRecord = nil, "", 0 // not an employee: never departed
+			}
 			a.Enabled = d.State != string(holdfast.StateDisabled) && d.State != string(holdfast.StateDeleted)
 			a.Licensed = d.State != string(holdfast.StateUnlicensed)
 			if d.State == string(holdfast.StateActive) {
-				a.DepartedSince, a.DepartedReason = nil, ""
+				a.DepartedSince, a.DepartedReason, a.DepartedRecord = nil, "", 0
 			}
 		case "account.departed":
 			a := account(d.Account)
@@ -278,13 +298,15 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			if since.IsZero() {
 				since = t
 			}
-			a.DepartedSince, a.DepartedReason = &since, d.Reason
+			if a.Kind == "user" {
+				a.DepartedSince, a.DepartedReason, a.DepartedRecord = &since, d.Reason, rec.Index
+			}
 		case store.TypeDeltaPosition:
 			c := cover(account(d.Account), d.Workload)
 			if c.FirstCapture == nil {
 				c.FirstCapture = &t
 			}
-			c.LastCapture = &t
+			c.LastCapture, c.LastCaptureRecord = &t, rec.Index
 		case store.TypeItemVersion:
 			c := cover(account(d.Account), d.Workload)
 			c.Items++
@@ -301,7 +323,7 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			}
 			inv.LastRun = run
 		case store.TypeHoldPlaced:
-			holds[strings.ToLower(d.Case)] = &Hold{Case: d.Case, Custodians: d.Custodians, Active: true, Placed: t}
+			holds[strings.ToLower(d.Case)] = &Hold{Case: d.Case, Custodians: d.Custodians, Active: true, Placed: t, PlacedRecord: rec.Index}
 		case store.TypeHoldReleased:
 			if h := holds[strings.ToLower(d.Case)]; h != nil {
 				h.Active = false
@@ -343,6 +365,16 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 		inv.Accounts = []*Account{}
 	}
 	return inv, nil
+}
+
+// accountKind maps the kind an account.state record gives a user (a
+// linked mailbox is an employee's) to the inventory's.
+func accountKind(k string) string {
+	switch k {
+	case holdfast.KindShared, holdfast.KindRoom, holdfast.KindEquipment, holdfast.KindGuest:
+		return k
+	}
+	return "user"
 }
 
 func kindOf(upn string) string {

@@ -41,10 +41,10 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 			g.print("%-10s %8d %9d %10d %10s\n", w, x.Items, x.Versions, x.Tombstones, humanBytes(x.Bytes))
 		}
 	}
-	g.print("\n%-40s %-11s %-21s %s\n", "account or site", "state", "last mail capture", "last drive capture")
+	g.print("\n%-40s %-9s %-11s %-21s %s\n", "account or site", "kind", "state", "last mail capture", "last drive capture")
 	for _, a := range st.Accounts {
 		if a.State == "" {
-			a.State = "site"
+			a.State, a.Kind = "", "site"
 		}
 		last := func(w holdfast.Workload) string {
 			if t, ok := a.LastSuccess[w]; ok {
@@ -55,11 +55,11 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 		drive := last(holdfast.OneDrive)
 		switch {
 		case strings.HasPrefix(a.UPN, "team:") || strings.HasPrefix(a.UPN, "chat:"):
-			a.State, drive = "teams", last(holdfast.Teams)
-		case a.State == "site":
+			a.Kind, drive = "teams", last(holdfast.Teams)
+		case a.Kind == "site":
 			drive = last(holdfast.SharePoint)
 		}
-		g.print("%-40s %-11s %-21s %s\n", a.UPN, a.State, last(holdfast.Mail), drive)
+		g.print("%-40s %-9s %-11s %-21s %s\n", a.UPN, a.Kind, a.State, last(holdfast.Mail), drive)
 	}
 	var run struct {
 		Run, Status string

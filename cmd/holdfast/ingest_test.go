@@ -76,7 +76,7 @@ func TestBackupCommands(t *testing.T) {
 		}
 		sum += res.Workloads[w].ItemsNew
 	}
-	if res.Status != "completed" || res.Accounts != 15 || sum != res.ItemsNew || res.Checkpoint.Size == 0 || res.FailedItems == nil {
+	if res.Status != "completed" || res.Accounts != len(info.Users)+len(info.Others) || sum != res.ItemsNew || res.Checkpoint.Size == 0 || res.FailedItems == nil {
 		t.Errorf("backup --json = %s", out)
 	}
 	if strings.Contains(out, info.ClientSecret) {
@@ -85,8 +85,8 @@ func TestBackupCommands(t *testing.T) {
 	var st struct {
 		Workloads map[string]struct{ Items, Versions, Tombstones int }
 		Accounts  []struct {
-			UPN, State  string
-			LastSuccess map[string]string `json:"last_success"`
+			UPN, State, Kind string
+			LastSuccess      map[string]string `json:"last_success"`
 		}
 		LastRun map[string]any `json:"last_run"`
 	}
@@ -95,15 +95,24 @@ func TestBackupCommands(t *testing.T) {
 	for _, w := range st.Workloads {
 		items += w.Items
 	}
-	if items != res.ItemsNew || len(st.Accounts) != 21 || st.LastRun["status"] != "completed" {
+	if items != res.ItemsNew || len(st.Accounts) != 24 || st.LastRun["status"] != "completed" {
 		t.Errorf("status = %+v", st)
 	}
-	states := map[string]int{}
+	states, kinds := map[string]int{}, map[string]int{}
 	for _, a := range st.Accounts {
-		states[a.State]++
+		kinds[a.Kind]++
+		if a.Kind == "user" {
+			states[a.State]++
+		}
 	}
 	if states["disabled"] != 1 || states["unlicensed"] != 1 || states["deleted"] != 1 {
-		t.Errorf("account states = %v", states)
+		t.Errorf("employees' states = %v", states)
+	}
+	if kinds["shared"] != 1 || kinds["room"] != 1 || kinds["guest"] != 1 || kinds["user"] != 15 {
+		t.Errorf("account kinds = %v, want 15 users, a shared mailbox, a room and a guest", kinds)
+	}
+	if human := c.ok("--tenant", "contoso", "status"); !strings.Contains(human, " room ") || !strings.Contains(human, " guest ") {
+		t.Errorf("status does not show the account kinds:\n%s", human)
 	}
 
 	// Unknown workload and workloads not captured yet are usage errors.

@@ -280,7 +280,7 @@ func (s *Server) Truth() []TruthItem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []TruthItem
-	for _, u := range s.t.Users {
+	for _, u := range s.t.accounts() {
 		if u.Deleted != nil {
 			continue
 		}
@@ -303,6 +303,9 @@ func (s *Server) Truth() []TruthItem {
 			for _, it := range livePIM(f.Items) {
 				out = append(out, TruthItem{Account: u.UPN, Workload: "contacts", Path: f.Name, ID: it.ID, Title: it.Title, Modified: it.Modified.Format(time.RFC3339)})
 			}
+		}
+		if u.Drive == nil {
+			continue
 		}
 		for _, it := range u.Drive.Items {
 			if it.Deleted || it.Folder {
@@ -406,7 +409,7 @@ func (s *Server) MailCorpus() []MailDoc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []MailDoc
-	for _, u := range s.t.Users {
+	for _, u := range s.t.accounts() {
 		if u.Deleted != nil {
 			continue
 		}

@@ -268,7 +268,7 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, tok strin
 
 // drive finds a served drive: a live user's OneDrive or a site's library.
 func (t *Tenant) drive(id string) *Drive {
-	for _, u := range t.Users {
+	for _, u := range t.accounts() {
 		if u.Drive != nil && u.Drive.ID == id && u.Deleted == nil {
 			return u.Drive
 		}

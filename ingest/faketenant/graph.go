@@ -109,8 +109,12 @@ func userJSON(u *User) map[string]any {
 	if u.Deleted != nil {
 		deleted = u.Deleted.Format(time.RFC3339)
 	}
+	userType := "Member"
+	if u.Guest {
+		userType = "Guest"
+	}
 	return map[string]any{"id": u.ID, "userPrincipalName": u.UPN, "displayName": u.DisplayName, "mail": u.Mail,
-		"accountEnabled": u.Enabled, "assignedLicenses": lic, "deletedDateTime": deleted, "userType": "Member"}
+		"accountEnabled": u.Enabled, "assignedLicenses": lic, "deletedDateTime": deleted, "userType": userType}
 }
 
 // selectFields keeps only $select'ed properties (and id, always).
@@ -130,7 +134,7 @@ func selectFields(r *http.Request, m map[string]any) map[string]any {
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, deleted bool) {
 	var all []map[string]any
-	for _, u := range s.t.Users {
+	for _, u := range s.t.accounts() {
 		if (u.Deleted != nil) == deleted {
 			all = append(all, selectFields(r, userJSON(u)))
 		}
@@ -196,7 +200,14 @@ func nonNil(v []map[string]any) []map[string]any {
 }
 
 func (s *Server) serveUser(w http.ResponseWriter, r *http.Request, u *User, p []string) {
+	mailboxPart := len(p) > 0 && (p[0] == "mailboxSettings" || p[0] == "mailFolders" || p[0] == "messages" || p[0] == "calendars" || p[0] == "contacts" || p[0] == "contactFolders")
 	switch {
+	case mailboxPart && !u.hasMailbox():
+		// As Exchange answers for an account without a mailbox (a guest).
+		graphError(w, http.StatusNotFound, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+	case len(p) > 0 && p[0] == "drive" && u.Drive == nil:
+		// As OneDrive answers for an account that has none (a room, a guest).
+		graphError(w, http.StatusNotFound, "ResourceNotFound", "User's mysite not found.")
 	case len(p) == 0:
 		writeJSON(w, selectFields(r, userJSON(u)))
 	case p[0] == "mailboxSettings" && len(p) == 1:

@@ -65,7 +65,8 @@ type User struct {
 	Enabled        bool
 	Licensed       bool
 	Deleted        *time.Time // soft-deleted: only under directory/deletedItems
-	Purpose        string     // user, shared, room
+	Purpose        string     // user, shared, room, equipment (mailboxSettings → userPurpose); "" for a guest
+	Guest          bool       // userType Guest: no mailbox, no OneDrive, no licence
 	Folders        []*Folder  // mail folders, parents before children
 	Drive          *Drive
 	Calendars      []*Calendar
@@ -116,7 +117,8 @@ type Tenant struct {
 	Domain       string
 	ClientID     string
 	ClientSecret string
-	Users        []*User
+	Users        []*User // employees
+	Others       []*User // shared and room mailboxes, guests
 	Sites        []*Site
 	Teams        []*Team
 	Chats        []*Chat
@@ -189,8 +191,35 @@ func newTenant(o Options) *Tenant {
 	}
 	t.seedSites()
 	t.seedTeams()
+	t.seedOthers()
 	return t
 }
+
+// seedOthers adds the accounts that are not employees, with the shapes
+// Graph gives them: a shared mailbox and a room, whose accounts are
+// disabled and unlicensed by design and which have no OneDrive, and a
+// guest (userType Guest, #EXT# in the UPN), who has neither a mailbox nor
+// a OneDrive. They are seeded last so the employees' content is as before.
+func (t *Tenant) seedOthers() {
+	mk := func(nick, name, purpose string) *User {
+		return &User{ID: guid(t.opts.Seed, "user", nick), UPN: nick + "@" + t.Domain, DisplayName: name, Mail: nick + "@" + t.Domain, Purpose: purpose}
+	}
+	shared := mk("accounts", "Accounts (shared mailbox)", "shared")
+	room := mk("boardroom", "Boardroom", "room")
+	t.seedMailbox(shared)
+	t.seedPIM(shared)
+	t.seedMailbox(room)
+	t.seedPIM(room)
+	guest := &User{ID: guid(t.opts.Seed, "user", "guest"), UPN: "jo.bloggs_partner.example#EXT#@" + t.Domain, DisplayName: "Jo Bloggs (Partner LLP)",
+		Mail: "jo.bloggs@partner.example", Enabled: true, Guest: true}
+	t.Others = append(t.Others, shared, room, guest)
+}
+
+// accounts are every directory user: employees, then the others.
+func (t *Tenant) accounts() []*User { return append(t.Users[:len(t.Users):len(t.Users)], t.Others...) }
+
+// hasMailbox reports whether Exchange serves u's mailbox (guests have none).
+func (u *User) hasMailbox() bool { return !u.Guest }
 
 func (t *Tenant) nextSeq() int64 { t.seq++; return t.seq }
 
@@ -306,7 +335,7 @@ func buildMIME(m *Message, body string, r *rand.Rand) []byte {
 }
 
 func (t *Tenant) user(idOrUPN string) *User {
-	for _, u := range t.Users {
+	for _, u := range t.accounts() {
 		if u.ID == idOrUPN || strings.EqualFold(u.UPN, idOrUPN) {
 			return u
 		}

@@ -32,8 +32,10 @@ type Info struct {
 	ClientID      string   `json:"client_id"`
 	ClientSecret  string   `json:"client_secret"`
 	AdminURL      string   `json:"admin_url"`
-	Users         []string `json:"users"`
-	Departed      []string `json:"departed"`
+	Users         []string `json:"users"`    // employees
+	Departed      []string `json:"departed"` // employees who left (disabled, unlicensed, deleted)
+	// Accounts that are not employees, by kind: shared, room, guest.
+	Others map[string]string `json:"others"`
 }
 
 // Server serves the fake tenant over HTTPS.
@@ -117,6 +119,14 @@ func (s *Server) Info() Info {
 		if !u.Enabled || !u.Licensed || u.Deleted != nil {
 			info.Departed = append(info.Departed, u.UPN)
 		}
+	}
+	info.Others = map[string]string{}
+	for _, u := range s.t.Others {
+		kind := u.Purpose
+		if u.Guest {
+			kind = "guest"
+		}
+		info.Others[u.UPN] = kind
 	}
 	return info
 }

@@ -123,8 +123,9 @@ func TestUsersPagingAndDeleted(t *testing.T) {
 		next = p.NextLink
 		pages++
 	}
-	if len(users) != 14 || pages != 4 {
-		t.Errorf("users = %d in %d pages, want 14 in 4", len(users), pages)
+	// 14 employees not deleted, a shared mailbox, a room and a guest.
+	if len(users) != 17 || pages != 5 {
+		t.Errorf("users = %d in %d pages, want 17 in 5", len(users), pages)
 	}
 	if _, ok := users[0]["displayName"]; ok {
 		t.Error("$select did not restrict properties")

@@ -288,12 +288,15 @@ func headers(prefer ...string) *abs.RequestHeaders {
 // Accounts lists every user, then the soft-deleted ones.
 func (c *Client) Accounts(ctx context.Context) ([]holdfast.Account, error) {
 	const op = "list users"
-	sel := []string{"id", "userPrincipalName", "displayName", "mail", "accountEnabled", "assignedLicenses", "deletedDateTime"}
+	sel := []string{"id", "userPrincipalName", "displayName", "mail", "accountEnabled", "assignedLicenses", "deletedDateTime", "userType"}
 	var out []holdfast.Account
 	add := func(us []models.Userable, deleted bool) {
 		for _, u := range us {
 			a := holdfast.Account{ID: deref(u.GetId()), UPN: deref(u.GetUserPrincipalName()), DisplayName: deref(u.GetDisplayName()),
 				Mail: deref(u.GetMail()), Enabled: derefBool(u.GetAccountEnabled()), Licensed: len(u.GetAssignedLicenses()) > 0}
+			if strings.EqualFold(deref(u.GetUserType()), "Guest") || strings.Contains(a.UPN, "#EXT#") {
+				a.Kind = holdfast.KindGuest
+			}
 			if deleted {
 				t := time.Now().UTC()
 				if d := u.GetDeletedDateTime(); d != nil {
@@ -319,7 +322,40 @@ func (c *Client) Accounts(ctx context.Context) ([]holdfast.Account, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Shared, room and equipment mailboxes look like departed employees
+	// (disabled, unlicensed); their mailbox settings tell them apart. Only
+	// those accounts are asked: one request each.
+	for i := range out {
+		a := &out[i]
+		if a.Kind == "" && a.Deleted == nil && a.State() != holdfast.StateActive {
+			k, err := c.userPurpose(ctx, a.ID)
+			if err != nil {
+				return nil, err
+			}
+			a.Kind = k
+		}
+	}
 	return out, nil
+}
+
+// userPurpose returns the kind of a user's mailbox (mailboxSettings →
+// userPurpose), or "" when the account has no mailbox to say.
+func (c *Client) userPurpose(ctx context.Context, userID string) (string, error) {
+	ms, err := c.gc.Users().ByUserId(userID).MailboxSettings().Get(ctx, nil)
+	if err != nil {
+		err = classify("read mailbox settings", err)
+		if errors.Is(err, ingest.ErrGone) || holdfast.KindOf(err) == holdfast.Other {
+			return "", nil // no mailbox (404), or not allowed to read it: a user
+		}
+		return "", err
+	}
+	if p := ms.GetUserPurpose(); p != nil {
+		switch k := p.String(); k {
+		case holdfast.KindUser, holdfast.KindLinked, holdfast.KindShared, holdfast.KindRoom, holdfast.KindEquipment:
+			return k, nil
+		}
+	}
+	return "", nil
 }
 
 // MailFolders lists every mail folder, hidden and child folders included,
@@ -522,7 +558,7 @@ func (c *Client) Roles(ctx context.Context) ([]string, error) {
 // Permissions lists, per workload, the application permissions Holdfast
 // needs; any one of a row's alternatives is enough.
 var Permissions = map[string][][]string{
-	"directory":  {{"User.Read.All", "Directory.Read.All"}},
+	"directory":  {{"User.Read.All", "Directory.Read.All"}, {"MailboxSettings.Read", "MailboxSettings.ReadWrite"}},
 	"mail":       {{"Mail.Read", "Mail.ReadWrite"}},
 	"calendar":   {{"Calendars.Read", "Calendars.ReadWrite"}},
 	"contacts":   {{"Contacts.Read", "Contacts.ReadWrite"}},

@@ -208,7 +208,7 @@ func TestBackupEndToEnd(t *testing.T) {
 			mail++
 		}
 	}
-	if res.Status != ingest.StatusCompleted || res.Workloads[holdfast.Mail].ItemsNew != mail || res.Accounts != 15 {
+	if res.Status != ingest.StatusCompleted || res.Workloads[holdfast.Mail].ItemsNew != mail || res.Accounts != len(e.info.Users)+len(e.info.Others) {
 		t.Fatalf("first run: status %s, mail new %d (tenant has %d), accounts %d; failures %v", res.Status, res.Workloads[holdfast.Mail].ItemsNew, mail, res.Accounts, res.FailedItems)
 	}
 	for _, w := range []holdfast.Workload{holdfast.Calendar, holdfast.Contacts, holdfast.Teams} {
@@ -224,8 +224,20 @@ func TestBackupEndToEnd(t *testing.T) {
 		t.Errorf("sharepoint: %+v for %d files", sp, libFiles)
 	}
 	sort.Strings(res.Departed)
-	if len(res.Departed) != 3 {
-		t.Errorf("departed = %v, want 3 accounts", res.Departed)
+	want := append([]string(nil), e.info.Departed...)
+	sort.Strings(want)
+	if strings.Join(res.Departed, ",") != strings.Join(want, ",") || len(want) != 3 {
+		t.Errorf("departed = %v, want the 3 employees who left %v (not the shared, room or guest accounts %v)", res.Departed, want, e.info.Others)
+	}
+	// The accounts that are not employees are recorded as what they are.
+	states := strings.Join(e.records(ingest.TypeAccountState), "\n")
+	for upn, kind := range e.info.Others {
+		if !strings.Contains(states, `"account":"`+upn+`"`) || (kind != "guest" && !strings.Contains(states, `"kind":"`+kind+`"`)) {
+			t.Errorf("%s (%s): account.state records do not say its kind:\n%s", upn, kind, states)
+		}
+	}
+	if len(res.FailedItems) != 0 {
+		t.Errorf("accounts without a mailbox or a OneDrive made items fail: %v", res.FailedItems)
 	}
 	e.compare()
 

@@ -95,11 +95,10 @@ never_captured_findings contains finding("never-captured", "high", a.upn, w, msg
 
 # --- departed employees
 
-# Captured after moment t. Inventory times are to the second, so a capture
-# in the same second as t is not counted as after it: the order within a
-# second is unknown, and a finding the next backup clears is better than
-# a departure or a hold silently taken as covered.
-captured_since(a, t) if time.parse_rfc3339_ns(a.last_capture) > time.parse_rfc3339_ns(t)
+# Captured after the event logged at position rec (a departure, a hold):
+# the log says what came after what, exactly, where times are only to the
+# second.
+captured_after(a, rec) if a.last_capture_record > rec
 
 last_capture_ns(a) := time.parse_rfc3339_ns(a.last_capture)
 
@@ -112,7 +111,7 @@ findings contains finding("departed-not-captured", "high", a.upn, "", msg, ev) i
 	some a in departed
 	a.kind == "user"
 	a.state in {"disabled", "unlicensed"}
-	not captured_since(a, a.departed_since)
+	not captured_after(a, a.departed_record)
 	msg := sprintf("%s left (%s since %s) and has not been backed up since; back the account up now, before its licence or data is removed", [a.upn, a.state, a.departed_since])
 	ev := {"state": a.state, "departed_since": a.departed_since, "workloads_captured": object.keys(a.workloads)}
 }
@@ -183,12 +182,12 @@ findings contains finding("hold-custodian-not-captured", "high", c, "", msg, ev)
 	some h in input.holds
 	h.active
 	some c in h.custodians
-	not custodian_captured(c, h.placed)
+	not custodian_captured(c, h.placed_record)
 	msg := sprintf("%s is a custodian of the hold %q but has not been backed up since the hold was placed (%s); new data of theirs is not being preserved", [c, h.case, h.placed])
 	ev := {"case": h.case, "placed": h.placed}
 }
 
-custodian_captured(upn, since) if captured_since(accounts_by_upn[lower(upn)], since)
+custodian_captured(upn, rec) if captured_after(accounts_by_upn[lower(upn)], rec)
 
 # Accounts by lower-case UPN, built once (and only if a hold needs it).
 accounts_by_upn := {lower(a.upn): a | some a in input.accounts}

@@ -8,7 +8,7 @@ import data.holdfast
 # test and a verify yesterday, no retention requirement.
 now := "2026-06-30T12:00:00Z"
 
-fresh := {"first_capture": "2026-01-01T00:00:00Z", "last_capture": "2026-06-30T11:00:00Z", "items": 10, "bytes": 100}
+fresh := {"first_capture": "2026-01-01T00:00:00Z", "last_capture": "2026-06-30T11:00:00Z", "last_capture_record": 100, "items": 10, "bytes": 100}
 
 # user is an active user, with extra fields; extra's workloads replace the
 # default ones (object.union would merge them).
@@ -22,9 +22,10 @@ user(upn, extra) := summarized(object.union(
 # oldest_last_capture.
 summarized(a) := object.union(object.union(a, {"captured_workloads": sort([w | some w, c in a.workloads; c.last_capture])}), capture_times(a))
 
-capture_times(a) := {"last_capture": max(caps), "oldest_last_capture": min(caps)} if {
+capture_times(a) := {"last_capture": max(caps), "oldest_last_capture": min(caps), "last_capture_record": max(recs)} if {
 	caps := [c.last_capture | some c in a.workloads; c.last_capture]
 	count(caps) > 0
+	recs := [object.get(c, "last_capture_record", 0) | some c in a.workloads; c.last_capture]
 }
 
 capture_times(a) := {} if {
@@ -100,19 +101,26 @@ test_never_captured_site if {
 # departed-not-captured
 
 test_disabled_not_captured_since_fires if {
-	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T11:30:00Z"})]})
+	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T11:30:00Z", "departed_record": 200})]})
 	fs := find(inp, "departed-not-captured")
 	count(fs) == 1
 	fs[0].severity == "high"
 }
 
-test_disabled_captured_in_the_same_second_fires if {
-	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T11:00:00Z"})]})
+# Within one second the log's order decides: a capture logged after the
+# departure covers it, one logged before does not.
+test_disabled_captured_in_the_same_second_before_fires if {
+	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T11:00:00Z", "departed_record": 150})]})
 	count(find(inp, "departed-not-captured")) == 1
 }
 
+test_disabled_captured_in_the_same_second_after_is_fine if {
+	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T11:00:00Z", "departed_record": 50})]})
+	not "departed-not-captured" in rules(inp)
+}
+
 test_disabled_captured_since_is_fine if {
-	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T10:00:00Z"})]})
+	inp := object.union(base, {"accounts": [user("bob@contoso.example", {"state": "disabled", "enabled": false, "departed_since": "2026-06-30T10:00:00Z", "departed_record": 50})]})
 	not "departed-not-captured" in rules(inp)
 	not "stale-backup" in rules(inp) # departed accounts are not expected to stay current
 }
@@ -197,18 +205,23 @@ test_governance_lock_is_not_worm if {
 # hold-custodian-not-captured
 
 test_hold_custodian_not_captured if {
-	inp := object.union(base, {"holds": [{"case": "Harbour", "custodians": ["dave@contoso.example"], "active": true, "placed": "2026-06-01T00:00:00Z"}]})
+	inp := object.union(base, {"holds": [{"case": "Harbour", "custodians": ["dave@contoso.example"], "active": true, "placed": "2026-06-01T00:00:00Z", "placed_record": 50}]})
 	fs := find(inp, "hold-custodian-not-captured")
 	fs[0].account == "dave@contoso.example"
 }
 
 test_hold_custodian_captured if {
-	inp := object.union(base, {"holds": [{"case": "Harbour", "custodians": ["Alice@contoso.example"], "active": true, "placed": "2026-06-01T00:00:00Z"}]})
+	inp := object.union(base, {"holds": [{"case": "Harbour", "custodians": ["Alice@contoso.example"], "active": true, "placed": "2026-06-01T00:00:00Z", "placed_record": 50}]})
 	not "hold-custodian-not-captured" in rules(inp)
 }
 
+test_hold_custodian_captured_before_the_hold if {
+	inp := object.union(base, {"holds": [{"case": "Harbour", "custodians": ["alice@contoso.example"], "active": true, "placed": "2026-06-30T11:00:00Z", "placed_record": 150}]})
+	"hold-custodian-not-captured" in rules(inp)
+}
+
 test_released_hold_is_ignored if {
-	inp := object.union(base, {"holds": [{"case": "Harbour", "custodians": ["dave@contoso.example"], "active": false, "placed": "2026-06-01T00:00:00Z"}]})
+	inp := object.union(base, {"holds": [{"case": "Harbour", "custodians": ["dave@contoso.example"], "active": false, "placed": "2026-06-01T00:00:00Z", "placed_record": 50}]})
 	not "hold-custodian-not-captured" in rules(inp)
 }
 
