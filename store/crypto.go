@@ -22,6 +22,9 @@ const MasterKeyEnv = "HOLDFAST_MASTER_KEY_FILE"
 // base64 of 32 bytes.
 func LoadMasterKey(path string) ([]byte, error) {
 	const op = "load master key"
+	if err := checkKeyFile(op, path); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)

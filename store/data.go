@@ -39,8 +39,25 @@ type DataDir struct {
 type InitResult struct {
 	Dir     string `json:"data_dir"`
 	Created bool   `json:"created"`
-	LogKey  string `json:"log_vkey"`
-	KeyFile string `json:"signing_key_file"`
+	LogKey  string   `json:"log_vkey"`
+	KeyFile string   `json:"signing_key_file"`
+	Notes   []string `json:"notes,omitempty"` // permissions tightened
+}
+
+// tightenAll makes the data directory and its keys and tenants directories
+// private to their owner, saying what it changed.
+func (d DataDir) tightenAll() ([]string, error) {
+	var notes []string
+	for _, dir := range []string{d.Dir, filepath.Join(d.Dir, "keys"), filepath.Join(d.Dir, "tenants")} {
+		n, err := tighten(dir)
+		if err != nil {
+			return notes, err
+		}
+		if n != "" {
+			notes = append(notes, n)
+		}
+	}
+	return notes, nil
 }
 
 // Init creates the data directory and the log signing identity. Running it
@@ -50,14 +67,24 @@ func (d DataDir) Init() (InitResult, error) {
 	res := InitResult{Dir: d.Dir, KeyFile: filepath.Join(d.Dir, filepath.FromSlash(signerKeyFile))}
 	if vkey, err := d.LogKey(); err == nil {
 		res.LogKey = vkey
+		n, err := d.tightenAll()
+		res.Notes = n
+		if err != nil {
+			return res, holdfast.E(op, holdfast.IO, err)
+		}
 		return res, nil
 	}
 	if err := os.MkdirAll(filepath.Join(d.Dir, "keys"), 0o700); err != nil {
 		return res, holdfast.E(op, holdfast.IO, err)
 	}
-	if err := os.MkdirAll(filepath.Join(d.Dir, "tenants"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(d.Dir, "tenants"), 0o700); err != nil {
 		return res, holdfast.E(op, holdfast.IO, err)
 	}
+	n, err := d.tightenAll()
+	if err != nil {
+		return res, holdfast.E(op, holdfast.IO, err)
+	}
+	res.Notes = n
 	host, _ := os.Hostname()
 	name := "holdfast-" + sanitizeKeyName(host) + "-" + randomHex(4)
 	skey, vkey, err := note.GenerateKey(rand.Reader, name)
@@ -138,6 +165,9 @@ func (d DataDir) LogKey() (string, error) {
 // Signer loads the log signing key.
 func (d DataDir) Signer() (note.Signer, error) {
 	p := filepath.Join(d.Dir, filepath.FromSlash(signerKeyFile))
+	if err := checkKeyFile("signing key", p); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, d.notInitialised("signing key", err)
@@ -281,9 +311,23 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 		}
 		o.Signer = signer
 	}
+	var notes []string
+	if !opts.ReadOnly {
+		// A reader may not own the directories; a writer does.
+		for _, p := range []string{d.Dir, filepath.Join(d.Dir, "tenants"), dir, filepath.Join(dir, "state")} {
+			n, err := tighten(p)
+			if err != nil {
+				return nil, holdfast.E(op, holdfast.IO, err)
+			}
+			if n != "" {
+				notes = append(notes, n)
+			}
+		}
+	}
 	s, err := Open(ctx, NewLocal(dir), o)
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
+	s.notes = append(notes, s.notes...)
 	return s, nil
 }

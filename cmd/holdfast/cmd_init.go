@@ -36,6 +36,9 @@ func runInit(g *globalOptions) error {
 	if g.JSON {
 		return g.emit(res)
 	}
+	for _, n := range res.Notes {
+		g.print("note: %s\n", n)
+	}
 	if res.Created {
 		g.print("Created data directory %s\n", res.Dir)
 		g.print("Created the log signing key %s (mode 0600; keep it secret and backed up)\n", res.KeyFile)
