@@ -37,8 +37,8 @@ type DataDir struct {
 
 // InitResult reports what Init did.
 type InitResult struct {
-	Dir     string `json:"data_dir"`
-	Created bool   `json:"created"`
+	Dir     string   `json:"data_dir"`
+	Created bool     `json:"created"`
 	LogKey  string   `json:"log_vkey"`
 	KeyFile string   `json:"signing_key_file"`
 	Notes   []string `json:"notes,omitempty"` // permissions tightened

@@ -123,11 +123,27 @@ func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) e
 	if err != nil {
 		return err
 	}
+	// A custodian the store has never seen is most often a misspelt
+	// address: the hold stands (it holds what is captured later), but say so.
+	unseen := []string{}
+	for _, c := range p.Custodians {
+		k, err := ix.Count(ctx, &index.Term{Prop: "custodian", Op: ":", Value: c})
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			unseen = append(unseen, c)
+		}
+	}
 	out := struct {
-		Case   string `json:"case"`
-		Record uint64 `json:"record"`
-		Held   int    `json:"held_versions"`
-	}{p.Case, idx, count}
+		Case    string   `json:"case"`
+		Record  uint64   `json:"record"`
+		Held    int      `json:"held_versions"`
+		Unknown []string `json:"unknown_custodians"`
+	}{p.Case, idx, count, unseen}
+	for _, c := range unseen {
+		g.say("warning: nothing has been captured for custodian %s: check the address (the hold still holds whatever is captured for it later)\n", c)
+	}
 	if g.JSON {
 		return g.emit(out)
 	}

@@ -239,3 +239,29 @@ func parseDATForTest(b []byte) ([][]string, error) {
 	}
 	return rows, nil
 }
+
+// TestHoldOnAnUnseenCustodianWarns: a misspelt custodian is said, in
+// words and in --json, and the hold is still placed.
+func TestHoldOnAnUnseenCustodianWarns(t *testing.T) {
+	_, info, c := connectedFake(t, 3)
+	c.ok("--tenant", "contoso", "backup", "--workloads", "mail")
+	var out struct {
+		Held    int      `json:"held_versions"`
+		Unknown []string `json:"unknown_custodians"`
+	}
+	code, stdout, stderr := c.run("--json", "--tenant", "contoso", "hold", "create", "--case", "C1", "--custodian", info.Users[0], "--custodian", "alcie@contoso.example", "--reason", "r")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	jsonDoc(t, stdout, &out)
+	if len(out.Unknown) != 1 || out.Unknown[0] != "alcie@contoso.example" || out.Held == 0 {
+		t.Errorf("hold create --json = %+v, want alcie named unknown", out)
+	}
+	if !strings.Contains(stderr, "warning: nothing has been captured for custodian alcie@contoso.example") {
+		t.Errorf("no warning on stderr: %q", stderr)
+	}
+	human := c.ok("--tenant", "contoso", "hold", "create", "--case", "C2", "--custodian", info.Users[1], "--reason", "r")
+	if strings.Contains(human, "warning") {
+		t.Errorf("a warning for a known custodian: %q", human)
+	}
+}
