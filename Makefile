@@ -25,13 +25,18 @@ deps:
 		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq poppler-utils; }
 
-# Longer: 500 SIGKILLs, the race detector, and a minute of fuzzing per decoder.
-test-long:
+# Longer: 500 SIGKILLs, the race detector (the backup progress test among
+# them), and a minute of fuzzing per parser and decoder.
+test-long: deps
 	HOLDFAST_CRASH_ROUNDS=500 $(GO) test -count=1 -timeout 60m -run TestCrashSafety ./store
 	$(GO) test -count=1 -race -timeout 30m $(PKGS)
-	for f in FuzzDecodeRecord FuzzPackHeader FuzzBlob FuzzCheckpoint FuzzProofBundle; do \
+	for f in FuzzDecodeRecord FuzzPackHeader FuzzBlob FuzzCheckpoint FuzzProofBundle FuzzHeldCheckpoints; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 60s ./store || exit 1; \
 	done
+	for f in FuzzParse FuzzAnalyzeText; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 60s ./index || exit 1; \
+	done
+	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 60s ./restore
 
 # Benchmarks; figures are written down in docs/BENCHMARKS.md.
 bench:

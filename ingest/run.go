@@ -28,7 +28,8 @@ type Options struct {
 	// allows 4 concurrent requests per mailbox per app (default 4).
 	PerMailbox int
 	Now        func() time.Time
-	// Progress, if set, is called after each page with running totals.
+	// Progress, if set, is called after each page with running totals,
+	// from the run's workers: concurrently.
 	Progress func(Counts)
 	// Throttled reports the time spent waiting on throttling so far.
 	Throttled func() time.Duration

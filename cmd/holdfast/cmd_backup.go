@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -70,8 +71,12 @@ func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error 
 	start := time.Now()
 	var progress func(ingest.Counts)
 	if g.stderrTTY {
+		// Workers report from several goroutines: one line at a time.
+		var mu sync.Mutex
 		last := time.Time{}
 		progress = func(c ingest.Counts) {
+			mu.Lock()
+			defer mu.Unlock()
 			if time.Since(last) < 200*time.Millisecond {
 				return
 			}

@@ -135,3 +135,15 @@ func TestReadsBesideARunningBackup(t *testing.T) {
 		t.Errorf("verify.run records = %d, want 1", verifies.Count)
 	}
 }
+
+// TestBackupProgressUnderRace forces the progress line a terminal gets:
+// the run's workers call it concurrently, so under -race (make test-long)
+// a callback that shares state without a lock fails this test.
+func TestBackupProgressUnderRace(t *testing.T) {
+	t.Setenv("HOLDFAST_PROGRESS", "1")
+	_, _, c := connectedFake(t, 5)
+	_, _, stderr := c.run("--tenant", "contoso", "backup", "--workloads", "mail,onedrive")
+	if !strings.Contains(stderr, "\rbackup: ") {
+		t.Errorf("no progress drawn with HOLDFAST_PROGRESS=1: %q", stderr)
+	}
+}

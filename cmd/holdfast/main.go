@@ -252,6 +252,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f, ok := stderr.(*os.File); ok {
 		g.stderrTTY = term.IsTerminal(int(f.Fd()))
 	}
+	// HOLDFAST_PROGRESS=1 draws progress on stderr even when it is not a
+	// terminal (a log file, a CI job, a test).
+	if os.Getenv("HOLDFAST_PROGRESS") == "1" {
+		g.stderrTTY = true
+	}
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	root.SetOut(stdout)
