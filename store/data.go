@@ -285,6 +285,7 @@ func (d DataDir) Tenants() ([]string, error) {
 type OpenTenantOptions struct {
 	ReadOnly  bool
 	Shared    bool // see Options.Shared
+	Repair    bool // see Options.Repair
 	MasterKey []byte
 	Now       func() time.Time
 }
@@ -303,7 +304,7 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 		// An unknown name is bad input, whichever command is given it.
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "tenant %s does not exist in %s (holdfast tenant list; holdfast tenant add %s)", name, d.Dir, name)
 	}
-	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Shared: opts.Shared, Now: opts.Now, HighWaterFile: d.highWaterFile(name)}
+	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Shared: opts.Shared, Repair: opts.Repair, Now: opts.Now, HighWaterFile: d.highWaterFile(name)}
 	if !opts.ReadOnly || opts.Shared {
 		signer, err := d.Signer()
 		if err != nil {

@@ -61,6 +61,9 @@ type Options struct {
 	Shared bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Repair opens a store whose only damage is missing packs for the
+	// writes of a repair (RecordRepair); any other damage still refuses.
+	Repair bool
 	// HighWaterFile, if set, is where this machine records the largest log
 	// it has seen of this repository; it must lie outside the repository
 	// (DataDir puts it under <data>/keys/seen/). A log shorter than the mark
@@ -91,6 +94,12 @@ type Store struct {
 	lastCkp uint64         // size of the newest checkpoint
 	damaged string         // why appends are refused, if they are
 	lost    map[ID]bool    // packs a repair record declared lost
+	missing []ID           // packs the log names that are gone and not yet declared lost
+	// repairable: the only damage is missing packs, which a repair
+	// record can account for; with Options.Repair the store takes the
+	// writes of that repair.
+	repairable bool
+	repair     bool
 
 	highWaterFile string
 	seen          Expectation // this machine's high-water mark of the log
@@ -142,7 +151,7 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 		be: be, cfg: cfg, localDir: opts.LocalDir, now: opts.Now,
 		index: map[ID]blobLoc{}, logged: map[ID]bool{}, pendingBlob: map[ID]int{}, lost: map[ID]bool{},
 		readOnly: opts.ReadOnly || opts.Signer == nil, signer: opts.Signer,
-		highWaterFile: opts.HighWaterFile,
+		highWaterFile: opts.HighWaterFile, repair: opts.Repair,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -212,7 +221,10 @@ const (
 func (s *Store) markDamaged(why, hint string) {
 	if s.damaged == "" {
 		s.damaged = why + "; " + hint
+		s.repairable = hint == hintRepair
 		s.notes = append(s.notes, "the repository is damaged and will not take writes: "+s.damaged)
+	} else {
+		s.repairable = false // more than a repair can account for
 	}
 }
 
@@ -404,6 +416,7 @@ func (s *Store) checkLoggedPacks(unreadable map[ID]bool) {
 	for id := range s.logged {
 		if (!present[id] || unreadable[id]) && !s.lost[id] {
 			missing = append(missing, packName(id))
+			s.missing = append(s.missing, id)
 		}
 	}
 	if len(missing) == 0 {
@@ -453,6 +466,7 @@ type treeState struct {
 	Hashes  [][]byte    `json:"hashes"`
 	Logged  []ID        `json:"logged_packs"`
 	Batches []batchMark `json:"batches,omitempty"` // the batches the tree covers, as written
+	Lost    []ID        `json:"lost_packs,omitempty"` // packs repair records declared lost
 }
 
 // batchMark is a batch's name and size when it was written, so that Open
@@ -477,12 +491,16 @@ func (s *Store) loadTree(ctx context.Context) error {
 			for _, id := range st.Logged {
 				s.logged[id] = true
 			}
+			for _, id := range st.Lost {
+				s.lost[id] = true
+			}
 		}
 	}
 	// Replay the batches the cache does not cover.
 	from := s.tree.End()
 	if from == 0 {
 		clear(s.logged)
+		clear(s.lost)
 	}
 	return s.scanRecords(ctx, from, s.size, func(raw []byte, r Record) error {
 		if err := s.tree.Append(LeafHash(raw), nil); err != nil {
@@ -495,6 +513,9 @@ func (s *Store) loadTree(ctx context.Context) error {
 
 // noteRecord updates in-memory state from a committed record.
 func (s *Store) noteRecord(r Record) {
+	if r.Type == TypeRepair {
+		s.noteRepair(r)
+	}
 	if r.Type == TypePack {
 		var d packRecord
 		if json.Unmarshal(r.Data, &d) == nil {
@@ -516,6 +537,9 @@ func (s *Store) saveTree() {
 	}
 	for _, b := range s.batches {
 		st.Batches = append(st.Batches, batchMark{Name: b.name, Bytes: b.bytes})
+	}
+	for id := range s.lost {
+		st.Lost = append(st.Lost, id)
 	}
 	b, err := json.Marshal(st)
 	if err == nil {
@@ -814,7 +838,7 @@ func (s *Store) writable(op string) error {
 	if s.readOnly {
 		return holdfast.Errorf(op, holdfast.Invalid, "the store is open read-only")
 	}
-	if s.damaged != "" {
+	if s.damaged != "" && !(s.repair && s.repairable) {
 		return holdfast.Errorf(op, holdfast.Integrity, "refusing to write: %s", s.damaged)
 	}
 	return nil

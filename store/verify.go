@@ -60,6 +60,11 @@ type verifier struct {
 	r       *VerifyReport
 	opts    VerifyOptions
 	omitted int
+	// Content no pack holds is judged once the whole log is read: a later
+	// repair record may have declared its pack lost.
+	absent    []absentRef
+	blobPack  map[ID]ID     // blob → the pack that added it, for blobs no pack holds
+	lostPacks map[ID]uint64 // pack → the repair record that declared it lost
 	done    int64
 	total   int64
 	buf     []byte
@@ -89,7 +94,7 @@ func (v *verifier) progress(n int64) {
 // A returned error means Verify itself could not run; damage is reported in
 // the report, never as an error.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, error) {
-	v := &verifier{s: s, r: &VerifyReport{Failures: []Failure{}}, opts: opts}
+	v := &verifier{s: s, r: &VerifyReport{Failures: []Failure{}}, opts: opts, blobPack: map[ID]ID{}, lostPacks: map[ID]uint64{}}
 	if opts.ExpectedKey != "" && opts.ExpectedKey != s.cfg.LogKey {
 		v.fail(configName, "names log key %s, but the trusted key is %s", s.cfg.LogKey, opts.ExpectedKey)
 	}
@@ -290,7 +295,26 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	}
 	for id, rec := range packRecords {
 		if _, ok := present[id]; !ok {
+			if by, lost := v.lostPacks[id]; lost {
+				v.r.Notes = append(v.r.Notes, fmt.Sprintf("%s is gone: repair record %d accounts for it", packName(id), by))
+				continue
+			}
 			v.fail(packName(id), "is missing: record %d added it to the repository", rec)
+		}
+	}
+	for _, a := range v.absent {
+		pack, named := v.blobPack[a.blob]
+		if by, lost := v.lostPacks[pack]; named && lost {
+			v.fail(a.object, "content %s is lost for good: it was in pack %s, which repair record %d found gone and could not fetch again", a.blob.Short(), pack.Short(), by)
+			continue
+		}
+		v.fail(a.object, "references blob %s, which no pack holds", a.blob.Short())
+	}
+	for id, pack := range v.blobPack {
+		if _, lost := v.lostPacks[pack]; !lost {
+			if _, ok := present[pack]; ok {
+				v.fail(packName(pack), "its record names blob %s, but no pack holds it", id.Short())
+			}
 		}
 	}
 	for id, name := range present {
@@ -314,6 +338,12 @@ func (v *verifier) batchesBetween(logs []objectInfo, from, to uint64) []string {
 		}
 	}
 	return names
+}
+
+// absentRef is a record's reference to a blob no pack holds.
+type absentRef struct {
+	object string
+	blob   ID
 }
 
 type objectInfo struct {
@@ -423,7 +453,7 @@ func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]
 			ok, seen := good[id]
 			switch {
 			case !seen:
-				v.fail(obj, "references blob %s, which no pack holds", id.Short())
+				v.absent = append(v.absent, absentRef{obj, id})
 			case !ok:
 				v.fail(obj, "references blob %s, which is damaged", id.Short())
 			}
@@ -439,8 +469,17 @@ func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]
 		packRecords[d.Pack] = r.Index
 		for _, id := range d.Blobs {
 			if _, seen := good[id]; !seen {
-				v.fail(obj, "names blob %s in pack %s, but no pack holds it", id.Short(), d.Pack.Short())
+				v.blobPack[id] = d.Pack
 			}
+		}
+	case TypeRepair:
+		var d RepairRecord
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			v.fail(obj, "malformed data: %v", err)
+			return
+		}
+		for _, id := range d.LostPacks {
+			v.lostPacks[id] = r.Index
 		}
 	case TypeCheckpoint:
 		var d checkpointRecord

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/holdfast/holdfast/ingest/faketenant"
 )
 
 // TestRollbackAndHeldCheckpoints plays the rollback of issue 13: the newest
@@ -79,6 +81,9 @@ func TestRollbackAndHeldCheckpoints(t *testing.T) {
 			t.Errorf("%s on a rolled-back log: exit %d, %q; want 3 naming the missing records", args[0], code, errs)
 		}
 	}
+	if code, _, errs := c.run("--tenant", "acme", "repair"); code != exitIntegrity || !strings.Contains(errs, "not missing content") {
+		t.Errorf("repair of a rolled-back log: exit %d, %q; want 3 saying repair cannot mend it", code, errs)
+	}
 	if after, _ := os.ReadFile(filepath.Join(tdir, "state", "tree.json")); string(after) != string(treeBefore) {
 		t.Error("the cached tree of the longer log was replaced")
 	}
@@ -146,4 +151,78 @@ func TestBackupProgressUnderRace(t *testing.T) {
 	if !strings.Contains(stderr, "\rbackup: ") {
 		t.Errorf("no progress drawn with HOLDFAST_PROGRESS=1: %q", stderr)
 	}
+}
+
+// TestRepairFetchesLostContentAgain: a pack deleted from a tenant's
+// repository stops every writer (exit 3, pointing at repair); repair
+// fetches again what the tenant still has unchanged, names what changed
+// since as lost for good, and lets the store take writes; verify then
+// names only what is lost for good.
+func TestRepairFetchesLostContentAgain(t *testing.T) {
+	ft, info, c := connectedFake(t, 8)
+	if _, err := ft.Mutate(faketenant.Mutation{Scenario: "hostile-names"}); err != nil { // files of their own content
+		t.Fatal(err)
+	}
+	c.ok("--tenant", "contoso", "backup", "--workloads", "mail,onedrive")
+	tdir := filepath.Join(c.data, "tenants", "contoso")
+	packs, _ := filepath.Glob(filepath.Join(tdir, "packs", "*", "*"))
+	if len(packs) == 0 {
+		t.Fatal("no packs")
+	}
+	// A folder is overwritten in the tenant: the versions captured of it
+	// exist nowhere else any more.
+	if _, err := ft.Mutate(faketenant.Mutation{Scenario: "overwrite-folder", Path: faketenant.HostileFolder}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range packs {
+		os.Remove(p)
+	}
+	code, _, errs := c.run("--tenant", "contoso", "backup", "--workloads", "mail,onedrive")
+	if code != exitIntegrity || !strings.Contains(errs, "holdfast repair") || !strings.Contains(errs, "missing") {
+		t.Fatalf("backup with packs gone: exit %d, %q; want 3 naming the damage and repair", code, errs)
+	}
+	var size struct{ Size uint64 }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "log", "--last", "1"), &size)
+
+	var dry struct {
+		Recovered []struct{ Item string }
+		Lost      []struct{ Item, Reason, Workload string }
+	}
+	code, out, _ := c.run("--json", "--tenant", "contoso", "repair", "--dry-run")
+	jsonDoc(t, out, &dry)
+	if code != exitIntegrity || len(dry.Recovered) == 0 || len(dry.Lost) != len(faketenant.HostileFiles) {
+		t.Fatalf("repair --dry-run: exit %d, %d recovered, %d lost; want the %d overwritten files lost, the rest recovered", code, len(dry.Recovered), len(dry.Lost), len(faketenant.HostileFiles))
+	}
+	for _, l := range dry.Lost {
+		if l.Workload != "onedrive" || !strings.Contains(l.Reason, "changed in the tenant") {
+			t.Errorf("lost for an unexpected reason: %+v", l)
+		}
+	}
+	var after struct{ Size uint64 }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "log", "--last", "1"), &after)
+	if after.Size != size.Size {
+		t.Errorf("--dry-run changed the log: %d → %d records", size.Size, after.Size)
+	}
+
+	code, out, errs = c.run("--tenant", "contoso", "repair")
+	if code != exitIntegrity || !strings.Contains(out, "LOST onedrive") || !strings.Contains(out, "takes writes again") {
+		t.Fatalf("repair: exit %d\n%s%s", code, out, errs)
+	}
+	c.ok("--tenant", "contoso", "backup", "--workloads", "mail,onedrive")
+	code, out, _ = c.run("--json", "--tenant", "contoso", "verify")
+	var rep struct {
+		Failures []struct{ Object, Problem string }
+	}
+	jsonDoc(t, out, &rep)
+	if code != exitIntegrity || len(rep.Failures) != len(dry.Lost) {
+		t.Errorf("verify after repair: exit %d, %d failures, want 3 and one per lost version (%d)", code, len(rep.Failures), len(dry.Lost))
+	}
+	for _, f := range rep.Failures {
+		if !strings.Contains(f.Problem, "lost for good") {
+			t.Errorf("verify names more than what is lost for good: %+v", f)
+		}
+	}
+	// What was recovered reads back whole.
+	dir := filepath.Join(t.TempDir(), "mail")
+	c.ok("--tenant", "contoso", "restore", "--account", info.Users[0], "--workload", "mail", "--to-dir", dir)
 }
