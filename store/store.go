@@ -465,7 +465,7 @@ type treeState struct {
 	Size    uint64      `json:"size"`
 	Hashes  [][]byte    `json:"hashes"`
 	Logged  []ID        `json:"logged_packs"`
-	Batches []batchMark `json:"batches,omitempty"` // the batches the tree covers, as written
+	Batches []batchMark `json:"batches,omitempty"`    // the batches the tree covers, as written
 	Lost    []ID        `json:"lost_packs,omitempty"` // packs repair records declared lost
 }
 

@@ -65,9 +65,9 @@ type verifier struct {
 	absent    []absentRef
 	blobPack  map[ID]ID     // blob → the pack that added it, for blobs no pack holds
 	lostPacks map[ID]uint64 // pack → the repair record that declared it lost
-	done    int64
-	total   int64
-	buf     []byte
+	done      int64
+	total     int64
+	buf       []byte
 }
 
 func (v *verifier) fail(object, format string, args ...any) {
