@@ -191,3 +191,18 @@ func TestLargeUnicodeReport(t *testing.T) {
 		}
 	}
 }
+
+func TestCoverageStateShowsAccountKind(t *testing.T) {
+	tests := []struct{ kind, state, want string }{
+		{"user", "disabled", "disabled"},
+		{"room", "disabled", "room"},
+		{"shared", "unlicensed", "shared"},
+		{"guest", "unlicensed", "guest"},
+		{"site", "active", "active"},
+	}
+	for _, tt := range tests {
+		if got := accountState(tt.kind, tt.state); got != tt.want {
+			t.Errorf("accountState(%q, %q) = %q, want %q", tt.kind, tt.state, got, tt.want)
+		}
+	}
+}

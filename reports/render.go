@@ -130,6 +130,18 @@ func sum(ws []float64) float64 {
 	return t
 }
 
+// accountState is a coverage row's state, with the kind of an account that
+// is not an employee (a shared or room mailbox is disabled by design; a
+// guest is never licensed), so that a reader does not take it for a
+// departed employee.
+func accountState(kind, state string) string {
+	switch kind {
+	case "shared", "room", "equipment", "guest":
+		return kind
+	}
+	return state
+}
+
 func day(t *time.Time) string {
 	if t == nil {
 		return "never"
@@ -212,7 +224,7 @@ func (d *doc) procedures() {
 	d.para(fmt.Sprintf("%d accounts, %d item versions, %s captured.", m.Totals.Accounts, m.Totals.Items, size(m.Totals.Bytes)))
 	rows = rows[:0]
 	for _, c := range m.Coverage {
-		rows = append(rows, []string{c.Account, c.Workload, c.State, day(c.First), day(c.Last), fmt.Sprint(c.Items), size(c.Bytes)})
+		rows = append(rows, []string{c.Account, c.Workload, accountState(c.Kind, c.State), day(c.First), day(c.Last), fmt.Sprint(c.Items), size(c.Bytes)})
 	}
 	d.table([]string{"Account", "Workload", "State", "First capture", "Last capture", "Items", "Bytes"}, []float64{58, 20, 17, 27, 27, 14, 17}, rows)
 
