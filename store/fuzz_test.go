@@ -61,11 +61,17 @@ func FuzzBlob(f *testing.F) {
 	})
 }
 
-func FuzzCheckpoint(f *testing.F) {
+// fuzzCheckpoint is a signed checkpoint and the verifier that accepts it.
+func fuzzCheckpoint() ([]byte, note.Verifier) {
 	skey, vkey, _ := note.GenerateKey(rand.Reader, "fuzz")
 	signer, _ := note.NewSigner(skey)
 	v, _ := note.NewVerifier(vkey)
 	good, _ := note.Sign(&note.Note{Text: string(checkpointBody("holdfast/acme/1", 5, make([]byte, 32)))}, signer)
+	return good, v
+}
+
+func FuzzCheckpoint(f *testing.F) {
+	good, v := fuzzCheckpoint()
 	f.Add(good)
 	f.Add([]byte("holdfast/acme/1\n5\nAAAA\n\n— fuzz abc\n"))
 	f.Add([]byte("x")) // seeds go before f.Fuzz: after it they never run
@@ -80,10 +86,7 @@ func FuzzCheckpoint(f *testing.F) {
 // FuzzHeldCheckpoints: whatever file is handed to verify --checkpoint,
 // it is refused or read into checkpoints signed by the log's key.
 func FuzzHeldCheckpoints(f *testing.F) {
-	skey, vkey, _ := note.GenerateKey(rand.Reader, "fuzz")
-	signer, _ := note.NewSigner(skey)
-	v, _ := note.NewVerifier(vkey)
-	good, _ := note.Sign(&note.Note{Text: string(checkpointBody("holdfast/acme/1", 5, make([]byte, 32)))}, signer)
+	good, v := fuzzCheckpoint()
 	f.Add(good)
 	b, _ := json.Marshal(Bundle{Format: BundleFormat, Kind: "inclusion", Checkpoint: string(good)})
 	f.Add(b)

@@ -38,9 +38,8 @@ func (l *Local) path(name string) (string, error) {
 	return filepath.Join(l.root, filepath.FromSlash(name)), nil
 }
 
-// Put writes data to a temporary file, fsyncs it, links it to its final name
-// (which fails rather than replace an existing file), removes the temporary
-// name and fsyncs the directory. The object is made read-only.
+// Put writes the object with WriteNew (never replacing one) after creating
+// its directory, and makes it read-only.
 func (l *Local) Put(ctx context.Context, name string, data []byte) error {
 	const op = "local.Put"
 	if err := ctx.Err(); err != nil {
@@ -50,10 +49,27 @@ func (l *Local) Put(ctx context.Context, name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(p)
-	if err := mkdirAllSync(dir); err != nil {
+	if err := mkdirAllSync(filepath.Dir(p)); err != nil {
 		return holdfast.E(op, holdfast.IO, err)
 	}
+	if err := WriteNew(p, data, 0o444); err != nil {
+		if holdfast.Is(holdfast.Exist, err) {
+			return holdfast.Errorf(op, holdfast.Exist, "object %s already exists and is never replaced", name)
+		}
+		return holdfast.E(op, err)
+	}
+	return nil
+}
+
+// WriteNew writes data to a new file at p, durably and whole or not at
+// all: a temporary file in p's directory, fsynced, hard-linked to p —
+// which fails rather than replace a file — then the temporary name is
+// removed and the directory fsynced. An existing p is an Exist error that
+// names it. The store's objects and the files commands write (proofs,
+// checkpoints, reports) are written this one way.
+func WriteNew(p string, data []byte, perm os.FileMode) error {
+	const op = "write file"
+	dir := filepath.Dir(p)
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return holdfast.E(op, holdfast.IO, err)
@@ -64,7 +80,7 @@ func (l *Local) Put(ctx context.Context, name string, data []byte) error {
 		f.Close()
 		return holdfast.E(op, holdfast.IO, err)
 	}
-	if err := f.Chmod(0o444); err != nil {
+	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return holdfast.E(op, holdfast.IO, err)
 	}
@@ -77,7 +93,7 @@ func (l *Local) Put(ctx context.Context, name string, data []byte) error {
 	}
 	if err := os.Link(tmp, p); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return holdfast.Errorf(op, holdfast.Exist, "object %s already exists and is never replaced", name)
+			return holdfast.Errorf(op, holdfast.Exist, "%s already exists; holdfast never replaces a file (choose another name or remove it)", p)
 		}
 		return holdfast.E(op, holdfast.IO, err)
 	}

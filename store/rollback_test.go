@@ -100,14 +100,22 @@ func TestRollbackIsRefused(t *testing.T) {
 	}
 }
 
-func TestOldCopyOfTheTenantFolderIsRefused(t *testing.T) {
-	ctx := context.Background()
-	data := t.TempDir()
-	d := store.DataDir{Dir: data}
-	d.Init()
-	if _, err := d.AddTenant(ctx, "acme", store.AddTenantOptions{}); err != nil {
+// newAcme initialises a data directory with an empty tenant acme.
+func newAcme(t *testing.T) store.DataDir {
+	t.Helper()
+	d := store.DataDir{Dir: t.TempDir()}
+	if _, err := d.Init(); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := d.AddTenant(context.Background(), "acme", store.AddTenantOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestOldCopyOfTheTenantFolderIsRefused(t *testing.T) {
+	ctx := context.Background()
+	d := newAcme(t)
 	tdir := d.TenantDir("acme")
 	snapshot := t.TempDir()
 	copyDir(t, tdir, snapshot) // an old disk snapshot of the folder

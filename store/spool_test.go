@@ -15,12 +15,8 @@ import (
 // exactly once, even when the writer dies before removing the spool file.
 func TestReadersDepositBesideAWriter(t *testing.T) {
 	ctx := context.Background()
-	data := t.TempDir()
-	d := store.DataDir{Dir: data}
-	d.Init()
-	if _, err := d.AddTenant(ctx, "acme", store.AddTenantOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	d := newAcme(t)
+	data := d.Dir
 	w, err := d.OpenTenant(ctx, "acme", store.OpenTenantOptions{})
 	if err != nil {
 		t.Fatal(err)

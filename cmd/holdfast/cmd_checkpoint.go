@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"os"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
 
@@ -65,32 +63,6 @@ func runCheckpoint(ctx context.Context, g *globalOptions, opts checkpointOptions
 	return nil
 }
 
-// writeNew writes a new file durably and never replaces one: an existing
-// file is an error that names it.
-func writeNew(path string, data []byte) error {
-	const op = "write file"
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	if err := f.Close(); err != nil {
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return holdfast.Errorf(op, holdfast.Exist, "%s already exists; holdfast never replaces a file (choose another name or remove it)", path)
-		}
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	return nil
-}
+// writeNew writes a file a command produces (a proof, a checkpoint, a
+// report): durably, and never over an existing file.
+func writeNew(path string, data []byte) error { return store.WriteNew(path, data, 0o644) }
