@@ -142,7 +142,7 @@ func Export(ctx context.Context, s Store, docs Documents, records []uint64, dele
 		return nil, holdfast.E(op, err)
 	}
 	p := &packager{ctx: ctx, s: s, docs: docs, byRecord: byRecord, deleted: deleted,
-		man: Manifest{Format: manifestFormat, Meta: meta, Checkpoint: first.Checkpoint, Items: len(vs)}, docOf: map[string]string{}}
+		man: Manifest{Format: manifestFormat, Meta: meta, Checkpoint: first.Checkpoint, Items: len(vs)}, docOf: map[string]string{}, msgDoc: map[uint64]string{}}
 	tmp := out + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -228,6 +228,7 @@ type packager struct {
 	man      Manifest
 	rows     []Row
 	docOf    map[string]string // native path → its row's DocID (for attachments' parents)
+	msgDoc   map[uint64]string // a Teams message's record → its row's DocID (for its hosted contents)
 }
 
 // add writes one file and its manifest entry.
@@ -271,6 +272,9 @@ func (p *packager) native(m restore.ManifestEntry, data []byte) error {
 	}
 	if m.Parent != "" {
 		parent := p.docOf["natives/"+m.Parent]
+		if parent == "" {
+			parent = p.msgDoc[m.Version] // a hosted content: its message's row
+		}
 		row.ParentDocID = parent
 		row.FileName = path.Base(m.Path)
 		row.Subject, row.From, row.To, row.CC, row.BCC = "", "", "", "", ""
@@ -319,6 +323,7 @@ func (p *packager) conversation(m restore.ManifestEntry, name string, data []byt
 			return err
 		}
 		captured := len(r.Refs) > 0 && hex.EncodeToString(sha(msg)) == r.Refs[0].SHA256.String()
+		p.msgDoc[mr.Version] = row.DocID
 		if err := p.add(native, msg, FileEntry{DocID: row.DocID, Record: mr.Version, Captured: captured}); err != nil {
 			return err
 		}

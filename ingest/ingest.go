@@ -12,10 +12,11 @@ import (
 
 // Record types ingest writes besides the store's own.
 const (
-	TypeAccountState    = "account.state"    // an account was seen in a new state
-	TypeAccountDeparted = "account.departed" // an employee's account became disabled, unlicensed or deleted
-	TypeItemFailed      = "item.failed"      // an item could not be captured in a run
-	TypeGroups          = "directory.groups" // the tenant's groups, when they changed since the last run
+	TypeAccountState    = "account.state"       // an account was seen in a new state
+	TypeAccountDeparted = "account.departed"    // an employee's account became disabled, unlicensed or deleted
+	TypeItemFailed      = "item.failed"         // an item could not be captured in a run
+	TypeGroups          = "directory.groups"    // the tenant's groups, when they changed since the last run
+	TypeDeletedUnseen   = "item.deleted_unseen" // an item deleted before any capture, as the source still lists it
 )
 
 // MailFolder is a mail folder with its display path ("Inbox/Clients").
@@ -95,16 +96,23 @@ type JSONItem struct {
 	ChangeKey string
 	Title     string // subject or display name
 	Modified  time.Time
-	Content   []byte // the item's JSON as Graph described it
+	Content   []byte // the item's JSON as Graph described it (Teams: as Graph sent it)
 	// HasAttachments marks events whose attachments must be fetched.
 	HasAttachments bool
+	// Deleted is when a removed item was deleted, where Graph says.
+	Deleted time.Time
+	// Hosted are the ids of the hosted contents (pasted images) a Teams
+	// message's body refers to.
+	Hosted []string
 }
 
 // Attachment is a file attached to an event.
 type Attachment struct {
 	Name        string `json:"name"`
 	ContentType string `json:"content_type,omitempty"`
-	Content     []byte `json:"-"`
+	// HostedID is a Teams hosted content's id (a pasted image).
+	HostedID string `json:"hosted_id,omitempty"`
+	Content  []byte `json:"-"`
 }
 
 // Group is a directory group.
@@ -177,10 +185,13 @@ type Source interface {
 	Groups(ctx context.Context) ([]Group, error)
 	// Teams lists every team with its channels.
 	Teams(ctx context.Context) ([]Team, error)
-	// ChannelMessagesDelta follows a channel's root messages.
-	ChannelMessagesDelta(ctx context.Context, teamID, channelID, link string, page func([]JSONItem) error) (string, error)
-	// ChannelReplies lists a channel message's replies.
-	ChannelReplies(ctx context.Context, teamID, channelID, messageID string) ([]JSONItem, error)
+	// ChannelThreads lists every root message of a channel, whatever its
+	// age, with all its replies.
+	ChannelThreads(ctx context.Context, teamID, channelID string, each func(root JSONItem, replies []JSONItem) error) error
+	// ChannelHostedContent and ChatHostedContent return a hosted content
+	// (a pasted image) of a channel message or reply, or of a chat message.
+	ChannelHostedContent(ctx context.Context, teamID, channelID, messageID, replyID, id string) ([]byte, error)
+	ChatHostedContent(ctx context.Context, chatID, messageID, id string) ([]byte, error)
 	// UserChats lists the chats a user is a member of.
 	UserChats(ctx context.Context, userID string) ([]Container, error)
 	// ChatMessages lists a chat's messages modified after since (RFC 3339,
@@ -225,6 +236,21 @@ type PIMMeta struct {
 	Modified time.Time `json:"modified,omitzero"`
 	// Attachments name the refs after the first (the item's JSON), in order.
 	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// deletedUnseen is the data of an item.deleted_unseen record: evidence
+// that an item existed, from a source that lists it deleted (a Teams
+// message with its deletedDateTime) before Holdfast ever captured it.
+type deletedUnseen struct {
+	Account   string            `json:"account"`
+	AccountID string            `json:"account_id"`
+	Workload  holdfast.Workload `json:"workload"`
+	Item      string            `json:"item"`
+	Thread    string            `json:"thread,omitempty"` // a reply's root message
+	Path      string            `json:"path"`
+	Stream    string            `json:"stream"`
+	Run       string            `json:"run"`
+	Deleted   time.Time         `json:"deleted"`
 }
 
 // tombstone is the data of an item.tombstone record.

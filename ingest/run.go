@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		Type string `json:"type"`
 		Data fields `json:"data"`
 	}
-	types := []string{store.TypeItemVersion, store.TypeTombstone, store.TypeDeltaPosition, TypeAccountState, TypeGroups}
+	types := []string{store.TypeItemVersion, store.TypeTombstone, store.TypeDeltaPosition, TypeAccountState, TypeGroups, TypeDeletedUnseen}
 	err := st.Scan(ctx, 0, types, func(raw []byte) error {
 		rec.Data = fields{}
 		if err := json.Unmarshal(raw, &rec); err != nil {
@@ -139,6 +140,8 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 			if it := s.items[itemKey(d.Workload, d.AccountID, d.Item)]; it != nil {
 				it.deleted = true
 			}
+		case TypeDeletedUnseen:
+			s.items[itemKey(d.Workload, d.AccountID, d.Item)] = &known{deleted: true, stream: d.Stream, path: d.Path}
 		case store.TypeDeltaPosition:
 			s.links[d.Stream] = d.Link
 		case TypeAccountState:
@@ -468,7 +471,7 @@ func (r *runner) stream(ctx context.Context, a holdfast.Account, w holdfast.Work
 	if resync && link != "" {
 		// Items the store holds in this stream that a full enumeration no
 		// longer shows were deleted while the delta token was lost.
-		if err := r.tombstoneUnseen(ctx, a, w, key, seen); err != nil {
+		if err := r.tombstoneUnseen(ctx, a, w, key, seen, "not present in a full resync after the delta token expired"); err != nil {
 			return err
 		}
 	}
@@ -563,8 +566,15 @@ func (r *runner) pimPageWith(ctx context.Context, a holdfast.Account, w holdfast
 		known := r.state.items[itemKey(w, a.ID, it.ID)]
 		r.mu.Unlock()
 		if it.Removed {
-			if known != nil && !known.deleted {
+			switch {
+			case known != nil && !known.deleted:
 				if err := r.tombstone(ctx, a, w, key, path, it.ID, "deleted"); err != nil {
+					return false, err
+				}
+			case known == nil && !it.Deleted.IsZero():
+				// Deleted before any capture, yet listed: evidence that it
+				// existed, once.
+				if err := r.deletedUnseen(ctx, a, w, key, path, it); err != nil {
 					return false, err
 				}
 			}
@@ -607,9 +617,13 @@ func (r *runner) pimPageWith(ctx context.Context, a holdfast.Account, w holdfast
 	return ok, nil
 }
 
-// channels runs a stream per channel of every team: the root messages by
-// delta, and for each new or changed thread all its replies (a reply
-// surfaces its thread in the delta). A team stands in for the account.
+// channels runs a stream per channel of every team. Every run lists the
+// whole channel — every root message, whatever its age, with all its
+// replies (ChannelThreads) — because channel delta reaches back only eight
+// months and returns no replies: only the full list captures every post and
+// every new, edited or deleted reply by means the reference documents.
+// Items the store holds that the list no longer shows were deleted
+// outright. A team stands in for the account.
 func (r *runner) channels(ctx context.Context) error {
 	const w = holdfast.Teams
 	teams, err := r.src.Teams(ctx)
@@ -626,32 +640,30 @@ func (r *runner) channels(ctx context.Context) error {
 			key := streamKey(w, tm.ID, ch.ID)
 			path := tm.Name + "/" + ch.Name
 			err := r.stream(ctx, a, w, key, ch.ID, path, func(link string, seen map[string]bool, ok *bool) (string, error) {
-				return r.src.ChannelMessagesDelta(ctx, tm.ID, ch.ID, link, func(roots []JSONItem) error {
-					if err := r.pimPage(ctx, a, w, key, path, roots, seen); err != nil {
-						return err
+				err := r.src.ChannelThreads(ctx, tm.ID, ch.ID, func(root JSONItem, replies []JSONItem) error {
+					hosted := map[string]func(id string) ([]byte, error){
+						root.ID: func(id string) ([]byte, error) { return r.src.ChannelHostedContent(ctx, tm.ID, ch.ID, root.ID, "", id) },
 					}
-					for _, root := range roots {
-						if root.Removed {
-							continue
-						}
-						replies, err := r.src.ChannelReplies(ctx, tm.ID, ch.ID, root.ID)
-						if err != nil {
-							if isFatal(err) {
-								return err
-							}
-							r.fail(FailedItem{Account: a.UPN, Workload: w, Item: root.ID, Path: path, Reason: "replies: " + err.Error()})
-							*ok = false
-							continue
-						}
-						for i := range replies {
-							replies[i].ID = root.ID + "/" + replies[i].ID
-						}
-						if err := r.pimPage(ctx, a, w, key, path, replies, seen); err != nil {
-							return err
+					for i := range replies {
+						replyID := replies[i].ID
+						replies[i].ID = root.ID + "/" + replyID
+						hosted[replies[i].ID] = func(id string) ([]byte, error) {
+							return r.src.ChannelHostedContent(ctx, tm.ID, ch.ID, root.ID, replyID, id)
 						}
 					}
-					return nil
+					good, err := r.teamsPage(ctx, a, key, path, append([]JSONItem{root}, replies...), seen, hosted)
+					*ok = *ok && good
+					return err
 				})
+				if err != nil {
+					return "", err
+				}
+				if link != "" && *ok {
+					if err := r.tombstoneUnseen(ctx, a, w, key, seen, "no longer in the channel's full list of messages"); err != nil {
+						return "", err
+					}
+				}
+				return "listed " + r.opts.Now().UTC().Format(time.RFC3339), nil
 			})
 			if err != nil {
 				return err
@@ -659,6 +671,45 @@ func (r *runner) channels(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// teamsPage records Teams messages, with the hosted contents (pasted
+// images) their bodies refer to as further refs, fetched by fetch[item].
+func (r *runner) teamsPage(ctx context.Context, a holdfast.Account, key, path string, items []JSONItem, seen map[string]bool,
+	fetch map[string]func(id string) ([]byte, error)) (bool, error) {
+	byID := map[string]JSONItem{}
+	for i := range items {
+		items[i].HasAttachments = len(items[i].Hosted) > 0
+		byID[items[i].ID] = items[i]
+	}
+	return r.pimPageWith(ctx, a, holdfast.Teams, key, path, items, seen, func(id string) ([]Attachment, error) {
+		var out []Attachment
+		for n, hid := range byID[id].Hosted {
+			b, err := fetch[id](hid)
+			if err != nil {
+				return nil, err
+			}
+			ct := http.DetectContentType(b)
+			name := fmt.Sprintf("hosted %d%s", n+1, extensionOf(ct))
+			out = append(out, Attachment{Name: name, ContentType: ct, HostedID: hid, Content: b})
+		}
+		return out, nil
+	})
+}
+
+// extensionOf is a file extension for a sniffed content type.
+func extensionOf(ct string) string {
+	switch strings.TrimSpace(strings.Split(ct, ";")[0]) {
+	case "image/png":
+		return ".png"
+	case "image/jpeg":
+		return ".jpg"
+	case "image/gif":
+		return ".gif"
+	case "image/webp":
+		return ".webp"
+	}
+	return ".bin"
 }
 
 // userChats captures the chats a user is in, each once per run whichever
@@ -697,7 +748,14 @@ func (r *runner) userChats(ctx context.Context, a holdfast.Account) error {
 						newest = ts
 					}
 				}
-				return r.pimPage(ctx, chat, w, key, path, items, seen)
+				hosted := map[string]func(id string) ([]byte, error){}
+				for _, it := range items {
+					msgID := it.ID
+					hosted[msgID] = func(id string) ([]byte, error) { return r.src.ChatHostedContent(ctx, c.ID, msgID, id) }
+				}
+				good, err := r.teamsPage(ctx, chat, key, path, items, seen, hosted)
+				*ok = *ok && good
+				return err
 			})
 			return newest, err
 		})
@@ -778,7 +836,7 @@ func (r *runner) commitPositions(ctx context.Context, force bool) error {
 	return nil
 }
 
-func (r *runner) tombstoneUnseen(ctx context.Context, a holdfast.Account, w holdfast.Workload, key string, seen map[string]bool) error {
+func (r *runner) tombstoneUnseen(ctx context.Context, a holdfast.Account, w holdfast.Workload, key string, seen map[string]bool, reason string) error {
 	type gone struct{ id, path string }
 	var gs []gone
 	prefix := itemKey(w, a.ID, "")
@@ -791,10 +849,26 @@ func (r *runner) tombstoneUnseen(ctx context.Context, a holdfast.Account, w hold
 	r.mu.Unlock()
 	sort.Slice(gs, func(i, j int) bool { return gs[i].id < gs[j].id })
 	for _, g := range gs {
-		if err := r.tombstone(ctx, a, w, key, g.path, g.id, "not present in a full resync after the delta token expired"); err != nil {
+		if err := r.tombstone(ctx, a, w, key, g.path, g.id, reason); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// deletedUnseen records an item that was deleted before it was ever
+// captured: its id, thread and deletion time, as the source still lists it.
+func (r *runner) deletedUnseen(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, it JSONItem) error {
+	rec := deletedUnseen{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Deleted: it.Deleted}
+	if root, _, ok := strings.Cut(it.ID, "/"); ok {
+		rec.Thread = root
+	}
+	if _, err := r.st.Append(ctx, TypeDeletedUnseen, rec); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.state.items[itemKey(w, a.ID, it.ID)] = &known{deleted: true, stream: key, path: path}
+	r.mu.Unlock()
 	return nil
 }
 

@@ -15,12 +15,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
+	"github.com/microcosm-cc/bluemonday"
 )
 
 // sink is where an export writes files.
@@ -319,8 +321,9 @@ func shortID(id string) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// conversation exports a channel's or chat's messages as JSON and as a
-// readable HTML transcript, oldest first.
+// conversation exports a channel's or chat's messages as JSON (each
+// message as Graph sent it), their hosted contents (pasted images) as
+// files, and a transcript people can read, oldest first.
 func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 	type msg struct {
 		ID        string          `json:"id"`
@@ -350,10 +353,46 @@ func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 	}
 	sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].Created < msgs[j].Created })
 	dir := e.names.dir(vs[0].Account, "teams", vs[0].Path)
+	// Hosted contents are named first: the transcript shows them from
+	// their files, which follow the conversation they belong to.
+	type hostedFile struct {
+		path string
+		data []byte
+		v    Version
+	}
+	var hosted []hostedFile
+	local := map[string]string{} // hosted content id → its path relative to the transcript
+	hdir := ""
+	for _, m := range msgs {
+		v := m.versionOf
+		var d itemData
+		if err := json.Unmarshal(v.Data, &d); err != nil || d.PIM == nil {
+			continue
+		}
+		for i, ref := range v.Refs[1:] {
+			if i >= len(d.PIM.Attachments) {
+				break
+			}
+			data, err := e.content(ctx, ref)
+			if err != nil {
+				return err
+			}
+			if hdir == "" {
+				hdir = e.names.unique(dir, "hosted contents")
+			}
+			at := d.PIM.Attachments[i]
+			hf := hostedFile{path: e.names.file(hdir, withSuffix(shortID(v.Item), " "+clean(at.Name))), data: data, v: v}
+			hosted = append(hosted, hf)
+			if at.HostedID != "" {
+				local[at.HostedID] = strings.TrimPrefix(hf.path, dir+"/")
+			}
+		}
+	}
 	var js bytes.Buffer
 	js.WriteString("[\n")
 	var h strings.Builder
-	fmt.Fprintf(&h, "<!doctype html>\n<meta charset=\"utf-8\">\n<title>%s</title>\n<h1>%s</h1>\n", html.EscapeString(vs[0].Path), html.EscapeString(vs[0].Path))
+	title := html.EscapeString(vs[0].Path)
+	fmt.Fprintf(&h, "<!doctype html>\n<meta charset=\"utf-8\">\n<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src 'self' file:; style-src 'unsafe-inline'\">\n<title>%s</title>\n<h1>%s</h1>\n", title, title)
 	for i, m := range msgs {
 		if i > 0 {
 			js.WriteString(",\n")
@@ -363,8 +402,7 @@ func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 		if m.ReplyTo != "" {
 			indent = ` style="margin-left:2em"`
 		}
-		// The body is the sender's HTML; it is shown as text, never run.
-		fmt.Fprintf(&h, "<div%s><p><b>%s</b> <small>%s</small></p><pre>%s</pre></div>\n", indent, html.EscapeString(m.fromName), html.EscapeString(m.Created), html.EscapeString(m.Body.Content))
+		fmt.Fprintf(&h, "<div%s><p><b>%s</b> <small>%s</small></p>%s</div>\n", indent, html.EscapeString(m.fromName), html.EscapeString(m.Created), transcriptBody(m.Body.ContentType, m.Body.Content, local))
 	}
 	js.WriteString("\n]\n")
 	first := msgs[0].versionOf
@@ -379,6 +417,13 @@ func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 		me.Messages = append(me.Messages, MessageRef{Item: v.Item, Version: v.Record})
 	}
 	conv := me.Path
+	for _, hf := range hosted {
+		he, err := e.writeEntry(hf.path, hf.data, &hf.v)
+		if err != nil {
+			return err
+		}
+		he.Parent = conv // a message's pasted image: its item and version say which message
+	}
 	tr, err := e.writeEntry(e.names.file(dir, "transcript.html"), []byte(h.String()), nil)
 	if err != nil {
 		return err
@@ -386,6 +431,44 @@ func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 	tr.Workload, tr.DerivedFrom = string(holdfast.Teams), conv
 	return nil
 }
+
+// transcriptPolicy keeps a message's formatting and drops everything that
+// acts: scripts, event handlers, styles that load, frames, forms, and
+// every image but the message's own hosted contents, exported beside the
+// transcript (tracking pixels never load). Links stay, inert until
+// clicked, marked nofollow and opened apart.
+var transcriptPolicy = func() *bluemonday.Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowElements("p", "br", "b", "i", "u", "s", "strong", "em", "del", "ins", "sub", "sup", "span", "div",
+		"ul", "ol", "li", "blockquote", "pre", "code", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+		"table", "thead", "tbody", "tr", "th", "td", "at")
+	p.AllowAttrs("href").OnElements("a")
+	p.AllowURLSchemes("https", "http", "mailto")
+	p.RequireNoFollowOnLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	p.AllowAttrs("src").Matching(regexp.MustCompile(`^hosted contents( \(\d+\))?/[^:?#\\]+$`)).OnElements("img")
+	p.AllowAttrs("alt").OnElements("img")
+	return p
+}()
+
+// transcriptBody renders a message body for the transcript: HTML
+// sanitised, hosted images pointed at their exported files; text escaped.
+func transcriptBody(contentType, content string, local map[string]string) string {
+	if !strings.EqualFold(contentType, "html") {
+		return "<pre>" + html.EscapeString(content) + "</pre>"
+	}
+	content = hostedSrc.ReplaceAllStringFunc(content, func(src string) string {
+		m := hostedSrc.FindStringSubmatch(src)
+		if p, ok := local[html.UnescapeString(m[2])]; ok {
+			return `src="` + html.EscapeString(p) + `"`
+		}
+		return `src=""`
+	})
+	return transcriptPolicy.Sanitize(content)
+}
+
+// hostedSrc finds an img src that names a hosted content.
+var hostedSrc = regexp.MustCompile(`src="([^"]*/hostedContents/([^/"]{1,1000})/\$value)"`)
 
 // CheckExport re-reads an exported directory and compares every file with
 // its manifest entry. It returns how many files matched and what did not.

@@ -58,7 +58,8 @@ type itemData struct {
 	PIM *struct {
 		Title       string `json:"title"`
 		Attachments []struct {
-			Name string `json:"name"`
+			Name     string `json:"name"`
+			HostedID string `json:"hosted_id"`
 		} `json:"attachments"`
 	} `json:"pim"`
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"os"
@@ -148,7 +149,8 @@ func TestExportLoadFile(t *testing.T) {
 	}
 	rows = rows[1:]
 	ids := map[string]bool{}
-	kinds := map[string]int{}
+	kinds := map[string]int{} // documents by kind, attachments apart
+	teamsAttachments := 0
 	families, withCC, events := 0, 0, 0
 	for _, r := range rows {
 		id := r[col["DocID"]]
@@ -156,7 +158,11 @@ func TestExportLoadFile(t *testing.T) {
 			t.Errorf("DocID %s is on two rows", id)
 		}
 		ids[id] = true
-		kinds[r[col["Kind"]]]++
+		if r[col["ParentDocID"]] == "" {
+			kinds[r[col["Kind"]]]++
+		} else if k := r[col["Kind"]]; k == "im" || k == "microsoftteams" {
+			teamsAttachments++ // a pasted image of a message
+		}
 		if p := r[col["ParentDocID"]]; p != "" {
 			families++
 			if !ids[p] || r[col["BegAttach"]] != p || r[col["EndAttach"]] == "" {
@@ -179,8 +185,8 @@ func TestExportLoadFile(t *testing.T) {
 	if families == 0 || withCC == 0 || events == 0 {
 		t.Errorf("%d attachment rows, %d rows with CC, %d events; want some of each", families, withCC, events)
 	}
-	if got := kinds["microsoftteams"] + kinds["im"]; got != teams.Total {
-		t.Errorf("%d Teams rows, the search finds %d Teams message versions", got, teams.Total)
+	if got := kinds["microsoftteams"] + kinds["im"]; got != teams.Total || teamsAttachments == 0 {
+		t.Errorf("%d Teams rows (and %d of their hosted contents), the search finds %d Teams message versions", got, teamsAttachments, teams.Total)
 	}
 	for _, r := range rows {
 		if k := r[col["Kind"]]; (k == "microsoftteams" || k == "im") && !strings.EqualFold(r[col["Custodian"]], alice) {
@@ -263,5 +269,79 @@ func TestHoldOnAnUnseenCustodianWarns(t *testing.T) {
 	human := c.ok("--tenant", "contoso", "hold", "create", "--case", "C2", "--custodian", info.Users[1], "--reason", "r")
 	if strings.Contains(human, "warning") {
 		t.Errorf("a warning for a known custodian: %q", human)
+	}
+}
+
+// TestTeamsTranscriptAndHostedContents: a chat restored to files has its
+// pasted images byte for byte, listed in the manifest, and a transcript
+// that shows formatting but in which no script, event handler, frame,
+// style sheet or remote image survives.
+func TestTeamsTranscriptAndHostedContents(t *testing.T) {
+	ft, _, c := connectedFake(t, 13)
+	if _, err := ft.Mutate(faketenant.Mutation{Scenario: "hostile-names"}); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("--tenant", "contoso", "backup", "--workloads", "teams")
+	var st struct{ Accounts []struct{ UPN string } }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "status"), &st)
+	want := map[string]bool{}
+	for _, imgs := range ft.HostedContents() {
+		for _, b := range imgs {
+			want[string(b)] = true
+		}
+	}
+	found, transcripts, hosted, sawHostile := map[string]bool{}, 0, 0, false
+	for _, a := range st.Accounts {
+		if !strings.HasPrefix(a.UPN, "chat:") && !strings.HasPrefix(a.UPN, "team:") {
+			continue
+		}
+		dir := filepath.Join(t.TempDir(), "r")
+		c.ok("--tenant", "contoso", "restore", "--account", a.UPN, "--workload", "teams", "--to-dir", dir)
+		var man struct {
+			Files []struct{ Path, Parent, Item string }
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "MANIFEST.json"))
+		if err := json.Unmarshal(b, &man); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range man.Files {
+			data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+			if err != nil {
+				t.Fatalf("%s is in the manifest but not written: %v", f.Path, err)
+			}
+			switch {
+			case strings.Contains(f.Path, "/hosted contents/"):
+				hosted++
+				found[string(data)] = true
+				if f.Parent == "" || f.Item == "" {
+					t.Errorf("hosted content %s: parent %q, item %q; want its conversation and message", f.Path, f.Parent, f.Item)
+				}
+			case strings.HasSuffix(f.Path, "transcript.html"):
+				transcripts++
+				html := string(data)
+				for _, bad := range []string{"<script", "onclick", "onerror", "tracker.example", "javascript:", "<iframe", "evil.example", "@import"} {
+					if strings.Contains(strings.ToLower(html), bad) {
+						t.Errorf("%s holds %q", f.Path, bad)
+					}
+				}
+				if strings.Contains(html, "Invoice attached") {
+					sawHostile = true
+					if !strings.Contains(html, "<b>bold stays</b>") {
+						t.Errorf("%s lost the message's formatting", f.Path)
+					}
+				}
+				if strings.Contains(html, "&lt;p&gt;") {
+					t.Errorf("%s shows HTML as escaped source", f.Path)
+				}
+			}
+		}
+	}
+	if transcripts == 0 || hosted != len(want) || !sawHostile {
+		t.Fatalf("%d transcripts (the hostile message in one: %v), %d hosted contents restored; the tenant has %d", transcripts, sawHostile, hosted, len(want))
+	}
+	for b := range want {
+		if !found[b] {
+			t.Error("a hosted content was not restored byte for byte")
+		}
 	}
 }

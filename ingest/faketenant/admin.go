@@ -183,7 +183,11 @@ func (s *Server) Mutate(m Mutation) (MutationResult, error) {
 			it.Content, it.MimeType = []byte(HostileFiles[n]), "text/plain"
 			res.Items++
 		}
-		res.Items++
+		c := t.Chats[0]
+		hm := t.newChatMessage(c.Members[1], HostileChatHTML, now, "")
+		c.Messages[hm.ID] = hm
+		res.Items += 2
+		res.Workload += ",teams"
 	default:
 		return res, fmt.Errorf("unknown scenario %q (known: %s)", m.Scenario, strings.Join(Scenarios, ", "))
 	}
@@ -331,9 +335,13 @@ func (s *Server) Truth() []TruthItem {
 	for _, tm := range s.t.Teams {
 		for _, ch := range tm.Channels {
 			for _, m := range ch.Messages {
-				out = append(out, TruthItem{Account: "team:" + tm.Name, Workload: "teams", Path: tm.Name + "/" + ch.Name, ID: m.ID, Title: m.Body, Modified: m.Modified.Format(time.RFC3339Nano)})
+				if m.Deleted == nil {
+					out = append(out, TruthItem{Account: "team:" + tm.Name, Workload: "teams", Path: tm.Name + "/" + ch.Name, ID: m.ID, Title: m.Body, Modified: m.Modified.Format(time.RFC3339Nano)})
+				}
 				for _, rep := range m.Replies {
-					out = append(out, TruthItem{Account: "team:" + tm.Name, Workload: "teams", Path: tm.Name + "/" + ch.Name, ID: m.ID + "/" + rep.ID, Title: rep.Body, Modified: rep.Modified.Format(time.RFC3339Nano)})
+					if rep.Deleted == nil {
+						out = append(out, TruthItem{Account: "team:" + tm.Name, Workload: "teams", Path: tm.Name + "/" + ch.Name, ID: m.ID + "/" + rep.ID, Title: rep.Body, Modified: rep.Modified.Format(time.RFC3339Nano)})
+					}
 				}
 			}
 		}

@@ -33,6 +33,14 @@ type Options struct {
 	Roles []string
 	// PageSize is the default page size (Prefer: odata.maxpagesize overrides).
 	PageSize int
+	// NoDeltaWindow switches off the documented eight-month window of
+	// channel message delta ("Delta will only return messages within the
+	// last eight months"), which is on by default.
+	NoDeltaWindow bool
+	// RepliesSurfaceRoots plays the undocumented behaviour some clients
+	// rely on: a new reply makes its root message come back in channel
+	// delta. Microsoft does not promise it; off by default.
+	RepliesSurfaceRoots bool
 }
 
 func (o *Options) defaults() {
@@ -123,6 +131,7 @@ type Tenant struct {
 	Teams        []*Team
 	Chats        []*Chat
 	seq          int64
+	teamsClock   time.Time // the last moment of Teams activity played
 	rng          *rand.Rand
 	opts         Options
 }
