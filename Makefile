@@ -37,6 +37,7 @@ test-long: deps
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 60s ./index || exit 1; \
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 60s ./restore
+	$(GO) test -run '^$$' -fuzz '^FuzzWithoutMembers$$' -fuzztime 60s ./ingest/graph
 
 # Benchmarks; figures are written down in docs/BENCHMARKS.md.
 bench:
