@@ -33,9 +33,8 @@ test-long: deps
 	for f in FuzzDecodeRecord FuzzPackHeader FuzzBlob FuzzCheckpoint FuzzProofBundle FuzzHeldCheckpoints; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 60s ./store || exit 1; \
 	done
-	for f in FuzzParse FuzzAnalyzeText; do \
-		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 60s ./index || exit 1; \
-	done
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./kql
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyzeText$$' -fuzztime 60s ./index
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 60s ./restore
 	$(GO) test -run '^$$' -fuzz '^FuzzWithoutMembers$$' -fuzztime 60s ./ingest/graph
 

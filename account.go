@@ -25,7 +25,7 @@ var Workloads = []Workload{Mail, Calendar, Contacts, OneDrive, SharePoint, Teams
 // ParseWorkloads parses a comma-separated list; "" or "all" means every workload.
 func ParseWorkloads(s string) ([]Workload, error) {
 	if s == "" || s == "all" {
-		return Workloads, nil
+		return append([]Workload(nil), Workloads...), nil // the caller's to change
 	}
 	var out []Workload
 	seen := map[Workload]bool{}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/kql"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -102,7 +102,7 @@ func (p Placed) Validate() error {
 		return holdfast.E(op, holdfast.Invalid, "--to is before --from")
 	}
 	if p.Query != "" {
-		if _, err := index.Parse(p.Query); err != nil {
+		if _, err := kql.Parse(p.Query); err != nil {
 			return holdfast.E(op, holdfast.Invalid, err)
 		}
 	}
@@ -111,39 +111,39 @@ func (p Placed) Validate() error {
 
 // Node is the query that selects what the hold holds: any of its
 // custodians' item versions, within the query and date range if given.
-func (h *Hold) Node() (index.Node, error) {
-	var custodians []index.Node
+func (h *Hold) Node() (kql.Node, error) {
+	var custodians []kql.Node
 	for _, c := range h.Custodians {
-		custodians = append(custodians, &index.Term{Prop: "custodian", Op: ":", Value: strings.ToLower(c), Phrase: true})
+		custodians = append(custodians, &kql.Term{Prop: "custodian", Op: ":", Value: strings.ToLower(c), Phrase: true})
 	}
-	var terms []index.Node
+	var terms []kql.Node
 	if len(custodians) == 1 {
 		terms = append(terms, custodians[0])
 	} else {
-		terms = append(terms, &index.Or{Terms: custodians})
+		terms = append(terms, &kql.Or{Terms: custodians})
 	}
 	if h.Query != "" {
-		q, err := index.Parse(h.Query)
+		q, err := kql.Parse(h.Query)
 		if err != nil {
 			return nil, err
 		}
 		terms = append(terms, q)
 	}
 	if h.From != nil {
-		terms = append(terms, &index.Term{Prop: "date", Op: ">=", Value: h.From.UTC().Format(time.RFC3339)})
+		terms = append(terms, &kql.Term{Prop: "date", Op: ">=", Value: h.From.UTC().Format(time.RFC3339)})
 	}
 	if h.To != nil {
-		terms = append(terms, &index.Term{Prop: "date", Op: "<=", Value: h.To.UTC().Format(time.RFC3339)})
+		terms = append(terms, &kql.Term{Prop: "date", Op: "<=", Value: h.To.UTC().Format(time.RFC3339)})
 	}
 	if len(terms) == 1 {
 		return terms[0], nil
 	}
-	return &index.And{Terms: terms}, nil
+	return &kql.And{Terms: terms}, nil
 }
 
 // Searcher finds the item versions a query selects.
 type Searcher interface {
-	Versions(ctx context.Context, n index.Node) ([]uint64, error)
+	Versions(ctx context.Context, n kql.Node) ([]uint64, error)
 }
 
 // Held returns, for every active hold, the item versions it holds.

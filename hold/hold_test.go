@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/kql"
 )
 
 // fakeIndex answers each query by its canonical KQL.
 type fakeIndex map[string][]uint64
 
-func (f fakeIndex) Versions(_ context.Context, n index.Node) ([]uint64, error) {
+func (f fakeIndex) Versions(_ context.Context, n kql.Node) ([]uint64, error) {
 	return f[n.String()], nil
 }
 

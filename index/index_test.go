@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/holdfast/holdfast/kql"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -122,7 +123,7 @@ func TestNewestByMonthsEqualsFullSort(t *testing.T) {
 		}
 		// Versions and Count (a month at a time, unsorted) agree with a
 		// search of every version.
-		n, _ := Parse(q)
+		n, _ := kql.Parse(q)
 		all, err := ix.Search(ctx, nil, q, Options{Limit: 100000, AllVersions: true, NoSnippets: true})
 		if err != nil {
 			t.Fatal(err)
@@ -370,7 +371,7 @@ func TestPhrasesStayWithinOneValue(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", q, got, want)
 		}
 		// Counted on bitmaps, the phrase read from the segment's postings.
-		n, _ := Parse(q)
+		n, _ := kql.Parse(q)
 		if c, err := ix.Count(ctx, n); err != nil || c != len(strings.Fields(want)) {
 			t.Errorf("%s: Count %d (%v), want %d", q, c, err, len(strings.Fields(want)))
 		}
@@ -592,7 +593,7 @@ func TestBitmapCountsEqualBleves(t *testing.T) {
 	var onBitmaps, inDoubt int
 	for range 300 {
 		q := atom(0)
-		n, err := Parse(q)
+		n, err := kql.Parse(q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

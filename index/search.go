@@ -15,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/kql"
 )
 
 // Options shape a search.
@@ -47,7 +48,7 @@ type Result struct {
 // wrapping a *SyntaxError that says where and what was expected.
 func (ix *Index) Search(ctx context.Context, lg Log, q string, o Options) (*Result, error) {
 	const op = "search"
-	n, err := Parse(q)
+	n, err := kql.Parse(q)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
@@ -638,7 +639,7 @@ func compileTerm(t *Term) (query.Query, error) {
 		return sizeQuery(t)
 	}
 	if cmp || t.To != "" {
-		return nil, &SyntaxError{t.pos, fmt.Sprintf("%s takes %s; comparisons and ranges are for sent, received, created, lastmodifiedtime and size", t.Prop, "a value after a colon")}
+		return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("%s takes %s; comparisons and ranges are for sent, received, created, lastmodifiedtime and size", t.Prop, "a value after a colon")}
 	}
 	switch t.Prop {
 	case "":
@@ -661,7 +662,7 @@ func compileTerm(t *Term) (query.Query, error) {
 		return keyword("ext", &e), nil
 	case "kind":
 		if !kinds[strings.ToLower(t.Value)] {
-			return nil, &SyntaxError{t.pos, fmt.Sprintf("a kind (email, meetings, contacts, docs, im, microsoftteams), not %q", t.Value)}
+			return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("a kind (email, meetings, contacts, docs, im, microsoftteams), not %q", t.Value)}
 		}
 		return keyword("kind", t), nil
 	case "from", "to", "cc", "bcc", "custodian":
@@ -682,13 +683,13 @@ func compileTerm(t *Term) (query.Query, error) {
 			v = true
 		case "false", "no", "0":
 		default:
-			return nil, &SyntaxError{t.pos, fmt.Sprintf("%s:true or %s:false, not %q", t.Prop, t.Prop, t.Value)}
+			return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("%s:true or %s:false, not %q", t.Prop, t.Prop, t.Value)}
 		}
 		q := bleve.NewBoolFieldQuery(v)
 		q.SetField(t.Prop)
 		return q, nil
 	}
-	return nil, &SyntaxError{t.pos, fmt.Sprintf("a known property, not %q", t.Prop)}
+	return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("a known property, not %q", t.Prop)}
 }
 
 // parseMoment reads a date (a whole UTC day) or an RFC 3339 time (one
@@ -717,16 +718,16 @@ func parseMoment(s string) (time.Time, time.Time, bool) {
 
 func dateQuery(field string, t *Term) (query.Query, error) {
 	if t.Prefix {
-		return nil, &SyntaxError{t.pos, "a date, not a prefix"}
+		return nil, &SyntaxError{Pos: t.Pos, Msg: "a date, not a prefix"}
 	}
 	start, end, ok := parseMoment(t.Value)
 	if !ok {
-		return nil, &SyntaxError{t.pos, fmt.Sprintf("a date such as 2025-01-31 or 2025-01-31T09:00:00Z after %s%s, not %q", t.Prop, t.Op, t.Value)}
+		return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("a date such as 2025-01-31 or 2025-01-31T09:00:00Z after %s%s, not %q", t.Prop, t.Op, t.Value)}
 	}
 	if t.To != "" {
 		_, e2, ok := parseMoment(t.To)
 		if !ok {
-			return nil, &SyntaxError{t.pos, fmt.Sprintf("a date at the end of the range, not %q", t.To)}
+			return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("a date at the end of the range, not %q", t.To)}
 		}
 		end = e2
 	}
@@ -763,7 +764,7 @@ func sizeQuery(t *Term) (query.Query, error) {
 	}
 	v, ok := num(t.Value)
 	if !ok || t.Prefix {
-		return nil, &SyntaxError{t.pos, fmt.Sprintf("a size in bytes (or with KB, MB, GB) after size%s, not %q", t.Op, t.Value)}
+		return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("a size in bytes (or with KB, MB, GB) after size%s, not %q", t.Op, t.Value)}
 	}
 	var lo, hi *float64
 	yes, no := true, false
@@ -774,7 +775,7 @@ func sizeQuery(t *Term) (query.Query, error) {
 		if t.To != "" {
 			w, ok := num(t.To)
 			if !ok {
-				return nil, &SyntaxError{t.pos, fmt.Sprintf("a size at the end of the range, not %q", t.To)}
+				return nil, &SyntaxError{Pos: t.Pos, Msg: fmt.Sprintf("a size at the end of the range, not %q", t.To)}
 			}
 			hi = &w
 		}

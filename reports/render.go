@@ -149,18 +149,7 @@ func day(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04")
 }
 
-func size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func size(n int64) string { return holdfast.HumanBytes(n) }
 
 func retentionText(days int) string {
 	if days == 0 {

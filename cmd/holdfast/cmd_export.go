@@ -8,7 +8,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ediscovery"
-	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/kql"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -49,7 +49,7 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 	if _, err := ediscovery.ParseFormat(o.LoadFile); err != nil {
 		return err
 	}
-	q, err := index.Parse(o.Query)
+	q, err := kql.Parse(o.Query)
 	if err != nil {
 		return queryError(op, o.Query, err)
 	}
@@ -71,12 +71,12 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 	if err != nil {
 		return err
 	}
-	versions, err := ix.Versions(ctx, &index.And{Terms: []index.Node{scope, q}})
+	versions, err := ix.Versions(ctx, &kql.And{Terms: []kql.Node{scope, q}})
 	if err != nil {
 		return err
 	}
 	deleted := map[uint64]bool{}
-	dv, err := ix.Versions(ctx, &index.And{Terms: []index.Node{scope, q, &index.Term{Prop: "deleted", Op: ":", Value: "true"}}})
+	dv, err := ix.Versions(ctx, &kql.And{Terms: []kql.Node{scope, q, &kql.Term{Prop: "deleted", Op: ":", Value: "true"}}})
 	if err != nil {
 		return err
 	}

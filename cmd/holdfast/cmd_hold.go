@@ -9,6 +9,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/hold"
 	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/kql"
 	"github.com/holdfast/holdfast/reports"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
@@ -127,7 +128,7 @@ func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) e
 	// address: the hold stands (it holds what is captured later), but say so.
 	unseen := []string{}
 	for _, c := range p.Custodians {
-		k, err := ix.Count(ctx, &index.Term{Prop: "custodian", Op: ":", Value: c})
+		k, err := ix.Count(ctx, &kql.Term{Prop: "custodian", Op: ":", Value: c})
 		if err != nil {
 			return err
 		}
@@ -270,7 +271,7 @@ func heldRows(ctx context.Context, ix *index.Index, h *hold.Hold) ([]reports.Hel
 	for _, c := range h.Custodians {
 		r := reports.HeldRow{Custodian: c, Kinds: map[string]int{}}
 		for _, k := range []string{"email", "meetings", "contacts", "docs", "im", "microsoftteams"} {
-			n := &index.And{Terms: []index.Node{base, &index.Term{Prop: "custodian", Op: ":", Value: c, Phrase: true}, &index.Term{Prop: "kind", Op: ":", Value: k}}}
+			n := &kql.And{Terms: []kql.Node{base, &kql.Term{Prop: "custodian", Op: ":", Value: c, Phrase: true}, &kql.Term{Prop: "kind", Op: ":", Value: k}}}
 			count, err := ix.Count(ctx, n)
 			if err != nil {
 				return nil, 0, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/kql"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -108,7 +109,7 @@ func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string)
 	if o.Limit < 1 {
 		return holdfast.Errorf(op, holdfast.Invalid, "--limit %d: give a number of hits of at least 1", o.Limit)
 	}
-	if _, err := index.Parse(q); err != nil {
+	if _, err := kql.Parse(q); err != nil {
 		return queryError(op, q, err)
 	}
 	s, err := g.openShared(ctx)
@@ -155,7 +156,7 @@ func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string)
 
 // queryError turns a KQL syntax error into a usage error that shows where.
 func queryError(op, q string, err error) error {
-	var se *index.SyntaxError
+	var se *kql.SyntaxError
 	if errors.As(err, &se) {
 		pos := min(se.Pos, len(q))
 		return holdfast.Errorf(op, holdfast.Invalid, "malformed query at position %d: expected %s\n  %s\n  %*s", se.Pos+1, se.Msg, q, pos+1, "^")

@@ -187,18 +187,7 @@ func (g *globalOptions) endProgress() {
 	}
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return holdfast.HumanBytes(n) }
 
 func newRootCommand(g *globalOptions) *cobra.Command {
 	root := &cobra.Command{

@@ -1,4 +1,8 @@
-package index
+// Package kql parses the subset of Microsoft Purview's Keyword Query
+// Language that Holdfast searches, holds and exports take, into a syntax
+// tree that the index evaluates and holds store. It has no dependency on
+// the index.
+package kql
 
 import (
 	"fmt"
@@ -50,7 +54,7 @@ type Term struct {
 	To     string // the end of a range a..b
 	Phrase bool   // Value was quoted
 	Prefix bool   // Value ended in "*" (which is not part of Value)
-	pos    int    // where the term starts in the query
+	Pos    int    // where the term starts in the query (byte offset), for errors
 }
 
 func (a *And) String() string { return join(a.Terms, " AND ") }
@@ -362,7 +366,7 @@ func (p *parser) primary() (Node, error) {
 		if strings.TrimSpace(t.text) == "" {
 			return nil, &SyntaxError{t.pos, "words inside the quotes"}
 		}
-		return &Term{Value: t.text, Phrase: true, pos: t.pos}, nil
+		return &Term{Value: t.text, Phrase: true, Pos: t.pos}, nil
 	}
 	if isOperator(t.text) {
 		return nil, &SyntaxError{t.pos, fmt.Sprintf("a search term before %s", t.text)}
@@ -380,11 +384,11 @@ func (p *parser) primary() (Node, error) {
 		// subject: "phrase" with a space, or an empty value.
 		if nt := p.peek(); nt != nil && nt.kind == 'p' {
 			p.i++
-			return &Term{Prop: name, Op: op, Value: nt.text, Phrase: true, pos: t.pos}, nil
+			return &Term{Prop: name, Op: op, Value: nt.text, Phrase: true, Pos: t.pos}, nil
 		}
 		return nil, &SyntaxError{vpos, fmt.Sprintf("a value after %s%s", name, op)}
 	}
-	term := &Term{Prop: name, Op: op, pos: t.pos}
+	term := &Term{Prop: name, Op: op, Pos: t.pos}
 	if strings.HasPrefix(rest, `"`) {
 		end := strings.IndexByte(rest[1:], '"')
 		term.Value, term.Phrase = rest[1:1+end], true
@@ -420,7 +424,7 @@ func (p *parser) primary() (Node, error) {
 }
 
 func word(w string, pos int) (Node, error) {
-	t := &Term{Value: w, pos: pos}
+	t := &Term{Value: w, Pos: pos}
 	if strings.HasSuffix(w, "*") {
 		t.Value, t.Prefix = strings.TrimSuffix(w, "*"), true
 	}
