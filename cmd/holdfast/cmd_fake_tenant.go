@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/faketenant"
 	"github.com/spf13/cobra"
 )
 

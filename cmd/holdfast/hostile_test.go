@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/faketenant"
 )
 
 // noControl fails if s holds a character that could drive a terminal.

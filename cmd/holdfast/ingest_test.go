@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/faketenant"
 )
 
 func startFake(t *testing.T, o faketenant.Options) faketenant.Info {

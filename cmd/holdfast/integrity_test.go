@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/faketenant"
 )
 
 // TestRollbackAndHeldCheckpoints plays the rollback of issue 13: the newest

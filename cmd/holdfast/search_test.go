@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/faketenant"
 )
 
 type searchResult struct {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ingest"
-	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/faketenant"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/internal/synth"
 	"github.com/holdfast/holdfast/restore"

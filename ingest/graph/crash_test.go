@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/ingest"
-	"github.com/holdfast/holdfast/ingest/faketenant"
+	"github.com/holdfast/holdfast/faketenant"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/store"
 )
