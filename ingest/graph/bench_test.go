@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/internal/synth"
 	"github.com/holdfast/holdfast/restore"

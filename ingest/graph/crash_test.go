@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/store"
 )

@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/store"
 )

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/store"
 )
 
