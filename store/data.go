@@ -91,10 +91,10 @@ func (d DataDir) Init() (InitResult, error) {
 	if err != nil {
 		return res, holdfast.E(op, err)
 	}
-	if err := createFile(res.KeyFile, []byte(skey+"\n"), 0o600); err != nil {
+	if err := WriteNew(res.KeyFile, []byte(skey+"\n"), 0o600); err != nil {
 		return res, holdfast.E(op, holdfast.IO, err)
 	}
-	if err := createFile(filepath.Join(d.Dir, filepath.FromSlash(verifierKeyFile)), []byte(vkey+"\n"), 0o644); err != nil {
+	if err := WriteNew(filepath.Join(d.Dir, filepath.FromSlash(verifierKeyFile)), []byte(vkey+"\n"), 0o644); err != nil {
 		return res, holdfast.E(op, holdfast.IO, err)
 	}
 	res.Created, res.LogKey = true, vkey
@@ -120,26 +120,6 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// createFile writes a new file durably; it never replaces one.
-func createFile(p string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(p))
 }
 
 func (d DataDir) notInitialised(op string, err error) error {
