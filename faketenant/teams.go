@@ -259,11 +259,16 @@ func (s *Server) serveTeams(w http.ResponseWriter, r *http.Request, p []string) 
 // sortedByCreated lists messages newest first by creation, as the list
 // endpoints serve them.
 func sortedByCreated(ms map[string]*ChatMessage) []*ChatMessage {
+	return newestFirst(ms, func(m *ChatMessage) time.Time { return m.Created })
+}
+
+// newestFirst lists messages newest first by the time at gives.
+func newestFirst(ms map[string]*ChatMessage, at func(*ChatMessage) time.Time) []*ChatMessage {
 	var out []*ChatMessage
 	for _, m := range ms {
 		out = append(out, m)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	sort.Slice(out, func(i, j int) bool { return at(out[i]).After(at(out[j])) })
 	return out
 }
 
@@ -296,13 +301,9 @@ func (s *Server) serveHosted(w http.ResponseWriter, m *ChatMessage, id string) {
 	w.Write(m.Hosted[id])
 }
 
+// sortedMessages lists messages newest first by their last change.
 func sortedMessages(ms map[string]*ChatMessage) []*ChatMessage {
-	var out []*ChatMessage
-	for _, m := range ms {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Modified.After(out[j].Modified) })
-	return out
+	return newestFirst(ms, func(m *ChatMessage) time.Time { return m.Modified })
 }
 
 // serveUserChats answers /users/{id}/chats.
