@@ -155,52 +155,16 @@ var ErrDeltaExpired = errors.New("delta token expired")
 // listed and being fetched.
 var ErrGone = errors.New("item no longer exists")
 
-// Source is what ingest needs from Microsoft Graph.
+// Source is the tenant a run backs up: the small interfaces each part of
+// the engine needs (Directory, MailSource, DriveSource, PIMSource,
+// TeamsSource), declared beside that part. A test fakes only the part it
+// exercises.
 type Source interface {
-	// Accounts lists every user, soft-deleted ones included.
-	Accounts(ctx context.Context) ([]holdfast.Account, error)
-	// MailFolders lists every mail folder of a mailbox, child folders too.
-	MailFolders(ctx context.Context, userID string) ([]MailFolder, error)
-	// MessagesDelta follows a folder's message delta from link ("" for an
-	// initial sync), calling page for each page, and returns the new delta
-	// link.
-	MessagesDelta(ctx context.Context, userID, folderID, link string, page func([]MessageChange) error) (string, error)
-	// MessageMIME streams a message's MIME exactly as stored.
-	MessageMIME(ctx context.Context, userID, messageID string) (io.ReadCloser, error)
-	// UserDrive returns the id of a user's OneDrive (ErrGone: none).
-	UserDrive(ctx context.Context, userID string) (string, error)
-	// DriveDelta follows a drive's delta from link ("" for an initial sync).
-	DriveDelta(ctx context.Context, driveID, link string, page func([]DriveItem) error) (string, error)
-	// Calendars lists a user's calendars.
-	Calendars(ctx context.Context, userID string) ([]Container, error)
-	// EventsDelta follows a calendar's event delta.
-	EventsDelta(ctx context.Context, userID, calendarID, link string, page func([]JSONItem) error) (string, error)
-	// EventAttachments returns an event's file attachments.
-	EventAttachments(ctx context.Context, userID, calendarID, eventID string) ([]Attachment, error)
-	// ContactFolders lists a user's contact folders, the default one first.
-	ContactFolders(ctx context.Context, userID string) ([]Container, error)
-	// ContactsDelta follows a contact folder's delta.
-	ContactsDelta(ctx context.Context, userID, folderID, link string, page func([]JSONItem) error) (string, error)
-	// Groups lists every directory group.
-	Groups(ctx context.Context) ([]Group, error)
-	// Teams lists every team with its channels.
-	Teams(ctx context.Context) ([]Team, error)
-	// ChannelThreads lists every root message of a channel, whatever its
-	// age, with all its replies.
-	ChannelThreads(ctx context.Context, teamID, channelID string, each func(root JSONItem, replies []JSONItem) error) error
-	// ChannelHostedContent and ChatHostedContent return a hosted content
-	// (a pasted image) of a channel message or reply, or of a chat message.
-	ChannelHostedContent(ctx context.Context, teamID, channelID, messageID, replyID, id string) ([]byte, error)
-	ChatHostedContent(ctx context.Context, chatID, messageID, id string) ([]byte, error)
-	// UserChats lists the chats a user is a member of.
-	UserChats(ctx context.Context, userID string) ([]Container, error)
-	// ChatMessages lists a chat's messages modified after since (RFC 3339,
-	// "" for all).
-	ChatMessages(ctx context.Context, chatID, since string, page func([]JSONItem) error) error
-	// Sites lists every SharePoint site with its document libraries.
-	Sites(ctx context.Context) ([]Site, error)
-	// DriveItemContent streams a file's content.
-	DriveItemContent(ctx context.Context, driveID, itemID string) (io.ReadCloser, error)
+	Directory
+	MailSource
+	DriveSource
+	PIMSource
+	TeamsSource
 }
 
 // Store is what ingest needs from the store.
