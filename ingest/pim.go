@@ -34,7 +34,7 @@ func (r *runner) pim(ctx context.Context, a holdfast.Account, w holdfast.Workloa
 				if w == holdfast.Calendar {
 					attach = func(id string) ([]Attachment, error) { return r.src.EventAttachments(ctx, a.ID, c.ID, id) }
 				}
-				good, err := r.pimPageWith(ctx, a, w, key, c.Name, items, seen, attach)
+				good, err := r.pimPage(ctx, a, w, key, c.Name, items, seen, attach)
 				*ok = *ok && good
 				return err
 			})
@@ -46,17 +46,12 @@ func (r *runner) pim(ctx context.Context, a holdfast.Account, w holdfast.Workloa
 	return nil
 }
 
-// pimPage captures one page of items whose JSON is the content: contacts,
-// Teams messages.
-func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, items []JSONItem, seen map[string]bool) error {
-	_, err := r.pimPageWith(ctx, a, w, key, path, items, seen, nil)
-	return err
-}
-
-// pimPageWith is pimPage that also stores the attachments of items that
-// have them (events), as further refs of the version. It reports false when
-// an item's attachments could not be fetched (tried again next run).
-func (r *runner) pimPageWith(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, items []JSONItem, seen map[string]bool,
+// pimPage captures one page of items whose JSON is the content (events,
+// contacts, Teams messages) and the attachments of items that have them
+// (events' files, messages' hosted contents), as further refs of the
+// version. It reports false when an item's attachments could not be fetched
+// (tried again next run).
+func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, items []JSONItem, seen map[string]bool,
 	attachments func(id string) ([]Attachment, error)) (bool, error) {
 	ok := true
 	for _, it := range items {

@@ -79,7 +79,7 @@ func (r *runner) teamsPage(ctx context.Context, a holdfast.Account, key, path st
 		items[i].HasAttachments = len(items[i].Hosted) > 0
 		byID[items[i].ID] = items[i]
 	}
-	return r.pimPageWith(ctx, a, holdfast.Teams, key, path, items, seen, func(id string) ([]Attachment, error) {
+	return r.pimPage(ctx, a, holdfast.Teams, key, path, items, seen, func(id string) ([]Attachment, error) {
 		var out []Attachment
 		for n, hid := range byID[id].Hosted {
 			b, err := fetch[id](hid)
