@@ -158,6 +158,11 @@ func newMapping() *mapping.IndexMappingImpl {
 // another mapping version or one that cannot be opened is recreated (it
 // is derived data); the next Update fills it from the store.
 func Open(dir string) (*Index, error) {
+	return open(dir, false)
+}
+
+// open takes the index's lock and opens it, deleting it first when fresh.
+func open(dir string, fresh bool) (*Index, error) {
 	const op = "open index"
 	// Searches beside a running backup, and several searches, take turns:
 	// a second process opening the index would find it in use, and an
@@ -172,6 +177,13 @@ func Open(dir string) (*Index, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		lock.Close()
 		return nil, holdfast.E(op, holdfast.IO, err)
+	}
+	if fresh {
+		// Under the lock: never pull an index from under a process using it.
+		if err := os.RemoveAll(dir); err != nil {
+			lock.Close()
+			return nil, holdfast.E(op, holdfast.IO, err)
+		}
 	}
 	ix, err := openLocked(dir)
 	if err != nil {
@@ -232,10 +244,7 @@ func (ix *Index) Next() uint64 { return ix.next }
 
 // Rebuild deletes the index in dir and indexes the whole log again.
 func Rebuild(ctx context.Context, dir string, lg Log, progress func(n uint64)) (*Index, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, holdfast.E("rebuild index", holdfast.IO, err)
-	}
-	ix, err := Open(dir)
+	ix, err := open(dir, true)
 	if err != nil {
 		return nil, err
 	}

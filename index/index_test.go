@@ -695,3 +695,32 @@ func TestCheckNearOverDocumentsLackingAWord(t *testing.T) {
 		t.Errorf(`"alpha beta" found in %d documents, want 10`, got)
 	}
 }
+
+// TestIndexIsUsedByOneProcessAtATime: a second opener waits for the first
+// to close (before, it found the index in use and rebuilt it from scratch).
+func TestIndexIsUsedByOneProcessAtATime(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "index")
+	first, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan *Index)
+	go func() {
+		second, err := Open(dir)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- second
+	}()
+	select {
+	case <-opened:
+		t.Fatal("a second opener got the index while the first had it open")
+	case <-time.After(200 * time.Millisecond):
+	}
+	first.Close()
+	second := <-opened
+	if second == nil {
+		t.Fatal("the second opener got no index")
+	}
+	second.Close()
+}
