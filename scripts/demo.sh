@@ -141,29 +141,28 @@ RB="$DEMO_DIR/rolledback/tenants/contoso"
 ls "$RB/log" | sort | tail -2 | while read -r b; do rm -f "$RB/log/$b"; done
 LAST=$(ls "$RB/log" | sort | tail -1 | sed 's/.*-0*\([0-9]*\)\.jsonl/\1/')
 for c in "$RB"/checkpoints/*; do [ "$((10#$(basename "$c")))" -gt "$((LAST + 1))" ] && rm -f "$c"; done
-set +e
-HOLDFAST_DATA="$DEMO_DIR/rolledback" $HF --tenant contoso verify > "$DEMO_DIR/rolledback-verify.txt" 2>&1
-code=$?
-set -e
-grep '^FAILED' "$DEMO_DIR/rolledback-verify.txt" | head -2
-if [ "$code" -eq 3 ]; then
-  echo "   verify exited 3: this machine remembers the longer log, and the store refuses to sign over the shorter one."
-else
-  echo "   UNEXPECTED: verify exited $code on a rolled-back log" >&2
-  exit 1
-fi
+# verify_rolledback OUT SAY [ARGS…]: verify the rolled-back copy, which must
+# exit 3 (integrity failure); show its first failures and say what it means.
+verify_rolledback() {
+  local out=$1 say=$2 code
+  shift 2
+  set +e
+  HOLDFAST_DATA="$DEMO_DIR/rolledback" $HF --tenant contoso verify "$@" > "$out" 2>&1
+  code=$?
+  set -e
+  grep '^FAILED' "$out" | head -2
+  if [ "$code" -ne 3 ]; then
+    echo "   UNEXPECTED: verify $* exited $code on a rolled-back log" >&2
+    exit 1
+  fi
+  echo "   $say"
+}
+verify_rolledback "$DEMO_DIR/rolledback-verify.txt" \
+  "verify exited 3: this machine remembers the longer log, and the store refuses to sign over the shorter one."
 rm -rf "$DEMO_DIR/rolledback/keys/seen" "$RB/state"
-set +e
-HOLDFAST_DATA="$DEMO_DIR/rolledback" $HF --tenant contoso verify --checkpoint "$DEMO_DIR/auditor.checkpoint" > "$DEMO_DIR/rolledback-verify2.txt" 2>&1
-code=$?
-set -e
-grep '^FAILED' "$DEMO_DIR/rolledback-verify2.txt" | head -1
-if [ "$code" -eq 3 ]; then
-  echo "   Even with every local trace removed, the checkpoint the auditor kept shows the records are missing."
-else
-  echo "   UNEXPECTED: verify --checkpoint exited $code on a rolled-back log" >&2
-  exit 1
-fi
+verify_rolledback "$DEMO_DIR/rolledback-verify2.txt" \
+  "Even with every local trace removed, the checkpoint the auditor kept shows the records are missing (exit 3)." \
+  --checkpoint "$DEMO_DIR/auditor.checkpoint"
 
 step "12. The log: every action is a record (the last few)"
 $HF --tenant contoso log --last 5
