@@ -33,6 +33,7 @@ type hitSet struct {
 	hits     []*roaring.Bitmap // per segment, deleted documents removed
 	doubt    []*roaring.Bitmap // per segment, the documents that may match besides (nil: none)
 	prefixes map[[2]string][]string
+	exactRun int // see bounds.exactRun
 }
 
 // errNoBitmap says a query holds a kind of query hits cannot compute.
@@ -86,7 +87,7 @@ func (hs *hitSet) exact(ctx context.Context) error {
 		if doubt == nil {
 			continue
 		}
-		b := bounds{seg: hs.segs[i], snap: hs.snap, prefixes: hs.prefixes, decided: map[*nearQuery]*roaring.Bitmap{}}
+		b := bounds{seg: hs.segs[i], snap: hs.snap, prefixes: hs.prefixes, decided: map[*nearQuery]*roaring.Bitmap{}, exactRun: hs.exactRun}
 		for _, nq := range nqs {
 			if _, done := b.decided[nq]; done {
 				continue
@@ -134,17 +135,14 @@ func nearQueries(q query.Query, qs []*nearQuery) []*nearQuery {
 	return qs
 }
 
-// exactRun is the fewest documents worth a run of their own.
-var exactRun = 8192 // a variable for tests
-
 // checkNear returns those of docs where the words of q stand as q asks,
 // read from the segment's postings: in runs side by side when there are
 // many.
 func (b *bounds) checkNear(ctx context.Context, q *nearQuery, docs *roaring.Bitmap) (*roaring.Bitmap, error) {
 	all := docs.ToArray()
 	runs := 1
-	if len(all) >= exactRun {
-		runs = min(runtime.GOMAXPROCS(0), len(all)/(exactRun/2))
+	if b.exactRun > 1 && len(all) >= b.exactRun {
+		runs = min(runtime.GOMAXPROCS(0), len(all)/(b.exactRun/2))
 	}
 	kept := make([][]uint32, runs)
 	errs := make([]error, runs)
@@ -339,6 +337,7 @@ type bounds struct {
 	prefixes map[[2]string][]string
 	decided  map[*nearQuery]*roaring.Bitmap // nearQueries checked (exact): their documents
 	empty    *roaring.Bitmap
+	exactRun int // the fewest documents in doubt worth a run of their own (0: one run)
 }
 
 // prefixTerms are the terms of field that begin with prefix, as Bleve's

@@ -45,6 +45,10 @@ type Index struct {
 	b    bleve.Index
 	dir  string
 	lock *os.File // flock on <dir>.lock: one process uses the index at a time
+
+	// Tuning set at Open; tests shrink them to reach the paths they guard.
+	directSort int // hits up to which newest sorts them all
+	exactRun   int // the fewest documents in doubt worth a run of their own
 	next uint64   // the first log record not yet indexed
 
 	users   map[string]string // Entra user id → UPN, from account records
@@ -219,7 +223,7 @@ func openLocked(dir string) (*Index, error) {
 			return nil, holdfast.E(op, holdfast.IO, err)
 		}
 	}
-	ix := &Index{b: b, dir: dir, users: map[string]string{}, current: map[string]uint64{}}
+	ix := &Index{b: b, dir: dir, users: map[string]string{}, current: map[string]uint64{}, directSort: 1000, exactRun: 8192}
 	if v, err := b.GetInternal([]byte(nextKey)); err == nil && v != nil {
 		ix.next, _ = strconv.ParseUint(string(v), 10, 64)
 	}

@@ -102,11 +102,10 @@ func TestNewestByMonthsEqualsFullSort(t *testing.T) {
 	if ms, _ := ix.months(); len(ms) < 12 {
 		t.Fatalf("%d months: too few to test the month windows", len(ms))
 	}
-	defer func(n int) { directSort = n }(directSort)
 	for _, q := range []string{"kind:email", "reconciliation", `"bank reconciliation"`, "ledger -payroll", "ledger NEAR(3) noted", `"ledger noted" OR payroll`} {
 		for _, page := range []struct{ limit, offset int }{{10, 0}, {50, 0}, {20, 100}, {50, 700}, {50, 1190}} {
 			run := func(direct int) string {
-				directSort = direct
+				ix.directSort = direct
 				r, err := ix.Search(ctx, nil, q, Options{Limit: page.limit, Offset: page.offset, NoSnippets: true})
 				if err != nil {
 					t.Fatal(err)
@@ -564,8 +563,7 @@ func TestBitmapCountsEqualBleves(t *testing.T) {
 		t.Fatalf("months %v, %v", months, err)
 	}
 	// Documents in doubt are decided in runs side by side from four on.
-	defer func(n int) { exactRun = n }(exactRun)
-	exactRun = 4
+	ix.exactRun = 4
 	word := func() string { return vocab[rnd.IntN(len(vocab))] }
 	var atom func(depth int) string
 	atom = func(depth int) string {

@@ -119,9 +119,6 @@ func currentOnly(q query.Query) query.Query {
 // holdsNear reports whether q holds a nearQuery.
 func holdsNear(q query.Query) bool { return len(nearQueries(q, nil)) > 0 }
 
-// directSort is the number of hits up to which newest sorts them all.
-var directSort = 1000 // a variable for tests
-
 // newest returns the hits of q from offset on, newest first (by date, then
 // version), and how many there are in all. Sorting visits every hit's
 // sort key, which made a common word's search cost a microsecond and a
@@ -131,7 +128,7 @@ var directSort = 1000 // a variable for tests
 // of an older one, so the page is the same.
 func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, fields []string) (search.DocumentMatchCollection, int, error) {
 	// With the hits as bitmaps, a month's count is one AND away. With at
-	// most directSort of them, every hit is sorted and the search counts
+	// most ix.directSort of them, every hit is sorted and the search counts
 	// them itself (total stays -1), deciding any in doubt on the way.
 	monthCount := func(m string) (int, error) { return ix.count(ctx, bleve.NewConjunctionQuery(q, monthQuery(m))) }
 	total := -1
@@ -139,7 +136,7 @@ func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, f
 	switch {
 	case err == nil:
 		defer release()
-		if most := hs.most(); most > directSort && most > offset+limit {
+		if most := hs.most(); most > ix.directSort && most > offset+limit {
 			if err := hs.exact(ctx); err != nil {
 				return nil, 0, err
 			}
@@ -154,7 +151,7 @@ func (ix *Index) newest(ctx context.Context, q query.Query, limit, offset int, f
 		return nil, 0, err
 	}
 	want := offset + limit
-	if total > directSort && total > want {
+	if total > ix.directSort && total > want {
 		months, err := ix.months()
 		if err != nil {
 			return nil, 0, err
@@ -200,6 +197,9 @@ func (ix *Index) bitmapHits(ctx context.Context, q query.Query) (*hitSet, func()
 		return nil, nil, err
 	}
 	hs, err := hits(r, q)
+	if err == nil {
+		hs.exactRun = ix.exactRun
+	}
 	if err != nil {
 		r.Close()
 		return nil, nil, err

@@ -267,12 +267,13 @@ func (b *builder) account(a *Account) *ast.Term {
 // accountBlock is how many accounts are hashed together: each block is
 // built and hashed on its own core, and the block digests enter the input
 // hash in order. It is part of the hash's definition, so not a tuning
-// knob (tests shrink it to cut small inventories into many blocks).
-var accountBlock = 2048
+// knob (tests pass a smaller one to value to cut small inventories into
+// many blocks).
+const accountBlock = 2048
 
 // accounts builds the accounts' terms on every core and writes the digest
 // of each block of them to b, in order.
-func (b *builder) accounts(accounts []*Account) []*ast.Term {
+func (b *builder) accounts(accounts []*Account, accountBlock int) []*ast.Term {
 	out := make([]*ast.Term, len(accounts))
 	n := (len(accounts) + accountBlock - 1) / accountBlock
 	sums := make([][]byte, n)
@@ -304,10 +305,13 @@ func (b *builder) accounts(accounts []*Account) []*ast.Term {
 
 // Value is the inventory as a Rego value, and the input hash: SHA-256 of
 // the value's leaves and keys in their fixed order.
-func (inv *Inventory) Value() (ast.Value, string) {
+func (inv *Inventory) Value() (ast.Value, string) { return inv.value(accountBlock) }
+
+// value is Value with accounts hashed in blocks of block.
+func (inv *Inventory) value(block int) (ast.Value, string) {
 	b := newBuilder(sha256.New())
 	s := inv.Settings
-	accounts := b.accounts(inv.Accounts)
+	accounts := b.accounts(inv.Accounts, block)
 	lastRun := ast.NullTerm()
 	if r := inv.LastRun; r != nil {
 		fs := make([]*ast.Term, len(r.FailedItems))

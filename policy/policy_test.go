@@ -121,23 +121,21 @@ func TestValueMatchesJSON(t *testing.T) {
 	}
 	// Small blocks, so that the accounts are built and hashed by several
 	// workers.
-	defer func(n int) { accountBlock = n }(accountBlock)
-	accountBlock = 3
-	got, h1 := inv.Value()
+	got, h1 := inv.value(3)
 	if ast.Compare(got, want) != 0 {
 		t.Errorf("Value() differs from the JSON:\ngot  %.600s\nwant %.600s", got, want)
 	}
 	// The input hash follows the content, whatever the number of cores.
 	for _, procs := range []int{1, 2, 5} {
 		old := runtime.GOMAXPROCS(procs)
-		_, h2 := inv.Value()
+		_, h2 := inv.value(3)
 		runtime.GOMAXPROCS(old)
 		if h2 != h1 {
 			t.Errorf("with GOMAXPROCS %d the same inventory hashes differently", procs)
 		}
 	}
 	inv.Accounts[5].Workloads["mail"].Items++
-	if _, h3 := inv.Value(); h3 == h1 {
+	if _, h3 := inv.value(3); h3 == h1 {
 		t.Error("a changed item count does not change the input hash")
 	}
 }
