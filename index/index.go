@@ -47,9 +47,9 @@ type Index struct {
 	lock *os.File // flock on <dir>.lock: one process uses the index at a time
 
 	// Tuning set at Open; tests shrink them to reach the paths they guard.
-	directSort int // hits up to which newest sorts them all
-	exactRun   int // the fewest documents in doubt worth a run of their own
-	next uint64   // the first log record not yet indexed
+	directSort int    // hits up to which newest sorts them all
+	exactRun   int    // the fewest documents in doubt worth a run of their own
+	next       uint64 // the first log record not yet indexed
 
 	users   map[string]string // Entra user id → UPN, from account records
 	current map[string]uint64 // item key → record of its current version (loaded lazily)
