@@ -142,7 +142,7 @@ func Export(ctx context.Context, s Store, docs Documents, records []uint64, dele
 		return nil, holdfast.E(op, err)
 	}
 	p := &packager{ctx: ctx, s: s, docs: docs, byRecord: byRecord, deleted: deleted,
-		man: Manifest{Format: manifestFormat, Meta: meta, Checkpoint: first.Checkpoint, Items: len(vs)}, docOf: map[string]string{}, msgDoc: map[uint64]string{}}
+		man: Manifest{Format: manifestFormat, Meta: meta, Checkpoint: first.Checkpoint, Items: len(vs)}, docOf: map[string]string{}, msgDoc: map[uint64]string{}, convRecords: map[string][]uint64{}}
 	tmp := out + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -229,6 +229,9 @@ type packager struct {
 	rows     []Row
 	docOf    map[string]string // native path → its row's DocID (for attachments' parents)
 	msgDoc   map[uint64]string // a Teams message's record → its row's DocID (for its hosted contents)
+	// convRecords are a conversation file's records, by its path (for the
+	// transcript made from it).
+	convRecords map[string][]uint64
 }
 
 // add writes one file and its manifest entry.
@@ -256,13 +259,7 @@ func (p *packager) native(m restore.ManifestEntry, data []byte) error {
 		return p.conversation(m, name, data)
 	case m.DerivedFrom != "":
 		// A transcript: a reading aid made from its conversation, no row.
-		var recs []uint64
-		for _, e := range p.man.Files {
-			if e.Path == "natives/"+m.DerivedFrom {
-				recs = e.Records
-			}
-		}
-		return p.add(name, data, FileEntry{Records: recs})
+		return p.add(name, data, FileEntry{Records: p.convRecords["natives/"+m.DerivedFrom]})
 	}
 	r := p.byRecord[m.Version]
 	captured := len(r.Refs) > 0 && hex.EncodeToString(sha(data)) == r.Refs[0].SHA256.String()
@@ -306,6 +303,7 @@ func (p *packager) conversation(m restore.ManifestEntry, name string, data []byt
 	for _, mr := range m.Messages {
 		recs = append(recs, mr.Version)
 	}
+	p.convRecords[name] = recs
 	if err := p.add(name, data, FileEntry{Records: recs}); err != nil {
 		return err
 	}

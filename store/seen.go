@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/holdfast/holdfast"
 	"golang.org/x/mod/sumdb/note"
@@ -95,10 +93,7 @@ func (s *Store) raiseHighWater() {
 	}
 	b, err := json.Marshal(highWater{Origin: s.cfg.Origin, Size: s.size, Root: root})
 	if err == nil {
-		err = os.MkdirAll(filepath.Dir(s.highWaterFile), 0o700)
-	}
-	if err == nil {
-		err = writeFileAtomic(s.highWaterFile, b, 0o600)
+		err = writeFileAtomic(s.highWaterFile, b, 0o600) // creates keys/seen/ (0700) when missing
 	}
 	if err != nil {
 		s.notes = append(s.notes, fmt.Sprintf("could not raise the high-water mark %s: %v", s.highWaterFile, err))
@@ -114,8 +109,8 @@ func (s *Store) expectations() []Expectation {
 	if s.seen.Size > 0 {
 		out = append(out, s.seen)
 	}
-	if s.cachedSize > 0 {
-		out = append(out, Expectation{Source: "the cached tree (state/tree.json)", Size: s.cachedSize})
+	if s.cache.Size > 0 {
+		out = append(out, Expectation{Source: "the cached tree (state/tree.json)", Size: s.cache.Size})
 	}
 	return out
 }

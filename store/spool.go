@@ -75,9 +75,6 @@ func (s *Store) Deposit(ctx context.Context, typ string, data any) error {
 	if err != nil {
 		return holdfast.E(op, err)
 	}
-	if err := os.MkdirAll(s.spoolDir(), 0o700); err != nil {
-		return holdfast.E(op, holdfast.IO, err)
-	}
 	if err := writeFileAtomic(filepath.Join(s.spoolDir(), sf.ID+".json"), b, 0o600); err != nil {
 		return holdfast.E(op, holdfast.IO, err)
 	}

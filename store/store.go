@@ -103,8 +103,7 @@ type Store struct {
 
 	highWaterFile string
 	seen          Expectation // this machine's high-water mark of the log
-	cachedSize    uint64      // size of the tree cache found at Open
-	cache         treeState   // the tree cache found at Open
+	cache         treeState   // the tree cache: as found at Open, then only its size as saved
 
 	// Pending work, made durable by Flush.
 	packBuf      []byte
@@ -277,7 +276,7 @@ func (s *Store) load(ctx context.Context) error {
 	if b, err := readFileLimit(s.statePath(), 64<<20); err == nil {
 		var st treeState
 		if json.Unmarshal(b, &st) == nil {
-			s.cache, s.cachedSize = st, st.Size
+			s.cache = st
 		}
 	}
 	unreadable := map[ID]bool{}
@@ -387,7 +386,7 @@ func (s *Store) load(ctx context.Context) error {
 // checkCachedBatches compares the batches the tree cache covers with the
 // ones listed: a batch whose size changed was truncated or altered.
 func (s *Store) checkCachedBatches() {
-	if s.cachedSize > s.size {
+	if s.cache.Size > s.size {
 		return // already refused: the log is shorter than the cache
 	}
 	listed := make(map[string]int64, len(s.batches))
@@ -528,7 +527,7 @@ func (s *Store) saveTree() {
 	if s.readOnly {
 		return
 	}
-	if s.cachedSize > s.tree.End() {
+	if s.cache.Size > s.tree.End() {
 		return // never replace the record of a longer log with a shorter one
 	}
 	st := treeState{Size: s.tree.End(), Hashes: s.tree.Hashes()}
@@ -546,7 +545,7 @@ func (s *Store) saveTree() {
 		err = writeFileAtomic(s.statePath(), b, 0o600)
 	}
 	if err == nil {
-		s.cachedSize = st.Size
+		s.cache = treeState{Size: st.Size} // what Open found is no longer needed
 	}
 	if err != nil {
 		// Derived state: the next open rebuilds it from the log.

@@ -310,12 +310,17 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 		}
 		v.fail(a.object, "references blob %s, which no pack holds", a.blob.Short())
 	}
+	var unheld []ID // blobs a present pack's record names but no pack holds, in a stable order
 	for id, pack := range v.blobPack {
 		if _, lost := v.lostPacks[pack]; !lost {
 			if _, ok := present[pack]; ok {
-				v.fail(packName(pack), "its record names blob %s, but no pack holds it", id.Short())
+				unheld = append(unheld, id)
 			}
 		}
+	}
+	slices.SortFunc(unheld, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range unheld {
+		v.fail(packName(v.blobPack[id]), "its record names blob %s, but no pack holds it", id.Short())
 	}
 	for id, name := range present {
 		if _, ok := packRecords[id]; !ok {

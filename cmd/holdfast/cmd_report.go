@@ -212,7 +212,7 @@ func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportO
 	sum := sha256.Sum256(signed)
 	rec := reportIssued{Kind: o.Kind, Tenant: tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
 		Signer: signer.Name, Fingerprint: signer.Fingerprint(), SHA256: hex.EncodeToString(sum[:]), Bytes: len(signed), Actor: actor(), File: out, Case: o.Case}
-	if err := logRead(ctx, s, store.TypeReportIssued, rec); err != nil {
+	if _, err := logRead(ctx, s, store.TypeReportIssued, rec); err != nil {
 		return nil, err
 	}
 	return &rec, nil

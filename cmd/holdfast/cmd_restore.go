@@ -257,7 +257,8 @@ func moment(sc restore.Scope) string {
 // logRestore records the restore (and a checkpoint, or the spool beside a
 // running backup).
 func logRestore(ctx context.Context, s *store.Store, rec restoreRecord) error {
-	return logRead(ctx, s, store.TypeRestorePerformed, rec)
+	_, err := logRead(ctx, s, store.TypeRestorePerformed, rec)
+	return err
 }
 
 type restoreTestOptions struct{ Sample int }

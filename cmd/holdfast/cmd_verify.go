@@ -107,12 +107,10 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		ReadDataPercent: pct, PacksRead: rep.PacksRead, HeldCheckpoints: rep.Held, Failures: len(rep.Failures), DurationSeconds: time.Since(start).Seconds()}
 	rec.FirstFailures = rep.Failures[:min(len(rep.Failures), 20)]
 	logged := ""
-	if err := s.Deposit(ctx, store.TypeVerifyRun, rec); err != nil {
+	if c, err := logRead(ctx, s, store.TypeVerifyRun, rec); err != nil {
 		rep.Notes = append(rep.Notes, "this verify run could not be logged: "+err.Error())
 	} else if s.Spooled() {
 		logged = "spooled"
-	} else if c, _, err := s.Checkpoint(ctx); err != nil {
-		rep.Notes = append(rep.Notes, "could not issue a checkpoint after verifying: "+err.Error())
 	} else {
 		logged = strconv.FormatUint(c.Size, 10)
 	}

@@ -107,17 +107,18 @@ func (g *globalOptions) openShared(ctx context.Context) (*store.Store, error) {
 }
 
 // logRead records what a read did and, when this process holds the writer
-// lock, issues a checkpoint over it. Beside a running backup the record is
-// spooled durably and that backup appends it.
-func logRead(ctx context.Context, s *store.Store, typ string, data any) error {
+// lock, issues a checkpoint over it and returns it. Beside a running backup
+// the record is spooled durably, that backup appends it, and the checkpoint
+// returned is the zero one.
+func logRead(ctx context.Context, s *store.Store, typ string, data any) (store.Checkpoint, error) {
 	if err := s.Deposit(ctx, typ, data); err != nil {
-		return err
+		return store.Checkpoint{}, err
 	}
 	if s.Spooled() {
-		return nil
+		return store.Checkpoint{}, nil
 	}
-	_, _, err := s.Checkpoint(ctx)
-	return err
+	c, _, err := s.Checkpoint(ctx)
+	return c, err
 }
 
 func (g *globalOptions) open(ctx context.Context, opts store.OpenTenantOptions) (*store.Store, error) {

@@ -84,14 +84,22 @@ func (c *Client) rawPages(ctx context.Context, op string, info *abs.RequestInfor
 		if p.Next == "" {
 			return nil
 		}
-		u, err := url.Parse(p.Next)
-		if err != nil {
-			return holdfast.E(op, holdfast.IO, err, "next link")
+		if info, err = linkRequest(op, p.Next); err != nil {
+			return err
 		}
-		info = abs.NewRequestInformation()
-		info.Method = abs.GET
-		info.SetUri(*u)
 	}
+}
+
+// linkRequest is a GET of a link Graph gave (a next link), followed as given.
+func linkRequest(op, link string) (*abs.RequestInformation, error) {
+	u, err := url.Parse(link)
+	if err != nil {
+		return nil, holdfast.E(op, holdfast.IO, err, "a link that is not a URL")
+	}
+	info := abs.NewRequestInformation()
+	info.Method = abs.GET
+	info.SetUri(*u)
+	return info, nil
 }
 
 // maxPageBytes bounds a page read into memory (50 messages with 1,000
@@ -175,13 +183,10 @@ func (c *Client) ChannelThreads(ctx context.Context, teamID, channelID string, e
 			}
 			replyRaws := f.Replies
 			if f.RepliesNext != "" {
-				u, err := url.Parse(f.RepliesNext)
+				more, err := linkRequest("list replies", f.RepliesNext)
 				if err != nil {
-					return holdfast.E(op, holdfast.IO, err, "replies next link")
+					return err
 				}
-				more := abs.NewRequestInformation()
-				more.Method = abs.GET
-				more.SetUri(*u)
 				err = c.rawPages(ctx, "list replies", more, func(vs []json.RawMessage) error {
 					replyRaws = append(replyRaws, vs...)
 					return nil
