@@ -30,9 +30,10 @@ deps:
 test-long: deps
 	HOLDFAST_CRASH_ROUNDS=500 $(GO) test -count=1 -timeout 60m -run TestCrashSafety ./store
 	$(GO) test -count=1 -race -timeout 30m $(PKGS)
-	for f in FuzzDecodeRecord FuzzPackHeader FuzzBlob FuzzCheckpoint FuzzProofBundle FuzzHeldCheckpoints; do \
+	for f in FuzzPackHeader FuzzBlob FuzzCheckpoint FuzzProofBundle FuzzHeldCheckpoints; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 60s ./store || exit 1; \
 	done
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime 60s ./record
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./kql
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyzeText$$' -fuzztime 60s ./index
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 60s ./restore

@@ -26,6 +26,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/restore"
 	"github.com/holdfast/holdfast/store"
 	"golang.org/x/mod/sumdb/note"
@@ -581,7 +582,7 @@ func Verify(pkg string, v note.Verifier) (*Report, error) {
 		}
 		var rec store.Record
 		if err == nil {
-			rec, err = store.DecodeRecord([]byte(b.Record))
+			rec, err = record.Decode([]byte(b.Record))
 		}
 		if err != nil {
 			rep.Problems = append(rep.Problems, Problem{e.Path, err.Error()})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/kql"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -37,24 +38,6 @@ type Hold struct {
 // Active reports whether the hold still holds.
 func (h *Hold) Active() bool { return h.Released == nil }
 
-// Placed is the data of a hold.placed record.
-type Placed struct {
-	Case       string     `json:"case"`
-	Custodians []string   `json:"custodians"`
-	Query      string     `json:"query,omitempty"`
-	From       *time.Time `json:"from,omitempty"`
-	To         *time.Time `json:"to,omitempty"`
-	Reason     string     `json:"reason"`
-	Actor      string     `json:"actor"`
-}
-
-// Released is the data of a hold.released record.
-type Released struct {
-	Case   string `json:"case"`
-	Reason string `json:"reason"`
-	Actor  string `json:"actor"`
-}
-
 // Log is what holds are read from.
 type Log interface {
 	Records(ctx context.Context, from uint64, fn func(raw []byte, r store.Record) error) error
@@ -66,15 +49,15 @@ func Load(ctx context.Context, lg Log) (map[string]*Hold, error) {
 	out := map[string]*Hold{}
 	err := lg.Records(ctx, 0, func(_ []byte, r store.Record) error {
 		switch r.Type {
-		case store.TypeHoldPlaced:
-			var p Placed
+		case record.TypeHoldPlaced:
+			var p record.HoldPlaced
 			if err := json.Unmarshal(r.Data, &p); err != nil {
 				return holdfast.E("load holds", holdfast.Integrity, err)
 			}
 			out[strings.ToLower(p.Case)] = &Hold{Case: p.Case, Custodians: p.Custodians, Query: p.Query, From: p.From, To: p.To,
 				Reason: p.Reason, Actor: p.Actor, Placed: r.Time, Record: r.Index}
-		case store.TypeHoldReleased:
-			var rel Released
+		case record.TypeHoldReleased:
+			var rel record.HoldReleased
 			if err := json.Unmarshal(r.Data, &rel); err != nil {
 				return holdfast.E("load holds", holdfast.Integrity, err)
 			}
@@ -89,7 +72,7 @@ func Load(ctx context.Context, lg Log) (map[string]*Hold, error) {
 }
 
 // Validate checks a hold before it is placed.
-func (p Placed) Validate() error {
+func Validate(p record.HoldPlaced) error {
 	const op = "hold create"
 	switch {
 	case strings.TrimSpace(p.Case) == "":

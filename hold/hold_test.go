@@ -8,6 +8,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/kql"
+	"github.com/holdfast/holdfast/record"
 )
 
 // fakeIndex answers each query by its canonical KQL.
@@ -54,13 +55,13 @@ func TestCheckDisposal(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, p := range []Placed{
+	for _, p := range []record.HoldPlaced{
 		{Custodians: []string{"a"}, Reason: "r"},
 		{Case: "c", Reason: "r"},
 		{Case: "c", Custodians: []string{"a"}},
 		{Case: "c", Custodians: []string{"a"}, Reason: "r", Query: "colour:red"},
 	} {
-		if err := p.Validate(); !holdfast.Is(holdfast.Invalid, err) {
+		if err := Validate(p); !holdfast.Is(holdfast.Invalid, err) {
 			t.Errorf("%+v: %v, want Invalid", p, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/internal/synth"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/holdfast/holdfast/store/storetest"
 )
@@ -35,7 +36,7 @@ func benchStore(b *testing.B, n, size int) *store.Store {
 		}
 		data := map[string]any{"account": fmt.Sprintf("user%d@contoso.example", i%50), "account_id": fmt.Sprint("u", i%50), "workload": "mail",
 			"item": fmt.Sprint("M", i), "path": fmt.Sprintf("Inbox/F%d", i%20)}
-		if _, err := s.Append(ctx, store.TypeItemVersion, data, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, data, ref); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -94,7 +95,7 @@ func BenchmarkIndex(b *testing.B) {
 		ix.Close()
 		var text int64
 		s.Records(ctx, 0, func(_ []byte, r store.Record) error {
-			if r.Type == store.TypeItemVersion {
+			if r.Type == record.TypeItemVersion {
 				d, _ := (&Index{users: map[string]string{}}).extract(ctx, s, r)
 				text += int64(len(d.Subject) + len(d.Body) + len(d.AttachmentText))
 			}

@@ -30,6 +30,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -352,7 +353,7 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		if j.users != nil {
 			ix.users, usersChanged = j.users, true
 		}
-		if r.Type != store.TypeItemVersion && r.Type != store.TypeTombstone {
+		if r.Type != record.TypeItemVersion && r.Type != record.TypeTombstone {
 			return nil
 		}
 		var key string
@@ -369,7 +370,7 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		if err != nil {
 			return err
 		}
-		if r.Type == store.TypeTombstone {
+		if r.Type == record.TypeTombstone {
 			if !hasPrev {
 				return nil
 			}
@@ -467,7 +468,7 @@ func (ix *Index) readAhead(parent context.Context, lg Log) (<-chan *extraction, 
 					j.users = users
 				}
 				close(j.done)
-			case store.TypeItemVersion:
+			case record.TypeItemVersion:
 				select {
 				case slots <- struct{}{}:
 				case <-ctx.Done():

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/holdfast/holdfast/kql"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/holdfast/holdfast/kql"
+	"github.com/holdfast/holdfast/record"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2"
@@ -36,7 +38,7 @@ func mailStore(t *testing.T, seed uint64, n, size int, msg func(i int) int) *sto
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "mail", "item": fmt.Sprint("M", i), "path": "Inbox"}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "mail", "item": fmt.Sprint("M", i), "path": "Inbox"}, ref); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -160,7 +162,7 @@ func TestReadAheadKeepsLogOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": fmt.Sprint("T", i), "path": "channels/General"}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": fmt.Sprint("T", i), "path": "channels/General"}, ref); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -241,14 +243,14 @@ func TestNearAndPhrasesAgainstPlainCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": item, "path": "channels/General"}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": item, "path": "channels/General"}, ref); err != nil {
 			t.Fatal(err)
 		}
 		// The same words as a file's name: subject and file name are
 		// indexed with their pairs of words too (analysis.go).
 		name := strings.Join(ws, " ")
 		texts["F"+item] = ws
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "onedrive", "item": "F" + item, "path": "Docs/" + name,
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "onedrive", "item": "F" + item, "path": "Docs/" + name,
 			"file": map[string]any{"name": name, "size": 1, "folder": true}}); err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +346,7 @@ func TestPhrasesStayWithinOneValue(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.Tenant(t, "t")
 	for i, name := range []string{"q1 budget.xlsx", "o'neill notes.txt", "plan 20241231 v2.txt"} {
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "onedrive", "item": fmt.Sprint("F", i), "path": "Docs/" + name,
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "a@x.example", "workload": "onedrive", "item": fmt.Sprint("F", i), "path": "Docs/" + name,
 			"file": map[string]any{"name": name, "size": 1, "folder": true}}); err != nil {
 			t.Fatal(err)
 		}
@@ -488,7 +490,7 @@ func TestCurrentVersionsEitherWay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": item, "path": "channels/General"}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": item, "path": "channels/General"}, ref); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -537,7 +539,7 @@ func TestBitmapCountsEqualBleves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": fmt.Sprint("T", i), "path": "channels/General"}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": fmt.Sprint("T", i), "path": "channels/General"}, ref); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -664,7 +666,7 @@ func TestCheckNearOverDocumentsLackingAWord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": fmt.Sprint("T", i), "path": "channels/General"}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"account": "team:Finance", "workload": "teams", "item": fmt.Sprint("T", i), "path": "channels/General"}, ref); err != nil {
 			t.Fatal(err)
 		}
 	}

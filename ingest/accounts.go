@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 )
 
 // Accounts and the directory: who is captured, and who has left.
@@ -34,7 +35,7 @@ func (r *runner) noteGroups(ctx context.Context) error {
 	if digest == r.state.groups {
 		return nil
 	}
-	if _, err := r.st.Append(ctx, TypeGroups, map[string]any{"groups": groups, "sha256": digest, "run": r.id}); err != nil {
+	if _, err := r.st.Append(ctx, record.TypeGroups, record.Groups{Groups: groups, SHA256: digest, Run: r.id}); err != nil {
 		return err
 	}
 	r.state.groups = digest
@@ -63,8 +64,8 @@ func (r *runner) noteAccount(ctx context.Context, a holdfast.Account) error {
 		return nil
 	}
 	prevState, _, _ := strings.Cut(prev, "/")
-	rec := accountState{Account: a.UPN, AccountID: a.ID, State: cur, Kind: kind, Previous: prevState, FirstSeen: now}
-	if _, err := r.st.Append(ctx, TypeAccountState, rec); err != nil {
+	rec := record.AccountState{Account: a.UPN, AccountID: a.ID, State: cur, Kind: kind, Previous: prevState, FirstSeen: now}
+	if _, err := r.st.Append(ctx, record.TypeAccountState, rec); err != nil {
 		return err
 	}
 	if a.Departed() {
@@ -72,7 +73,7 @@ func (r *runner) noteAccount(ctx context.Context, a holdfast.Account) error {
 		if a.Deleted != nil {
 			rec.FirstSeen = a.Deleted.UTC()
 		}
-		if _, err := r.st.Append(ctx, TypeAccountDeparted, rec); err != nil {
+		if _, err := r.st.Append(ctx, record.TypeAccountDeparted, rec); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ingest/quickxor"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -139,7 +140,7 @@ func (r *runner) drivePage(ctx context.Context, a holdfast.Account, w holdfast.W
 		if it.Folder {
 			meta := it.Meta
 			meta.Folder = true
-			v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ETag, Parent: it.ParentID, File: &meta}
+			v := record.ItemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ETag, Parent: it.ParentID, File: &meta}
 			if err := r.recordVersion(ctx, v, isNew); err != nil {
 				return false, err
 			}
@@ -181,7 +182,7 @@ func (r *runner) drivePage(ctx context.Context, a holdfast.Account, w holdfast.W
 			continue
 		}
 		meta := p.it.Meta
-		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: j.id, Path: p.path, Stream: key, Run: r.id, Change: p.it.ETag, Parent: p.it.ParentID, File: &meta}
+		v := record.ItemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: j.id, Path: p.path, Stream: key, Run: r.id, Change: p.it.ETag, Parent: p.it.ParentID, File: &meta}
 		if err := r.recordVersion(ctx, v, j.isNew, j.ref); err != nil {
 			return false, err
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 )
 
 // Mail: a stream per mail folder, messages fetched as MIME.
@@ -78,7 +79,7 @@ func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFol
 			continue
 		}
 		m := meta[j.id]
-		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: holdfast.Mail, Item: j.id, Path: f.Path, Stream: key, Run: r.id, Change: m.ChangeKey, Mail: &m}
+		v := record.ItemVersion{Account: a.UPN, AccountID: a.ID, Workload: holdfast.Mail, Item: j.id, Path: f.Path, Stream: key, Run: r.id, Change: m.ChangeKey, Mail: &m}
 		if err := r.recordVersion(ctx, v, j.isNew, j.ref); err != nil {
 			return false, err
 		}

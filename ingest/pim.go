@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -102,7 +103,7 @@ func (r *runner) pimPage(ctx context.Context, a holdfast.Account, w holdfast.Wor
 		if err != nil {
 			return false, err
 		}
-		v := itemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ChangeKey, PIM: meta}
+		v := record.ItemVersion{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Change: it.ChangeKey, PIM: meta}
 		if err := r.recordVersion(ctx, v, known == nil || known.deleted, append([]store.Ref{ref}, extra...)...); err != nil {
 			return false, err
 		}

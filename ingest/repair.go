@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -89,8 +90,8 @@ func Repair(ctx context.Context, src RepairSource, st RepairStore, opts RepairOp
 	var lost []store.RepairedVersion
 	for _, c := range cands {
 		rv := store.RepairedVersion{Record: c.rec.Index, Type: c.rec.Type, SHA256: c.rec.Refs[c.ref].SHA256}
-		var v itemVersion
-		if c.rec.Type == store.TypeItemVersion {
+		var v record.ItemVersion
+		if c.rec.Type == record.TypeItemVersion {
 			if err := json.Unmarshal(c.rec.Data, &v); err == nil {
 				rv.Workload, rv.Account, rv.Item = string(v.Workload), v.Account, v.Item
 			}
@@ -135,11 +136,11 @@ func Repair(ctx context.Context, src RepairSource, st RepairStore, opts RepairOp
 // refetch fetches the content of ref i of r again and, if it hashes to
 // what was captured, stores it (unless dry run). It returns why it could
 // not, or "".
-func refetch(ctx context.Context, src RepairSource, st RepairStore, r store.Record, v itemVersion, i int, opts RepairOptions) string {
+func refetch(ctx context.Context, src RepairSource, st RepairStore, r store.Record, v record.ItemVersion, i int, opts RepairOptions) string {
 	want := r.Refs[i]
 	var open func() (io.ReadCloser, error)
 	switch {
-	case r.Type != store.TypeItemVersion:
+	case r.Type != record.TypeItemVersion:
 		return "not an item's content: nothing to fetch it from"
 	case v.Workload == holdfast.Mail && i == 0:
 		open = func() (io.ReadCloser, error) { return src.MessageMIME(ctx, v.AccountID, v.Item) }

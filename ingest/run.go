@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -36,12 +37,7 @@ type Options struct {
 }
 
 // Counts are a run's totals, overall or for one workload.
-type Counts struct {
-	ItemsNew     int   `json:"items_new"`
-	ItemsChanged int   `json:"items_changed"`
-	ItemsDeleted int   `json:"items_deleted"`
-	Bytes        int64 `json:"bytes"`
-}
+type Counts = record.Counts
 
 // Result is a run's outcome, as backup --json prints it.
 type Result struct {
@@ -122,7 +118,7 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		Type string `json:"type"`
 		Data fields `json:"data"`
 	}
-	types := []string{store.TypeItemVersion, store.TypeTombstone, store.TypeDeltaPosition, TypeAccountState, TypeGroups, TypeDeletedUnseen}
+	types := []string{record.TypeItemVersion, record.TypeTombstone, record.TypeDeltaPosition, record.TypeAccountState, record.TypeGroups, record.TypeDeletedUnseen}
 	err := st.Scan(ctx, 0, types, func(raw []byte) error {
 		rec.Data = fields{}
 		if err := json.Unmarshal(raw, &rec); err != nil {
@@ -130,22 +126,22 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 		}
 		d := rec.Data
 		switch rec.Type {
-		case store.TypeItemVersion:
+		case record.TypeItemVersion:
 			s.items[itemKey(d.Workload, d.AccountID, d.Item)] = &known{change: d.Change, stream: d.Stream, path: d.Path, name: d.File.Name, parent: d.Parent}
-		case store.TypeTombstone:
+		case record.TypeTombstone:
 			if it := s.items[itemKey(d.Workload, d.AccountID, d.Item)]; it != nil {
 				it.deleted = true
 			}
-		case TypeDeletedUnseen:
+		case record.TypeDeletedUnseen:
 			s.items[itemKey(d.Workload, d.AccountID, d.Item)] = &known{deleted: true, stream: d.Stream, path: d.Path}
-		case store.TypeDeltaPosition:
+		case record.TypeDeltaPosition:
 			s.links[d.Stream] = d.Link
-		case TypeAccountState:
+		case record.TypeAccountState:
 			s.accounts[d.AccountID] = d.State
 			if d.Kind != "" {
 				s.accounts[d.AccountID] = d.State + "/" + d.Kind
 			}
-		case TypeGroups:
+		case record.TypeGroups:
 			s.groups = d.SHA256
 		}
 		return nil
@@ -175,9 +171,9 @@ type runner struct {
 	start    time.Time
 	failures []FailedItem
 
-	chatsDone  map[string]bool // chats captured this run
-	posMu      sync.Mutex      // serialises commitPositions
-	positions  []deltaPosition // finished streams whose links await a flush
+	chatsDone  map[string]bool        // chats captured this run
+	posMu      sync.Mutex             // serialises commitPositions
+	positions  []record.DeltaPosition // finished streams whose links await a flush
 	lastCommit time.Time
 }
 
@@ -215,7 +211,7 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if r.state, err = loadState(ctx, st); err != nil {
 		return nil, err
 	}
-	if _, err := st.Append(ctx, store.TypeRunStarted, map[string]any{"run": r.id, "workloads": opts.Workloads, "started": r.start.UTC()}); err != nil {
+	if _, err := st.Append(ctx, record.TypeRunStarted, record.RunStarted{Run: r.id, Workloads: opts.Workloads, Started: r.start.UTC()}); err != nil {
 		return nil, holdfast.E(op, err)
 	}
 	runErr := r.run(ctx)
@@ -361,7 +357,7 @@ func (r *runner) stream(ctx context.Context, a holdfast.Account, w holdfast.Work
 	}
 	r.mu.Lock()
 	r.state.links[key] = newLink
-	r.positions = append(r.positions, deltaPosition{Stream: key, Account: a.UPN, Workload: w, Folder: folder, Path: path, Link: newLink, Run: r.id})
+	r.positions = append(r.positions, record.DeltaPosition{Stream: key, Account: a.UPN, Workload: w, Folder: folder, Path: path, Link: newLink, Run: r.id})
 	r.mu.Unlock()
 	return r.commitPositions(ctx, false)
 }
@@ -390,7 +386,7 @@ func (r *runner) commitPositions(ctx context.Context, force bool) error {
 	r.lastCommit = time.Now()
 	r.mu.Unlock()
 	for _, p := range ps {
-		if _, err := r.st.Append(ctx, store.TypeDeltaPosition, p); err != nil {
+		if _, err := r.st.Append(ctx, record.TypeDeltaPosition, p); err != nil {
 			return err
 		}
 	}
@@ -420,11 +416,11 @@ func (r *runner) tombstoneUnseen(ctx context.Context, a holdfast.Account, w hold
 // deletedUnseen records an item that was deleted before it was ever
 // captured: its id, thread and deletion time, as the source still lists it.
 func (r *runner) deletedUnseen(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path string, it JSONItem) error {
-	rec := deletedUnseen{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Deleted: it.Deleted}
+	rec := record.DeletedUnseen{Account: a.UPN, AccountID: a.ID, Workload: w, Item: it.ID, Path: path, Stream: key, Run: r.id, Deleted: it.Deleted}
 	if root, _, ok := strings.Cut(it.ID, "/"); ok {
 		rec.Thread = root
 	}
-	if _, err := r.st.Append(ctx, TypeDeletedUnseen, rec); err != nil {
+	if _, err := r.st.Append(ctx, record.TypeDeletedUnseen, rec); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -434,7 +430,7 @@ func (r *runner) deletedUnseen(ctx context.Context, a holdfast.Account, w holdfa
 }
 
 func (r *runner) tombstone(ctx context.Context, a holdfast.Account, w holdfast.Workload, key, path, id, reason string) error {
-	if _, err := r.st.Append(ctx, store.TypeTombstone, tombstone{Account: a.UPN, AccountID: a.ID, Workload: w, Item: id, Path: path, Stream: key, Run: r.id, Reason: reason}); err != nil {
+	if _, err := r.st.Append(ctx, record.TypeTombstone, record.Tombstone{Account: a.UPN, AccountID: a.ID, Workload: w, Item: id, Path: path, Stream: key, Run: r.id, Reason: reason}); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -493,8 +489,8 @@ func (r *runner) failed(a holdfast.Account, w holdfast.Workload, path string, j 
 }
 
 // recordVersion appends an item.version and updates the run's state.
-func (r *runner) recordVersion(ctx context.Context, v itemVersion, isNew bool, refs ...store.Ref) error {
-	if _, err := r.st.Append(ctx, store.TypeItemVersion, v, refs...); err != nil {
+func (r *runner) recordVersion(ctx context.Context, v record.ItemVersion, isNew bool, refs ...store.Ref) error {
+	if _, err := r.st.Append(ctx, record.TypeItemVersion, v, refs...); err != nil {
 		return err
 	}
 	var size int64
@@ -502,7 +498,7 @@ func (r *runner) recordVersion(ctx context.Context, v itemVersion, isNew bool, r
 		size += ref.Size
 	}
 	r.mu.Lock()
-	r.state.items[itemKey(v.Workload, v.AccountID, v.Item)] = &known{change: v.Change, stream: v.Stream, path: v.Path, name: v.name(), parent: v.Parent}
+	r.state.items[itemKey(v.Workload, v.AccountID, v.Item)] = &known{change: v.Change, stream: v.Stream, path: v.Path, name: v.Name(), parent: v.Parent}
 	r.mu.Unlock()
 	r.count(v.Workload, func(c *Counts) {
 		if isNew {
@@ -545,15 +541,16 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		return res, err
 	}
 	for _, f := range res.FailedItems {
-		if _, err := r.st.Append(fctx, TypeItemFailed, map[string]any{"run": r.id, "failure": f}); err != nil {
+		if _, err := r.st.Append(fctx, record.TypeItemFailed, record.ItemFailed{Run: r.id, Failure: f}); err != nil {
 			return res, err
 		}
 	}
-	summary := *res
+	summary := record.RunFinished{Run: res.Run, Status: res.Status, Error: res.Error, Accounts: res.Accounts, Departed: res.Departed, Counts: res.Counts,
+		FailedItems: res.FailedItems, Workloads: res.Workloads, Resyncs: res.Resyncs, ThrottledS: res.ThrottledS, DurationS: res.DurationS}
 	if len(summary.FailedItems) > 100 {
 		summary.FailedItems = summary.FailedItems[:100]
 	}
-	if _, err := r.st.Append(fctx, store.TypeRunFinished, summary); err != nil {
+	if _, err := r.st.Append(fctx, record.TypeRunFinished, summary); err != nil {
 		return res, err
 	}
 	c, _, err := r.st.Checkpoint(fctx)

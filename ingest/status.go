@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -61,8 +62,8 @@ func ReadStatus(ctx context.Context, st Store) (*Status, error) {
 	}
 	err := st.Records(ctx, 0, func(_ []byte, r store.Record) error {
 		switch r.Type {
-		case store.TypeItemVersion:
-			var v itemVersion
+		case record.TypeItemVersion:
+			var v record.ItemVersion
 			if json.Unmarshal(r.Data, &v) != nil {
 				return nil
 			}
@@ -72,8 +73,8 @@ func ReadStatus(ctx context.Context, st Store) (*Status, error) {
 				size += ref.Size
 			}
 			items[itemKey(v.Workload, v.AccountID, v.Item)] = &latest{w: v.Workload, size: size}
-		case store.TypeTombstone:
-			var t tombstone
+		case record.TypeTombstone:
+			var t record.Tombstone
 			if json.Unmarshal(r.Data, &t) != nil {
 				return nil
 			}
@@ -81,8 +82,8 @@ func ReadStatus(ctx context.Context, st Store) (*Status, error) {
 			if it := items[itemKey(t.Workload, t.AccountID, t.Item)]; it != nil {
 				it.deleted = true
 			}
-		case store.TypeDeltaPosition:
-			var d deltaPosition
+		case record.TypeDeltaPosition:
+			var d record.DeltaPosition
 			if json.Unmarshal(r.Data, &d) != nil {
 				return nil
 			}
@@ -90,8 +91,8 @@ func ReadStatus(ctx context.Context, st Store) (*Status, error) {
 			if r.Time.After(a.LastSuccess[d.Workload]) {
 				a.LastSuccess[d.Workload] = r.Time
 			}
-		case TypeAccountState:
-			var a accountState
+		case record.TypeAccountState:
+			var a record.AccountState
 			if json.Unmarshal(r.Data, &a) != nil {
 				return nil
 			}
@@ -100,7 +101,7 @@ func ReadStatus(ctx context.Context, st Store) (*Status, error) {
 			if st.Kind == "" {
 				st.Kind = holdfast.KindUser
 			}
-		case store.TypeRunFinished:
+		case record.TypeRunFinished:
 			s.LastRun = append(json.RawMessage(nil), r.Data...)
 		}
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -104,7 +105,7 @@ func TestChannelsPart(t *testing.T) {
 	if c := res.Workloads[holdfast.Teams]; c.ItemsNew != 2 || len(res.FailedItems) != 1 || res.FailedItems[0].Item != "m1" {
 		t.Fatalf("hosted content failing: %+v, failures %v; want m2 and r1 captured, m1 failed", c, res.FailedItems)
 	}
-	if n := len(records(t, s, store.TypeDeltaPosition)); n != 0 {
+	if n := len(records(t, s, record.TypeDeltaPosition)); n != 0 {
 		t.Errorf("the channel's position was recorded although m1 failed (%d delta.position records)", n)
 	}
 
@@ -113,7 +114,7 @@ func TestChannelsPart(t *testing.T) {
 	if c := res.Workloads[holdfast.Teams]; c.ItemsNew != 1 {
 		t.Errorf("second run: %+v, want m1 new", c)
 	}
-	vs := records(t, s, store.TypeItemVersion)
+	vs := records(t, s, record.TypeItemVersion)
 	m1 := ""
 	for _, v := range vs {
 		if strings.Contains(v, `"item":"m1"`) {
@@ -123,7 +124,7 @@ func TestChannelsPart(t *testing.T) {
 	if strings.Count(m1, `"sha256"`) != 2 || !strings.Contains(m1, `"hosted_id":"h1"`) || !strings.Contains(m1, `"name":"hosted 1.png"`) {
 		t.Errorf("m1's version does not carry its hosted content as a second ref:\n%s", m1)
 	}
-	unseen := records(t, s, ingest.TypeDeletedUnseen)
+	unseen := records(t, s, record.TypeDeletedUnseen)
 	if len(unseen) != 1 || !strings.Contains(unseen[0], `"item":"m1/r2"`) || !strings.Contains(unseen[0], `"thread":"m1"`) || !strings.Contains(unseen[0], `"deleted":"2024-05-01T00:00:00Z"`) {
 		t.Errorf("deleted before capture: %v", unseen)
 	}
@@ -138,10 +139,10 @@ func TestChannelsPart(t *testing.T) {
 	if src.fetched != fetched {
 		t.Errorf("hosted contents of an unchanged message fetched again (%d requests)", src.fetched-fetched)
 	}
-	if ts := records(t, s, store.TypeTombstone); len(ts) != 1 || !strings.Contains(ts[0], `"item":"m2"`) || !strings.Contains(ts[0], "no longer in the channel") {
+	if ts := records(t, s, record.TypeTombstone); len(ts) != 1 || !strings.Contains(ts[0], `"item":"m2"`) || !strings.Contains(ts[0], "no longer in the channel") {
 		t.Errorf("tombstones: %v, want m2's", ts)
 	}
-	if n := len(records(t, s, ingest.TypeDeletedUnseen)); n != 1 {
+	if n := len(records(t, s, record.TypeDeletedUnseen)); n != 1 {
 		t.Errorf("the reply deleted before capture was recorded %d times", n)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store/storetest"
 )
 
@@ -68,9 +68,9 @@ func BenchmarkInventory(b *testing.B) {
 		s.Append(ctx, "account.state", map[string]any{"account": upn, "account_id": fmt.Sprint("id", i), "state": "active"})
 		for _, w := range []string{"mail", "calendar", "contacts", "onedrive"} {
 			for j := 0; j < 5; j++ {
-				s.Append(ctx, store.TypeItemVersion, map[string]any{"account": upn, "workload": w, "item": fmt.Sprint(i, w, j)}, ref)
+				s.Append(ctx, record.TypeItemVersion, map[string]any{"account": upn, "workload": w, "item": fmt.Sprint(i, w, j)}, ref)
 			}
-			s.Append(ctx, store.TypeDeltaPosition, map[string]any{"account": upn, "workload": w, "stream": w + "/" + upn})
+			s.Append(ctx, record.TypeDeltaPosition, map[string]any{"account": upn, "workload": w, "stream": w + "/" + upn})
 		}
 	}
 	if err := s.Flush(ctx); err != nil {

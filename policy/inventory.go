@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/record"
 )
 
 // Inventory is the policy input. docs/policy.md and inventory.schema.json
@@ -33,20 +33,7 @@ type Inventory struct {
 
 // Settings are a tenant's retention settings, set with holdfast policy set
 // and kept as policy.settings records.
-type Settings struct {
-	Profile       string   `json:"profile"`        // none, nl-fiscal, sec-17a-4, finra-4511, hipaa, sox, custom
-	RetentionDays int      `json:"retention_days"` // how long captured data is kept; 0: for ever
-	RPOHours      float64  `json:"rpo_hours"`      // the largest acceptable age of the last backup
-	Workloads     []string `json:"workloads"`      // workloads that must be covered
-	RequiredYears int      `json:"required_years"` // the custom profile's requirement
-	RequireWORM   bool     `json:"require_worm"`   // the custom profile's requirement
-}
-
-// TypeSettings is the record type of a tenant's policy settings.
-const TypeSettings = "policy.settings"
-
-// TypeEvaluated is the record type of a policy evaluation.
-const TypeEvaluated = "policy.evaluated"
+type Settings = record.PolicySettings
 
 // Profiles are the retention profiles settings may name.
 var Profiles = []string{"none", "nl-fiscal", "sec-17a-4", "finra-4511", "hipaa", "sox", "custom"}
@@ -60,8 +47,8 @@ func DefaultSettings() Settings {
 	return Settings{Profile: "none", RPOHours: 24, Workloads: ws}
 }
 
-// Validate checks settings.
-func (s Settings) Validate() error {
+// ValidateSettings checks settings.
+func ValidateSettings(s Settings) error {
 	const op = "policy settings"
 	ok := false
 	for _, p := range Profiles {
@@ -208,8 +195,8 @@ type Scanner interface {
 	Scan(ctx context.Context, from uint64, types []string, fn func(raw []byte) error) error
 }
 
-var inventoryTypes = []string{"account.state", "account.departed", store.TypeDeltaPosition, store.TypeItemVersion, store.TypeRunFinished,
-	store.TypeHoldPlaced, store.TypeHoldReleased, store.TypeRestorePerformed, store.TypeVerifyRun, TypeSettings}
+var inventoryTypes = []string{record.TypeAccountState, record.TypeAccountDeparted, record.TypeDeltaPosition, record.TypeItemVersion, record.TypeRunFinished,
+	record.TypeHoldPlaced, record.TypeHoldReleased, record.TypeRestorePerformed, record.TypeVerifyRun, record.TypePolicySettings}
 
 // Build reads the inventory of a tenant from its log.
 func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now time.Time) (*Inventory, error) {
@@ -249,28 +236,12 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			return holdfast.E(op, holdfast.Integrity, err)
 		}
-		var d struct {
-			Account   string    `json:"account"`
-			AccountID string    `json:"account_id"`
-			Workload  string    `json:"workload"`
-			State     string    `json:"state"`
-			Kind      string    `json:"kind"`
-			FirstSeen time.Time `json:"first_seen"`
-			Reason    string    `json:"reason"`
-			Run       string    `json:"run"`
-			Status    string    `json:"status"`
-			Failed    []struct {
-				Account, Workload, Item, Reason string
-			} `json:"failed_items"`
-			Case       string   `json:"case"`
-			Custodians []string `json:"custodians"`
-			Test       bool     `json:"test"`
-			Items      int      `json:"items"`
-			OK         bool     `json:"ok"`
-			Failures   int      `json:"failures"`
-		}
-		if err := json.Unmarshal(rec.Data, &d); err != nil {
-			return holdfast.E(op, holdfast.Integrity, err, rec.Type)
+		// Each record's data decodes into its record type.
+		data := func(v any) error {
+			if err := json.Unmarshal(rec.Data, v); err != nil {
+				return holdfast.E(op, holdfast.Integrity, err, rec.Type)
+			}
+			return nil
 		}
 		// Times to the second, in UTC: they compare as strings in Rego.
 		t := rec.Time.UTC().Truncate(time.Second)
@@ -278,7 +249,11 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			return nil // the inventory is as of its moment
 		}
 		switch rec.Type {
-		case "account.state":
+		case record.TypeAccountState:
+			var d record.AccountState
+			if err := data(&d); err != nil {
+				return err
+			}
 			a := account(d.Account)
 			a.ID, a.State = d.AccountID, d.State
 			if d.Kind != "" && a.Kind == "user" {
@@ -292,7 +267,11 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			if d.State == string(holdfast.StateActive) {
 				a.DepartedSince, a.DepartedReason, a.DepartedRecord = nil, "", 0
 			}
-		case "account.departed":
+		case record.TypeAccountDeparted:
+			var d record.AccountState
+			if err := data(&d); err != nil {
+				return err
+			}
 			a := account(d.Account)
 			since := d.FirstSeen.UTC().Truncate(time.Second)
 			if since.IsZero() {
@@ -301,14 +280,22 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			if a.Kind == "user" {
 				a.DepartedSince, a.DepartedReason, a.DepartedRecord = &since, d.Reason, rec.Index
 			}
-		case store.TypeDeltaPosition:
-			c := cover(account(d.Account), d.Workload)
+		case record.TypeDeltaPosition:
+			var d record.DeltaPosition
+			if err := data(&d); err != nil {
+				return err
+			}
+			c := cover(account(d.Account), string(d.Workload))
 			if c.FirstCapture == nil {
 				c.FirstCapture = &t
 			}
 			c.LastCapture, c.LastCaptureRecord = &t, rec.Index
-		case store.TypeItemVersion:
-			c := cover(account(d.Account), d.Workload)
+		case record.TypeItemVersion:
+			var d record.ItemVersion
+			if err := data(&d); err != nil {
+				return err
+			}
+			c := cover(account(d.Account), string(d.Workload))
 			c.Items++
 			for _, r := range rec.Refs {
 				c.Bytes += r.Size
@@ -316,30 +303,50 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 			if c.OldestItem == nil {
 				c.OldestItem = &t
 			}
-		case store.TypeRunFinished:
+		case record.TypeRunFinished:
+			var d record.RunFinished
+			if err := data(&d); err != nil {
+				return err
+			}
 			run := &Run{ID: d.Run, Status: d.Status, Finished: t, FailedItems: []FailedItem{}}
-			for _, f := range d.Failed {
-				run.FailedItems = append(run.FailedItems, FailedItem{Account: f.Account, Workload: f.Workload, Item: f.Item, Reason: f.Reason})
+			for _, f := range d.FailedItems {
+				run.FailedItems = append(run.FailedItems, FailedItem{Account: f.Account, Workload: string(f.Workload), Item: f.Item, Reason: f.Reason})
 			}
 			inv.LastRun = run
-		case store.TypeHoldPlaced:
+		case record.TypeHoldPlaced:
+			var d record.HoldPlaced
+			if err := data(&d); err != nil {
+				return err
+			}
 			holds[strings.ToLower(d.Case)] = &Hold{Case: d.Case, Custodians: d.Custodians, Active: true, Placed: t, PlacedRecord: rec.Index}
-		case store.TypeHoldReleased:
+		case record.TypeHoldReleased:
+			var d record.HoldReleased
+			if err := data(&d); err != nil {
+				return err
+			}
 			if h := holds[strings.ToLower(d.Case)]; h != nil {
 				h.Active = false
 			}
-		case store.TypeRestorePerformed:
+		case record.TypeRestorePerformed:
+			var d record.RestorePerformed
+			if err := data(&d); err != nil {
+				return err
+			}
 			if d.Test {
 				inv.RestoreTests = append(inv.RestoreTests, Check{Time: t, Passed: d.Status == "passed", Detail: d.Status})
 			}
-		case store.TypeVerifyRun:
-			inv.VerifyRuns = append(inv.VerifyRuns, Check{Time: t, Passed: d.OK, Detail: strings.TrimSpace(strings.Repeat("failures ", min(d.Failures, 1)))})
-		case TypeSettings:
-			var s Settings
-			if err := json.Unmarshal(rec.Data, &s); err != nil {
-				return holdfast.E(op, holdfast.Integrity, err, "settings")
+		case record.TypeVerifyRun:
+			var d record.VerifyRun
+			if err := data(&d); err != nil {
+				return err
 			}
-			inv.Settings = s
+			inv.VerifyRuns = append(inv.VerifyRuns, Check{Time: t, Passed: d.OK, Detail: strings.TrimSpace(strings.Repeat("failures ", min(d.Failures, 1)))})
+		case record.TypePolicySettings:
+			var d Settings
+			if err := data(&d); err != nil {
+				return err
+			}
+			inv.Settings = d
 		}
 		return nil
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -240,7 +241,7 @@ func (m *Model) caseSection(ctx context.Context, s Store, o Options) error {
 	const op = "build hold report"
 	var c *CaseSection
 	audit := struct{ exports, searches []AuditRow }{[]AuditRow{}, []AuditRow{}}
-	err := s.Scan(ctx, 0, []string{store.TypeHoldPlaced, store.TypeHoldReleased, store.TypeAudit}, func(raw []byte) error {
+	err := s.Scan(ctx, 0, []string{record.TypeHoldPlaced, record.TypeHoldReleased, record.TypeAudit}, func(raw []byte) error {
 		var r struct {
 			Type string    `json:"type"`
 			Time time.Time `json:"time"`
@@ -266,15 +267,15 @@ func (m *Model) caseSection(ctx context.Context, s Store, o Options) error {
 		}
 		d := r.Data
 		switch r.Type {
-		case store.TypeHoldPlaced:
+		case record.TypeHoldPlaced:
 			if strings.EqualFold(d.Case, o.Case) {
 				c = &CaseSection{Case: d.Case, Custodians: d.Custodians, Query: d.Query, From: d.From, To: d.To, Reason: d.Reason, PlacedBy: d.Actor, Placed: t}
 			}
-		case store.TypeHoldReleased:
+		case record.TypeHoldReleased:
 			if c != nil && strings.EqualFold(d.Case, o.Case) && c.Released == nil {
 				c.Released, c.ReleasedBy, c.ReleaseReason = &t, d.Actor, d.Reason
 			}
-		case store.TypeAudit:
+		case record.TypeAudit:
 			row := AuditRow{Time: t, Actor: d.Actor, Query: d.Query, Hits: d.Hits, Detail: d.Detail}
 			switch {
 			case d.Action == "export" && strings.EqualFold(d.Case, o.Case):
@@ -302,7 +303,7 @@ func (m *Model) caseSection(ctx context.Context, s Store, o Options) error {
 // restores reads every restore and restore test of the period.
 func (m *Model) restores(ctx context.Context, s Store) error {
 	m.Restores = []RestoreRow{}
-	return s.Scan(ctx, 0, []string{store.TypeRestorePerformed}, func(raw []byte) error {
+	return s.Scan(ctx, 0, []string{record.TypeRestorePerformed}, func(raw []byte) error {
 		var r struct {
 			Time time.Time `json:"time"`
 			Data struct {
@@ -352,7 +353,7 @@ func inPeriod(cs []policy.Check, from, to time.Time) []policy.Check {
 }
 
 func (m *Model) runs(ctx context.Context, s Store) error {
-	return s.Scan(ctx, 0, []string{store.TypeRunFinished}, func(raw []byte) error {
+	return s.Scan(ctx, 0, []string{record.TypeRunFinished}, func(raw []byte) error {
 		var r struct {
 			Time time.Time `json:"time"`
 			Data struct {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -51,30 +52,30 @@ func fixture(t *testing.T) (*store.Store, func(time.Time)) {
 	}
 	for run := 1; run <= 3; run++ {
 		id := fmt.Sprint("run-", run)
-		add(store.TypeRunStarted, map[string]any{"run": id})
+		add(record.TypeRunStarted, map[string]any{"run": id})
 		for _, u := range []string{"amélie@contoso.example", "bjørn@contoso.example"} {
 			for _, w := range []string{"mail", "calendar", "contacts", "onedrive"} {
-				add(store.TypeItemVersion, map[string]any{"account": u, "workload": w, "item": fmt.Sprint(w, run)}, ref)
-				add(store.TypeDeltaPosition, map[string]any{"account": u, "workload": w, "stream": w + "/" + u})
+				add(record.TypeItemVersion, map[string]any{"account": u, "workload": w, "item": fmt.Sprint(w, run)}, ref)
+				add(record.TypeDeltaPosition, map[string]any{"account": u, "workload": w, "stream": w + "/" + u})
 			}
 		}
-		add(store.TypeItemVersion, map[string]any{"account": "https://contoso.sharepoint.com/sites/finance", "workload": "sharepoint", "item": fmt.Sprint("f", run)}, ref)
-		add(store.TypeDeltaPosition, map[string]any{"account": "https://contoso.sharepoint.com/sites/finance", "workload": "sharepoint"})
+		add(record.TypeItemVersion, map[string]any{"account": "https://contoso.sharepoint.com/sites/finance", "workload": "sharepoint", "item": fmt.Sprint("f", run)}, ref)
+		add(record.TypeDeltaPosition, map[string]any{"account": "https://contoso.sharepoint.com/sites/finance", "workload": "sharepoint"})
 		finished := map[string]any{"run": id, "status": "completed", "failed_items": []any{}}
 		if run == 2 {
 			finished["status"] = "completed_with_failures"
 			finished["failed_items"] = []any{map[string]any{"account": "amélie@contoso.example", "workload": "mail", "item": "m9", "reason": "503 after 20 tries"}}
 		}
-		add(store.TypeRunFinished, finished)
+		add(record.TypeRunFinished, finished)
 	}
 	add("account.state", map[string]any{"account": "bjørn@contoso.example", "account_id": "id-bj", "state": "disabled"})
 	add("account.departed", map[string]any{"account": "bjørn@contoso.example", "account_id": "id-bj", "state": "disabled", "reason": "disabled", "first_seen": clock.Add(time.Minute)})
-	add(store.TypeRestorePerformed, map[string]any{"restore": "r1", "test": true, "status": "passed", "items": 20})
-	add(store.TypeVerifyRun, map[string]any{"ok": true, "failures": 0})
-	add(store.TypeHoldPlaced, map[string]any{"case": "Harbour v Contoso", "custodians": []string{"bjørn@contoso.example"}, "reason": "letter", "actor": "legal@contoso"})
-	add(store.TypeAudit, map[string]any{"action": "search", "actor": "legal@contoso", "query": "invoice*", "hits": 4})
-	add(store.TypeAudit, map[string]any{"action": "export", "actor": "legal@contoso", "case": "Harbour v Contoso", "query": "kind:email", "hits": 3, "detail": "package sha256 ab"})
-	add(store.TypeRestorePerformed, map[string]any{"restore": "r2", "actor": "tech@msp", "status": "completed", "items": 5, "target": "tenant", "scope": map[string]any{"Account": "amélie@contoso.example", "Workload": "onedrive", "Path": "/Clients"}})
+	add(record.TypeRestorePerformed, map[string]any{"restore": "r1", "test": true, "status": "passed", "items": 20})
+	add(record.TypeVerifyRun, map[string]any{"ok": true, "failures": 0})
+	add(record.TypeHoldPlaced, map[string]any{"case": "Harbour v Contoso", "custodians": []string{"bjørn@contoso.example"}, "reason": "letter", "actor": "legal@contoso"})
+	add(record.TypeAudit, map[string]any{"action": "search", "actor": "legal@contoso", "query": "invoice*", "hits": 4})
+	add(record.TypeAudit, map[string]any{"action": "export", "actor": "legal@contoso", "case": "Harbour v Contoso", "query": "kind:email", "hits": 3, "detail": "package sha256 ab"})
+	add(record.TypeRestorePerformed, map[string]any{"restore": "r2", "actor": "tech@msp", "status": "completed", "items": 5, "target": "tenant", "scope": map[string]any{"Account": "amélie@contoso.example", "Workload": "onedrive", "Path": "/Clients"}})
 	if _, _, err := s.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestModelGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	setClock(t0.Add(48 * time.Hour))
-	s.Append(context.Background(), store.TypeVerifyRun, map[string]any{"ok": false})
+	s.Append(context.Background(), record.TypeVerifyRun, map[string]any{"ok": false})
 	s.Checkpoint(context.Background())
 	m2, err := Build(context.Background(), s, b, opts)
 	if err != nil {

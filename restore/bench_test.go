@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/holdfast/holdfast/internal/synth"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store/storetest"
 )
 
@@ -26,7 +26,7 @@ func BenchmarkExport(b *testing.B) {
 			b.Fatal(err)
 		}
 		data := map[string]any{"account": "alice@contoso.example", "workload": "mail", "item": fmt.Sprint("M", i), "path": fmt.Sprintf("Inbox/F%d", i%20), "mail": map[string]any{"subject": fmt.Sprint("Subject ", i)}}
-		if _, err := s.Append(ctx, store.TypeItemVersion, data, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, data, ref); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/microcosm-cc/bluemonday"
 )
@@ -122,12 +123,9 @@ type MessageRef struct {
 	Version uint64 `json:"version"`
 }
 
-// Failure is an item that could not be exported.
-type Failure struct {
-	Item   string `json:"item"`
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
+// Failure is an item that could not be restored; restore.performed
+// records list them, so record declares it.
+type Failure = record.RestoreFailure
 
 // Result is an export's outcome.
 type Result struct {

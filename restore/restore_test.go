@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -62,26 +63,26 @@ func fixture(t *testing.T) (*store.Store, []time.Time) {
 	var moments []time.Time
 	for v := 1; v <= 4; v++ {
 		now = t0.Add(time.Duration(v) * time.Hour)
-		put(store.TypeItemVersion, file(v), "ledger version "+string(rune('0'+v)))
+		put(record.TypeItemVersion, file(v), "ledger version "+string(rune('0'+v)))
 		moments = append(moments, now)
 	}
 	now = t0.Add(5 * time.Hour)
-	put(store.TypeTombstone, map[string]any{"account": "alice@contoso.example", "workload": "onedrive", "item": "F1", "path": "/Clients/Harbour"})
+	put(record.TypeTombstone, map[string]any{"account": "alice@contoso.example", "workload": "onedrive", "item": "F1", "path": "/Clients/Harbour"})
 	moments = append(moments, now)
 
 	now = t0.Add(30 * time.Minute)
 	mime := "From: \"Ben\" <ben@contoso.example>\r\nTo: alice@contoso.example\r\nSubject: VAT return\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nPlease find attached.\r\n--b1\r\nContent-Type: text/csv; name=\"q1.csv\"\r\nContent-Disposition: attachment; filename=\"q1.csv\"\r\nContent-Transfer-Encoding: base64\r\n\r\nYSxiLGMK\r\n--b1--\r\n"
-	put(store.TypeItemVersion, map[string]any{"account": "alice@contoso.example", "workload": "mail", "item": "M1", "path": "Inbox/Clients", "mail": map[string]any{"subject": "VAT return"}}, mime)
+	put(record.TypeItemVersion, map[string]any{"account": "alice@contoso.example", "workload": "mail", "item": "M1", "path": "Inbox/Clients", "mail": map[string]any{"subject": "VAT return"}}, mime)
 	event := `{"id":"E1","iCalUId":"uid-1","subject":"Year-end review; Harbour, Ltd","body":{"content":"Agenda attached"},"start":{"dateTime":"2026-03-02T10:00:00.0000000","timeZone":"UTC"},"end":{"dateTime":"2026-03-02T11:00:00.0000000","timeZone":"UTC"},"location":{"displayName":"Harbour offices"},"organizer":{"emailAddress":{"name":"Alice","address":"alice@contoso.example"}},"attendees":[{"type":"required","emailAddress":{"name":"Ben","address":"ben@contoso.example"}}]}`
-	put(store.TypeItemVersion, map[string]any{"account": "alice@contoso.example", "workload": "calendar", "item": "E1", "path": "Calendar", "pim": map[string]any{"title": "Year-end review", "attachments": []any{map[string]any{"name": "agenda.txt"}}}}, event, "1. Accounts\n")
+	put(record.TypeItemVersion, map[string]any{"account": "alice@contoso.example", "workload": "calendar", "item": "E1", "path": "Calendar", "pim": map[string]any{"title": "Year-end review", "attachments": []any{map[string]any{"name": "agenda.txt"}}}}, event, "1. Accounts\n")
 	contact := `{"id":"C1","displayName":"Gail Harbour","givenName":"Gail","surname":"Harbour","companyName":"Harbour Bakery Ltd","emailAddresses":[{"name":"Gail","address":"gail@harbour.example"}],"businessPhones":["+44 20 7946 0000"]}`
-	put(store.TypeItemVersion, map[string]any{"account": "alice@contoso.example", "workload": "contacts", "item": "C1", "path": "Contacts", "pim": map[string]any{"title": "Gail Harbour"}}, contact)
+	put(record.TypeItemVersion, map[string]any{"account": "alice@contoso.example", "workload": "contacts", "item": "C1", "path": "Contacts", "pim": map[string]any{"title": "Gail Harbour"}}, contact)
 	for i, m := range []string{
 		`{"id":"100","createdDateTime":"2026-03-01T09:00:00Z","from":{"user":{"displayName":"Alice"}},"body":{"contentType":"html","content":"<p>New engagement</p>"}}`,
 		`{"id":"101","replyToId":"100","createdDateTime":"2026-03-01T09:05:00Z","from":{"user":{"displayName":"Ben"}},"body":{"contentType":"html","content":"<script>x</script>Great"}}`,
 	} {
 		item := []string{"100", "100/101"}[i]
-		put(store.TypeItemVersion, map[string]any{"account": "team:Contoso", "workload": "teams", "item": item, "path": "Contoso/General", "pim": map[string]any{"title": "m"}}, m)
+		put(record.TypeItemVersion, map[string]any{"account": "team:Contoso", "workload": "teams", "item": item, "path": "Contoso/General", "pim": map[string]any{"title": "m"}}, m)
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -74,7 +75,7 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 	runFound := sc.Run == ""
 	if sc.Run != "" {
 		err := lg.Records(ctx, 0, func(_ []byte, r store.Record) error {
-			if r.Type == store.TypeRunFinished {
+			if r.Type == record.TypeRunFinished {
 				var d struct{ Run string }
 				if json.Unmarshal(r.Data, &d) == nil && d.Run == sc.Run {
 					runEnd, runFound = r.Index, true
@@ -95,7 +96,7 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 	latest := map[string]*Version{}
 	var first time.Time
 	err := lg.Records(ctx, 0, func(_ []byte, r store.Record) error {
-		if r.Type != store.TypeItemVersion && r.Type != store.TypeTombstone {
+		if r.Type != record.TypeItemVersion && r.Type != record.TypeTombstone {
 			return nil
 		}
 		if first.IsZero() {
@@ -109,7 +110,7 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 			return holdfast.E(op, holdfast.Integrity, err, "record")
 		}
 		key := string(d.Workload) + "|" + d.Account + "|" + d.Item
-		if r.Type == store.TypeTombstone {
+		if r.Type == record.TypeTombstone {
 			if v := latest[key]; v != nil {
 				v.Deleted = true
 			}
@@ -173,7 +174,7 @@ func containsFold(m map[string]bool, s string) bool {
 // item was deleted since).
 func VersionOf(r store.Record, deleted bool) (Version, error) {
 	var d itemData
-	if r.Type != store.TypeItemVersion {
+	if r.Type != record.TypeItemVersion {
 		return Version{}, holdfast.Errorf("restore", holdfast.Invalid, "record %d is a %s, not an item version", r.Index, r.Type)
 	}
 	if err := json.Unmarshal(r.Data, &d); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/internal/synth"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/holdfast/holdfast/store/storetest"
 )
@@ -53,7 +54,7 @@ func BenchmarkAppendEmail(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, synth.Meta(1, i), ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, synth.Meta(1, i), ref); err != nil {
 			b.Fatal(err)
 		}
 		if i%5000 == 4999 {
@@ -90,7 +91,7 @@ func BenchmarkAppendEmailParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if _, err := s.Append(ctx, store.TypeItemVersion, synth.Meta(1, i), ref); err != nil {
+			if _, err := s.Append(ctx, record.TypeItemVersion, synth.Meta(1, i), ref); err != nil {
 				b.Error(err)
 				return
 			}
@@ -124,7 +125,7 @@ func BenchmarkAppendFile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"i": i}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"i": i}, ref); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -148,7 +149,7 @@ func BenchmarkVerify(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, synth.Meta(3, i), ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, synth.Meta(3, i), ref); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -208,7 +209,7 @@ func BenchmarkMemory(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						if _, err := s.Append(ctx, store.TypeItemVersion, synth.Meta(9, j), ref); err != nil {
+						if _, err := s.Append(ctx, record.TypeItemVersion, synth.Meta(9, j), ref); err != nil {
 							b.Fatal(err)
 						}
 					}

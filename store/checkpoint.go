@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -25,12 +26,6 @@ type Checkpoint struct {
 	Note   []byte `json:"-"` // the signed note as stored
 }
 
-// checkpointRecord is the data of a checkpoint.issued record. The record is
-// the last leaf the checkpoint covers, so deleting a checkpoint file is
-// detected by the record that announced it.
-type checkpointRecord struct {
-	Size uint64 `json:"size"`
-}
 
 func checkpointBody(origin string, size uint64, root []byte) []byte {
 	return []byte(fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root)))
@@ -92,7 +87,7 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 		return c, false, holdfastE(op, err)
 	}
 	size := s.size + uint64(len(s.pending)) + 1
-	if _, err := s.appendLocked(TypeCheckpoint, checkpointRecord{Size: size}, nil); err != nil {
+	if _, err := s.appendLocked(record.TypeCheckpoint, record.CheckpointIssued{Size: size}, nil); err != nil {
 		return Checkpoint{}, false, holdfast.E(op, err)
 	}
 	if err := s.flushLocked(ctx); err != nil {
@@ -137,8 +132,8 @@ func (s *Store) recoverCheckpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var d checkpointRecord
-	if rec.Type != TypeCheckpoint || json.Unmarshal(rec.Data, &d) != nil || d.Size != s.size {
+	var d record.CheckpointIssued
+	if rec.Type != record.TypeCheckpoint || json.Unmarshal(rec.Data, &d) != nil || d.Size != s.size {
 		return nil
 	}
 	if _, err := s.issueLocked(ctx); err != nil {
@@ -183,7 +178,7 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (Checkpoint, error) {
 func (s *Store) CheckpointAt(ctx context.Context, size uint64) (Checkpoint, error) {
 	c, err := s.readCheckpoint(ctx, size)
 	if holdfast.Is(holdfast.NotFound, err) {
-		return c, holdfast.Errorf("store.CheckpointAt", holdfast.NotFound, "no checkpoint of size %d was issued (see holdfast log --type %s)", size, TypeCheckpoint)
+		return c, holdfast.Errorf("store.CheckpointAt", holdfast.NotFound, "no checkpoint of size %d was issued (see holdfast log --type %s)", size, record.TypeCheckpoint)
 	}
 	return c, err
 }

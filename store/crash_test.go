@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -67,7 +68,7 @@ func crashChild(dir string) {
 			os.Exit(1)
 		}
 		sum := sha256.Sum256(content)
-		idx, err := s.Append(ctx, store.TypeItemVersion, crashItem{N: n, SHA256: hex.EncodeToString(sum[:])}, ref)
+		idx, err := s.Append(ctx, record.TypeItemVersion, crashItem{N: n, SHA256: hex.EncodeToString(sum[:])}, ref)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "child append:", err)
 			os.Exit(1)

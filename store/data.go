@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -236,7 +237,7 @@ func (d DataDir) AddTenant(ctx context.Context, name string, opts AddTenantOptio
 		return Config{}, holdfast.E(op, err)
 	}
 	defer s.Close(ctx)
-	if _, err := s.Append(ctx, TypeTenantCreated, map[string]any{"tenant": name, "origin": cfg.Origin, "encrypted": cfg.Encryption != nil}); err != nil {
+	if _, err := s.Append(ctx, record.TypeTenantCreated, record.TenantCreated{Tenant: name, Origin: cfg.Origin, Encrypted: cfg.Encryption != nil}); err != nil {
 		return Config{}, holdfast.E(op, err)
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/holdfast/holdfast/record"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -111,7 +112,7 @@ func FuzzProofBundle(f *testing.F) {
 	skey, vkey, _ := note.GenerateKey(rand.Reader, "fuzz")
 	signer, _ := note.NewSigner(skey)
 	v, _ := note.NewVerifier(vkey)
-	rec, _ := EncodeRecord(Record{Index: 0, Type: "audit.event"})
+	rec, _ := record.Encode(Record{Index: 0, Type: "audit.event"})
 	leaf := LeafHash(rec)
 	ck, _ := note.Sign(&note.Note{Text: string(checkpointBody("o", 1, leaf))}, signer)
 	b, _ := json.Marshal(Bundle{Format: BundleFormat, Kind: "inclusion", Record: string(rec), Checkpoint: string(ck), Proof: [][]byte{}})

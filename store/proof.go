@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"golang.org/x/mod/sumdb/note"
@@ -215,7 +216,7 @@ func VerifyBundle(b *Bundle, v note.Verifier) (BundleResult, error) {
 		if err != nil {
 			return BundleResult{}, holdfast.E(op, err)
 		}
-		rec, err := DecodeRecord([]byte(b.Record))
+		rec, err := record.Decode([]byte(b.Record))
 		if err != nil {
 			return BundleResult{}, holdfast.E(op, holdfast.Integrity, err, "the bundled record")
 		}

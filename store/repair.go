@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 )
 
 // Repair is what a store does when content the log names is gone (a pack
@@ -18,31 +19,11 @@ import (
 // what is lost for good. Records and their leaf hashes never change: every
 // checkpoint and proof stays valid, and verify tells lost from damaged.
 
-// TypeRepair is the record of a repair; the store owns its data.
-const TypeRepair = "store.repair"
-
-// RepairRecord is the data of a store.repair record.
-type RepairRecord struct {
-	// LostPacks are the packs the log names that were gone; from this
-	// record on they are accounted for.
-	LostPacks []ID `json:"lost_packs"`
-	// Recovered are the versions whose content was fetched again, whole.
-	Recovered []RepairedVersion `json:"recovered"`
-	// Lost are the versions whose content is gone for good, with why.
-	Lost  []RepairedVersion `json:"lost"`
-	Actor string            `json:"actor,omitempty"`
-}
+// RepairRecord is the data of a store.repair record (record.StoreRepair).
+type RepairRecord = record.StoreRepair
 
 // RepairedVersion is one record whose content was in a lost pack.
-type RepairedVersion struct {
-	Record   uint64 `json:"record"`
-	Type     string `json:"type"`
-	Workload string `json:"workload,omitempty"`
-	Account  string `json:"account,omitempty"`
-	Item     string `json:"item,omitempty"`
-	SHA256   ID     `json:"sha256"`
-	Reason   string `json:"reason,omitempty"`
-}
+type RepairedVersion = record.RepairedVersion
 
 // MissingPacks returns the packs the log names that are gone or
 // unreadable and that no repair record accounts for yet.
@@ -63,12 +44,12 @@ func (s *Store) MissingBlobs(ctx context.Context) (map[ID]bool, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
-	err := s.Scan(ctx, 0, []string{TypePack}, func(raw []byte) error {
-		r, err := DecodeRecord(raw)
+	err := s.Scan(ctx, 0, []string{record.TypePack}, func(raw []byte) error {
+		r, err := record.Decode(raw)
 		if err != nil {
 			return err
 		}
-		var d packRecord
+		var d record.PackAdded
 		if err := json.Unmarshal(r.Data, &d); err != nil {
 			return holdfast.E("missing blobs", holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
 		}
@@ -92,7 +73,7 @@ func (s *Store) MissingBlobs(ctx context.Context) (map[ID]bool, error) {
 func (s *Store) RecordRepair(ctx context.Context, rec RepairRecord) (uint64, error) {
 	const op = "store.RecordRepair"
 	sort.Slice(rec.LostPacks, func(i, j int) bool { return rec.LostPacks[i].String() < rec.LostPacks[j].String() })
-	idx, err := s.Append(ctx, TypeRepair, rec)
+	idx, err := s.Append(ctx, record.TypeRepair, rec)
 	if err != nil {
 		return 0, holdfast.E(op, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -79,7 +80,7 @@ func TestRollbackIsRefused(t *testing.T) {
 			if !strings.Contains(s.Damaged(), wantMsg) {
 				t.Errorf("Damaged() = %q, want it to say %q", s.Damaged(), wantMsg)
 			}
-			if _, err := s.Append(ctx, store.TypeAudit, map[string]string{"x": "y"}); !holdfast.Is(holdfast.Integrity, err) {
+			if _, err := s.Append(ctx, record.TypeAudit, map[string]string{"x": "y"}); !holdfast.Is(holdfast.Integrity, err) {
 				t.Errorf("Append on a rolled-back log: err = %v, want an Integrity error", err)
 			}
 			if _, _, err := s.Checkpoint(ctx); !holdfast.Is(holdfast.Integrity, err) {
@@ -124,7 +125,7 @@ func TestOldCopyOfTheTenantFolderIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {
-		s.Append(ctx, store.TypeAudit, map[string]int{"i": i})
+		s.Append(ctx, record.TypeAudit, map[string]int{"i": i})
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func TestOldCopyOfTheTenantFolderIsRefused(t *testing.T) {
 	if !strings.Contains(s.Damaged(), "records 2–7 are missing") {
 		t.Errorf("Damaged() = %q, want records 2–7 missing", s.Damaged())
 	}
-	if _, err := s.Append(ctx, store.TypeAudit, nil); !holdfast.Is(holdfast.Integrity, err) {
+	if _, err := s.Append(ctx, record.TypeAudit, nil); !holdfast.Is(holdfast.Integrity, err) {
 		t.Errorf("Append: %v, want an Integrity error", err)
 	}
 }
@@ -196,7 +197,7 @@ func TestHeldCheckpointsCatchRollbackAndFork(t *testing.T) {
 	}
 	// The log grows again past the held size: a fork.
 	for w.Size() <= c.Size {
-		if _, err := w.Append(ctx, store.TypeAudit, map[string]string{"rewritten": "history"}); err != nil {
+		if _, err := w.Append(ctx, record.TypeAudit, map[string]string{"rewritten": "history"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Flush(ctx); err != nil {
@@ -252,7 +253,7 @@ func TestDamageRefusesWritesAtOpen(t *testing.T) {
 			if !strings.Contains(s.Damaged(), tt.want) {
 				t.Errorf("Damaged() = %q, want it to name %q", s.Damaged(), tt.want)
 			}
-			if _, err := s.Append(ctx, store.TypeAudit, nil); !holdfast.Is(holdfast.Integrity, err) {
+			if _, err := s.Append(ctx, record.TypeAudit, nil); !holdfast.Is(holdfast.Integrity, err) {
 				t.Errorf("Append: %v, want an Integrity error", err)
 			}
 			if _, err := s.PutBytes(ctx, []byte("new content")); !holdfast.Is(holdfast.Integrity, err) {

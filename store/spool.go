@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 )
 
 // Reads never wait for a running backup. A command that reads and must
@@ -67,7 +68,7 @@ func (s *Store) Deposit(ctx context.Context, typ string, data any) error {
 	if !bytes.HasPrefix(raw, []byte("{")) {
 		return holdfast.Errorf(op, holdfast.Invalid, "a deposited record's data must be a JSON object")
 	}
-	if !ValidType(typ) {
+	if !record.ValidType(typ) {
 		return holdfast.Errorf(op, holdfast.Invalid, "record type %q is not dotted lower-case words", typ)
 	}
 	sf := spoolFile{ID: fmt.Sprintf("%d-%s", s.now().UnixNano(), randomHex(6)), Records: []spoolRecord{{Type: typ, Time: s.now().UTC(), Data: raw}}}
@@ -148,7 +149,7 @@ func withSpoolID(data json.RawMessage, id string) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Canonical(b)
+	return record.Canonical(b)
 }
 
 // removeSpooled removes spool files whose records are durable in the log.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -29,11 +30,11 @@ func TestReadersDepositBesideAWriter(t *testing.T) {
 		t.Fatal("a shared open beside a writer does not spool")
 	}
 	for _, q := range []string{"first", "second"} {
-		if err := r.Deposit(ctx, store.TypeAudit, map[string]string{"action": "search", "query": q}); err != nil {
+		if err := r.Deposit(ctx, record.TypeAudit, map[string]string{"action": "search", "query": q}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.Append(ctx, store.TypeAudit, nil); err == nil {
+	if _, err := r.Append(ctx, record.TypeAudit, nil); err == nil {
 		t.Error("Append without the writer lock succeeded")
 	}
 	spool := filepath.Join(d.TenantDir("acme"), "spool")
@@ -43,7 +44,7 @@ func TestReadersDepositBesideAWriter(t *testing.T) {
 	}
 	kept, _ := os.ReadFile(files[0])
 
-	if _, err := w.Append(ctx, store.TypeItemVersion, map[string]int{"i": 1}); err != nil {
+	if _, err := w.Append(ctx, record.TypeItemVersion, map[string]int{"i": 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Flush(ctx); err != nil {
@@ -65,7 +66,7 @@ func TestReadersDepositBesideAWriter(t *testing.T) {
 	if w.Spooled() {
 		t.Fatal("a shared open with the lock free spools")
 	}
-	if err := w.Deposit(ctx, store.TypeAudit, map[string]string{"action": "search", "query": "third"}); err != nil {
+	if err := w.Deposit(ctx, record.TypeAudit, map[string]string{"action": "search", "query": "third"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(ctx); err != nil {
@@ -77,7 +78,7 @@ func TestReadersDepositBesideAWriter(t *testing.T) {
 	s := openRO(t, data)
 	counts := map[string]int{}
 	err = s.Records(ctx, 0, func(raw []byte, rec store.Record) error {
-		if rec.Type != store.TypeAudit {
+		if rec.Type != record.TypeAudit {
 			return nil
 		}
 		var ev struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
@@ -512,11 +513,11 @@ func (s *Store) loadTree(ctx context.Context) error {
 
 // noteRecord updates in-memory state from a committed record.
 func (s *Store) noteRecord(r Record) {
-	if r.Type == TypeRepair {
+	if r.Type == record.TypeRepair {
 		s.noteRepair(r)
 	}
-	if r.Type == TypePack {
-		var d packRecord
+	if r.Type == record.TypePack {
+		var d record.PackAdded
 		if json.Unmarshal(r.Data, &d) == nil {
 			s.logged[d.Pack] = true
 		}
@@ -553,22 +554,15 @@ func (s *Store) saveTree() {
 	}
 }
 
-// packRecord is the data of a pack.added record.
-type packRecord struct {
-	Pack    ID    `json:"pack"`
-	Size    int64 `json:"size"`
-	Blobs   []ID  `json:"blobs"`
-	Adopted bool  `json:"adopted,omitempty"`
-}
-
+// appendPackRecord logs a pack and the blobs it holds (pack.added).
 func (s *Store) appendPackRecord(id ID, entries []packEntry, adopted bool) error {
-	pr := packRecord{Pack: id, Adopted: adopted}
+	pr := record.PackAdded{Pack: id, Adopted: adopted}
 	for _, e := range entries {
 		pr.Blobs = append(pr.Blobs, e.ID)
 		pr.Size += int64(e.StoredLen)
 	}
 	sort.Slice(pr.Blobs, func(i, j int) bool { return bytes.Compare(pr.Blobs[i][:], pr.Blobs[j][:]) < 0 })
-	_, err := s.appendLocked(TypePack, pr, nil)
+	_, err := s.appendLocked(record.TypePack, pr, nil)
 	if err == nil {
 		s.pendingPacks = append(s.pendingPacks, id)
 	}
@@ -803,7 +797,7 @@ func encodeData(data any) (json.RawMessage, error) {
 		}
 		raw = b
 	}
-	c, err := Canonical(raw)
+	c, err := record.Canonical(raw)
 	if err != nil {
 		return nil, holdfast.E("encode record data", holdfast.Invalid, err)
 	}
@@ -821,7 +815,7 @@ func (s *Store) appendLocked(typ string, data any, refs []Ref) (uint64, error) {
 // appendRawLocked queues a record whose data is already canonical.
 func (s *Store) appendRawLocked(typ string, data json.RawMessage, refs []Ref) (uint64, error) {
 	i := s.size + uint64(len(s.pending))
-	b, err := encodeRecord(Record{Index: i, Type: typ, Time: s.now(), Refs: refs, Data: data}, true)
+	b, err := record.EncodeCanonicalData(Record{Index: i, Type: typ, Time: s.now(), Refs: refs, Data: data})
 	if err != nil {
 		return 0, err
 	}
@@ -915,7 +909,7 @@ func packIDFromName(name string) (ID, error) {
 	if !ok || len(dir) != 2 {
 		return ID{}, fmt.Errorf("not a pack name")
 	}
-	id, err := ParseID(file)
+	id, err := record.ParseID(file)
 	if err != nil || !strings.HasPrefix(file, dir) {
 		return ID{}, fmt.Errorf("not a pack name")
 	}
@@ -968,7 +962,7 @@ func readBatch(ctx context.Context, be Backend, b batch, from, to uint64, fn fun
 		if want >= to {
 			return errStopBatch
 		}
-		r, err := DecodeRecord(raw)
+		r, err := record.Decode(raw)
 		if err != nil {
 			return holdfast.E("read log", holdfast.Integrity, err, fmt.Sprintf("%s: record %d", b.name, want))
 		}

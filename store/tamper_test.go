@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/holdfast/holdfast/internal/synth"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -39,7 +40,7 @@ func buildTamperRepo(t *testing.T, dir string) store.DataDir {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Append(ctx, store.TypeItemVersion, map[string]int{"round": round, "i": i}, ref); err != nil {
+			if _, err := s.Append(ctx, record.TypeItemVersion, map[string]int{"round": round, "i": i}, ref); err != nil {
 				t.Fatal(err)
 			}
 			if i%10 == 9 {
@@ -54,7 +55,7 @@ func buildTamperRepo(t *testing.T, dir string) store.DataDir {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(ctx, store.TypeItemVersion, map[string]int{"round": round, "file": 1}, ref); err != nil {
+		if _, err := s.Append(ctx, record.TypeItemVersion, map[string]int{"round": round, "file": 1}, ref); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := s.Checkpoint(ctx); err != nil {

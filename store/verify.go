@@ -13,15 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/holdfast/holdfast/record"
 )
 
-// Failure is one thing Verify found wrong, naming the object.
-type Failure struct {
-	Object  string `json:"object"`  // e.g. "packs/ab/ab12…", "log/…jsonl", "record 42", "checkpoints/…"
-	Problem string `json:"problem"` // what is wrong, in plain words
-}
-
-func (f Failure) String() string { return f.Object + ": " + f.Problem }
+// Failure is one thing Verify found wrong, naming the object; it is
+// evidence (verify.run records the first ones), so record declares it.
+type Failure = record.VerifyFailure
 
 // VerifyOptions tune Verify.
 type VerifyOptions struct {
@@ -210,7 +208,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 		rerr := v.readLog(ctx, l.name, l.size, func(raw []byte, lineNo uint64) {
 			idx := b.first + lineNo
 			count++
-			r, err := DecodeRecord(raw)
+			r, err := record.Decode(raw)
 			switch {
 			case err != nil:
 				v.fail(l.name, "record %d (line %d): %v", idx, lineNo+1, err)
@@ -465,8 +463,8 @@ func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]
 		}
 	}
 	switch r.Type {
-	case TypePack:
-		var d packRecord
+	case record.TypePack:
+		var d record.PackAdded
 		if err := json.Unmarshal(r.Data, &d); err != nil {
 			v.fail(obj, "malformed data: %v", err)
 			return
@@ -477,7 +475,7 @@ func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]
 				v.blobPack[id] = d.Pack
 			}
 		}
-	case TypeRepair:
+	case record.TypeRepair:
 		var d RepairRecord
 		if err := json.Unmarshal(r.Data, &d); err != nil {
 			v.fail(obj, "malformed data: %v", err)
@@ -486,8 +484,8 @@ func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]
 		for _, id := range d.LostPacks {
 			v.lostPacks[id] = r.Index
 		}
-	case TypeCheckpoint:
-		var d checkpointRecord
+	case record.TypeCheckpoint:
+		var d record.CheckpointIssued
 		if err := json.Unmarshal(r.Data, &d); err != nil || d.Size != r.Index+1 {
 			v.fail(obj, "malformed checkpoint announcement")
 			return

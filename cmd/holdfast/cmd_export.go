@@ -9,7 +9,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ediscovery"
 	"github.com/holdfast/holdfast/kql"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/record"
 	"github.com/spf13/cobra"
 )
 
@@ -94,7 +94,7 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 		return err
 	}
 	ev := auditEvent{Action: "export", Actor: actor(), Time: time.Now().UTC(), Tenant: g.Tenant, Query: o.Query, Case: h.Case, Hits: res.Items, Detail: "package sha256 " + res.SHA256 + " " + out}
-	if _, err := s.Append(ctx, store.TypeAudit, ev); err != nil {
+	if _, err := s.Append(ctx, record.TypeAudit, ev); err != nil {
 		return err
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/internal/synth"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/record"
 	"github.com/spf13/cobra"
 )
 
@@ -65,7 +65,7 @@ func runGenerate(ctx context.Context, g *globalOptions, opts generateOptions) er
 		if err != nil {
 			return err
 		}
-		idx, err := s.Append(ctx, store.TypeSynthetic, synth.Meta(opts.Seed, i), ref)
+		idx, err := s.Append(ctx, record.TypeSynthetic, synth.Meta(opts.Seed, i), ref)
 		if err != nil {
 			return err
 		}

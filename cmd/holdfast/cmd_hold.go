@@ -10,6 +10,7 @@ import (
 	"github.com/holdfast/holdfast/hold"
 	"github.com/holdfast/holdfast/index"
 	"github.com/holdfast/holdfast/kql"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/reports"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
@@ -84,7 +85,7 @@ func parseDay(flag, s string, end bool) (*time.Time, error) {
 
 func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) error {
 	const op = "hold create"
-	p := hold.Placed{Case: o.Case, Query: o.Query, Reason: o.Reason, Actor: actor()}
+	p := record.HoldPlaced{Case: o.Case, Query: o.Query, Reason: o.Reason, Actor: actor()}
 	for _, c := range o.Custodians {
 		p.Custodians = append(p.Custodians, strings.ToLower(strings.TrimSpace(c)))
 	}
@@ -95,7 +96,7 @@ func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) e
 	if p.To, err = parseDay("--to", o.To, true); err != nil {
 		return err
 	}
-	if err := p.Validate(); err != nil {
+	if err := hold.Validate(p); err != nil {
 		return queryError(op, o.Query, err)
 	}
 	s, holds, err := openHolds(ctx, g, false)
@@ -106,7 +107,7 @@ func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) e
 	if h := holds[strings.ToLower(p.Case)]; h != nil && h.Active() {
 		return holdfast.Errorf(op, holdfast.Exist, "case %q already has an active hold (placed %s by %s)", h.Case, h.Placed.Format(time.RFC3339), h.Actor)
 	}
-	idx, err := s.Append(ctx, store.TypeHoldPlaced, p)
+	idx, err := s.Append(ctx, record.TypeHoldPlaced, p)
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func runHoldRelease(ctx context.Context, g *globalOptions, name, reason string) 
 	if h == nil || !h.Active() {
 		return holdfast.Errorf(op, holdfast.NotFound, "no active hold for case %q (holdfast hold list)", name)
 	}
-	if _, err := s.Append(ctx, store.TypeHoldReleased, hold.Released{Case: h.Case, Reason: reason, Actor: actor()}); err != nil {
+	if _, err := s.Append(ctx, record.TypeHoldReleased, record.HoldReleased{Case: h.Case, Reason: reason, Actor: actor()}); err != nil {
 		return err
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -42,7 +43,7 @@ each record appears exactly as logged (its canonical JSON).`,
 var errEnough = errors.New("enough")
 
 func runLog(ctx context.Context, g *globalOptions, opts logOptions) error {
-	if opts.Type != "" && !store.ValidType(opts.Type) {
+	if opts.Type != "" && !record.ValidType(opts.Type) {
 		return holdfast.Errorf("log", holdfast.Invalid, "%q is not a record type (e.g. item.version, verify.run)", opts.Type)
 	}
 	s, err := g.openTenant(ctx, true)

@@ -10,6 +10,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -134,10 +135,10 @@ func runPolicySet(ctx context.Context, g *globalOptions, o policySetOptions, cha
 	if changed("require-worm") {
 		st.RequireWORM = o.RequireWORM
 	}
-	if err := st.Validate(); err != nil {
+	if err := policy.ValidateSettings(st); err != nil {
 		return err
 	}
-	if _, err := s.Append(ctx, policy.TypeSettings, st); err != nil {
+	if _, err := s.Append(ctx, record.TypePolicySettings, st); err != nil {
 		return err
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {
@@ -298,7 +299,7 @@ func evalTenant(ctx context.Context, g *globalOptions, b *policy.Bundle, tenant 
 		counts[f.Severity]++
 	}
 	rec := evaluationRecord{Tenant: tenant, Actor: actor(), PolicyHash: res.PolicyHash, PolicyFiles: b.Files, InputHash: res.InputHash, FindingsHash: res.FindingsHash, Findings: counts}
-	if _, err := s.Append(ctx, policy.TypeEvaluated, rec); err != nil {
+	if _, err := s.Append(ctx, record.TypePolicyEvaluated, rec); err != nil {
 		return nil, err
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {

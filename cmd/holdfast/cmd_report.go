@@ -11,6 +11,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/hold"
 	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/reports"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
@@ -212,7 +213,7 @@ func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportO
 	sum := sha256.Sum256(signed)
 	rec := reportIssued{Kind: o.Kind, Tenant: tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
 		Signer: signer.Name, Fingerprint: signer.Fingerprint(), SHA256: hex.EncodeToString(sum[:]), Bytes: len(signed), Actor: actor(), File: out, Case: o.Case}
-	if _, err := logRead(ctx, s, store.TypeReportIssued, rec); err != nil {
+	if _, err := logRead(ctx, s, record.TypeReportIssued, rec); err != nil {
 		return nil, err
 	}
 	return &rec, nil

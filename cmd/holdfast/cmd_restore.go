@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/restore"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
@@ -257,7 +258,7 @@ func moment(sc restore.Scope) string {
 // logRestore records the restore (and a checkpoint, or the spool beside a
 // running backup).
 func logRestore(ctx context.Context, s *store.Store, rec restoreRecord) error {
-	_, err := logRead(ctx, s, store.TypeRestorePerformed, rec)
+	_, err := logRead(ctx, s, record.TypeRestorePerformed, rec)
 	return err
 }
 

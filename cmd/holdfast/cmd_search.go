@@ -10,6 +10,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/index"
 	"github.com/holdfast/holdfast/kql"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -127,7 +128,7 @@ func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string)
 		return queryError(op, q, err)
 	}
 	ev := auditEvent{Action: "search", Actor: actor(), Time: time.Now().UTC(), Tenant: g.Tenant, Query: q, Hits: res.Total}
-	if err := s.Deposit(ctx, store.TypeAudit, ev); err != nil {
+	if err := s.Deposit(ctx, record.TypeAudit, ev); err != nil {
 		return err
 	}
 	if err := s.Flush(ctx); err != nil {

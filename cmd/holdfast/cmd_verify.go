@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
@@ -107,7 +108,7 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		ReadDataPercent: pct, PacksRead: rep.PacksRead, HeldCheckpoints: rep.Held, Failures: len(rep.Failures), DurationSeconds: time.Since(start).Seconds()}
 	rec.FirstFailures = rep.Failures[:min(len(rep.Failures), 20)]
 	logged := ""
-	if c, err := logRead(ctx, s, store.TypeVerifyRun, rec); err != nil {
+	if c, err := logRead(ctx, s, record.TypeVerifyRun, rec); err != nil {
 		rep.Notes = append(rep.Notes, "this verify run could not be logged: "+err.Error())
 	} else if s.Spooled() {
 		logged = "spooled"

@@ -17,6 +17,7 @@ import (
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/internal/synth"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/restore"
 	"github.com/holdfast/holdfast/store"
 )
@@ -153,7 +154,7 @@ func BenchmarkRestoreToTenant(b *testing.B) {
 	accounts, _ := c.Accounts(ctx)
 	for i := 0; i < n; i++ {
 		ref, _ := s.PutBytes(ctx, synth.Message(7, i, 10000))
-		s.Append(ctx, store.TypeItemVersion, map[string]any{"account": accounts[0].UPN, "account_id": accounts[0].ID, "workload": "mail",
+		s.Append(ctx, record.TypeItemVersion, map[string]any{"account": accounts[0].UPN, "account_id": accounts[0].ID, "workload": "mail",
 			"item": fmt.Sprint("M", i), "path": fmt.Sprintf("Inbox/F%d", i%5)}, ref)
 	}
 	s.Flush(ctx)

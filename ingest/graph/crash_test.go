@@ -16,6 +16,7 @@ import (
 	"github.com/holdfast/holdfast/faketenant"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/graph"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -130,7 +131,7 @@ func TestBackupCrashSafety(t *testing.T) {
 	}
 	// No duplicates: each (item, change) is one version.
 	seen := map[string]int{}
-	for _, raw := range e2.records(store.TypeItemVersion) {
+	for _, raw := range e2.records(record.TypeItemVersion) {
 		var r struct {
 			Data struct{ Account, Item, Change string }
 		}

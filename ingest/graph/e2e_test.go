@@ -18,6 +18,7 @@ import (
 	"github.com/holdfast/holdfast/faketenant"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/graph"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -107,7 +108,7 @@ func (e *env) captured() map[string]version {
 			PIM                         *struct{ Title string }
 		}
 		switch r.Type {
-		case store.TypeItemVersion:
+		case record.TypeItemVersion:
 			json.Unmarshal(r.Data, &d)
 			v := version{account: d.Account, item: d.Item, path: d.Path, change: d.Change, folder: d.File != nil && d.File.Folder, attachments: max(len(r.Refs)-1, 0)}
 			for _, ref := range r.Refs[min(1, len(r.Refs)):] {
@@ -140,7 +141,7 @@ func (e *env) captured() map[string]version {
 				}
 			}
 			out[d.Account+"|"+d.Item] = v
-		case store.TypeTombstone:
+		case record.TypeTombstone:
 			json.Unmarshal(r.Data, &d)
 			v := out[d.Account+"|"+d.Item]
 			v.deleted = true
@@ -230,7 +231,7 @@ func TestBackupEndToEnd(t *testing.T) {
 		t.Errorf("departed = %v, want the 3 employees who left %v (not the shared, room or guest accounts %v)", res.Departed, want, e.info.Others)
 	}
 	// The accounts that are not employees are recorded as what they are.
-	states := strings.Join(e.records(ingest.TypeAccountState), "\n")
+	states := strings.Join(e.records(record.TypeAccountState), "\n")
 	for upn, kind := range e.info.Others {
 		if !strings.Contains(states, `"account":"`+upn+`"`) || (kind != "guest" && !strings.Contains(states, `"kind":"`+kind+`"`)) {
 			t.Errorf("%s (%s): account.state records do not say its kind:\n%s", upn, kind, states)
@@ -309,11 +310,11 @@ func TestBackupEndToEnd(t *testing.T) {
 	if kept == 0 {
 		t.Errorf("the departed user's captured mail was not kept")
 	}
-	groups := e.records(ingest.TypeGroups)
+	groups := e.records(record.TypeGroups)
 	if len(groups) != 1 || !strings.Contains(groups[0], `"team":true`) || !strings.Contains(groups[0], "Partners") {
 		t.Errorf("directory.groups records = %v, want one listing the team and the security group", groups)
 	}
-	departed := e.records(ingest.TypeAccountDeparted)
+	departed := e.records(record.TypeAccountDeparted)
 	if !strings.Contains(strings.Join(departed, "\n"), e.info.Users[2]) || !strings.Contains(strings.Join(departed, "\n"), `"reason":"deleted"`) {
 		t.Errorf("account.departed records = %v, want one for %s", departed, e.info.Users[2])
 	}
@@ -329,7 +330,7 @@ func (e *env) versions(keep func(version) bool) map[string]bool {
 	out := map[string]bool{}
 	s.Records(ctx, 0, func(_ []byte, r store.Record) error {
 		var d struct{ Account, Item, Path string }
-		if r.Type != store.TypeItemVersion || len(r.Refs) == 0 {
+		if r.Type != record.TypeItemVersion || len(r.Refs) == 0 {
 			return nil
 		}
 		json.Unmarshal(r.Data, &d)
@@ -392,7 +393,7 @@ func TestBackupUnderFaults(t *testing.T) {
 		}
 	}
 	e.compare()
-	for _, typ := range []string{store.TypeRunFinished, ingest.TypeItemFailed} {
+	for _, typ := range []string{record.TypeRunFinished, record.TypeItemFailed} {
 		for _, r := range e.records(typ) {
 			if strings.Contains(r, "tempauth") || strings.Contains(r, "sig=") {
 				t.Errorf("a %s record holds a pre-authenticated URL: %s", typ, r)

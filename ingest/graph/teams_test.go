@@ -11,6 +11,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/faketenant"
 	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -28,7 +29,7 @@ func (e *env) teamsVersions() map[string][][][]byte {
 		var d struct {
 			Workload, Item string
 		}
-		if r.Type != store.TypeItemVersion || json.Unmarshal(r.Data, &d) != nil || d.Workload != "teams" {
+		if r.Type != record.TypeItemVersion || json.Unmarshal(r.Data, &d) != nil || d.Workload != "teams" {
 			return nil
 		}
 		var contents [][]byte
@@ -111,7 +112,7 @@ func testTeamsCapturesEveryPost(t *testing.T, o faketenant.Options) {
 	}
 	// Deleted before any backup: on record, with the deletion time, once.
 	// (The seeded post and reply, and what the activity deleted.)
-	unseen := e.records(ingest.TypeDeletedUnseen)
+	unseen := e.records(record.TypeDeletedUnseen)
 	seeded := 0
 	for _, u := range unseen {
 		if strings.Contains(u, `"deleted":"2025-04-02T`) && strings.Contains(u, `"path":"Contoso Accountants/General"`) {
@@ -127,16 +128,16 @@ func testTeamsCapturesEveryPost(t *testing.T, o faketenant.Options) {
 	if _, err := e.ft.Mutate(faketenant.Mutation{Scenario: "activity"}); err != nil {
 		t.Fatal(err)
 	}
-	before := len(e.records(store.TypeTombstone))
+	before := len(e.records(record.TypeTombstone))
 	res = e.backup(holdfast.Teams)
 	if res.Status != ingest.StatusCompleted || res.Workloads[holdfast.Teams].ItemsNew < 3 || res.Workloads[holdfast.Teams].ItemsChanged < 2 || res.Workloads[holdfast.Teams].ItemsDeleted < 2 {
 		t.Errorf("second run: %s %+v; want new posts and a reply, an edited reply and an edited chat message, a deleted reply and chat message", res.Status, res.Workloads[holdfast.Teams])
 	}
 	check("after activity")
-	if n := len(e.records(store.TypeTombstone)); n < before+2 {
+	if n := len(e.records(record.TypeTombstone)); n < before+2 {
 		t.Errorf("tombstones %d → %d: the deleted reply was not recorded", before, n)
 	}
-	if again := e.records(ingest.TypeDeletedUnseen); len(again) != len(unseen) {
+	if again := e.records(record.TypeDeletedUnseen); len(again) != len(unseen) {
 		t.Errorf("deleted-before-capture recorded again: %d records", len(again))
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/record"
 )
 
 var (
@@ -56,13 +58,8 @@ func Message(seed uint64, i int, size int) []byte {
 }
 
 // Meta is the metadata of a synthetic message, as a record would hold it.
-func Meta(seed uint64, i int) map[string]any {
+func Meta(seed uint64, i int) record.Synthetic {
 	r := rand.New(rand.NewPCG(seed, uint64(i)))
 	from := people[r.IntN(len(people))]
-	return map[string]any{
-		"item":     fmt.Sprintf("synthetic-%d-%d", seed, i),
-		"account":  addr(from),
-		"workload": "mail",
-		"folder":   "Inbox",
-	}
+	return record.Synthetic{Item: fmt.Sprintf("synthetic-%d-%d", seed, i), Account: addr(from), Workload: "mail", Folder: "Inbox"}
 }

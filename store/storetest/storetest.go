@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -173,7 +174,7 @@ func RunStore(t *testing.T, newBackend NewBackend, newLocalDir func(t *testing.T
 				if got, want := len(bigRef.Chunks), 3; got != want {
 					t.Errorf("big content chunks = %d, want %d", got, want)
 				}
-				if _, err := s.Append(ctx, store.TypeItemVersion, map[string]string{"item": "a"}, ref1, bigRef); err != nil {
+				if _, err := s.Append(ctx, record.TypeItemVersion, map[string]string{"item": "a"}, ref1, bigRef); err != nil {
 					t.Fatal(err)
 				}
 				// Readable before and after it is durable.
@@ -208,7 +209,7 @@ func RunStore(t *testing.T, newBackend NewBackend, newLocalDir func(t *testing.T
 				r := NewRepo(t, newBackend(t), newLocalDir(t), mk)
 				s := r.Open(t)
 				defer s.Close(ctx)
-				_, err := s.Append(ctx, store.TypeItemVersion, nil, store.Ref{SHA256: sha256.Sum256([]byte("x")), Size: 1})
+				_, err := s.Append(ctx, record.TypeItemVersion, nil, store.Ref{SHA256: sha256.Sum256([]byte("x")), Size: 1})
 				if !holdfast.Is(holdfast.Invalid, err) {
 					t.Errorf("Append with a dangling ref = %v, want Invalid", err)
 				}
@@ -224,7 +225,7 @@ func RunStore(t *testing.T, newBackend NewBackend, newLocalDir func(t *testing.T
 						if err != nil {
 							t.Fatal(err)
 						}
-						idx, err := s.Append(ctx, store.TypeItemVersion, map[string]any{"round": round, "i": i}, ref)
+						idx, err := s.Append(ctx, record.TypeItemVersion, map[string]any{"round": round, "i": i}, ref)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -301,7 +302,7 @@ func RunStore(t *testing.T, newBackend NewBackend, newLocalDir func(t *testing.T
 				s := r.Open(t)
 				defer s.Close(ctx)
 				for i := 0; i < 10; i++ {
-					s.Append(ctx, store.TypeAudit, map[string]int{"n": i})
+					s.Append(ctx, record.TypeAudit, map[string]int{"n": i})
 					if i%3 == 0 {
 						if err := s.Flush(ctx); err != nil {
 							t.Fatal(err)

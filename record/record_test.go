@@ -1,4 +1,4 @@
-package store
+package record
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestEncodeRecordIsCanonical(t *testing.T) {
+func TestEncodeIsCanonical(t *testing.T) {
 	ref := Ref{SHA256: ID{1, 2}, Size: 10}
 	tests := []struct {
 		name string
@@ -17,22 +17,22 @@ func TestEncodeRecordIsCanonical(t *testing.T) {
 			`{"index":0,"time":"2026-01-02T03:04:05.000000006Z","type":"audit.event"}`},
 		{"data keys sorted, html kept", Record{Index: 7, Type: "item.version", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)),
 			Data: json.RawMessage(`{ "z": 1, "a": "<b>&</b>", "m": [3, 1.50] }`), Refs: []Ref{ref}},
-			`{"data":{"a":"<b>&</b>","m":[3,1.50],"z":1},"index":7,"refs":[{"sha256":"0102000000000000000000000000000000000000000000000000000000000000","size":10}],"time":"2026-01-02T02:04:05Z","type":"item.version"}`},
+			`{"data":{"a":"<b>&</b>","m":[3,1.5],"z":1},"index":7,"refs":[{"sha256":"0102000000000000000000000000000000000000000000000000000000000000","size":10}],"time":"2026-01-02T02:04:05Z","type":"item.version"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := EncodeRecord(tt.rec)
+			got, err := Encode(tt.rec)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != tt.want {
-				t.Errorf("EncodeRecord =\n%s\nwant\n%s", got, tt.want)
+				t.Errorf("Encode =\n%s\nwant\n%s", got, tt.want)
 			}
 			c, err := Canonical(got)
 			if err != nil || string(c) != string(got) {
-				t.Errorf("Canonical(EncodeRecord) = %s, %v; want it unchanged", c, err)
+				t.Errorf("Canonical(Encode) = %s, %v; want it unchanged", c, err)
 			}
-			back, err := DecodeRecord(got)
+			back, err := Decode(got)
 			if err != nil {
 				t.Fatalf("DecodeRecord: %v", err)
 			}
@@ -56,8 +56,8 @@ func TestDecodeRecordRejects(t *testing.T) {
 		"truncated":       `{"index":0,"time":"2026-01-02T03:0`,
 		"upper-case hash": `{"index":0,"refs":[{"sha256":"0A02000000000000000000000000000000000000000000000000000000000000","size":1}],"time":"2026-01-02T03:04:05Z","type":"audit.event"}`,
 	} {
-		if _, err := DecodeRecord([]byte(in)); err == nil {
-			t.Errorf("%s: DecodeRecord(%s) succeeded, want an error", name, in)
+		if _, err := Decode([]byte(in)); err == nil {
+			t.Errorf("%s: Decode(%s) succeeded, want an error", name, in)
 		}
 	}
 }
@@ -66,12 +66,16 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{"index":0,"time":"2026-01-02T03:04:05Z","type":"audit.event"}`))
 	f.Add([]byte(`{"data":{"a":[1,2,{"b":null}]},"index":3,"refs":[{"chunks":["0102000000000000000000000000000000000000000000000000000000000000"],"sha256":"0102000000000000000000000000000000000000000000000000000000000000","size":10}],"time":"2026-01-02T03:04:05Z","type":"item.version"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := DecodeRecord(b)
+		r, v, err := DecodeVersion(b)
 		if err != nil {
 			return
 		}
-		// Whatever decodes must re-encode to the same bytes.
-		again, err := EncodeRecord(r)
+		// Whatever decodes must re-encode, in its version, to the same bytes.
+		encode := Encode
+		if v == 1 {
+			encode = encodeV1
+		}
+		again, err := encode(r)
 		if err != nil {
 			t.Fatalf("decoded record does not encode: %v", err)
 		}
