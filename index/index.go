@@ -272,34 +272,6 @@ func itemKey(workload, accountID, account, item string) string {
 	return itemKeyPrefix + workload + "|" + accountID + "|" + item
 }
 
-type versionData struct {
-	Account   string            `json:"account"`
-	AccountID string            `json:"account_id"`
-	Workload  holdfast.Workload `json:"workload"`
-	Item      string            `json:"item"`
-	Path      string            `json:"path"`
-	Mail      *struct {
-		Subject string `json:"subject"`
-	} `json:"mail"`
-	File *struct {
-		Name       string    `json:"name"`
-		MimeType   string    `json:"mime_type"`
-		Size       int64     `json:"size"`
-		Created    time.Time `json:"created"`
-		Modified   time.Time `json:"modified"`
-		CreatedBy  string    `json:"created_by"`
-		ModifiedBy string    `json:"modified_by"`
-		Folder     bool      `json:"folder"`
-	} `json:"file"`
-	PIM *struct {
-		Title       string `json:"title"`
-		Attachments []struct {
-			Name        string `json:"name"`
-			ContentType string `json:"content_type"`
-		} `json:"attachments"`
-	} `json:"pim"`
-}
-
 // Update indexes the log records from where the index stopped. Each batch
 // of documents is committed together with the position it reaches, so a
 // crash leaves the index at a batch boundary and the next Update goes on
@@ -360,7 +332,7 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		if j.doc != nil {
 			key = j.doc.key // the reader decoded the version already
 		} else {
-			var v versionData
+			var v record.ItemVersion
 			if err := json.Unmarshal(r.Data, &v); err != nil {
 				return holdfast.E(op, holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
 			}
@@ -457,11 +429,8 @@ func (ix *Index) readAhead(parent context.Context, lg Log) (<-chan *extraction, 
 		err := lg.Records(ctx, from, func(_ []byte, r store.Record) error {
 			j := &extraction{r: r, done: make(chan struct{})}
 			switch r.Type {
-			case "account.state", "account.departed":
-				var a struct {
-					Account   string `json:"account"`
-					AccountID string `json:"account_id"`
-				}
+			case record.TypeAccountState, record.TypeAccountDeparted:
+				var a record.AccountState
 				if json.Unmarshal(r.Data, &a) == nil && a.AccountID != "" && users[a.AccountID] != a.Account {
 					users = maps.Clone(users)
 					users[a.AccountID] = a.Account
@@ -595,7 +564,7 @@ func (ix *Index) extract(ctx context.Context, lg Log, r store.Record) (*Doc, err
 // extractDoc is extract with the id → UPN map to use (which Update hands
 // to its extraction workers as it stood at the record).
 func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]string) (*Doc, error) {
-	var v versionData
+	var v record.ItemVersion
 	if err := json.Unmarshal(r.Data, &v); err != nil {
 		return nil, holdfast.E("index", holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
 	}

@@ -97,30 +97,12 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 	s := &state{items: map[string]*known{}, links: map[string]string{}, accounts: map[string]string{}}
 	// Decode only the fields needed, from only the record types needed:
 	// this runs at the start of every backup over the whole log.
-	// The fields ingest needs of the records it rebuilds state from.
-	type fields struct {
-		AccountID string            `json:"account_id"`
-		Workload  holdfast.Workload `json:"workload"`
-		Item      string            `json:"item"`
-		Change    string            `json:"change"`
-		Stream    string            `json:"stream"`
-		Path      string            `json:"path"`
-		Link      string            `json:"link"`
-		State     string            `json:"state"`
-		Kind      string            `json:"kind"`
-		SHA256    string            `json:"sha256"`
-		Parent    string            `json:"parent"`
-		File      struct {
-			Name string `json:"name"`
-		} `json:"file"`
-	}
 	var rec struct {
 		Type string `json:"type"`
-		Data fields `json:"data"`
+		Data stateFields `json:"data"`
 	}
-	types := []string{record.TypeItemVersion, record.TypeTombstone, record.TypeDeltaPosition, record.TypeAccountState, record.TypeGroups, record.TypeDeletedUnseen}
-	err := st.Scan(ctx, 0, types, func(raw []byte) error {
-		rec.Data = fields{}
+	err := st.Scan(ctx, 0, stateTypes, func(raw []byte) error {
+		rec.Data = stateFields{}
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			return holdfast.E("ingest: read the log", holdfast.Integrity, err)
 		}
@@ -151,6 +133,30 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 	}
 	return s, nil
 }
+
+// stateFields is the projection of the record types loadState reads
+// (stateTypes) onto the members it needs: every member is one of those
+// types' (TestStateFieldsAreRecordMembers), so the projection cannot drift
+// from record's declarations.
+type stateFields struct {
+	AccountID string            `json:"account_id"`
+	Workload  holdfast.Workload `json:"workload"`
+	Item      string            `json:"item"`
+	Change    string            `json:"change"`
+	Stream    string            `json:"stream"`
+	Path      string            `json:"path"`
+	Link      string            `json:"link"`
+	State     string            `json:"state"`
+	Kind      string            `json:"kind"`
+	SHA256    string            `json:"sha256"`
+	Parent    string            `json:"parent"`
+	File      struct {
+		Name string `json:"name"`
+	} `json:"file"`
+}
+
+// stateTypes are the record types loadState reads.
+var stateTypes = []string{record.TypeItemVersion, record.TypeTombstone, record.TypeDeltaPosition, record.TypeAccountState, record.TypeGroups, record.TypeDeletedUnseen}
 
 // streamKey names a stream: workload, account id and folder id.
 func streamKey(w holdfast.Workload, accountID, folderID string) string {

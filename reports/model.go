@@ -242,22 +242,7 @@ func (m *Model) caseSection(ctx context.Context, s Store, o Options) error {
 	var c *CaseSection
 	audit := struct{ exports, searches []AuditRow }{[]AuditRow{}, []AuditRow{}}
 	err := s.Scan(ctx, 0, []string{record.TypeHoldPlaced, record.TypeHoldReleased, record.TypeAudit}, func(raw []byte) error {
-		var r struct {
-			Type string    `json:"type"`
-			Time time.Time `json:"time"`
-			Data struct {
-				Case       string     `json:"case"`
-				Custodians []string   `json:"custodians"`
-				Query      string     `json:"query"`
-				From       *time.Time `json:"from"`
-				To         *time.Time `json:"to"`
-				Reason     string     `json:"reason"`
-				Actor      string     `json:"actor"`
-				Action     string     `json:"action"`
-				Hits       int        `json:"hits"`
-				Detail     string     `json:"detail"`
-			} `json:"data"`
-		}
+		var r record.Record
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return holdfast.E(op, holdfast.Integrity, err)
 		}
@@ -265,17 +250,28 @@ func (m *Model) caseSection(ctx context.Context, s Store, o Options) error {
 		if t.After(m.To) {
 			return nil
 		}
-		d := r.Data
 		switch r.Type {
 		case record.TypeHoldPlaced:
+			var d record.HoldPlaced
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
 			if strings.EqualFold(d.Case, o.Case) {
 				c = &CaseSection{Case: d.Case, Custodians: d.Custodians, Query: d.Query, From: d.From, To: d.To, Reason: d.Reason, PlacedBy: d.Actor, Placed: t}
 			}
 		case record.TypeHoldReleased:
+			var d record.HoldReleased
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
 			if c != nil && strings.EqualFold(d.Case, o.Case) && c.Released == nil {
 				c.Released, c.ReleasedBy, c.ReleaseReason = &t, d.Actor, d.Reason
 			}
 		case record.TypeAudit:
+			var d record.Audit
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
 			row := AuditRow{Time: t, Actor: d.Actor, Query: d.Query, Hits: d.Hits, Detail: d.Detail}
 			switch {
 			case d.Action == "export" && strings.EqualFold(d.Case, o.Case):
@@ -304,35 +300,19 @@ func (m *Model) caseSection(ctx context.Context, s Store, o Options) error {
 func (m *Model) restores(ctx context.Context, s Store) error {
 	m.Restores = []RestoreRow{}
 	return s.Scan(ctx, 0, []string{record.TypeRestorePerformed}, func(raw []byte) error {
-		var r struct {
-			Time time.Time `json:"time"`
-			Data struct {
-				Restore string `json:"restore"`
-				Actor   string `json:"actor"`
-				Scope   struct {
-					Account  string `json:"Account"`
-					Workload string `json:"Workload"`
-					Path     string `json:"Path"`
-				} `json:"scope"`
-				Target    string            `json:"target"`
-				Status    string            `json:"status"`
-				Items     int               `json:"items"`
-				Bytes     int64             `json:"bytes"`
-				Failures  []json.RawMessage `json:"failed_items"`
-				DurationS float64           `json:"duration_s"`
-				Test      bool              `json:"test"`
-				Verified  int               `json:"verified"`
-			} `json:"data"`
-		}
+		var r record.Record
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return holdfast.E("build report", holdfast.Integrity, err)
+		}
+		var d record.RestorePerformed
+		if err := record.Unmarshal(r, record.TypeRestorePerformed, &d); err != nil {
+			return err
 		}
 		t := r.Time.UTC().Truncate(time.Second)
 		if t.Before(m.From) || t.After(m.To) {
 			return nil
 		}
-		d := r.Data
-		scope := strings.Trim(strings.Join([]string{d.Scope.Account, d.Scope.Workload, d.Scope.Path}, " "), " ")
+		scope := strings.Trim(strings.Join([]string{d.Scope.Account, string(d.Scope.Workload), d.Scope.Path}, " "), " ")
 		if scope == "" {
 			scope = "random sample of everything captured"
 		}
@@ -354,26 +334,21 @@ func inPeriod(cs []policy.Check, from, to time.Time) []policy.Check {
 
 func (m *Model) runs(ctx context.Context, s Store) error {
 	return s.Scan(ctx, 0, []string{record.TypeRunFinished}, func(raw []byte) error {
-		var r struct {
-			Time time.Time `json:"time"`
-			Data struct {
-				Run    string `json:"run"`
-				Status string `json:"status"`
-				Failed []struct {
-					Reason string `json:"reason"`
-				} `json:"failed_items"`
-			} `json:"data"`
-		}
+		var r record.Record
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return holdfast.E("build report", holdfast.Integrity, err)
+		}
+		var d record.RunFinished
+		if err := record.Unmarshal(r, record.TypeRunFinished, &d); err != nil {
+			return err
 		}
 		t := r.Time.UTC().Truncate(time.Second)
 		if t.Before(m.From) || t.After(m.To) {
 			return nil
 		}
-		row := RunRow{ID: r.Data.Run, Finished: t, Status: r.Data.Status, Failed: len(r.Data.Failed)}
+		row := RunRow{ID: d.Run, Finished: t, Status: d.Status, Failed: len(d.FailedItems)}
 		seen := map[string]bool{}
-		for _, f := range r.Data.Failed {
+		for _, f := range d.FailedItems {
 			if !seen[f.Reason] {
 				seen[f.Reason] = true
 				row.Reasons = append(row.Reasons, f.Reason)

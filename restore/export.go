@@ -240,7 +240,7 @@ func (e *exporter) writeEntry(name string, data []byte, v *Version) (*ManifestEn
 const manifestName = "MANIFEST.json"
 
 func (e *exporter) item(ctx context.Context, v Version) error {
-	var d itemData
+	var d record.ItemVersion
 	if err := json.Unmarshal(v.Data, &d); err != nil {
 		return err
 	}
@@ -363,7 +363,7 @@ func (e *exporter) conversation(ctx context.Context, vs []Version) error {
 	hdir := ""
 	for _, m := range msgs {
 		v := m.versionOf
-		var d itemData
+		var d record.ItemVersion
 		if err := json.Unmarshal(v.Data, &d); err != nil || d.PIM == nil {
 			continue
 		}

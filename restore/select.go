@@ -44,27 +44,6 @@ type Log interface {
 	ReadContent(ctx context.Context, ref store.Ref, w io.Writer) error
 }
 
-type itemData struct {
-	Account  string            `json:"account"`
-	Workload holdfast.Workload `json:"workload"`
-	Item     string            `json:"item"`
-	Path     string            `json:"path"`
-	File     *struct {
-		Name   string `json:"name"`
-		Folder bool   `json:"folder"`
-	} `json:"file"`
-	Mail *struct {
-		Subject string `json:"subject"`
-	} `json:"mail"`
-	PIM *struct {
-		Title       string `json:"title"`
-		Attachments []struct {
-			Name     string `json:"name"`
-			HostedID string `json:"hosted_id"`
-		} `json:"attachments"`
-	} `json:"pim"`
-}
-
 // Select returns the versions in scope that were current at the scope's
 // moment, in a stable order (account, workload, path, item).
 func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
@@ -76,8 +55,8 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 	if sc.Run != "" {
 		err := lg.Records(ctx, 0, func(_ []byte, r store.Record) error {
 			if r.Type == record.TypeRunFinished {
-				var d struct{ Run string }
-				if json.Unmarshal(r.Data, &d) == nil && d.Run == sc.Run {
+				var d record.RunFinished
+				if record.Unmarshal(r, r.Type, &d) == nil && d.Run == sc.Run {
 					runEnd, runFound = r.Index, true
 				}
 			}
@@ -105,17 +84,21 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 		if sc.Run != "" && r.Index > runEnd || sc.Run == "" && r.Time.After(at) {
 			return nil
 		}
-		var d itemData
-		if err := json.Unmarshal(r.Data, &d); err != nil {
-			return holdfast.E(op, holdfast.Integrity, err, "record")
-		}
-		key := string(d.Workload) + "|" + d.Account + "|" + d.Item
 		if r.Type == record.TypeTombstone {
-			if v := latest[key]; v != nil {
+			var d record.Tombstone
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return holdfast.E(op, err)
+			}
+			if v := latest[string(d.Workload)+"|"+d.Account+"|"+d.Item]; v != nil {
 				v.Deleted = true
 			}
 			return nil
 		}
+		var d record.ItemVersion
+		if err := record.Unmarshal(r, r.Type, &d); err != nil {
+			return holdfast.E(op, err)
+		}
+		key := string(d.Workload) + "|" + d.Account + "|" + d.Item
 		v := &Version{Record: r.Index, Time: r.Time, Account: d.Account, Workload: d.Workload, Item: d.Item, Path: d.Path, Refs: r.Refs, Data: append(json.RawMessage(nil), r.Data...)}
 		for _, ref := range r.Refs {
 			v.Bytes += ref.Size
@@ -173,7 +156,7 @@ func containsFold(m map[string]bool, s string) bool {
 // VersionOf is the Version of an item.version record (deleted: whether the
 // item was deleted since).
 func VersionOf(r store.Record, deleted bool) (Version, error) {
-	var d itemData
+	var d record.ItemVersion
 	if r.Type != record.TypeItemVersion {
 		return Version{}, holdfast.Errorf("restore", holdfast.Invalid, "record %d is a %s, not an item version", r.Index, r.Type)
 	}

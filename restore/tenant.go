@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 )
 
 // DriveWriter is what a restore of files into the tenant needs from Graph.
@@ -336,25 +337,10 @@ func (t *Tenant) read(ctx context.Context, v Version, i int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-type accountData struct {
-	AccountID string `json:"account_id"`
-	Stream    string `json:"stream"`
-	File      *struct {
-		Name   string `json:"name"`
-		Folder bool   `json:"folder"`
-	} `json:"file"`
-	PIM *struct {
-		Attachments []struct {
-			Name        string `json:"name"`
-			ContentType string `json:"content_type"`
-		} `json:"attachments"`
-	} `json:"pim"`
-}
-
 // prepareMail makes a message's folders and returns the job that creates
 // it from its captured MIME.
 func (t *Tenant) prepareMail(ctx context.Context, v Version) (*job, error) {
-	var d accountData
+	var d record.ItemVersion
 	if err := json.Unmarshal(v.Data, &d); err != nil || d.AccountID == "" || len(v.Refs) == 0 {
 		return nil, fmt.Errorf("the record names no mailbox or content")
 	}
@@ -399,7 +385,7 @@ func (t *Tenant) prepareMail(ctx context.Context, v Version) (*job, error) {
 // preparePIM makes the calendar or contact folder and returns the job that
 // creates the event (with its attachments) or the contact.
 func (t *Tenant) preparePIM(ctx context.Context, v Version) (*job, error) {
-	var d accountData
+	var d record.ItemVersion
 	if err := json.Unmarshal(v.Data, &d); err != nil || d.AccountID == "" || len(v.Refs) == 0 {
 		return nil, fmt.Errorf("the record names no account or content")
 	}
@@ -505,7 +491,7 @@ func contactKey(js []byte) string {
 // prepareFile makes a file's folders in the drive and returns the job that
 // uploads it; folder versions only make their folder.
 func (t *Tenant) prepareFile(ctx context.Context, v Version) (*job, error) {
-	var d accountData
+	var d record.ItemVersion
 	if err := json.Unmarshal(v.Data, &d); err != nil || d.File == nil {
 		return nil, fmt.Errorf("not a file version")
 	}
