@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -58,7 +59,7 @@ func fixture(t *testing.T) (*store.Store, []time.Time) {
 		}
 	}
 	file := func(n int) map[string]any {
-		return map[string]any{"account": "alice@contoso.example", "workload": "onedrive", "item": "F1", "path": "/Clients/Harbour", "file": map[string]any{"name": "ledger.csv"}, "change": n}
+		return map[string]any{"account": "alice@contoso.example", "workload": "onedrive", "item": "F1", "path": "/Clients/Harbour", "file": map[string]any{"name": "ledger.csv"}, "change": fmt.Sprint(n)}
 	}
 	var moments []time.Time
 	for v := 1; v <= 4; v++ {

@@ -14,15 +14,7 @@ import (
 )
 
 // Scope says what to restore and as of when.
-type Scope struct {
-	Account        string // UPN, site URL, team:NAME or chat:ID ("" for all)
-	Workload       holdfast.Workload
-	Path           string // folder path prefix
-	Item           string
-	At             time.Time // zero: now
-	Run            string    // the end of this run, instead of At
-	IncludeDeleted bool
-}
+type Scope = record.RestoreScope
 
 // Version is one selected item version.
 type Version struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/spf13/cobra"
 )
@@ -63,11 +64,10 @@ func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error 
 	if err != nil {
 		return err
 	}
-	s, err := g.openTenant(ctx, false)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
 	start := time.Now()
 	var progress func(ingest.Counts)
 	if g.stderrTTY {
@@ -86,17 +86,10 @@ func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error 
 				c.ItemsNew, c.ItemsChanged, c.ItemsDeleted, humanBytes(c.Bytes), float64(c.ItemsNew+c.ItemsChanged)/el, client.Throttled().Seconds())
 		}
 	}
-	res, runErr := ingest.Run(ctx, client, s, ingest.Options{Workloads: ws, Accounts: opts.Accounts, Progress: progress, Throttled: client.Throttled})
+	res, runErr := a.Backup(ctx, g.actor(), name, client, app.BackupOptions{Workloads: ws, Accounts: opts.Accounts, Progress: progress, Throttled: client.Throttled})
 	g.endProgress()
 	if res == nil {
 		return runErr
-	}
-	// Keep the search index current. It is derived data: if this fails,
-	// the next search or backup catches it up from the store.
-	if ix, err := openIndex(ctx, g, s); err != nil {
-		g.say("note: the search index was not updated (%v); the next search catches up\n", err)
-	} else {
-		ix.Close()
 	}
 	if g.JSON {
 		if err := g.emit(res); err != nil {

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ediscovery"
-	"github.com/holdfast/holdfast/kql"
-	"github.com/holdfast/holdfast/record"
 	"github.com/spf13/cobra"
 )
 
@@ -42,69 +39,25 @@ item's record. holdfast verify-export checks it offline.`,
 }
 
 func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
-	const op = "export"
-	if o.Case == "" || o.Query == "" || o.Out == "" {
-		return holdfast.E(op, holdfast.Invalid, "--case, --query and --out are required")
-	}
-	if _, err := ediscovery.ParseFormat(o.LoadFile); err != nil {
-		return err
-	}
-	q, err := kql.Parse(o.Query)
-	if err != nil {
-		return queryError(op, o.Query, err)
-	}
-	s, holds, err := openHolds(ctx, g, false)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	h := holds[strings.ToLower(o.Case)]
-	if h == nil {
-		return holdfast.Errorf(op, holdfast.NotFound, "no case %q (holdfast hold create places one)", o.Case)
-	}
-	ix, err := openIndex(ctx, g, s)
+	tenant, err := g.tenant()
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
-	scope, err := h.Node()
+	res, err := a.Export(ctx, g.actor(), tenant, app.ExportOptions{Case: o.Case, Query: o.Query, Out: o.Out, LoadFile: o.LoadFile})
+	g.endProgress()
 	if err != nil {
-		return err
-	}
-	versions, err := ix.Versions(ctx, &kql.And{Terms: []kql.Node{scope, q}})
-	if err != nil {
-		return err
-	}
-	deleted := map[uint64]bool{}
-	dv, err := ix.Versions(ctx, &kql.And{Terms: []kql.Node{scope, q, &kql.Term{Prop: "deleted", Op: ":", Value: "true"}}})
-	if err != nil {
-		return err
-	}
-	for _, v := range dv {
-		deleted[v] = true
-	}
-	// The proofs need a checkpoint that covers every record.
-	if _, _, err := s.Checkpoint(ctx); err != nil {
-		return err
-	}
-	out, _ := filepath.Abs(o.Out)
-	start := time.Now()
-	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, ediscovery.Meta{Case: h.Case, Query: o.Query, Actor: actor(), Created: start.UTC().Truncate(time.Second), Tenant: g.Tenant, LoadFile: o.LoadFile}, out)
-	if err != nil {
-		return err
-	}
-	ev := auditEvent{Action: "export", Actor: actor(), Time: time.Now().UTC(), Tenant: g.Tenant, Query: o.Query, Case: h.Case, Hits: res.Items, Detail: "package sha256 " + res.SHA256 + " " + out}
-	if _, err := s.Append(ctx, record.TypeAudit, ev); err != nil {
-		return err
-	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
 		return err
 	}
 	if g.JSON {
 		return g.emit(res)
 	}
+	out, _ := filepath.Abs(o.Out)
 	g.print("Exported %d item versions (%d files, %s) for case %q to %s\nPackage SHA-256 %s (logged)\nCheck it offline: holdfast verify-export %s --key \"$(holdfast log-key)\"\n",
-		res.Items, res.Files, humanBytes(res.Bytes), h.Case, out, res.SHA256, out)
+		res.Items, res.Files, humanBytes(res.Bytes), res.Case, out, res.SHA256, out)
 	return nil
 }
 

@@ -2,17 +2,11 @@ package main
 
 import (
 	"context"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/hold"
-	"github.com/holdfast/holdfast/index"
-	"github.com/holdfast/holdfast/kql"
-	"github.com/holdfast/holdfast/record"
-	"github.com/holdfast/holdfast/reports"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/app"
 	"github.com/spf13/cobra"
 )
 
@@ -84,113 +78,69 @@ func parseDay(flag, s string, end bool) (*time.Time, error) {
 }
 
 func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) error {
-	const op = "hold create"
-	p := record.HoldPlaced{Case: o.Case, Query: o.Query, Reason: o.Reason, Actor: actor()}
-	for _, c := range o.Custodians {
-		p.Custodians = append(p.Custodians, strings.ToLower(strings.TrimSpace(c)))
-	}
+	ho := app.HoldOptions{Case: o.Case, Custodians: o.Custodians, Query: o.Query, Reason: o.Reason}
 	var err error
-	if p.From, err = parseDay("--from", o.From, false); err != nil {
+	if ho.From, err = parseDay("--from", o.From, false); err != nil {
 		return err
 	}
-	if p.To, err = parseDay("--to", o.To, true); err != nil {
+	if ho.To, err = parseDay("--to", o.To, true); err != nil {
 		return err
 	}
-	if err := hold.Validate(p); err != nil {
-		return queryError(op, o.Query, err)
-	}
-	s, holds, err := openHolds(ctx, g, false)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	if h := holds[strings.ToLower(p.Case)]; h != nil && h.Active() {
-		return holdfast.Errorf(op, holdfast.Exist, "case %q already has an active hold (placed %s by %s)", h.Case, h.Placed.Format(time.RFC3339), h.Actor)
-	}
-	idx, err := s.Append(ctx, record.TypeHoldPlaced, p)
+	tenant, err := g.tenant()
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
-		return err
-	}
-	ix, err := openIndex(ctx, g, s)
+	out, err := a.PlaceHold(ctx, g.actor(), tenant, ho)
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
-	h := &hold.Hold{Case: p.Case, Custodians: p.Custodians, Query: p.Query, From: p.From, To: p.To}
-	n, _ := h.Node()
-	count, err := ix.Count(ctx, n)
-	if err != nil {
-		return err
-	}
-	// A custodian the store has never seen is most often a misspelt
-	// address: the hold stands (it holds what is captured later), but say so.
-	unseen := []string{}
-	for _, c := range p.Custodians {
-		k, err := ix.Count(ctx, &kql.Term{Prop: "custodian", Op: ":", Value: c})
-		if err != nil {
-			return err
-		}
-		if k == 0 {
-			unseen = append(unseen, c)
-		}
-	}
-	out := struct {
-		Case    string   `json:"case"`
-		Record  uint64   `json:"record"`
-		Held    int      `json:"held_versions"`
-		Unknown []string `json:"unknown_custodians"`
-	}{p.Case, idx, count, unseen}
-	for _, c := range unseen {
+	for _, c := range out.Unknown {
 		g.say("warning: nothing has been captured for custodian %s: check the address (the hold still holds whatever is captured for it later)\n", c)
 	}
 	if g.JSON {
 		return g.emit(out)
 	}
-	g.print("Hold placed on case %q (record %d): %d item versions held now; everything captured later for these custodians is held too\n", p.Case, idx, count)
+	g.print("Hold placed on case %q (record %d): %d item versions held now; everything captured later for these custodians is held too\n", out.Case, out.Record, out.Held)
 	return nil
 }
 
 func runHoldRelease(ctx context.Context, g *globalOptions, name, reason string) error {
-	const op = "hold release"
-	if name == "" || strings.TrimSpace(reason) == "" {
-		return holdfast.E(op, holdfast.Invalid, "--case and --reason are required")
-	}
-	s, holds, err := openHolds(ctx, g, false)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	h := holds[strings.ToLower(name)]
-	if h == nil || !h.Active() {
-		return holdfast.Errorf(op, holdfast.NotFound, "no active hold for case %q (holdfast hold list)", name)
-	}
-	if _, err := s.Append(ctx, record.TypeHoldReleased, record.HoldReleased{Case: h.Case, Reason: reason, Actor: actor()}); err != nil {
+	tenant, err := g.tenant()
+	if err != nil {
 		return err
 	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
+	released, err := a.ReleaseHold(ctx, g.actor(), tenant, name, reason)
+	if err != nil {
 		return err
 	}
 	if g.JSON {
-		return g.emit(map[string]string{"case": h.Case, "status": "released"})
+		return g.emit(map[string]string{"case": released, "status": "released"})
 	}
-	g.print("Hold on case %q released\n", h.Case)
+	g.print("Hold on case %q released\n", released)
 	return nil
 }
 
 func runHoldList(ctx context.Context, g *globalOptions) error {
-	s, holds, err := openHolds(ctx, g, true)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	list := []*hold.Hold{}
-	for _, h := range holds {
-		list = append(list, h)
+	tenant, err := g.tenant()
+	if err != nil {
+		return err
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Record < list[j].Record })
+	list, err := a.Holds(ctx, tenant)
+	if err != nil {
+		return err
+	}
 	if g.JSON {
 		return g.emit(map[string]any{"holds": list})
 	}
@@ -205,32 +155,22 @@ func runHoldList(ctx context.Context, g *globalOptions) error {
 }
 
 func runHoldShow(ctx context.Context, g *globalOptions, name string) error {
-	const op = "hold show"
-	s, holds, err := openHolds(ctx, g, false)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	h := holds[strings.ToLower(name)]
-	if h == nil {
-		return holdfast.Errorf(op, holdfast.NotFound, "no hold for case %q (holdfast hold list)", name)
-	}
-	ix, err := openIndex(ctx, g, s)
+	tenant, err := g.tenant()
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
-	out := struct {
-		Hold       *hold.Hold        `json:"hold"`
-		Custodians []reports.HeldRow `json:"custodians"`
-		Total      int               `json:"total"`
-	}{Hold: h}
-	if out.Custodians, out.Total, err = heldRows(ctx, ix, h); err != nil {
+	out, err := a.ShowHold(ctx, tenant, name)
+	if err != nil {
 		return err
 	}
 	if g.JSON {
 		return g.emit(out)
 	}
+	h := out.Hold
 	status := "active"
 	if !h.Active() {
 		status = "released"
@@ -244,46 +184,4 @@ func runHoldShow(ctx context.Context, g *globalOptions, name string) error {
 	}
 	g.print("Held: %d item versions\n", out.Total)
 	return nil
-}
-
-// openHolds opens the tenant's store and loads its holds; the caller
-// closes the store.
-func openHolds(ctx context.Context, g *globalOptions, readOnly bool) (*store.Store, map[string]*hold.Hold, error) {
-	s, err := g.openTenant(ctx, readOnly)
-	if err != nil {
-		return nil, nil, err
-	}
-	holds, err := hold.Load(ctx, s)
-	if err != nil {
-		s.Close(context.WithoutCancel(ctx))
-		return nil, nil, err
-	}
-	return s, holds, nil
-}
-
-// heldRows counts what a hold holds, per custodian and kind of item, and
-// in all.
-func heldRows(ctx context.Context, ix *index.Index, h *hold.Hold) ([]reports.HeldRow, int, error) {
-	base, err := h.Node()
-	if err != nil {
-		return nil, 0, err
-	}
-	rows := []reports.HeldRow{}
-	for _, c := range h.Custodians {
-		r := reports.HeldRow{Custodian: c, Kinds: map[string]int{}}
-		for _, k := range []string{"email", "meetings", "contacts", "docs", "im", "microsoftteams"} {
-			n := &kql.And{Terms: []kql.Node{base, &kql.Term{Prop: "custodian", Op: ":", Value: c, Phrase: true}, &kql.Term{Prop: "kind", Op: ":", Value: k}}}
-			count, err := ix.Count(ctx, n)
-			if err != nil {
-				return nil, 0, err
-			}
-			if count > 0 {
-				r.Kinds[k] = count
-				r.Total += count
-			}
-		}
-		rows = append(rows, r)
-	}
-	total, err := ix.Count(ctx, base)
-	return rows, total, err
 }

@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/policy"
-	"github.com/holdfast/holdfast/record"
-	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
 
@@ -100,54 +98,42 @@ func newPolicySetCommand(g *globalOptions) *cobra.Command {
 }
 
 func runPolicySet(ctx context.Context, g *globalOptions, o policySetOptions, changed func(string) bool) error {
-	s, err := g.openTenant(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer s.Close(context.WithoutCancel(ctx))
-	inv, err := policy.Build(ctx, s, g.Tenant, storeInfo(s), time.Now())
-	if err != nil {
-		return err
-	}
-	st := inv.Settings
+	var ch app.SettingsChange
 	if changed("profile") {
-		st.Profile = o.Profile
+		ch.Profile = &o.Profile
 	}
 	if changed("retention-days") {
-		st.RetentionDays = o.RetentionDays
+		ch.RetentionDays = &o.RetentionDays
 	}
 	if changed("rpo") {
-		st.RPOHours = o.RPO.Hours()
+		h := o.RPO.Hours()
+		ch.RPOHours = &h
 	}
 	if changed("workloads") {
-		ws, err := holdfast.ParseWorkloads(o.Workloads)
-		if err != nil {
-			return holdfast.E("policy set", holdfast.Invalid, err)
-		}
-		st.Workloads = nil
-		for _, w := range ws {
-			st.Workloads = append(st.Workloads, string(w))
-		}
+		ch.Workloads = &o.Workloads
 	}
 	if changed("required-years") {
-		st.RequiredYears = o.RequiredYears
+		ch.RequiredYears = &o.RequiredYears
 	}
 	if changed("require-worm") {
-		st.RequireWORM = o.RequireWORM
+		ch.RequireWORM = &o.RequireWORM
 	}
-	if err := policy.ValidateSettings(st); err != nil {
+	a, err := g.application()
+	if err != nil {
 		return err
 	}
-	if _, err := s.Append(ctx, record.TypePolicySettings, st); err != nil {
+	tenant, err := g.tenant()
+	if err != nil {
 		return err
 	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
+	st, err := a.SetPolicy(ctx, g.actor(), tenant, ch)
+	if err != nil {
 		return err
 	}
 	if g.JSON {
 		return g.emit(st)
 	}
-	g.print("Settings of %s: profile %s, retention %s, RPO %.0fh, workloads %s\n", g.Tenant, st.Profile, retention(st.RetentionDays), st.RPOHours, strings.Join(st.Workloads, ","))
+	g.print("Settings of %s: profile %s, retention %s, RPO %.0fh, workloads %s\n", tenant, st.Profile, retention(st.RetentionDays), st.RPOHours, strings.Join(st.Workloads, ","))
 	return nil
 }
 
@@ -158,33 +144,25 @@ func retention(days int) string {
 	return fmt.Sprintf("%d days", days)
 }
 
-// storeInfo describes the store's backend for the policies.
-func storeInfo(*store.Store) policy.StoreInfo {
-	return policy.StoreInfo{Backend: "local", ObjectLock: "none"}
-}
-
-// inventory builds a tenant's inventory, reading the directory from Graph
-// first unless offline.
-func inventory(ctx context.Context, g *globalOptions, s *store.Store, tenant string, offline bool) (*policy.Inventory, error) {
-	if !offline {
-		client, err := g.graphClient(tenant)
-		if err == nil {
-			_, err = ingest.RefreshDirectory(ctx, client, s, time.Now())
-		}
-		if err != nil {
-			return nil, holdfast.E("policy", err, "read the directory of "+tenant+" from Graph (--offline evaluates what the store knows)")
-		}
+// directory is where policy commands read a tenant's directory: Graph,
+// unless --offline.
+func (g *globalOptions) directory(offline bool) app.DirectoryOf {
+	if offline {
+		return nil
 	}
-	return policy.Build(ctx, s, tenant, storeInfo(s), time.Now())
+	return func(tenant string) (app.Directory, error) { return g.graphClient(tenant) }
 }
 
 func runPolicyInventory(ctx context.Context, g *globalOptions, o policyOptions) error {
-	s, err := g.openTenant(ctx, false)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	inv, err := inventory(ctx, g, s, g.Tenant, o.Offline)
+	tenant, err := g.tenant()
+	if err != nil {
+		return err
+	}
+	inv, err := a.Inventory(ctx, g.actor(), tenant, g.directory(o.Offline))
 	if err != nil {
 		return err
 	}
@@ -192,17 +170,6 @@ func runPolicyInventory(ctx context.Context, g *globalOptions, o policyOptions) 
 	enc.SetIndent("", "  ")
 	g.emitted = true
 	return enc.Encode(inv)
-}
-
-// evaluationRecord is the data of a policy.evaluated record.
-type evaluationRecord struct {
-	Tenant       string         `json:"tenant"`
-	Actor        string         `json:"actor"`
-	PolicyHash   string         `json:"policy_hash"`
-	PolicyFiles  []string       `json:"policy_files"`
-	InputHash    string         `json:"input_hash"`
-	FindingsHash string         `json:"findings_hash"`
-	Findings     map[string]int `json:"findings"` // by severity
 }
 
 func runPolicyEval(ctx context.Context, g *globalOptions, o policyOptions) error {
@@ -238,10 +205,12 @@ func runPolicyEval(ctx context.Context, g *globalOptions, o policyOptions) error
 	if o.All {
 		out.Inputs = map[string]string{}
 	}
+	a, err := g.application()
+	if err != nil {
+		return err
+	}
 	for _, t := range tenants {
-		gt := *g
-		gt.Tenant = t
-		res, err := evalTenant(ctx, &gt, b, t, o.Offline)
+		res, err := a.EvaluatePolicies(ctx, g.actor(), t, b, g.directory(o.Offline))
 		if err != nil {
 			return err
 		}
@@ -278,34 +247,6 @@ func runPolicyEval(ctx context.Context, g *globalOptions, o policyOptions) error
 		return &findingsError{n: worst, failOn: o.FailOn}
 	}
 	return nil
-}
-
-func evalTenant(ctx context.Context, g *globalOptions, b *policy.Bundle, tenant string, offline bool) (*policy.Result, error) {
-	s, err := g.openTenant(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close(context.WithoutCancel(ctx))
-	inv, err := inventory(ctx, g, s, tenant, offline)
-	if err != nil {
-		return nil, err
-	}
-	res, err := b.Eval(ctx, inv)
-	if err != nil {
-		return nil, err
-	}
-	counts := map[string]int{}
-	for _, f := range res.Findings {
-		counts[f.Severity]++
-	}
-	rec := evaluationRecord{Tenant: tenant, Actor: actor(), PolicyHash: res.PolicyHash, PolicyFiles: b.Files, InputHash: res.InputHash, FindingsHash: res.FindingsHash, Findings: counts}
-	if _, err := s.Append(ctx, record.TypePolicyEvaluated, rec); err != nil {
-		return nil, err
-	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 func runPolicyTest(ctx context.Context, g *globalOptions, o policyOptions) error {

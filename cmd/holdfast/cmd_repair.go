@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"strings"
 
-	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest"
-	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
 
@@ -42,57 +40,43 @@ Exit 0: everything recovered; 3: something is lost for good (listed).`,
 }
 
 func runRepair(ctx context.Context, g *globalOptions, opts repairOptions) error {
-	const op = "repair"
-	name, err := g.tenant()
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	s, err := g.open(ctx, store.OpenTenantOptions{Repair: true})
+	tenant, err := g.tenant()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	if len(s.MissingPacks()) == 0 {
-		if d := s.Damaged(); d != "" {
-			return holdfast.Errorf(op, holdfast.Integrity, "the damage is not missing content, which is all repair can mend: %s", d)
-		}
-		if g.JSON {
-			return g.emit(&ingest.RepairResult{DryRun: opts.DryRun, LostPacks: []store.ID{}, Recovered: []store.RepairedVersion{}, Lost: []store.RepairedVersion{}})
-		}
-		g.print("Nothing to repair: every pack the log names is present\n")
-		return nil
-	}
-	client, err := g.graphClient(name)
-	if err != nil {
-		return err
-	}
-	res, err := ingest.Repair(ctx, client, s, ingest.RepairOptions{DryRun: opts.DryRun, Actor: actor()})
-	if err != nil {
+	res, err := a.Repair(ctx, g.actor(), tenant, app.RepairOptions{DryRun: opts.DryRun,
+		From: func(tenant string) (ingest.RepairSource, error) { return g.graphClient(tenant) }})
+	if res == nil {
 		return err
 	}
 	if g.JSON {
-		if err := g.emit(res); err != nil {
-			return err
+		if jerr := g.emit(res); jerr != nil {
+			return jerr
 		}
-	} else {
-		verb := "Recovered"
-		if opts.DryRun {
-			verb = "Would recover"
-		}
-		g.print("%d pack(s) the log names are gone\n", len(res.LostPacks))
-		g.print("%s %d version(s) from the tenant, whole (their hashes match what was captured)\n", verb, len(res.Recovered))
-		for _, l := range res.Lost {
-			g.print("LOST %s %s %s (record %d): %s\n", l.Workload, l.Account, l.Item, l.Record, l.Reason)
-		}
-		switch {
-		case opts.DryRun:
-			g.print("Dry run: nothing was changed; run without --dry-run to repair\n")
-		default:
-			g.print("Logged as record %d; the store takes writes again\n", res.Record)
-		}
+		return err
 	}
-	if len(res.Lost) > 0 {
-		return holdfast.Errorf(op, holdfast.Integrity, "%d version(s) are lost for good: %s", len(res.Lost), strings.TrimSpace(res.Lost[0].Reason))
+	if len(res.LostPacks) == 0 {
+		g.print("Nothing to repair: every pack the log names is present\n")
+		return err
 	}
-	return nil
+	verb := "Recovered"
+	if opts.DryRun {
+		verb = "Would recover"
+	}
+	g.print("%d pack(s) the log names are gone\n", len(res.LostPacks))
+	g.print("%s %d version(s) from the tenant, whole (their hashes match what was captured)\n", verb, len(res.Recovered))
+	for _, l := range res.Lost {
+		g.print("LOST %s %s %s (record %d): %s\n", l.Workload, l.Account, l.Item, l.Record, l.Reason)
+	}
+	switch {
+	case opts.DryRun:
+		g.print("Dry run: nothing was changed; run without --dry-run to repair\n")
+	default:
+		g.print("Logged as record %d; the store takes writes again\n", res.Record)
+	}
+	return err
 }

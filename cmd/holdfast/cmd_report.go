@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/hold"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/policy"
 	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/reports"
@@ -17,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func reportKeys(g *globalOptions) string { return filepath.Join(g.dataDir().Dir, "keys") }
+func reportKeys(g *globalOptions) string { return app.New(g.Data, app.Options{}).SignerDir() }
 
 type reportOptions struct {
 	Kind, From, To, Out, PolicyDir, Case, TSA string
@@ -84,29 +83,12 @@ func parseMoment(flag, s string, def time.Time) (time.Time, error) {
 	return time.Time{}, holdfast.Errorf(flag, holdfast.Invalid, "%q is not a date (YYYY-MM-DD) or an RFC 3339 time", s)
 }
 
-// reportIssued is the data of a report.issued record.
-type reportIssued struct {
-	Kind        string    `json:"kind"`
-	Tenant      string    `json:"tenant"`
-	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Checkpoint  uint64    `json:"checkpoint_size"`
-	Root        string    `json:"checkpoint_root"`
-	Signer      string    `json:"signer"`
-	Fingerprint string    `json:"signer_certificate_sha256"`
-	SHA256      string    `json:"sha256"`
-	Bytes       int       `json:"bytes"`
-	Actor       string    `json:"actor"`
-	File        string    `json:"file"`
-	Case        string    `json:"case,omitempty"`
-}
-
 func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	const op = "report"
 	if o.Out == "" {
 		return holdfast.E(op, holdfast.Invalid, "--out is required")
 	}
-	to, err := parseMoment("--to", o.To, time.Now().UTC().Truncate(time.Second))
+	to, err := parseMoment("--to", o.To, g.now().UTC().Truncate(time.Second))
 	if err != nil {
 		return err
 	}
@@ -117,7 +99,11 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	if from.After(to) {
 		return holdfast.E(op, holdfast.Invalid, "--from is after --to")
 	}
-	signer, err := reports.LoadSigner(reportKeys(g))
+	a, err := g.application()
+	if err != nil {
+		return err
+	}
+	signer, err := reports.LoadSigner(a.SignerDir())
 	if err != nil {
 		return err
 	}
@@ -126,12 +112,14 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	if err != nil {
 		return err
 	}
+	ro := app.ReportOptions{Kind: o.Kind, Case: o.Case, Out: o.Out, From: from, To: to, Policies: bundle, Signer: signer}
 	if !o.All {
 		name, err := g.tenant()
 		if err != nil {
 			return err
 		}
-		rec, err := writeReport(ctx, g, name, o, o.Out, bundle, signer, from, to)
+		rec, err := a.IssueReport(ctx, g.actor(), name, ro)
+		g.endProgress()
 		if err != nil {
 			return err
 		}
@@ -152,11 +140,11 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return holdfast.E(op, holdfast.IO, err)
 	}
-	var recs []reportIssued
+	var recs []record.ReportIssued
 	for _, t := range tenants {
-		gt := *g
-		gt.Tenant = t
-		rec, err := writeReport(ctx, &gt, t, o, filepath.Join(o.Out, t+"-"+o.Kind+".pdf"), bundle, signer, from, to)
+		ro.Out = filepath.Join(o.Out, t+"-"+o.Kind+".pdf")
+		rec, err := a.IssueReport(ctx, g.actor(), t, ro)
+		g.endProgress()
 		if err != nil {
 			return holdfast.E(op, err, "tenant "+t)
 		}
@@ -167,56 +155,6 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 		return g.emit(map[string]any{"reports": recs})
 	}
 	return nil
-}
-
-// writeReport builds, renders, signs, writes and logs one tenant's report.
-func writeReport(ctx context.Context, g *globalOptions, tenant string, o reportOptions, path string, bundle *policy.Bundle, signer *reports.Signer, from, to time.Time) (*reportIssued, error) {
-	const op = "report"
-	if _, err := os.Lstat(path); err == nil {
-		return nil, holdfast.Errorf(op, holdfast.Exist, "%s exists; a report never overwrites", path)
-	}
-	s, err := g.openShared(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close(context.WithoutCancel(ctx))
-	if o.Kind != "hold" {
-		o.Case = ""
-	}
-	opts := reports.Options{Kind: o.Kind, Tenant: tenant, Store: storeInfo(s), From: from, To: to, Case: o.Case}
-	if o.Kind == "hold" {
-		ix, err := openIndex(ctx, g, s)
-		if err != nil {
-			return nil, err
-		}
-		defer ix.Close()
-		opts.Held = func(ctx context.Context, custodians []string, query string, from, to *time.Time) ([]reports.HeldRow, int, error) {
-			return heldRows(ctx, ix, &hold.Hold{Case: o.Case, Custodians: custodians, Query: query, From: from, To: to})
-		}
-	}
-	m, err := reports.Build(ctx, s, bundle, opts)
-	if err != nil {
-		return nil, err
-	}
-	pdf, err := reports.Render(m)
-	if err != nil {
-		return nil, err
-	}
-	signed, err := reports.Sign(ctx, pdf, *signer, time.Now(), "Holdfast "+o.Kind+" report of "+tenant)
-	if err != nil {
-		return nil, err
-	}
-	out, _ := filepath.Abs(path)
-	if err := writeNew(out, signed); err != nil {
-		return nil, holdfast.E(op, err)
-	}
-	sum := sha256.Sum256(signed)
-	rec := reportIssued{Kind: o.Kind, Tenant: tenant, From: m.From, To: m.To, Checkpoint: m.Checkpoint.Size, Root: m.Checkpoint.Root,
-		Signer: signer.Name, Fingerprint: signer.Fingerprint(), SHA256: hex.EncodeToString(sum[:]), Bytes: len(signed), Actor: actor(), File: out, Case: o.Case}
-	if _, err := logRead(ctx, s, record.TypeReportIssued, rec); err != nil {
-		return nil, err
-	}
-	return &rec, nil
 }
 
 func runReportVerify(ctx context.Context, g *globalOptions, file, key string) error {

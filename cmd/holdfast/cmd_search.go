@@ -2,16 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"path/filepath"
-	"time"
 
-	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/index"
-	"github.com/holdfast/holdfast/kql"
-	"github.com/holdfast/holdfast/record"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/app"
 	"github.com/spf13/cobra"
 )
 
@@ -53,85 +45,18 @@ an audit record (actor, query, hit count).`,
 	return cmd
 }
 
-// auditEvent is the data of an audit.event record.
-type auditEvent struct {
-	Action string    `json:"action"`
-	Actor  string    `json:"actor"`
-	Time   time.Time `json:"time"`
-	Tenant string    `json:"tenant"`
-	Query  string    `json:"query,omitempty"`
-	Case   string    `json:"case,omitempty"`
-	Hits   int       `json:"hits"`
-	Detail string    `json:"detail,omitempty"`
-}
-
-func indexDir(s *store.Store) string { return filepath.Join(s.StateDir(), "index") }
-
-// openIndex opens the tenant's index and catches it up from the store.
-func openIndex(ctx context.Context, g *globalOptions, s *store.Store) (*index.Index, error) {
-	ix, err := index.Open(indexDir(s))
+func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string) error {
+	a, err := g.application()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var progress func(uint64)
-	if g.stderrTTY && s.Size()-ix.Next() > 5000 {
-		total := s.Size()
-		progress = func(n uint64) { fmt.Fprintf(g.stderr, "\rindexing: record %d of %d", n, total) }
+	tenant, err := g.tenant()
+	if err != nil {
+		return err
 	}
-	_, err = ix.Update(ctx, s, progress)
+	res, err := a.Search(ctx, g.actor(), tenant, app.SearchOptions{Query: q, Limit: o.Limit, AllVersions: o.AllVersions})
 	g.endProgress()
 	if err != nil {
-		ix.Close()
-		return nil, err
-	}
-	return ix, nil
-}
-
-// openSearchIndex is openIndex for a search. Beside a running backup it
-// searches what is indexed and says what is not yet: the backup brings the
-// index up to date when it ends, and indexing its records now would make a
-// legal team's search wait for minutes.
-func openSearchIndex(ctx context.Context, g *globalOptions, s *store.Store) (*index.Index, error) {
-	if !s.Spooled() {
-		return openIndex(ctx, g, s)
-	}
-	ix, err := index.Open(indexDir(s))
-	if err != nil {
-		return nil, err
-	}
-	if behind := s.Size() - min(ix.Next(), s.Size()); behind > 0 {
-		g.say("note: a backup is running; the %d record(s) logged since the index was last brought up to date are searched once it ends\n", behind)
-	}
-	return ix, nil
-}
-
-func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string) error {
-	const op = "search"
-	if o.Limit < 1 {
-		return holdfast.Errorf(op, holdfast.Invalid, "--limit %d: give a number of hits of at least 1", o.Limit)
-	}
-	if _, err := kql.Parse(q); err != nil {
-		return queryError(op, q, err)
-	}
-	s, err := g.openShared(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close(context.WithoutCancel(ctx))
-	ix, err := openSearchIndex(ctx, g, s)
-	if err != nil {
-		return err
-	}
-	defer ix.Close()
-	res, err := ix.Search(ctx, s, q, index.Options{Limit: o.Limit, AllVersions: o.AllVersions})
-	if err != nil {
-		return queryError(op, q, err)
-	}
-	ev := auditEvent{Action: "search", Actor: actor(), Time: time.Now().UTC(), Tenant: g.Tenant, Query: q, Hits: res.Total}
-	if err := s.Deposit(ctx, record.TypeAudit, ev); err != nil {
-		return err
-	}
-	if err := s.Flush(ctx); err != nil {
 		return err
 	}
 	if g.JSON {
@@ -155,16 +80,6 @@ func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string)
 	return nil
 }
 
-// queryError turns a KQL syntax error into a usage error that shows where.
-func queryError(op, q string, err error) error {
-	var se *kql.SyntaxError
-	if errors.As(err, &se) {
-		pos := min(se.Pos, len(q))
-		return holdfast.Errorf(op, holdfast.Invalid, "malformed query at position %d: expected %s\n  %s\n  %*s", se.Pos+1, se.Msg, q, pos+1, "^")
-	}
-	return err
-}
-
 func newIndexCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "index", Short: "The search index (derived from the store)"}
 	cmd.AddCommand(&cobra.Command{
@@ -179,29 +94,19 @@ func newIndexCommand(g *globalOptions) *cobra.Command {
 }
 
 func runIndexRebuild(ctx context.Context, g *globalOptions) error {
-	s, err := g.openTenant(ctx, false)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	start := time.Now()
-	var progress func(uint64)
-	if g.stderrTTY {
-		total := s.Size()
-		progress = func(n uint64) { fmt.Fprintf(g.stderr, "\rindexing: record %d of %d", n, total) }
+	tenant, err := g.tenant()
+	if err != nil {
+		return err
 	}
-	ix, err := index.Rebuild(ctx, indexDir(s), s, progress)
+	out, err := a.RebuildIndex(ctx, g.actor(), tenant)
 	g.endProgress()
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
-	docs, _ := ix.DocCount()
-	out := struct {
-		Documents uint64  `json:"documents"`
-		Records   uint64  `json:"records"`
-		DurationS float64 `json:"duration_s"`
-	}{docs, ix.Next(), time.Since(start).Seconds()}
 	if g.JSON {
 		return g.emit(out)
 	}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/record"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/app"
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 )
 
 type verifyOptions struct {
@@ -53,67 +50,32 @@ func parsePercent(s string) (float64, error) {
 	return v, nil
 }
 
-// verifyRunRecord is the data of a verify.run record.
-type verifyRunRecord struct {
-	OK              bool            `json:"ok"`
-	Records         uint64          `json:"records"`
-	Blobs           int             `json:"blobs"`
-	Bytes           int64           `json:"bytes"`
-	Checkpoints     int             `json:"checkpoints"`
-	ReadDataPercent float64         `json:"read_data_percent"`
-	PacksRead       int             `json:"packs_read"`
-	HeldCheckpoints int             `json:"held_checkpoints,omitempty"`
-	Failures        int             `json:"failures"`
-	FirstFailures   []store.Failure `json:"first_failures,omitempty"`
-	DurationSeconds float64         `json:"duration_s"`
-}
-
 func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error {
 	pct, err := parsePercent(opts.ReadDataSubset)
 	if err != nil {
 		return err
 	}
-	vkey, err := g.dataDir().LogKey()
-	if err != nil {
-		return err
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return holdfast.E("verify", holdfast.Integrity, err, "log key")
-	}
-	var held []store.Expectation
+	vo := app.VerifyOptions{ReadDataPercent: pct}
 	for _, f := range opts.Checkpoints {
 		b, err := readInput(f, 1<<20)
 		if err != nil {
 			return holdfast.E("verify --checkpoint", holdfast.Invalid, err)
 		}
-		exps, _, err := store.ParseHeldCheckpoints(b, v, f)
-		if err != nil {
-			return err
-		}
-		held = append(held, exps...)
+		vo.HeldCheckpoints = append(vo.HeldCheckpoints, b)
+		vo.HeldNames = append(vo.HeldNames, f)
 	}
-	s, err := g.openShared(ctx)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	defer s.Close(ctx)
-	start := time.Now()
-	rep, err := s.Verify(ctx, store.VerifyOptions{ReadDataPercent: pct, ExpectedKey: vkey, Held: held, Progress: g.progress("verify")})
-	g.endProgress()
+	tenant, err := g.tenant()
 	if err != nil {
-		return holdfast.E("verify", err)
+		return err
 	}
-	rec := verifyRunRecord{OK: rep.OK, Records: rep.Records, Blobs: rep.Blobs, Bytes: rep.Bytes, Checkpoints: rep.Checkpoints,
-		ReadDataPercent: pct, PacksRead: rep.PacksRead, HeldCheckpoints: rep.Held, Failures: len(rep.Failures), DurationSeconds: time.Since(start).Seconds()}
-	rec.FirstFailures = rep.Failures[:min(len(rep.Failures), 20)]
-	logged := ""
-	if c, err := logRead(ctx, s, record.TypeVerifyRun, rec); err != nil {
-		rep.Notes = append(rep.Notes, "this verify run could not be logged: "+err.Error())
-	} else if s.Spooled() {
-		logged = "spooled"
-	} else {
-		logged = strconv.FormatUint(c.Size, 10)
+	rep, err := a.Verify(ctx, g.actor(), tenant, vo)
+	g.endProgress()
+	if rep == nil {
+		return err
 	}
 	if g.JSON {
 		if err := g.emit(rep); err != nil {
@@ -121,7 +83,7 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		}
 	} else {
 		g.print("Checked %d records, %d packs (%d read in full), %d blobs (%s of content re-hashed), %d checkpoints in %.1fs\n",
-			rep.Records, rep.Packs, rep.PacksRead, rep.Blobs, humanBytes(rep.Bytes), rep.Checkpoints, rec.DurationSeconds)
+			rep.Records, rep.Packs, rep.PacksRead, rep.Blobs, humanBytes(rep.Bytes), rep.Checkpoints, rep.DurationS)
 		if rep.Held > 0 {
 			g.print("Checked the log against %d checkpoint(s) held elsewhere\n", rep.Held)
 		}
@@ -134,16 +96,12 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		if rep.OK {
 			g.print("OK: nothing stored was altered or removed\n")
 		}
-		switch logged {
-		case "":
-		case "spooled":
+		switch {
+		case rep.Spooled:
 			g.print("Left this verify run's record for the running backup to append to the log\n")
-		default:
-			g.print("Logged this verify run; new checkpoint at size %s\n", logged)
+		case rep.Logged > 0:
+			g.print("Logged this verify run; new checkpoint at size %d\n", rep.Logged)
 		}
 	}
-	if !rep.OK {
-		return holdfast.Errorf("verify", holdfast.Integrity, "%d failure(s) in tenant %s", len(rep.Failures), g.Tenant)
-	}
-	return nil
+	return err
 }

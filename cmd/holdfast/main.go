@@ -11,10 +11,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -62,7 +65,8 @@ type globalOptions struct {
 
 	stdout, stderr io.Writer
 	stderrTTY      bool
-	emitted        bool // a JSON document was written
+	now            func() time.Time // the clock; time.Now unless a test sets one
+	emitted        bool             // a JSON document was written
 }
 
 func defaultDataDir() string {
@@ -106,19 +110,41 @@ func (g *globalOptions) openShared(ctx context.Context) (*store.Store, error) {
 	return g.open(ctx, store.OpenTenantOptions{Shared: true})
 }
 
-// logRead records what a read did and, when this process holds the writer
-// lock, issues a checkpoint over it and returns it. Beside a running backup
-// the record is spooled durably, that backup appends it, and the checkpoint
-// returned is the zero one.
-func logRead(ctx context.Context, s *store.Store, typ string, data any) (store.Checkpoint, error) {
-	if err := s.Deposit(ctx, typ, data); err != nil {
-		return store.Checkpoint{}, err
+// application returns the application layer over --data: this process's
+// clock, the master key named by HOLDFAST_MASTER_KEY_FILE, notes said and
+// progress drawn here.
+func (g *globalOptions) application() (*app.App, error) {
+	mk, err := masterKey()
+	if err != nil {
+		return nil, err
 	}
-	if s.Spooled() {
-		return store.Checkpoint{}, nil
+	return app.New(g.Data, app.Options{MasterKey: mk, Now: g.now, Note: func(n string) { g.say("note: %s\n", n) }, Progress: g.drawProgress}), nil
+}
+
+// drawProgress draws an operation's progress on a terminal.
+func (g *globalOptions) drawProgress(what string, done, total int64) {
+	if !g.stderrTTY || total <= 0 {
+		return
 	}
-	c, _, err := s.Checkpoint(ctx)
-	return c, err
+	switch what {
+	case "indexing":
+		fmt.Fprintf(g.stderr, "\rindexing: record %d of %d", done, total)
+		return
+	case "restore":
+		fmt.Fprintf(g.stderr, "\rrestore: %d of %d items", done, total)
+		return
+	}
+	fmt.Fprintf(g.stderr, "\r%s: %3.0f%% (%s of %s)", what, 100*float64(done)/float64(total), humanBytes(done), humanBytes(total))
+}
+
+// actor is who runs this command: the user at this host.
+func (g *globalOptions) actor() app.Actor {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return app.Actor{Name: name, From: host}
 }
 
 func (g *globalOptions) open(ctx context.Context, opts store.OpenTenantOptions) (*store.Store, error) {
@@ -239,7 +265,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdout: stdout, stderr: stderr}
+	g := &globalOptions{stdout: stdout, stderr: stderr, now: time.Now}
 	if f, ok := stderr.(*os.File); ok {
 		g.stderrTTY = term.IsTerminal(int(f.Fd()))
 	}

@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/store"
+)
+
+var fixed = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+
+// newApp returns an App on a fresh data directory with tenant "contoso",
+// on a clock that stands still at fixed.
+func newApp(t *testing.T) *App {
+	t.Helper()
+	dir := t.TempDir()
+	d := store.DataDir{Dir: dir}
+	if _, err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddTenant(context.Background(), "contoso", store.AddTenantOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return New(dir, Options{Now: func() time.Time { return fixed }})
+}
+
+// records returns the tenant's records of type typ.
+func records(t *testing.T, a *App, typ string) []record.Record {
+	t.Helper()
+	s, err := a.Open(context.Background(), "contoso", ReadOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	var out []record.Record
+	err = s.Records(context.Background(), 0, func(_ []byte, r store.Record) error {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestHoldIsRecordedWithActorAndClock(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	who := Actor{Name: "alice@contoso.example", From: "10.0.0.5"}
+	res, err := a.PlaceHold(ctx, who, "contoso", HoldOptions{Case: "Smith", Custodians: []string{" Ann@Contoso.example "}, Reason: "litigation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Unknown, []string{"ann@contoso.example"}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("unknown custodians: got %v, want %v", got, want)
+	}
+	recs := records(t, a, record.TypeHoldPlaced)
+	if len(recs) != 1 {
+		t.Fatalf("got %d hold.placed records, want 1", len(recs))
+	}
+	var p record.HoldPlaced
+	if err := json.Unmarshal(recs[0].Data, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Actor != "alice@contoso.example (10.0.0.5)" || !recs[0].Time.Equal(fixed) || p.Custodians[0] != "ann@contoso.example" {
+		t.Errorf("hold.placed: got actor %q at %v, custodians %v; want the console user from her address, at %v", p.Actor, recs[0].Time, p.Custodians, fixed)
+	}
+	if _, err := a.PlaceHold(ctx, who, "contoso", HoldOptions{Case: "smith", Custodians: []string{"x@y"}, Reason: "again"}); !holdfast.Is(holdfast.Exist, err) {
+		t.Errorf("second active hold on the case: got %v, want an Exist error", err)
+	}
+	if _, err := a.ReleaseHold(ctx, Actor{Name: "scheduler"}, "contoso", "SMITH", "settled"); err != nil {
+		t.Fatal(err)
+	}
+	rel := records(t, a, record.TypeHoldReleased)
+	if len(rel) != 1 || !strings.Contains(string(rel[0].Data), `"actor":"scheduler"`) {
+		t.Errorf("hold.released: got %v", rel)
+	}
+}
+
+func TestActorIsRequiredAndVisible(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	for _, who := range []Actor{{}, {Name: "  "}, {Name: "eve\x1b[2J", From: "h"}, {Name: "bob", From: "h\u202e"}} {
+		_, err := a.PlaceHold(ctx, who, "contoso", HoldOptions{Case: "C", Custodians: []string{"a@b"}, Reason: "r"})
+		if !holdfast.Is(holdfast.Invalid, err) {
+			t.Errorf("actor %q: got %v, want an Invalid error", who.String(), err)
+		}
+	}
+	if n := len(records(t, a, record.TypeHoldPlaced)); n != 0 {
+		t.Errorf("%d holds placed by refused actors", n)
+	}
+}
+
+func TestActorString(t *testing.T) {
+	tests := []struct {
+		who  Actor
+		want string
+	}{
+		{Actor{Name: "alice", From: "ws12"}, "alice@ws12"},
+		{Actor{Name: "alice@contoso.example", From: "10.0.0.5"}, "alice@contoso.example (10.0.0.5)"},
+		{Actor{Name: "scheduler"}, "scheduler"},
+	}
+	for _, tt := range tests {
+		if got := tt.who.String(); got != tt.want {
+			t.Errorf("%+v: got %q, want %q", tt.who, got, tt.want)
+		}
+	}
+}
+
+func TestSearchIsAuditedOnTheAppsClock(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	if _, err := a.Search(ctx, Actor{Name: "legal@contoso.example", From: "10.0.0.9"}, "contoso", SearchOptions{Query: "budget", Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, a, record.TypeAudit)
+	if len(recs) != 1 {
+		t.Fatalf("got %d audit records, want 1", len(recs))
+	}
+	var ev record.Audit
+	if err := json.Unmarshal(recs[0].Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	want := record.Audit{Action: "search", Actor: "legal@contoso.example (10.0.0.9)", Time: fixed, Tenant: "contoso", Query: "budget"}
+	if ev != want {
+		t.Errorf("audit: got %+v, want %+v", ev, want)
+	}
+	if _, err := a.Search(ctx, Actor{Name: "x"}, "contoso", SearchOptions{Query: "subject:(", Limit: 1}); !holdfast.Is(holdfast.Invalid, err) || !strings.Contains(err.Error(), "position") {
+		t.Errorf("malformed query: got %v, want an Invalid error naming the position", err)
+	}
+}
+
+func TestSetPolicyLogsTheSettings(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	days, ws := 2555, "mail,onedrive"
+	st, err := a.SetPolicy(ctx, Actor{Name: "tech", From: "h"}, "contoso", SettingsChange{RetentionDays: &days, Workloads: &ws})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RetentionDays != days || strings.Join(st.Workloads, ",") != ws || st.Profile != "none" {
+		t.Errorf("settings: got %+v", st)
+	}
+	recs := records(t, a, record.TypePolicySettings)
+	if len(recs) != 1 || !recs[0].Time.Equal(fixed) {
+		t.Fatalf("policy.settings records: %v", recs)
+	}
+	bad := "mail,fax"
+	if _, err := a.SetPolicy(ctx, Actor{Name: "tech"}, "contoso", SettingsChange{Workloads: &bad}); !holdfast.Is(holdfast.Invalid, err) {
+		t.Errorf("unknown workload: got %v, want Invalid", err)
+	}
+}
