@@ -98,7 +98,7 @@ func loadState(ctx context.Context, st Store) (*state, error) {
 	// Decode only the fields needed, from only the record types needed:
 	// this runs at the start of every backup over the whole log.
 	var rec struct {
-		Type string `json:"type"`
+		Type string      `json:"type"`
 		Data stateFields `json:"data"`
 	}
 	err := st.Scan(ctx, 0, stateTypes, func(raw []byte) error {

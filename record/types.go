@@ -419,7 +419,7 @@ type RestoreScope struct {
 	Workload       holdfast.Workload `json:"workload,omitempty"`
 	Path           string            `json:"path,omitempty"` // folder path prefix
 	Item           string            `json:"item,omitempty"`
-	At             time.Time         `json:"at,omitzero"`  // the point in time; zero: the latest
+	At             time.Time         `json:"at,omitzero"`   // the point in time; zero: the latest
 	Run            string            `json:"run,omitempty"` // the end of this run, instead of At
 	IncludeDeleted bool              `json:"include_deleted,omitempty"`
 }

@@ -26,7 +26,6 @@ type Checkpoint struct {
 	Note   []byte `json:"-"` // the signed note as stored
 }
 
-
 func checkpointBody(origin string, size uint64, root []byte) []byte {
 	return []byte(fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root)))
 }

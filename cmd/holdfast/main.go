@@ -265,7 +265,12 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globalOptions{stdout: stdout, stderr: stderr, now: time.Now}
+	return runAt(ctx, args, stdout, stderr, time.Now)
+}
+
+// runAt is run on the clock now: tests pass one they control.
+func runAt(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) int {
+	g := &globalOptions{stdout: stdout, stderr: stderr, now: now}
 	if f, ok := stderr.(*os.File); ok {
 		g.stderrTTY = term.IsTerminal(int(f.Fd()))
 	}

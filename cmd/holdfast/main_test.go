@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cli runs holdfast in-process with a data directory and returns the exit
@@ -15,6 +16,9 @@ import (
 type cli struct {
 	t    *testing.T
 	data string
+	// skew moves the commands' clock ahead of the real one: a test that
+	// needs "a later second" advances it instead of sleeping.
+	skew time.Duration
 }
 
 func newCLI(t *testing.T) *cli {
@@ -24,7 +28,8 @@ func newCLI(t *testing.T) *cli {
 func (c *cli) run(args ...string) (int, string, string) {
 	c.t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"--data", c.data}, args...), &out, &errb)
+	now := func() time.Time { return time.Now().Add(c.skew) }
+	code := runAt(context.Background(), append([]string{"--data", c.data}, args...), &out, &errb, now)
 	return code, out.String(), errb.String()
 }
 
