@@ -103,13 +103,6 @@ func (g *globalOptions) openTenant(ctx context.Context, readOnly bool) (*store.S
 	return g.open(ctx, store.OpenTenantOptions{ReadOnly: readOnly})
 }
 
-// openShared opens the --tenant repository for a command that reads and
-// logs that it did (search, verify, report, restore): it never waits for a
-// running backup; its records go through logRead.
-func (g *globalOptions) openShared(ctx context.Context) (*store.Store, error) {
-	return g.open(ctx, store.OpenTenantOptions{Shared: true})
-}
-
 // application returns the application layer over --data: this process's
 // clock, the master key named by HOLDFAST_MASTER_KEY_FILE, notes said and
 // progress drawn here.
@@ -194,18 +187,6 @@ func (g *globalOptions) emit(v any) error {
 		return holdfast.E("write output", holdfast.IO, err)
 	}
 	return nil
-}
-
-// progress returns a progress callback that draws on a terminal, or nil.
-func (g *globalOptions) progress(what string) func(done, total int64) {
-	if !g.stderrTTY {
-		return nil
-	}
-	return func(done, total int64) {
-		if total > 0 {
-			fmt.Fprintf(g.stderr, "\r%s: %3.0f%% (%s of %s)", what, 100*float64(done)/float64(total), humanBytes(done), humanBytes(total))
-		}
-	}
 }
 
 func (g *globalOptions) endProgress() {
