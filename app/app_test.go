@@ -157,3 +157,82 @@ func TestSetPolicyLogsTheSettings(t *testing.T) {
 		t.Errorf("unknown workload: got %v, want Invalid", err)
 	}
 }
+
+// fakeProbe is a tenant as a connection test sees it.
+type fakeProbe struct {
+	roles    []string
+	accounts []holdfast.Account
+}
+
+func (p fakeProbe) Roles(context.Context) ([]string, error) { return p.roles, nil }
+func (p fakeProbe) Accounts(context.Context) ([]holdfast.Account, error) {
+	return p.accounts, nil
+}
+
+func TestTestTenantNamesMissingPermissions(t *testing.T) {
+	required := map[string][][]string{
+		"directory": {{"User.Read.All", "Directory.Read.All"}},
+		"mail":      {{"Mail.Read", "Mail.ReadWrite"}},
+		"teams":     {{"ChannelMessage.Read.All"}, {"Chat.Read.All", "Chat.ReadWrite.All"}},
+	}
+	a := newApp(t)
+	probe := fakeProbe{roles: []string{"Mail.ReadWrite", "Directory.Read.All", "Chat.Read.All"},
+		accounts: []holdfast.Account{{UPN: "a@x", Enabled: true, Licensed: true}, {UPN: "b@x", Enabled: false, Licensed: true}}}
+	res, err := a.TestTenant(context.Background(), "contoso", probe, required)
+	if !holdfast.Is(holdfast.Permission, err) || !strings.Contains(err.Error(), "teams") {
+		t.Fatalf("got %v, want a Permission error naming teams", err)
+	}
+	if got := res.Missing["teams"]; len(got) != 1 || got[0] != "ChannelMessage.Read.All" {
+		t.Errorf("missing for teams: got %v", got)
+	}
+	if !res.Workloads["mail"] || res.Workloads["teams"] || res.Accounts != 2 || res.Departed != 1 || res.OK {
+		t.Errorf("result: got %+v", res)
+	}
+	probe.roles = append(probe.roles, "ChannelMessage.Read.All")
+	if res, err := a.TestTenant(context.Background(), "contoso", probe, required); err != nil || !res.OK {
+		t.Errorf("every permission granted: got %+v, %v", res, err)
+	}
+}
+
+func TestItemHistoryIsAudited(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	s, err := a.Open(ctx, "contoso", Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.PutBytes(ctx, []byte("Subject: hi\r\n\r\nbody"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := record.ItemVersion{Account: "ann@x", AccountID: "u1", Workload: holdfast.Mail, Item: "AAMk\"1", Path: "Inbox", Stream: "s", Run: "r", Change: "c1",
+		Mail: &record.MessageMeta{Subject: "hi"}}
+	if _, err := s.Append(ctx, record.TypeItemVersion, v, ref); err != nil {
+		t.Fatal(err)
+	}
+	other := v
+	other.Item = "AAMk2"
+	if _, err := s.Append(ctx, record.TypeItemVersion, other, ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, record.TypeTombstone, record.Tombstone{Account: "ann@x", AccountID: "u1", Workload: holdfast.Mail, Item: "AAMk\"1", Reason: "deleted"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := a.Item(ctx, Actor{Name: "legal@x", From: "10.0.0.9"}, "contoso", "AAMk\"1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Versions) != 2 || h.Versions[0].Version == nil || h.Versions[0].Version.Mail.Subject != "hi" || h.Versions[1].Type != record.TypeTombstone {
+		t.Errorf("history: got %+v", h.Versions)
+	}
+	audits := records(t, a, record.TypeAudit)
+	if len(audits) != 1 || !strings.Contains(string(audits[0].Data), `"action":"read"`) {
+		t.Errorf("audit of the read: got %v", audits)
+	}
+	if _, err := a.Item(ctx, Actor{Name: "legal@x"}, "contoso", "never"); !holdfast.Is(holdfast.NotFound, err) {
+		t.Errorf("unknown item: got %v, want NotFound", err)
+	}
+}

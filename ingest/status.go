@@ -31,12 +31,12 @@ type AccountStatus struct {
 type Status struct {
 	Workloads map[holdfast.Workload]*WorkloadStatus `json:"workloads"`
 	Accounts  []AccountStatus                       `json:"accounts"`
-	LastRun   json.RawMessage                       `json:"last_run"`
+	LastRun   *record.RunFinished                   `json:"last_run"` // nil before the first run
 }
 
 // ReadStatus summarises the store's log.
 func ReadStatus(ctx context.Context, st Store) (*Status, error) {
-	s := &Status{Workloads: map[holdfast.Workload]*WorkloadStatus{}, LastRun: json.RawMessage("null")}
+	s := &Status{Workloads: map[holdfast.Workload]*WorkloadStatus{}}
 	type latest struct {
 		w       holdfast.Workload
 		size    int64
@@ -102,7 +102,11 @@ func ReadStatus(ctx context.Context, st Store) (*Status, error) {
 				st.Kind = holdfast.KindUser
 			}
 		case record.TypeRunFinished:
-			s.LastRun = append(json.RawMessage(nil), r.Data...)
+			var d record.RunFinished
+			if json.Unmarshal(r.Data, &d) != nil {
+				return nil
+			}
+			s.LastRun = &d
 		}
 		return nil
 	})

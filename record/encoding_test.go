@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +158,32 @@ func TestDecodeAcceptsOneFormPerVersion(t *testing.T) {
 			t.Errorf("%s: %s decoded; want an error", name, b)
 		}
 	}
+}
+
+// FuzzCanonical: whatever Canonical accepts, it writes as a fixed point
+// (canonicalising the output changes nothing) that means the same JSON.
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{`{"b":[1.50,true],"a":"€"}`, `{"\ud83d\ude02":1,"\ufb33":2}`, `[1e400]`, `"a\u2028"`, `{"a":{"a":{}}}`, `-0.0`, `9007199254740993`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := Canonical(b)
+		if err != nil {
+			return
+		}
+		again, err := Canonical(out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("not a fixed point: %q → %q → %q, %v", b, out, again, err)
+		}
+		var x, y any
+		if err := json.Unmarshal(b, &x); err != nil {
+			t.Fatalf("Canonical accepted invalid JSON %q", b)
+		}
+		if err := json.Unmarshal(out, &y); err != nil {
+			t.Fatalf("Canonical wrote invalid JSON %q", out)
+		}
+		if !reflect.DeepEqual(x, y) {
+			t.Fatalf("meaning changed: %q → %q", b, out)
+		}
+	})
 }

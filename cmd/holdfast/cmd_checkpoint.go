@@ -35,13 +35,17 @@ still reaches that size with that root.`,
 
 func runCheckpoint(ctx context.Context, g *globalOptions, opts checkpointOptions) error {
 	const op = "checkpoint"
-	s, err := g.openTenant(ctx, true)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	c, err := s.LatestCheckpoint(ctx)
+	tenant, err := g.tenant()
 	if err != nil {
-		return holdfast.E(op, err)
+		return err
+	}
+	c, err := a.LatestCheckpoint(ctx, tenant)
+	if err != nil {
+		return err
 	}
 	if opts.Out == "" || opts.Out == "-" {
 		if g.JSON {

@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/holdfast/holdfast/reports"
+	"github.com/holdfast/holdfast/app"
 	"github.com/spf13/cobra"
 )
 
@@ -23,14 +23,11 @@ proofs and checkpoints with it. Running init again changes nothing.`,
 }
 
 func runInit(g *globalOptions) error {
-	res, err := g.dataDir().Init()
-	if err != nil {
-		return err
-	}
-	// The report-signing key and its self-signed certificate (holdfast
-	// signer import replaces them with a CA-issued pair).
+	// The report-signing key gets a self-signed certificate (holdfast
+	// signer import replaces it with a CA-issued pair).
 	host, _ := os.Hostname()
-	if err := reports.CreateSigner(reportKeys(g), "Holdfast report signer ("+host+")"); err != nil {
+	res, err := app.New(g.Data, app.Options{}).Init("Holdfast report signer (" + host + ")")
+	if err != nil {
 		return err
 	}
 	if g.JSON {

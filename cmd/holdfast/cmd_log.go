@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"unicode/utf8"
 
-	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
@@ -40,39 +38,22 @@ each record appears exactly as logged (its canonical JSON).`,
 	return cmd
 }
 
-var errEnough = errors.New("enough")
-
 func runLog(ctx context.Context, g *globalOptions, opts logOptions) error {
-	if opts.Type != "" && !record.ValidType(opts.Type) {
-		return holdfast.Errorf("log", holdfast.Invalid, "%q is not a record type (e.g. item.version, verify.run)", opts.Type)
-	}
-	s, err := g.openTenant(ctx, true)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	if opts.Last > 0 {
-		if size := s.Size(); size > opts.Last {
-			opts.From = max(opts.From, size-opts.Last)
-		}
-	}
-	if g.JSON {
-		g.emitted = true
-		if _, err := g.stdout.Write([]byte(`{"records":[`)); err != nil {
-			return holdfast.E("log", holdfast.IO, err)
-		}
+	tenant, err := g.tenant()
+	if err != nil {
+		return err
 	}
 	n := 0
-	err = s.Records(ctx, opts.From, func(raw []byte, r store.Record) error {
-		if opts.Type != "" && r.Type != opts.Type {
-			return nil
-		}
-		if opts.Limit > 0 && n >= opts.Limit {
-			return errEnough
-		}
+	size, err := a.Records(ctx, tenant, app.LogOptions{Type: opts.Type, From: opts.From, Last: opts.Last, Limit: opts.Limit}, func(raw []byte, r store.Record) error {
 		if g.JSON {
 			sep := ",\n"
 			if n == 0 {
-				sep = "\n"
+				g.emitted = true
+				sep = `{"records":[` + "\n"
 			}
 			g.stdout.Write([]byte(sep))
 			g.stdout.Write(raw)
@@ -90,11 +71,18 @@ func runLog(ctx context.Context, g *globalOptions, opts logOptions) error {
 		n++
 		return nil
 	})
-	if err != nil && !errors.Is(err, errEnough) {
+	if err != nil {
+		if n > 0 && g.JSON {
+			g.stdout.Write([]byte("\n]}\n")) // keep the document whole; the error follows on stderr
+		}
 		return err
 	}
 	if g.JSON {
-		out, _ := json.Marshal(map[string]any{"count": n, "size": s.Size()})
+		if n == 0 {
+			g.emitted = true
+			g.stdout.Write([]byte(`{"records":[`))
+		}
+		out, _ := json.Marshal(map[string]any{"count": n, "size": size})
 		g.stdout.Write([]byte("\n],"))
 		g.stdout.Write(out[1:])
 		g.stdout.Write([]byte("\n"))

@@ -181,9 +181,13 @@ func runPolicyEval(ctx context.Context, g *globalOptions, o policyOptions) error
 	if err != nil {
 		return err
 	}
+	a, err := g.application()
+	if err != nil {
+		return err
+	}
 	tenants := []string{}
 	if o.All {
-		if tenants, err = g.dataDir().Tenants(); err != nil {
+		if tenants, err = a.Tenants(); err != nil {
 			return err
 		}
 		if len(tenants) == 0 {
@@ -204,10 +208,6 @@ func runPolicyEval(ctx context.Context, g *globalOptions, o policyOptions) error
 	}{Findings: []policy.Finding{}, PolicyHash: b.Hash}
 	if o.All {
 		out.Inputs = map[string]string{}
-	}
-	a, err := g.application()
-	if err != nil {
-		return err
 	}
 	for _, t := range tenants {
 		res, err := a.EvaluatePolicies(ctx, g.actor(), t, b, g.directory(o.Offline))

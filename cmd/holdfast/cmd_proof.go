@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/app"
 	"github.com/spf13/cobra"
 )
 
@@ -44,27 +44,31 @@ func runProof(ctx context.Context, g *globalOptions, opts proofOptions, args []s
 	if (opts.Record >= 0) == (opts.Consistency != "") {
 		return holdfast.E(op, holdfast.Invalid, "give either --record N or --consistency OLD NEW")
 	}
-	s, err := g.openTenant(ctx, true)
-	if err != nil {
-		return err
-	}
-	var b *store.Bundle
-	if opts.Record >= 0 {
+	po := app.ProofOptions{Inclusion: opts.Record >= 0, Checkpoint: opts.Checkpoint}
+	if po.Inclusion {
 		if len(args) > 0 {
 			return holdfast.Errorf(op, holdfast.Invalid, "unexpected argument %q", args[0])
 		}
-		b, err = s.InclusionBundle(ctx, uint64(opts.Record), opts.Checkpoint)
+		po.Record = uint64(opts.Record)
 	} else {
-		oldSize, err1 := strconv.ParseUint(opts.Consistency, 10, 64)
+		var err1, err2 error
+		po.Old, err1 = strconv.ParseUint(opts.Consistency, 10, 64)
 		if err1 != nil || len(args) != 1 {
 			return holdfast.E(op, holdfast.Invalid, "--consistency takes two checkpoint sizes: --consistency OLD NEW")
 		}
-		newSize, err2 := strconv.ParseUint(args[0], 10, 64)
-		if err2 != nil {
+		if po.New, err2 = strconv.ParseUint(args[0], 10, 64); err2 != nil {
 			return holdfast.Errorf(op, holdfast.Invalid, "%q is not a checkpoint size", args[0])
 		}
-		b, err = s.ConsistencyBundle(ctx, oldSize, newSize)
 	}
+	a, err := g.application()
+	if err != nil {
+		return err
+	}
+	tenant, err := g.tenant()
+	if err != nil {
+		return err
+	}
+	b, err := a.Proof(ctx, tenant, po)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/holdfast/holdfast/policy"
 	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/reports"
-	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func reportKeys(g *globalOptions) string { return app.New(g.Data, app.Options{}).SignerDir() }
@@ -130,7 +130,7 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 			o.Kind, name, rec.To.Format(time.RFC3339), rec.File, humanBytes(int64(rec.Bytes)), rec.SHA256[:16], rec.File, rec.File)
 		return nil
 	}
-	tenants, err := g.dataDir().Tenants()
+	tenants, err := a.Tenants()
 	if err != nil {
 		return err
 	}
@@ -163,57 +163,38 @@ func runReportVerify(ctx context.Context, g *globalOptions, file, key string) er
 	if err != nil {
 		return holdfast.E(op, holdfast.Invalid, err)
 	}
-	info, err := reports.VerifySignature(pdf)
+	var v note.Verifier
+	if key != "" {
+		if v, err = loadVerifier(key); err != nil {
+			return err
+		}
+	} else if g.Tenant != "" {
+		if _, err := g.tenant(); err != nil {
+			return err
+		}
+	}
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	note, err := reports.EmbeddedCheckpoint(pdf)
+	rv, err := a.VerifyReport(ctx, g.Tenant, pdf, v)
 	if err != nil {
 		return err
-	}
-	var ckp store.Checkpoint
-	switch {
-	case key != "":
-		v, err := loadVerifier(key)
-		if err != nil {
-			return err
-		}
-		if ckp, err = store.ParseCheckpoint(note, v); err != nil {
-			return holdfast.E(op, holdfast.Integrity, err, "the report's checkpoint")
-		}
-	case g.Tenant != "":
-		s, err := g.openTenant(ctx, true)
-		if err != nil {
-			return err
-		}
-		defer s.Close(context.WithoutCancel(ctx))
-		v, err := loadVerifier(s.Config().LogKey)
-		if err != nil {
-			return err
-		}
-		if ckp, err = store.ParseCheckpoint(note, v); err != nil {
-			return holdfast.E(op, holdfast.Integrity, err, "the report's checkpoint")
-		}
-		stored, err := s.CheckpointAt(ctx, ckp.Size)
-		if err != nil || hex.EncodeToString(stored.Root) != hex.EncodeToString(ckp.Root) {
-			return holdfast.Errorf(op, holdfast.Integrity, "the report's checkpoint of size %d is not the one in the store", ckp.Size)
-		}
-	default:
-		return holdfast.E(op, holdfast.Invalid, "give --key VKEY to check offline, or --tenant T to check against the store")
 	}
 	out := struct {
 		*reports.SignatureInfo
 		CheckpointSize uint64 `json:"checkpoint_size"`
 		CheckpointRoot string `json:"checkpoint_root"`
-	}{info, ckp.Size, hex.EncodeToString(ckp.Root)}
+	}{rv.SignatureInfo, rv.CheckpointSize, hex.EncodeToString(rv.CheckpointRoot)}
 	if g.JSON {
 		return g.emit(out)
 	}
+	info := rv.SignatureInfo
 	g.print("Signature valid over the whole document, signed by %s (certificate SHA-256 %s)\n", info.Signer, info.Fingerprint[:16])
 	if info.Timestamp != nil {
 		g.print("Time-stamped %s by %s (RFC 3161)\n", info.Timestamp.Time.Format(time.RFC3339), info.Timestamp.TSA)
 	}
-	g.print("The report speaks for checkpoint %d, root %s, whose signature is valid\n", ckp.Size, out.CheckpointRoot)
+	g.print("The report speaks for checkpoint %d, root %s, whose signature is valid\n", out.CheckpointSize, out.CheckpointRoot)
 	return nil
 }
 

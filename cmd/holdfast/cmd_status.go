@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/ingest"
 	"github.com/spf13/cobra"
 )
 
@@ -23,18 +21,22 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 }
 
 func runStatus(ctx context.Context, g *globalOptions) error {
-	s, err := g.openTenant(ctx, true)
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
-	st, err := ingest.ReadStatus(ctx, s)
+	tenant, err := g.tenant()
+	if err != nil {
+		return err
+	}
+	st, err := a.Status(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	if g.JSON {
 		return g.emit(st)
 	}
-	g.print("Tenant %s: %d records\n\n", g.Tenant, s.Size())
+	g.print("Tenant %s: %d records\n\n", tenant, st.Records)
 	g.print("%-10s %8s %9s %10s %10s\n", "workload", "items", "versions", "tombstones", "bytes")
 	for _, w := range holdfast.Workloads {
 		if x := st.Workloads[w]; x != nil {
@@ -61,12 +63,8 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 		}
 		g.print("%-40s %-9s %-11s %-21s %s\n", a.UPN, a.Kind, a.State, last(holdfast.Mail), drive)
 	}
-	var run struct {
-		Run, Status string
-		DurationS   float64 `json:"duration_s"`
-	}
-	if json.Unmarshal(st.LastRun, &run) == nil && run.Run != "" {
-		g.print("\nLast run %s: %s (%.1fs)\n", run.Run, run.Status, run.DurationS)
+	if r := st.LastRun; r != nil {
+		g.print("\nLast run %s: %s (%.1fs)\n", r.Run, r.Status, r.DurationS)
 	} else {
 		g.print("\nNo backup has run yet\n")
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"os"
-
 	"github.com/holdfast/holdfast"
-	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/app"
 	"github.com/spf13/cobra"
 )
 
@@ -67,7 +65,10 @@ type tenantView struct {
 }
 
 func runTenantConnect(g *globalOptions, name string, f *connectionFlags) error {
-	if _, err := os.Stat(g.dataDir().TenantDir(name)); err != nil {
+	if err := holdfast.ValidateTenantName(name); err != nil {
+		return err
+	}
+	if !app.New(g.Data, app.Options{}).HasTenant(name) {
 		return holdfast.Errorf("tenant connect", holdfast.NotFound, "tenant %s does not exist (holdfast tenant add %s)", name, name)
 	}
 	c, err := f.resolve()
@@ -85,7 +86,7 @@ func runTenantConnect(g *globalOptions, name string, f *connectionFlags) error {
 }
 
 func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connectionFlags) error {
-	mk, err := masterKey()
+	a, err := g.application()
 	if err != nil {
 		return err
 	}
@@ -97,11 +98,11 @@ func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connecti
 		}
 		conn = &c
 	}
-	cfg, err := g.dataDir().AddTenant(cmd.Context(), name, store.AddTenantOptions{MasterKey: mk})
+	cfg, err := a.AddTenant(cmd.Context(), g.actor(), name)
 	if err != nil {
 		return err
 	}
-	v := tenantView{Name: cfg.Tenant, Dir: g.dataDir().TenantDir(name), Origin: cfg.Origin, LogKey: cfg.LogKey, Encrypted: cfg.Encryption != nil, Connection: conn}
+	v := tenantView{Name: cfg.Tenant, Dir: a.TenantDir(name), Origin: cfg.Origin, LogKey: cfg.LogKey, Encrypted: cfg.Encryption != nil, Connection: conn}
 	if conn != nil {
 		if err := saveConnection(g, name, *conn); err != nil {
 			return err
@@ -122,14 +123,11 @@ func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connecti
 }
 
 func runTenantList(g *globalOptions) error {
-	names, err := g.dataDir().Tenants()
+	names, err := app.New(g.Data, app.Options{}).Tenants()
 	if err != nil {
 		return err
 	}
 	if g.JSON {
-		if names == nil {
-			names = []string{}
-		}
 		return g.emit(map[string]any{"tenants": names})
 	}
 	if len(names) == 0 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/faketenant"
 )
 
@@ -108,8 +108,7 @@ func TestRollbackAndHeldCheckpoints(t *testing.T) {
 // their records reach the log when that process flushes.
 func TestReadsBesideARunningBackup(t *testing.T) {
 	c := setupTenant(t)
-	g := &globalOptions{Data: c.data, Tenant: "acme", stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
-	backup, err := g.openTenant(context.Background(), false)
+	backup, err := app.New(c.data, app.Options{}).Open(context.Background(), "acme", app.Write)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,11 +98,6 @@ func masterKey() ([]byte, error) {
 	return store.LoadMasterKey(p)
 }
 
-// openTenant opens the --tenant repository.
-func (g *globalOptions) openTenant(ctx context.Context, readOnly bool) (*store.Store, error) {
-	return g.open(ctx, store.OpenTenantOptions{ReadOnly: readOnly})
-}
-
 // application returns the application layer over --data: this process's
 // clock, the master key named by HOLDFAST_MASTER_KEY_FILE, notes said and
 // progress drawn here.
@@ -138,26 +133,6 @@ func (g *globalOptions) actor() app.Actor {
 	}
 	host, _ := os.Hostname()
 	return app.Actor{Name: name, From: host}
-}
-
-func (g *globalOptions) open(ctx context.Context, opts store.OpenTenantOptions) (*store.Store, error) {
-	name, err := g.tenant()
-	if err != nil {
-		return nil, err
-	}
-	mk, err := masterKey()
-	if err != nil {
-		return nil, err
-	}
-	opts.MasterKey = mk
-	s, err := g.dataDir().OpenTenant(ctx, name, opts)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range s.Notes() {
-		g.say("note: %s\n", n)
-	}
-	return s, nil
 }
 
 // say writes a human message to stderr (with --json) or stdout; its
@@ -233,6 +208,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newRestoreCommand(g),
 		newRestoreTestCommand(g),
 		newSearchCommand(g),
+		newItemCommand(g),
 		newIndexCommand(g),
 		newHoldCommand(g),
 		newExportCommand(g),

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/holdfast/holdfast/app"
 )
 
 // cli runs holdfast in-process with a data directory and returns the exit
@@ -308,8 +310,7 @@ func TestEncryptedTenant(t *testing.T) {
 
 func TestSecondWriterIsRefused(t *testing.T) {
 	c := setupTenant(t)
-	g := &globalOptions{Data: c.data, Tenant: "acme", stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
-	s, err := g.openTenant(context.Background(), false)
+	s, err := app.New(c.data, app.Options{}).Open(context.Background(), "acme", app.Write)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -566,24 +566,3 @@ var Permissions = map[string][][]string{
 	"sharepoint": {{"Sites.Read.All", "Sites.ReadWrite.All", "Files.Read.All"}},
 	"teams":      {{"ChannelMessage.Read.All"}, {"Chat.Read.All", "Chat.ReadWrite.All"}},
 }
-
-// Missing returns, for each workload, the permissions not granted.
-func Missing(roles []string) map[string][]string {
-	have := map[string]bool{}
-	for _, r := range roles {
-		have[r] = true
-	}
-	out := map[string][]string{}
-	for w, rows := range Permissions {
-		for _, alts := range rows {
-			ok := false
-			for _, a := range alts {
-				ok = ok || have[a]
-			}
-			if !ok {
-				out[w] = append(out[w], alts[0])
-			}
-		}
-	}
-	return out
-}
