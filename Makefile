@@ -34,6 +34,7 @@ test-long: deps
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 60s ./store || exit 1; \
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime 60s ./record
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime 60s ./record
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./kql
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyzeText$$' -fuzztime 60s ./index
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 60s ./restore

@@ -23,8 +23,12 @@ type BackupOptions struct {
 // captured anything returns its result even with an error; an index that
 // could not be updated is a note (the next search catches up).
 func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.Source, o BackupOptions) (*ingest.Result, error) {
-	if err := who.validate("backup"); err != nil {
+	const op = "backup"
+	if err := who.validate(op); err != nil {
 		return nil, err
+	}
+	if len(o.Workloads) == 0 {
+		return nil, holdfast.E(op, holdfast.Invalid, "no workloads to back up")
 	}
 	s, err := a.Open(ctx, tenant, Write)
 	if err != nil {

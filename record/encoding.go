@@ -285,22 +285,25 @@ func canonicalValue(out []byte, dec *json.Decoder, depth int) ([]byte, error) {
 			}
 			return append(out, ']'), nil
 		case '{':
+			// Members are written to scratch in the order they come and
+			// copied out in sorted order.
 			type member struct {
-				name  string
-				value []byte
+				name       string
+				start, end int
 			}
 			var ms []member
+			var scratch []byte
 			for dec.More() {
 				k, err := dec.Token()
 				if err != nil {
 					return nil, err
 				}
 				name, _ := k.(string)
-				v, err := canonicalValue(nil, dec, depth+1)
-				if err != nil {
+				start := len(scratch)
+				if scratch, err = canonicalValue(scratch, dec, depth+1); err != nil {
 					return nil, err
 				}
-				ms = append(ms, member{name, v})
+				ms = append(ms, member{name, start, len(scratch)})
 			}
 			if _, err := dec.Token(); err != nil {
 				return nil, err
@@ -316,7 +319,7 @@ func canonicalValue(out []byte, dec *json.Decoder, depth int) ([]byte, error) {
 				}
 				out = appendString(out, m.name)
 				out = append(out, ':')
-				out = append(out, m.value...)
+				out = append(out, scratch[m.start:m.end]...)
 			}
 			return append(out, '}'), nil
 		}

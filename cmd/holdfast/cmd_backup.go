@@ -42,19 +42,11 @@ failed or completed with failed items (listed).`,
 	return cmd
 }
 
-// captured are the workloads backup can capture so far.
-var captured = map[holdfast.Workload]bool{holdfast.Mail: true, holdfast.Calendar: true, holdfast.Contacts: true, holdfast.OneDrive: true, holdfast.SharePoint: true, holdfast.Teams: true}
-
 func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error {
 	const op = "backup"
 	ws, err := holdfast.ParseWorkloads(opts.Workloads)
 	if err != nil {
 		return err
-	}
-	for _, w := range ws {
-		if !captured[w] {
-			return holdfast.Errorf(op, holdfast.Invalid, "workload %s is not captured yet (mail, calendar, contacts, onedrive and sharepoint are)", w)
-		}
 	}
 	name, err := g.tenant()
 	if err != nil {
