@@ -152,6 +152,10 @@ func TestSetPolicyLogsTheSettings(t *testing.T) {
 	if len(recs) != 1 || !recs[0].Time.Equal(fixed) {
 		t.Fatalf("policy.settings records: %v", recs)
 	}
+	var set record.PolicySettingsSet
+	if err := record.Unmarshal(recs[0], record.TypePolicySettings, &set); err != nil || set.Actor != "tech@h" || set.RetentionDays != days {
+		t.Errorf("policy.settings: got %+v, %v; want the settings set by tech@h", set, err)
+	}
 	bad := "mail,fax"
 	if _, err := a.SetPolicy(ctx, Actor{Name: "tech"}, "contoso", SettingsChange{Workloads: &bad}); !holdfast.Is(holdfast.Invalid, err) {
 		t.Errorf("unknown workload: got %v, want Invalid", err)

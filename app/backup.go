@@ -35,7 +35,7 @@ func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.S
 		return nil, err
 	}
 	defer closeStore(ctx, s)
-	res, runErr := ingest.Run(ctx, src, s, ingest.Options{Workloads: o.Workloads, Accounts: o.Accounts, Progress: o.Progress, Throttled: o.Throttled, Now: a.opts.Now})
+	res, runErr := ingest.Run(ctx, src, s, ingest.Options{Workloads: o.Workloads, Accounts: o.Accounts, Progress: o.Progress, Throttled: o.Throttled, Now: a.opts.Now, Actor: who.String()})
 	if res == nil {
 		return nil, runErr
 	}

@@ -74,7 +74,7 @@ func (a *App) SetPolicy(ctx context.Context, who Actor, tenant string, ch Settin
 	if err := policy.ValidateSettings(st); err != nil {
 		return policy.Settings{}, err
 	}
-	if _, err := s.Append(ctx, record.TypePolicySettings, st); err != nil {
+	if _, err := s.Append(ctx, record.TypePolicySettings, record.PolicySettingsSet{PolicySettings: st, Actor: who.String()}); err != nil {
 		return policy.Settings{}, err
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {

@@ -26,6 +26,8 @@ type Options struct {
 	// allows 4 concurrent requests per mailbox per app (default 4).
 	PerMailbox int
 	Now        func() time.Time
+	// Actor is who started the run (a person, the scheduler), for run.started.
+	Actor string
 	// Progress, if set, is called after each page with running totals,
 	// from the run's workers: concurrently.
 	Progress func(Counts)
@@ -217,7 +219,7 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if r.state, err = loadState(ctx, st); err != nil {
 		return nil, err
 	}
-	if _, err := st.Append(ctx, record.TypeRunStarted, record.RunStarted{Run: r.id, Workloads: opts.Workloads, Started: r.start.UTC()}); err != nil {
+	if _, err := st.Append(ctx, record.TypeRunStarted, record.RunStarted{Run: r.id, Workloads: opts.Workloads, Started: r.start.UTC(), Actor: opts.Actor}); err != nil {
 		return nil, holdfast.E(op, err)
 	}
 	runErr := r.run(ctx)

@@ -36,7 +36,7 @@ func samples() map[string]any {
 		TypeTombstone:     Tombstone{Account: "ann@contoso.example", AccountID: "u-1", Workload: holdfast.OneDrive, Item: "01ABC", Path: "/Clients/a.xlsx", Stream: "onedrive/u-1", Run: "r-2", Reason: "deleted"},
 		TypeDeletedUnseen: DeletedUnseen{Account: "team:Sales", AccountID: "t-1", Workload: holdfast.Teams, Item: "1700000000000", Thread: "1690000000000", Path: "General", Stream: "teams/t-1/c-1", Run: "r-3", Deleted: t0},
 		TypeItemFailed:    ItemFailed{Run: "r-1", Failure: fi},
-		TypeRunStarted:    RunStarted{Run: "r-1", Workloads: []holdfast.Workload{holdfast.Mail, holdfast.OneDrive}, Started: t0},
+		TypeRunStarted:    RunStarted{Run: "r-1", Workloads: []holdfast.Workload{holdfast.Mail, holdfast.OneDrive}, Started: t0, Actor: "scheduler"},
 		TypeRunFinished: RunFinished{Run: "r-1", Status: "completed_with_failures", Error: "", Accounts: 3, Departed: []string{"carl@contoso.example"},
 			Counts: Counts{ItemsNew: 10, ItemsChanged: 2, ItemsDeleted: 1, Bytes: 123456}, FailedItems: []FailedItem{fi},
 			Workloads: map[holdfast.Workload]Counts{holdfast.Mail: {ItemsNew: 10, Bytes: 123456}}, Resyncs: 1, ThrottledS: 1.5, DurationS: 12.25},
@@ -54,7 +54,7 @@ func samples() map[string]any {
 		TypeVerifyRun: VerifyRun{OK: false, Records: 1934, Blobs: 20, Bytes: 4096, Checkpoints: 12, ReadDataPercent: 10, PacksRead: 2, Failures: 1,
 			FirstFailures: []VerifyFailure{{Object: "packs/ab/abcd", Problem: "hash mismatch"}}, DurationSeconds: 0.25, Actor: "scheduler"},
 		TypeSynthetic:       Synthetic{Item: "synthetic-1-2", Account: "ann@contoso-accountants.example", Workload: "mail", Folder: "Inbox"},
-		TypePolicySettings:  PolicySettings{Profile: "sec-17a-4", RetentionDays: 2555, RPOHours: 24, Workloads: []string{"mail"}, RequiredYears: 0, RequireWORM: false},
+		TypePolicySettings:  PolicySettingsSet{PolicySettings: PolicySettings{Profile: "sec-17a-4", RetentionDays: 2555, RPOHours: 24, Workloads: []string{"mail"}, RequiredYears: 0, RequireWORM: false}, Actor: "alice@host"},
 		TypePolicyEvaluated: PolicyEvaluated{Tenant: "contoso", Actor: "alice@host", PolicyHash: "p", PolicyFiles: []string{"stale.rego"}, InputHash: "i", FindingsHash: "f", Findings: map[string]int{"high": 1}},
 	}
 }

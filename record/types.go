@@ -35,7 +35,7 @@ const (
 	TypeRestorePerformed = "restore.performed"   // RestorePerformed: a restore or restore test ran
 	TypeVerifyRun        = "verify.run"          // VerifyRun: holdfast verify ran, with its outcome
 	TypeSynthetic        = "synthetic.item"      // Synthetic: test and demo data from holdfast generate
-	TypePolicySettings   = "policy.settings"     // PolicySettings: a tenant's retention settings
+	TypePolicySettings   = "policy.settings"     // PolicySettingsSet: a tenant's retention settings and who set them
 	TypePolicyEvaluated  = "policy.evaluated"    // PolicyEvaluated: the policies were evaluated
 )
 
@@ -62,7 +62,7 @@ var types = map[string]func() any{
 	TypeRestorePerformed: func() any { return new(RestorePerformed) },
 	TypeVerifyRun:        func() any { return new(VerifyRun) },
 	TypeSynthetic:        func() any { return new(Synthetic) },
-	TypePolicySettings:   func() any { return new(PolicySettings) },
+	TypePolicySettings:   func() any { return new(PolicySettingsSet) },
 	TypePolicyEvaluated:  func() any { return new(PolicyEvaluated) },
 }
 
@@ -316,6 +316,7 @@ type RunStarted struct {
 	Run       string              `json:"run"`
 	Workloads []holdfast.Workload `json:"workloads"`
 	Started   time.Time           `json:"started"`
+	Actor     string              `json:"actor,omitempty"` // who started it: a person, the scheduler (from 2026-12)
 }
 
 // Counts are a run's totals, overall or for one workload.
@@ -490,6 +491,13 @@ type PolicySettings struct {
 	Workloads     []string `json:"workloads"`      // workloads that must be covered
 	RequiredYears int      `json:"required_years"` // the custom profile's requirement
 	RequireWORM   bool     `json:"require_worm"`   // the custom profile's requirement
+}
+
+// PolicySettingsSet is the data of policy.settings: the settings, and
+// who set them (from 2026-12; earlier records hold the settings alone).
+type PolicySettingsSet struct {
+	PolicySettings
+	Actor string `json:"actor,omitempty"`
 }
 
 // PolicyEvaluated is the data of policy.evaluated.
