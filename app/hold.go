@@ -66,7 +66,7 @@ func (a *App) PlaceHold(ctx context.Context, who Actor, tenant string, o HoldOpt
 		return HoldPlaced{}, err
 	}
 	defer ix.Close()
-	h := &hold.Hold{Case: p.Case, Custodians: p.Custodians, Query: p.Query, From: p.From, To: p.To}
+	h := &hold.Hold{HoldPlaced: p}
 	n, _ := h.Node()
 	count, err := ix.Count(ctx, n)
 	if err != nil {

@@ -62,7 +62,7 @@ func (a *App) IssueReport(ctx context.Context, who Actor, tenant string, o Repor
 		}
 		defer ix.Close()
 		opts.Held = func(ctx context.Context, custodians []string, query string, from, to *time.Time) ([]reports.HeldRow, int, error) {
-			return HeldRows(ctx, ix, &hold.Hold{Case: o.Case, Custodians: custodians, Query: query, From: from, To: to})
+			return HeldRows(ctx, ix, &hold.Hold{HoldPlaced: record.HoldPlaced{Case: o.Case, Custodians: custodians, Query: query, From: from, To: to}})
 		}
 	}
 	m, err := reports.Build(ctx, s, o.Policies, opts)

@@ -18,17 +18,12 @@ import (
 	"github.com/holdfast/holdfast/store"
 )
 
-// Hold is a case's hold as placed.
+// Hold is a case's hold: as placed (its hold.placed record's data), when
+// and in which record, and its release.
 type Hold struct {
-	Case       string     `json:"case"`
-	Custodians []string   `json:"custodians"`
-	Query      string     `json:"query,omitempty"`
-	From       *time.Time `json:"from,omitempty"`
-	To         *time.Time `json:"to,omitempty"`
-	Reason     string     `json:"reason"`
-	Actor      string     `json:"actor"`
-	Placed     time.Time  `json:"placed"`
-	Record     uint64     `json:"record"`
+	record.HoldPlaced
+	Placed time.Time `json:"placed"`
+	Record uint64    `json:"record"`
 
 	Released       *time.Time `json:"released,omitempty"`
 	ReleasedBy     string     `json:"released_by,omitempty"`
@@ -54,8 +49,7 @@ func Load(ctx context.Context, lg Log) (map[string]*Hold, error) {
 			if err := json.Unmarshal(r.Data, &p); err != nil {
 				return holdfast.E("load holds", holdfast.Integrity, err)
 			}
-			out[strings.ToLower(p.Case)] = &Hold{Case: p.Case, Custodians: p.Custodians, Query: p.Query, From: p.From, To: p.To,
-				Reason: p.Reason, Actor: p.Actor, Placed: r.Time, Record: r.Index}
+			out[strings.ToLower(p.Case)] = &Hold{HoldPlaced: p, Placed: r.Time, Record: r.Index}
 		case record.TypeHoldReleased:
 			var rel record.HoldReleased
 			if err := json.Unmarshal(r.Data, &rel); err != nil {

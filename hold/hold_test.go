@@ -21,9 +21,9 @@ func (f fakeIndex) Versions(_ context.Context, n kql.Node) ([]uint64, error) {
 func TestCheckDisposal(t *testing.T) {
 	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	holds := map[string]*Hold{
-		"a": {Case: "Harbour", Custodians: []string{"alice@x.example"}},
-		"b": {Case: "Bluebell", Custodians: []string{"ben@x.example", "dev@x.example"}, Query: "invoice", From: &from},
-		"c": {Case: "Old", Custodians: []string{"chloe@x.example"}, Released: &from},
+		"a": {HoldPlaced: record.HoldPlaced{Case: "Harbour", Custodians: []string{"alice@x.example"}}},
+		"b": {HoldPlaced: record.HoldPlaced{Case: "Bluebell", Custodians: []string{"ben@x.example", "dev@x.example"}, Query: "invoice", From: &from}},
+		"c": {HoldPlaced: record.HoldPlaced{Case: "Old", Custodians: []string{"chloe@x.example"}}, Released: &from},
 	}
 	na, _ := holds["a"].Node()
 	nb, _ := holds["b"].Node()
@@ -48,7 +48,7 @@ func TestCheckDisposal(t *testing.T) {
 		}
 	}
 	// A hold whose query cannot be evaluated refuses everything.
-	bad := map[string]*Hold{"x": {Case: "Broken", Custodians: []string{"a@x"}, Query: "budget AND"}}
+	bad := map[string]*Hold{"x": {HoldPlaced: record.HoldPlaced{Case: "Broken", Custodians: []string{"a@x"}, Query: "budget AND"}}}
 	if err := CheckDisposal(context.Background(), ix, bad, []uint64{1}); !holdfast.Is(holdfast.Locked, err) {
 		t.Errorf("unevaluable hold: %v, want Locked", err)
 	}

@@ -41,20 +41,11 @@ type Options struct {
 // Counts are a run's totals, overall or for one workload.
 type Counts = record.Counts
 
-// Result is a run's outcome, as backup --json prints it.
+// Result is a run's outcome, as backup --json prints it: what run.finished
+// records, and the checkpoint the run ended with.
 type Result struct {
-	Run         string                       `json:"run"`
-	Status      string                       `json:"status"` // completed, completed_with_failures, failed
-	Error       string                       `json:"error,omitempty"`
-	Accounts    int                          `json:"accounts"`
-	Departed    []string                     `json:"departed"`
-	Counts                                   // items_new, items_changed, items_deleted, bytes
-	FailedItems []FailedItem                 `json:"failed_items"`
-	Workloads   map[holdfast.Workload]Counts `json:"workloads"`
-	Resyncs     int                          `json:"resyncs"`
-	ThrottledS  float64                      `json:"throttled_s"`
-	DurationS   float64                      `json:"duration_s"`
-	Checkpoint  *CheckpointInfo              `json:"checkpoint,omitempty"`
+	record.RunFinished
+	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
 }
 
 // CheckpointInfo names the checkpoint a run ended with.
@@ -211,7 +202,7 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	}
 	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), chatsDone: map[string]bool{}}
 	r.id = newRunID(r.start)
-	r.res = &Result{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}
+	r.res = &Result{RunFinished: record.RunFinished{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}}
 	for _, w := range opts.Workloads {
 		r.perWl[w] = &Counts{}
 	}
@@ -553,8 +544,7 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 			return res, err
 		}
 	}
-	summary := record.RunFinished{Run: res.Run, Status: res.Status, Error: res.Error, Accounts: res.Accounts, Departed: res.Departed, Counts: res.Counts,
-		FailedItems: res.FailedItems, Workloads: res.Workloads, Resyncs: res.Resyncs, ThrottledS: res.ThrottledS, DurationS: res.DurationS}
+	summary := res.RunFinished
 	if len(summary.FailedItems) > 100 {
 		summary.FailedItems = summary.FailedItems[:100]
 	}

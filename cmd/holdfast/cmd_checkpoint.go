@@ -35,11 +35,7 @@ still reaches that size with that root.`,
 
 func runCheckpoint(ctx context.Context, g *globalOptions, opts checkpointOptions) error {
 	const op = "checkpoint"
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,7 @@ item's record. holdfast verify-export checks it offline.`,
 }
 
 func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

@@ -36,11 +36,7 @@ mistaken for captured data.`,
 }
 
 func runGenerate(ctx context.Context, g *globalOptions, opts generateOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

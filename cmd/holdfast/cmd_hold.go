@@ -86,11 +86,7 @@ func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) e
 	if ho.To, err = parseDay("--to", o.To, true); err != nil {
 		return err
 	}
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -109,11 +105,7 @@ func runHoldCreate(ctx context.Context, g *globalOptions, o holdCreateOptions) e
 }
 
 func runHoldRelease(ctx context.Context, g *globalOptions, name, reason string) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -129,11 +121,7 @@ func runHoldRelease(ctx context.Context, g *globalOptions, name, reason string) 
 }
 
 func runHoldList(ctx context.Context, g *globalOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -155,11 +143,7 @@ func runHoldList(ctx context.Context, g *globalOptions) error {
 }
 
 func runHoldShow(ctx context.Context, g *globalOptions, name string) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

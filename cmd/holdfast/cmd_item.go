@@ -22,11 +22,7 @@ audit record (actor, item), as searches and exports are.`,
 }
 
 func runItem(ctx context.Context, g *globalOptions, item string) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

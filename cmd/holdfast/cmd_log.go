@@ -39,11 +39,7 @@ each record appears exactly as logged (its canonical JSON).`,
 }
 
 func runLog(ctx context.Context, g *globalOptions, opts logOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

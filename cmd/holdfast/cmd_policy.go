@@ -118,11 +118,7 @@ func runPolicySet(ctx context.Context, g *globalOptions, o policySetOptions, cha
 	if changed("require-worm") {
 		ch.RequireWORM = &o.RequireWORM
 	}
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -154,11 +150,7 @@ func (g *globalOptions) directory(offline bool) app.DirectoryOf {
 }
 
 func runPolicyInventory(ctx context.Context, g *globalOptions, o policyOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,7 @@ func runProof(ctx context.Context, g *globalOptions, opts proofOptions, args []s
 			return holdfast.Errorf(op, holdfast.Invalid, "%q is not a checkpoint size", args[0])
 		}
 	}
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

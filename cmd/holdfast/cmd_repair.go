@@ -40,11 +40,7 @@ Exit 0: everything recovered; 3: something is lost for good (listed).`,
 }
 
 func runRepair(ctx context.Context, g *globalOptions, opts repairOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -54,10 +50,7 @@ func runRepair(ctx context.Context, g *globalOptions, opts repairOptions) error 
 		return err
 	}
 	if g.JSON {
-		if jerr := g.emit(res); jerr != nil {
-			return jerr
-		}
-		return err
+		return g.emitWith(res, err)
 	}
 	if len(res.LostPacks) == 0 {
 		g.print("Nothing to repair: every pack the log names is present\n")

@@ -106,11 +106,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -123,10 +119,7 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 		return err
 	}
 	if g.JSON {
-		if jerr := g.emit(res); jerr != nil {
-			return jerr
-		}
-		return err
+		return g.emitWith(res, err)
 	}
 	switch {
 	case res.Status == "dry_run":
@@ -175,11 +168,7 @@ auditors ask for. Exit 3 if any file does not match.`,
 }
 
 func runRestoreTest(ctx context.Context, g *globalOptions, o restoreTestOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -189,10 +178,7 @@ func runRestoreTest(ctx context.Context, g *globalOptions, o restoreTestOptions)
 		return err
 	}
 	if g.JSON {
-		if jerr := g.emit(rec); jerr != nil {
-			return jerr
-		}
-		return err
+		return g.emitWith(rec, err)
 	}
 	g.print("Restore test %s: %d items (%s), %d files re-hashed against the store's hashes: %s (%.1fs)\n", rec.Restore, rec.Items, humanBytes(rec.Bytes), rec.Verified, rec.Status, rec.DurationS)
 	for _, f := range rec.Failures {

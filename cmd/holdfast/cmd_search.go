@@ -46,11 +46,7 @@ an audit record (actor, query, hit count).`,
 }
 
 func runSearch(ctx context.Context, g *globalOptions, o searchOptions, q string) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}
@@ -94,11 +90,7 @@ func newIndexCommand(g *globalOptions) *cobra.Command {
 }
 
 func runIndexRebuild(ctx context.Context, g *globalOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

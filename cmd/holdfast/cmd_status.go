@@ -21,11 +21,7 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 }
 
 func runStatus(ctx context.Context, g *globalOptions) error {
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

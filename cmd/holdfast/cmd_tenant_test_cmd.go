@@ -40,10 +40,7 @@ func runTenantTest(ctx context.Context, g *globalOptions, name string) error {
 		return err
 	}
 	if g.JSON {
-		if jerr := g.emit(res); jerr != nil {
-			return jerr
-		}
-		return err
+		return g.emitWith(res, err)
 	}
 	g.print("Authenticated to tenant %s. The app holds: %s\n", name, strings.Join(res.Roles, ", "))
 	if res.Workloads["directory"] {

@@ -64,11 +64,7 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 		vo.HeldCheckpoints = append(vo.HeldCheckpoints, b)
 		vo.HeldNames = append(vo.HeldNames, f)
 	}
-	a, err := g.application()
-	if err != nil {
-		return err
-	}
-	tenant, err := g.tenant()
+	a, tenant, err := g.tenantApp()
 	if err != nil {
 		return err
 	}

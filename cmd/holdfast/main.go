@@ -109,6 +109,17 @@ func (g *globalOptions) application() (*app.App, error) {
 	return app.New(g.Data, app.Options{MasterKey: mk, Now: g.now, Note: func(n string) { g.say("note: %s\n", n) }, Progress: g.drawProgress}), nil
 }
 
+// tenantApp is application for a command on --tenant: the tenant's name,
+// checked, and the application layer.
+func (g *globalOptions) tenantApp() (*app.App, string, error) {
+	tenant, err := g.tenant()
+	if err != nil {
+		return nil, "", err
+	}
+	a, err := g.application()
+	return a, tenant, err
+}
+
 // drawProgress draws an operation's progress on a terminal.
 func (g *globalOptions) drawProgress(what string, done, total int64) {
 	if !g.stderrTTY || total <= 0 {
@@ -151,6 +162,15 @@ func (g *globalOptions) print(format string, args ...any) {
 	if !g.JSON {
 		fmt.Fprintf(g.stdout, format, visibleArgs(args)...)
 	}
+}
+
+// emitWith emits v and returns err: a command whose result stands beside
+// its error (a restore with failed items) prints both.
+func (g *globalOptions) emitWith(v any, err error) error {
+	if eerr := g.emit(v); eerr != nil {
+		return eerr
+	}
+	return err
 }
 
 // emit writes v as the one JSON document on stdout.
