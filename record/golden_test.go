@@ -53,8 +53,10 @@ func samples() map[string]any {
 			Target: "/srv/restore", Status: "completed", Items: 3, Bytes: 999, Failures: []RestoreFailure{{Item: "x", Path: "Inbox/x.eml", Reason: "blob missing"}}, DurationS: 0.5, Resumed: 1},
 		TypeVerifyRun: VerifyRun{OK: false, Records: 1934, Blobs: 20, Bytes: 4096, Checkpoints: 12, ReadDataPercent: 10, PacksRead: 2, Failures: 1,
 			FirstFailures: []VerifyFailure{{Object: "packs/ab/abcd", Problem: "hash mismatch"}}, DurationSeconds: 0.25, Actor: "scheduler"},
-		TypeSynthetic:       Synthetic{Item: "synthetic-1-2", Account: "ann@contoso-accountants.example", Workload: "mail", Folder: "Inbox"},
-		TypePolicySettings:  PolicySettingsSet{PolicySettings: PolicySettings{Profile: "sec-17a-4", RetentionDays: 2555, RPOHours: 24, Workloads: []string{"mail"}, RequiredYears: 0, RequireWORM: false}, Actor: "alice@host"},
+		TypeSynthetic:      Synthetic{Item: "synthetic-1-2", Account: "ann@contoso-accountants.example", Workload: "mail", Folder: "Inbox"},
+		TypePolicySettings: PolicySettingsSet{PolicySettings: PolicySettings{Profile: "sec-17a-4", RetentionDays: 2555, RPOHours: 24, Workloads: []string{"mail"}, RequiredYears: 0, RequireWORM: false}, Actor: "alice@host"},
+		TypeScheduleSet: ScheduleSet{Schedule: Schedule{Backup: "@every 4h", BackupJitter: "30m", PolicyAfterBackup: true, Verify: "0 3 * * 0", VerifyReadPercent: 10,
+			RestoreTest: "0 4 1 * *", RestoreSample: 20, Report: "0 6 1 * *", ReportKind: "procedures", ReportDir: "/srv/reports/contoso"}, Actor: "alice@host"},
 		TypePolicyEvaluated: PolicyEvaluated{Tenant: "contoso", Actor: "alice@host", PolicyHash: "p", PolicyFiles: []string{"stale.rego"}, InputHash: "i", FindingsHash: "f", Findings: map[string]int{"high": 1}},
 	}
 }

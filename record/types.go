@@ -37,6 +37,7 @@ const (
 	TypeSynthetic        = "synthetic.item"      // Synthetic: test and demo data from holdfast generate
 	TypePolicySettings   = "policy.settings"     // PolicySettingsSet: a tenant's retention settings and who set them
 	TypePolicyEvaluated  = "policy.evaluated"    // PolicyEvaluated: the policies were evaluated
+	TypeScheduleSet      = "schedule.set"        // ScheduleSet: a tenant's schedule, and who set it
 )
 
 // types maps each record type to a new value of its data's Go type.
@@ -64,6 +65,7 @@ var types = map[string]func() any{
 	TypeSynthetic:        func() any { return new(Synthetic) },
 	TypePolicySettings:   func() any { return new(PolicySettingsSet) },
 	TypePolicyEvaluated:  func() any { return new(PolicyEvaluated) },
+	TypeScheduleSet:      func() any { return new(ScheduleSet) },
 }
 
 // Types returns every record type Holdfast writes, sorted.
@@ -509,4 +511,29 @@ type PolicyEvaluated struct {
 	InputHash    string         `json:"input_hash"`
 	FindingsHash string         `json:"findings_hash"`
 	Findings     map[string]int `json:"findings"` // by severity
+}
+
+// Schedule is when a tenant's procedures run under holdfast serve. Each
+// spec is a cron expression in UTC ("0 3 * * 0": Sundays at 03:00) or a
+// descriptor ("@every 4h", "@daily", "@weekly", "@monthly"); an empty spec
+// is not scheduled.
+type Schedule struct {
+	Backup            string  `json:"backup"`
+	BackupJitter      string  `json:"backup_jitter"` // a Go duration: backups start up to this much after their slot, spread by tenant
+	PolicyAfterBackup bool    `json:"policy_after_backup"`
+	Verify            string  `json:"verify"`
+	VerifyReadPercent float64 `json:"verify_read_percent"` // share of packs re-read in full (0 or 100: all)
+	RestoreTest       string  `json:"restore_test"`
+	RestoreSample     int     `json:"restore_sample"`
+	Report            string  `json:"report"`
+	ReportKind        string  `json:"report_kind"`
+	ReportDir         string  `json:"report_dir"` // reports are written here as well as logged
+	Paused            bool    `json:"paused"`
+}
+
+// ScheduleSet is the data of schedule.set: a schedule is evidence of a
+// procedure, so each change is a record.
+type ScheduleSet struct {
+	Schedule
+	Actor string `json:"actor,omitempty"`
 }
