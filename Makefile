@@ -51,6 +51,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Query' -benchtime 200x ./index
 	$(GO) test -run '^$$' -bench 'Eval|Inventory' -benchtime 1x ./policy
 	$(GO) test -run '^$$' -bench 'Report' -benchtime 1x ./reports
+	$(GO) test -run '^$$' -bench 'Scheduler' -benchtime 2000x ./schedule
 
 demo: build
 	./scripts/demo.sh

@@ -240,3 +240,43 @@ func TestItemHistoryIsAudited(t *testing.T) {
 		t.Errorf("unknown item: got %v, want NotFound", err)
 	}
 }
+
+func TestScheduleChangesAreLogged(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	sc, err := a.Schedule(ctx, "contoso")
+	if err != nil || !sc.Default || sc.Backup != "@every 4h" {
+		t.Fatalf("before any change: %+v, %v; want the default", sc, err)
+	}
+	every, verify := "@every 6h", ""
+	got, err := a.SetSchedule(ctx, Actor{Name: "tech", From: "ws1"}, "contoso", ScheduleChange{Backup: &every, Verify: &verify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Backup != every || got.Verify != "" || got.RestoreTest != "0 4 1 * *" {
+		t.Errorf("after the change: %+v", got.Schedule)
+	}
+	recs := records(t, a, record.TypeScheduleSet)
+	var set record.ScheduleSet
+	if len(recs) != 1 || record.Unmarshal(recs[0], record.TypeScheduleSet, &set) != nil || set.Actor != "tech@ws1" || set.Backup != every || !recs[0].Time.Equal(fixed) {
+		t.Fatalf("schedule.set records: %v (%+v)", recs, set)
+	}
+	again, err := a.Schedule(ctx, "contoso")
+	if err != nil || again.Default || again.Backup != every || again.SetBy != "tech@ws1" {
+		t.Errorf("read back: %+v, %v", again, err)
+	}
+	for name, ch := range map[string]ScheduleChange{
+		"bad spec":    {Backup: ptr("every day")},
+		"too often":   {Backup: ptr("@every 1m")},
+		"report kind": {ReportKind: ptr("hold")},
+	} {
+		if _, err := a.SetSchedule(ctx, Actor{Name: "tech"}, "contoso", ch); !holdfast.Is(holdfast.Invalid, err) {
+			t.Errorf("%s: got %v, want Invalid", name, err)
+		}
+	}
+	if n := len(records(t, a, record.TypeScheduleSet)); n != 1 {
+		t.Errorf("refused changes were logged: %d schedule.set records", n)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

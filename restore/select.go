@@ -61,9 +61,6 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 			return nil, holdfast.Errorf(op, holdfast.Invalid, "no finished run %q in the log (holdfast log --type run.finished lists them)", sc.Run)
 		}
 	}
-	if at.IsZero() && sc.Run == "" {
-		at = time.Now()
-	}
 	latest := map[string]*Version{}
 	var first time.Time
 	err := lg.Records(ctx, 0, func(_ []byte, r store.Record) error {
@@ -73,7 +70,8 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 		if first.IsZero() {
 			first = r.Time
 		}
-		if sc.Run != "" && r.Index > runEnd || sc.Run == "" && r.Time.After(at) {
+		// A zero moment is the latest: everything logged so far.
+		if sc.Run != "" && r.Index > runEnd || sc.Run == "" && !at.IsZero() && r.Time.After(at) {
 			return nil
 		}
 		if r.Type == record.TypeTombstone {
@@ -101,7 +99,7 @@ func Select(ctx context.Context, lg Log, sc Scope) ([]Version, error) {
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
-	if sc.Run == "" && !first.IsZero() && at.Before(first) {
+	if sc.Run == "" && !at.IsZero() && !first.IsZero() && at.Before(first) {
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "%s is before the first capture (%s)", at.Format(time.RFC3339), first.Format(time.RFC3339))
 	}
 	var out []Version

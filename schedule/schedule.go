@@ -6,8 +6,10 @@
 //
 // Rules: a slot missed while the service was down runs at start-up (once,
 // not once per missed slot); a job still running when its next slot comes
-// is not started twice; at most MaxBackups backups run at once across all
-// tenants, and due backups wait their turn in the order they fell due.
+// is not started twice; a tenant runs one job at a time (a backup and a
+// verify of one tenant would contend for its store's writer lock); at most
+// MaxBackups backups run at once across all tenants, and due jobs wait
+// their turn in the order they fell due.
 package schedule
 
 import (
@@ -142,13 +144,14 @@ type Scheduler struct {
 	since   map[string]time.Time // when each tenant was created
 	last    map[key]time.Time    // when each procedure last started
 	running map[key]bool
-	backups int // running
+	busy    map[string]bool // tenants with a job running
+	backups int             // running
 }
 
 // New returns a scheduler that runs at most maxBackups backups at once.
 func New(maxBackups int) *Scheduler {
 	return &Scheduler{MaxBackups: max(1, maxBackups), plans: map[string]*Plan{}, since: map[string]time.Time{},
-		last: map[key]time.Time{}, running: map[key]bool{}}
+		last: map[key]time.Time{}, running: map[key]bool{}, busy: map[string]bool{}}
 }
 
 // SetPlan gives a tenant its plan; since is when the tenant was created
@@ -199,11 +202,15 @@ func (s *Scheduler) due(now time.Time) []Job {
 }
 
 // Start returns the jobs to start at now and marks them running: every
-// due job but backups beyond MaxBackups, which wait, the longest-waiting
-// first. A job's start is what its next slot counts from.
+// due job but those of a tenant with a job running and backups beyond
+// MaxBackups, which wait, the longest-waiting first. A job's start is what
+// its next slot counts from.
 func (s *Scheduler) Start(now time.Time) []Job {
 	var out []Job
 	for _, j := range s.due(now) {
+		if s.busy[j.Tenant] {
+			continue
+		}
 		if j.Kind == Backup {
 			if s.backups >= s.MaxBackups {
 				continue
@@ -212,6 +219,7 @@ func (s *Scheduler) Start(now time.Time) []Job {
 		}
 		k := key{j.Tenant, j.Kind}
 		s.running[k] = true
+		s.busy[j.Tenant] = true
 		s.last[k] = now
 		out = append(out, j)
 	}
@@ -225,6 +233,7 @@ func (s *Scheduler) Done(j Job) {
 		return
 	}
 	delete(s.running, k)
+	delete(s.busy, j.Tenant)
 	if j.Kind == Backup {
 		s.backups--
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/schedule/scheduletest"
 )
 
 var t0 = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC) // a Sunday
@@ -92,6 +93,28 @@ func TestNoOverlap(t *testing.T) {
 	}
 }
 
+// A tenant runs one job at a time: a verify due with a backup waits for it,
+// and runs when it ends, while another tenant's verify runs at once.
+func TestOneJobPerTenant(t *testing.T) {
+	s := New(4)
+	for _, tenant := range []string{"a", "b"} {
+		s.SetPlan(tenant, mustParse(t, tenant, record.Schedule{Backup: "@every 1h", Verify: "@daily"}), t0.AddDate(0, 0, -2))
+	}
+	s.Ran("a", Backup, t0.Add(-2*time.Hour))
+	s.Ran("b", Backup, t0)
+	jobs := s.Start(t0)
+	if len(jobs) != 2 || jobs[0].Tenant != "a" || jobs[0].Kind != Verify || jobs[1].Tenant != "b" || jobs[1].Kind != Verify {
+		t.Fatalf("got %v, want a's verify (due first) and b's verify", jobs)
+	}
+	if more := s.Start(t0); len(more) != 0 {
+		t.Fatalf("a's backup started beside its verify: %v", more)
+	}
+	s.Done(jobs[0])
+	if next := s.Start(t0.Add(time.Minute)); len(next) != 1 || next[0].Tenant != "a" || next[0].Kind != Backup {
+		t.Fatalf("after a's verify: got %v, want a's backup", next)
+	}
+}
+
 // Backups start within the jitter window after their slot, spread over it
 // by tenant, and the offset does not accumulate from run to run.
 func TestJitterBounds(t *testing.T) {
@@ -163,87 +186,10 @@ func TestFairnessAcrossThousandTenants(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock a test moves by hand. It numbers the loop's calls
-// of After and the test's marks (seq), so the test can tell when the loop
-// waits on the clock again.
-type fakeClock struct {
-	mu         sync.Mutex
-	now        time.Time
-	waiters    []waiter
-	seq        int
-	lastAfter  int
-	lastReport int
-	live       chan time.Time // the channel of the loop's latest After: the one it waits on
-}
-
-type waiter struct {
-	at time.Time
-	c  chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq++
-	c.lastAfter = c.seq
-	ch := make(chan time.Time, 1)
-	c.live = ch
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
-	return ch
-}
-
-// reported marks an event the loop reported.
-func (c *fakeClock) reported() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.seq++
-	c.lastReport = c.seq
-}
-
-// Advance moves the clock and reports whether it woke the loop (fired
-// the channel the loop waits on), with the sequence number at that moment.
-func (c *fakeClock) Advance(d time.Duration) (bool, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	woke := false
-	keep := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.c <- c.now
-			woke = woke || w.c == c.live
-		} else {
-			keep = append(keep, w)
-		}
-	}
-	c.waiters = keep
-	c.seq++
-	return woke, c.seq
-}
-
-// settled reports whether the loop has no job running and has come back
-// to wait on the clock since mark (a tick fired before it came back is one
-// it is no longer waiting on).
-func (c *fakeClock) settled(mark int, running bool) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return !running && c.lastAfter > c.lastReport && c.lastAfter > mark
-}
-
 // The loop on a fake clock: a day of hourly backups and a daily verify,
 // then a stop that waits for the running job.
 func TestLoopOnAFakeClock(t *testing.T) {
-	clock := &fakeClock{now: t0}
+	clock := scheduletest.NewClock(t0)
 	s := New(2)
 	s.SetPlan("contoso", mustParse(t, "contoso", record.Schedule{Backup: "@every 1h", Verify: "@daily"}), t0)
 	s.Ran("contoso", Verify, t0)
@@ -268,7 +214,7 @@ func TestLoopOnAFakeClock(t *testing.T) {
 				finished++
 			}
 			mu.Unlock()
-			clock.reported()
+			clock.Reported()
 		})
 		close(stopped)
 	}()
@@ -281,7 +227,7 @@ func TestLoopOnAFakeClock(t *testing.T) {
 			mu.Lock()
 			running := started != finished
 			mu.Unlock()
-			if clock.settled(mark, running) {
+			if clock.Settled(mark, running) {
 				return
 			}
 			time.Sleep(50 * time.Microsecond)

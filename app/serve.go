@@ -1,0 +1,304 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/reports"
+	"github.com/holdfast/holdfast/schedule"
+)
+
+// Scheduler is the actor of everything the service runs on its own.
+var Scheduler = Actor{Name: "scheduler"}
+
+// Connector connects the service to a tenant (Graph, wired by the front
+// door).
+type Connector interface {
+	Source(tenant string) (ingest.Source, error)
+	Directory(tenant string) (Directory, error)
+}
+
+// ServeOptions configure the scheduling service.
+type ServeOptions struct {
+	MaxBackups int            // backups at once across all tenants (default 4)
+	Clock      schedule.Clock // nil: the real one
+	Connect    Connector
+	// Reload is how often every tenant's schedule is read again (default
+	// 5 minutes); a value on ReloadNow reloads at once (SIGHUP).
+	Reload    time.Duration
+	ReloadNow <-chan struct{}
+	// Event receives what the scheduler does, for the log.
+	Event func(schedule.Event)
+}
+
+// ServiceState is what the running service is doing, kept up to date by
+// Serve and read by /healthz and the API.
+type ServiceState struct {
+	mu sync.Mutex
+	s  ServiceStatus
+}
+
+// ServiceStatus is a snapshot of a ServiceState.
+type ServiceStatus struct {
+	Tenants int                     `json:"tenants"`
+	Running map[string]schedule.Job `json:"running"` // by tenant/kind
+	Last    map[string]JobOutcome   `json:"last"`    // by tenant/kind
+}
+
+// JobOutcome is how a job last ended.
+type JobOutcome struct {
+	Job      schedule.Job `json:"job"`
+	Finished time.Time    `json:"finished"`
+	Error    string       `json:"error,omitempty"`
+}
+
+// Status returns a copy of the state.
+func (st *ServiceState) Status() ServiceStatus {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := ServiceStatus{Tenants: st.s.Tenants, Running: map[string]schedule.Job{}, Last: map[string]JobOutcome{}}
+	for k, v := range st.s.Running {
+		out.Running[k] = v
+	}
+	for k, v := range st.s.Last {
+		out.Last[k] = v
+	}
+	return out
+}
+
+func jobKey(j schedule.Job) string { return j.Tenant + "/" + string(j.Kind) }
+
+// Serve runs every tenant's schedule until ctx is done, then waits for
+// the running jobs: a backup stopped this way flushes what it captured and
+// resumes at the next start. State, if not nil, is kept up to date.
+func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) error {
+	if o.Connect == nil {
+		return holdfast.E("serve", holdfast.Invalid, "no connection to the tenants")
+	}
+	if o.Clock == nil {
+		o.Clock = schedule.RealClock{}
+	}
+	if o.Reload <= 0 {
+		o.Reload = 5 * time.Minute
+	}
+	if state == nil {
+		state = &ServiceState{}
+	}
+	state.mu.Lock()
+	state.s = ServiceStatus{Running: map[string]schedule.Job{}, Last: map[string]JobOutcome{}}
+	state.mu.Unlock()
+	if o.MaxBackups <= 0 {
+		o.MaxBackups = 4
+	}
+	s := schedule.New(o.MaxBackups)
+	plans := map[string]*TenantSchedule{}
+	var plansMu sync.Mutex
+	load := func() (func(*schedule.Scheduler), error) {
+		tenants, err := a.Tenants()
+		if err != nil {
+			return nil, err
+		}
+		type loaded struct {
+			ts    *TenantSchedule
+			plan  *schedule.Plan
+			since time.Time
+			last  map[schedule.Kind]time.Time
+		}
+		got := map[string]loaded{}
+		for _, t := range tenants {
+			ts, since, last, err := a.scheduleState(ctx, t)
+			if err != nil {
+				a.note("tenant %s is not scheduled: %v", t, err)
+				continue
+			}
+			p, err := schedule.Parse(t, ts.Schedule)
+			if err != nil {
+				a.note("tenant %s is not scheduled: %v", t, err)
+				continue
+			}
+			got[t] = loaded{ts, p, since, last}
+		}
+		plansMu.Lock()
+		for t, l := range got {
+			plans[t] = l.ts
+		}
+		plansMu.Unlock()
+		state.mu.Lock()
+		state.s.Tenants = len(got)
+		state.mu.Unlock()
+		return func(s *schedule.Scheduler) {
+			for t, l := range got {
+				s.SetPlan(t, l.plan, l.since)
+				for k, at := range l.last {
+					s.Ran(t, k, at)
+				}
+			}
+		}, nil
+	}
+	apply, err := load()
+	if err != nil {
+		return err
+	}
+	apply(s)
+	changes := make(chan func(*schedule.Scheduler))
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(o.Reload): // real time: reloading is housekeeping, not a schedule
+			case <-o.ReloadNow:
+			}
+			f, err := load()
+			if err != nil {
+				a.note("reloading the schedules: %v", err)
+				continue
+			}
+			select {
+			case changes <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	run := func(ctx context.Context, j schedule.Job) error {
+		plansMu.Lock()
+		ts := plans[j.Tenant]
+		plansMu.Unlock()
+		return a.RunJob(ctx, j, ts.Schedule, o.Connect)
+	}
+	report := func(e schedule.Event) {
+		state.mu.Lock()
+		if e.Started {
+			state.s.Running[jobKey(e.Job)] = e.Job
+		} else {
+			delete(state.s.Running, jobKey(e.Job))
+			out := JobOutcome{Job: e.Job, Finished: e.At}
+			if e.Err != nil {
+				out.Error = e.Err.Error()
+			}
+			state.s.Last[jobKey(e.Job)] = out
+		}
+		state.mu.Unlock()
+		if o.Event != nil {
+			o.Event(e)
+		}
+	}
+	schedule.Loop(ctx, s, o.Clock, run, changes, report)
+	return nil
+}
+
+// scheduleState reads what scheduling a tenant needs from its log: its
+// schedule, when it was created, and when each procedure last started.
+func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule, time.Time, map[schedule.Kind]time.Time, error) {
+	s, err := a.Open(ctx, tenant, ReadOnly)
+	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	defer closeStore(ctx, s)
+	ts, err := readSchedule(ctx, s)
+	if err != nil {
+		return nil, time.Time{}, nil, err
+	}
+	var since time.Time
+	if r, _, err := s.Record(ctx, 0); err == nil {
+		since = r.Time
+	}
+	last := map[schedule.Kind]time.Time{}
+	types := []string{record.TypeRunStarted, record.TypeVerifyRun, record.TypeRestorePerformed, record.TypeReportIssued}
+	err = s.Scan(ctx, 0, types, func(raw []byte) error {
+		var r record.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return holdfast.E("read schedule state", holdfast.Integrity, err)
+		}
+		var k schedule.Kind
+		switch r.Type {
+		case record.TypeRunStarted:
+			k = schedule.Backup
+		case record.TypeVerifyRun:
+			k = schedule.Verify
+		case record.TypeRestorePerformed:
+			var d record.RestorePerformed
+			if record.Unmarshal(r, r.Type, &d) != nil || !d.Test {
+				return nil
+			}
+			k = schedule.RestoreTest
+		case record.TypeReportIssued:
+			k = schedule.Report
+		}
+		if r.Time.After(last[k]) {
+			last[k] = r.Time
+		}
+		return nil
+	})
+	return ts, since, last, err
+}
+
+// RunJob runs one scheduled job as the scheduler: a backup (and the
+// policies after it when the schedule says so), a verify run, a restore
+// test or a report. Each writes the same records as its CLI twin.
+func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, conn Connector) error {
+	who := Scheduler
+	switch j.Kind {
+	case schedule.Backup:
+		src, err := conn.Source(j.Tenant)
+		if err != nil {
+			return err
+		}
+		res, err := a.Backup(ctx, who, j.Tenant, src, BackupOptions{Workloads: holdfast.Workloads})
+		if res == nil {
+			return err
+		}
+		if sc.PolicyAfterBackup && ctx.Err() == nil {
+			b, perr := policy.LoadBundle("")
+			if perr == nil {
+				dir := func(tenant string) (Directory, error) { return conn.Directory(tenant) }
+				_, perr = a.EvaluatePolicies(ctx, who, j.Tenant, b, dir)
+			}
+			if perr != nil {
+				err = errors.Join(err, fmt.Errorf("policies after the backup: %w", perr))
+			}
+		}
+		if err == nil && res.Status != ingest.StatusCompleted {
+			err = holdfast.Errorf("backup", holdfast.Other, "run %s %s with %d failed items", res.Run, res.Status, len(res.FailedItems))
+		}
+		return err
+	case schedule.Verify:
+		_, err := a.Verify(ctx, who, j.Tenant, VerifyOptions{ReadDataPercent: sc.VerifyReadPercent})
+		return err
+	case schedule.RestoreTest:
+		_, err := a.RestoreTest(ctx, who, j.Tenant, sc.RestoreSample)
+		return err
+	case schedule.Report:
+		signer, err := reports.LoadSigner(a.SignerDir())
+		if err != nil {
+			return err
+		}
+		b, err := policy.LoadBundle("")
+		if err != nil {
+			return err
+		}
+		dir := sc.ReportDir
+		if dir == "" {
+			dir = filepath.Join(a.data.Dir, "reports", j.Tenant)
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return holdfast.E("report", holdfast.IO, err)
+		}
+		to := a.now().UTC().Truncate(time.Second)
+		out := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.pdf", j.Tenant, sc.ReportKind, to.Format("20060102T150405Z")))
+		_, err = a.IssueReport(ctx, who, j.Tenant, ReportOptions{Kind: sc.ReportKind, Out: out, From: to.AddDate(0, -1, 0), To: to, Policies: b, Signer: signer})
+		return err
+	}
+	return holdfast.Errorf("run job", holdfast.Invalid, "unknown job kind %q", j.Kind)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/schedule"
+	"github.com/spf13/cobra"
+)
+
+// scheduleReload is how often a running service reads the schedules again.
+const scheduleReload = 5 * time.Minute
+
+type serveOptions struct {
+	Listen          string
+	TLSCert, TLSKey string
+	MaxBackups      int
+	Reload          time.Duration
+
+	clock   schedule.Clock       // nil: the real one; tests pass theirs
+	onEvent func(schedule.Event) // tests: told of every job's start and end
+	ready   func(addr string)    // tests: told the address once it listens
+}
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve [--listen 127.0.0.1:8443] [--tls-cert F --tls-key F] [--max-backups K]",
+		Short: "Run every tenant's schedule: backups, verify runs, restore tests, reports",
+		Long: `Run as a service for every tenant of the data directory: backups on each
+tenant's schedule (holdfast schedule show|set), policies after each backup,
+verify runs, restore tests and signed reports, each recorded in the tenant's
+log as its CLI twin is, by the actor "scheduler". Slots missed while the
+service was down run at start-up; a job still running when its next slot
+comes is not started twice; at most --max-backups backups run at once,
+served in the order they fell due.
+
+It listens on HTTPS only: without --tls-cert and --tls-key it creates a
+self-signed certificate under the data directory on first start and prints
+its SHA-256 fingerprint. GET /healthz reports the tenants and the running
+and last jobs. SIGTERM or Ctrl-C stops it gracefully: running backups
+flush what they captured and resume at the next start. SIGHUP reloads the
+schedules at once (they are reloaded every 5 minutes anyway). The CLI keeps
+working beside it. Logs are JSON lines on stderr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd.Context(), g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "address to listen on (HTTPS)")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "certificate PEM file (default: a self-signed one under the data directory)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "private key PEM file")
+	f.IntVar(&o.MaxBackups, "max-backups", 4, "backups at once across all tenants")
+	f.DurationVar(&o.Reload, "reload", scheduleReload, "how often the schedules are read again")
+	return cmd
+}
+
+// serveConnector connects the service to tenants through their saved
+// Graph connections.
+type serveConnector struct{ g *globalOptions }
+
+func (c serveConnector) Source(tenant string) (ingest.Source, error) { return c.g.graphClient(tenant) }
+func (c serveConnector) Directory(tenant string) (app.Directory, error) {
+	return c.g.graphClient(tenant)
+}
+
+func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
+	const op = "serve"
+	if o.MaxBackups < 1 {
+		return holdfast.Errorf(op, holdfast.Invalid, "--max-backups %d: give at least 1", o.MaxBackups)
+	}
+	if o.clock == nil {
+		o.clock = schedule.RealClock{}
+	}
+	log := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	mk, err := masterKey()
+	if err != nil {
+		return err
+	}
+	a := app.New(g.Data, app.Options{MasterKey: mk, Now: o.clock.Now, Note: func(n string) { log.Info("note", "msg", n) }})
+	if _, err := a.Data().LogKey(); err != nil {
+		return err // not initialised: say so before listening
+	}
+	cert, fingerprint, created, err := serveCertificate(g.Data, o.TLSCert, o.TLSKey, time.Now())
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return holdfast.E(op, holdfast.Invalid, err, "--listen "+o.Listen)
+	}
+	addr := ln.Addr().String()
+	state := &app.ServiceState{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(struct {
+			Status  string            `json:"status"`
+			Service app.ServiceStatus `json:"service"`
+		}{"ok", state.Status()})
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() {
+		served <- srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	}()
+	if created {
+		g.say("Created a self-signed certificate for the service under %s/keys\n", g.Data)
+	}
+	g.say("Serving on https://%s (certificate SHA-256 %s); Ctrl-C stops\n", addr, fingerprint)
+	log.Info("serving", "addr", addr, "certificate_sha256", fingerprint, "max_backups", o.MaxBackups)
+	if o.ready != nil {
+		o.ready(addr)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	event := func(e schedule.Event) {
+		switch {
+		case e.Started:
+			log.Info("job started", "tenant", e.Job.Tenant, "kind", e.Job.Kind, "due", e.Job.Due)
+		case e.Err != nil:
+			log.Error("job failed", "tenant", e.Job.Tenant, "kind", e.Job.Kind, "error", e.Err.Error())
+		default:
+			log.Info("job finished", "tenant", e.Job.Tenant, "kind", e.Job.Kind)
+		}
+		if o.onEvent != nil {
+			o.onEvent(e)
+		}
+	}
+	err = a.Serve(ctx, app.ServeOptions{MaxBackups: o.MaxBackups, Clock: o.clock, Connect: serveConnector{g}, Reload: o.Reload, ReloadNow: reload, Event: event}, state)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	if serr := <-served; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = holdfast.E(op, holdfast.IO, serr)
+	}
+	log.Info("stopped")
+	return err
+}

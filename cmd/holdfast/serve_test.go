@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/schedule"
+	"github.com/holdfast/holdfast/schedule/scheduletest"
+)
+
+// TestServeRunsTheSchedules runs holdfast serve against the fake tenant on
+// a clock the test moves: a week of a tenant's schedule, each job
+// recorded by the scheduler as its CLI twin records it.
+func TestServeRunsTheSchedules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a week of backups against the fake tenant")
+	}
+	_, _, c := connectedFakeWith(t, faketenant.Options{Seed: 31, Users: 3, ItemsPerUser: 10})
+	c.ok("--tenant", "contoso", "schedule", "set", "--backup", "@every 12h", "--backup-jitter", "0s",
+		"--verify", "0 3 * * *", "--verify-read-percent", "100", "--restore-test", "@weekly", "--restore-sample", "3",
+		"--report", "@weekly", "--report-kind", "procedures")
+	var sc struct {
+		Backup  string `json:"backup"`
+		SetBy   string `json:"set_by"`
+		Default bool   `json:"default"`
+	}
+	jsonDoc(t, c.ok("--tenant", "contoso", "schedule", "show", "--json"), &sc)
+	if sc.Backup != "@every 12h" || sc.Default || !strings.Contains(sc.SetBy, "@") {
+		t.Fatalf("schedule show: %+v", sc)
+	}
+
+	start := time.Now().UTC().Add(time.Hour).Truncate(time.Hour).Add(time.Minute) // after the tenant was created
+	clock := scheduletest.NewClock(start)
+	var mu sync.Mutex
+	started, finished := 0, 0
+	var failures []string
+	addr := make(chan string, 1)
+	var stdout, stderr bytes.Buffer
+	g := &globalOptions{Data: c.data, stdout: &stdout, stderr: &lockedWriter{w: &stderr}, now: clock.Now}
+	o := serveOptions{Listen: "127.0.0.1:0", MaxBackups: 2, Reload: time.Hour, clock: clock,
+		ready: func(a string) { addr <- a },
+		onEvent: func(e schedule.Event) {
+			mu.Lock()
+			if e.Started {
+				started++
+			} else {
+				finished++
+				if e.Err != nil {
+					failures = append(failures, e.Job.String()+": "+e.Err.Error())
+				}
+			}
+			mu.Unlock()
+			clock.Reported()
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- runServe(ctx, g, o) }()
+	var listen string
+	select {
+	case listen = <-addr:
+	case err := <-served:
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+	settle := func(mark int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			running := started != finished
+			mu.Unlock()
+			if clock.Settled(mark, running) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Fatalf("the service did not settle; log:\n%s", stderr.String())
+	}
+	settle(0) // the first backup: a tenant never backed up is due at once
+
+	// /healthz over HTTPS, pinned to the certificate the service created.
+	pem, err := os.ReadFile(filepath.Join(c.data, "keys", "serve-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://" + listen + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		Status  string
+		Service struct {
+			Tenants int
+			Last    map[string]struct{ Error string }
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if _, ok := health.Service.Last["contoso/backup"]; health.Status != "ok" || health.Service.Tenants != 1 || !ok {
+		t.Errorf("healthz: %+v", health)
+	}
+
+	for h := 0; h < 7*24; h++ { // a week: exactly one Sunday midnight, since it never starts on one
+		if woke, mark := clock.Advance(time.Hour); woke {
+			settle(mark)
+		}
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if len(failures) > 0 {
+		t.Fatalf("jobs failed: %v\n%s", failures, stderr.String())
+	}
+	count := func(typ string) (n int, byScheduler bool) {
+		var out struct {
+			Records []struct {
+				Data map[string]any `json:"data"`
+			} `json:"records"`
+		}
+		jsonDoc(t, c.ok("--tenant", "contoso", "log", "--type", typ, "--json"), &out)
+		byScheduler = true
+		for _, r := range out.Records {
+			byScheduler = byScheduler && r.Data["actor"] == "scheduler"
+		}
+		return len(out.Records), byScheduler
+	}
+	for _, tt := range []struct {
+		typ  string
+		want int
+	}{
+		{"run.started", 15}, // at start, then every 12 hours for 7 days
+		{"run.finished", 15},
+		{"policy.evaluated", 15}, // after each backup
+		{"verify.run", 7},        // 03:00 each day
+		{"restore.performed", 1}, // Sunday midnight
+		{"report.issued", 1},
+	} {
+		n, sched := count(tt.typ)
+		if n != tt.want || !sched && tt.typ != "run.finished" {
+			t.Errorf("%s: %d records (all by the scheduler: %v), want %d", tt.typ, n, sched, tt.want)
+		}
+	}
+	reports, _ := filepath.Glob(filepath.Join(c.data, "reports", "contoso", "contoso-procedures-*.pdf"))
+	if len(reports) != 1 {
+		t.Errorf("scheduled reports written: %v", reports)
+	}
+	if !strings.Contains(stdout.String(), "certificate SHA-256") || !strings.Contains(stderr.String(), `"msg":"job finished"`) {
+		t.Errorf("output:\n%s\nlog:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// lockedWriter serialises writes from the service's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
