@@ -30,13 +30,14 @@ type Actor struct {
 	From string // the host or client address the action came from; may be empty
 }
 
-// String is how records name the actor: "alice@ws12" for a shell user,
-// "alice@contoso.example (10.0.0.5)" for an address, "scheduler".
+// String is how records name the actor: "alice@ws12" for a shell user
+// on a host, "alice@contoso.example (10.0.0.5)" for an address,
+// "legal1 (API, 10.0.0.5)" for an API user, "scheduler".
 func (a Actor) String() string {
 	switch {
 	case a.From == "":
 		return a.Name
-	case strings.Contains(a.Name, "@"):
+	case strings.Contains(a.Name, "@") || strings.Contains(a.From, " "):
 		return a.Name + " (" + a.From + ")"
 	}
 	return a.Name + "@" + a.From

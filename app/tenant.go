@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/access"
 	"github.com/holdfast/holdfast/reports"
 	"github.com/holdfast/holdfast/store"
 )
@@ -135,3 +136,6 @@ func MissingPermissions(required map[string][][]string, roles []string) map[stri
 	}
 	return out
 }
+
+// Access is the data directory's users and tokens (the service's).
+func (a *App) Access() *access.Store { return access.Open(a.data.Dir, a.opts.Now) }

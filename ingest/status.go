@@ -36,7 +36,7 @@ type Status struct {
 
 // ReadStatus summarises the store's log.
 func ReadStatus(ctx context.Context, st Store) (*Status, error) {
-	s := &Status{Workloads: map[holdfast.Workload]*WorkloadStatus{}}
+	s := &Status{Workloads: map[holdfast.Workload]*WorkloadStatus{}, Accounts: []AccountStatus{}}
 	type latest struct {
 		w       holdfast.Workload
 		size    int64

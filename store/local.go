@@ -259,9 +259,10 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// writeFileAtomic replaces a derived-state file (never repository data):
-// temp file, fsync, rename, fsync directory.
-func writeFileAtomic(p string, data []byte, perm os.FileMode) error {
+// WriteReplace replaces a file that is not repository data (derived
+// state, the service's access file) durably and whole: temp file, fsync,
+// rename, fsync directory.
+func WriteReplace(p string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(p)
 	if err := mkdirAllSync(dir); err != nil {
 		return err

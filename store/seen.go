@@ -93,7 +93,7 @@ func (s *Store) raiseHighWater() {
 	}
 	b, err := json.Marshal(highWater{Origin: s.cfg.Origin, Size: s.size, Root: root})
 	if err == nil {
-		err = writeFileAtomic(s.highWaterFile, b, 0o600) // creates keys/seen/ (0700) when missing
+		err = WriteReplace(s.highWaterFile, b, 0o600) // creates keys/seen/ (0700) when missing
 	}
 	if err != nil {
 		s.notes = append(s.notes, fmt.Sprintf("could not raise the high-water mark %s: %v", s.highWaterFile, err))

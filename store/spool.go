@@ -76,7 +76,7 @@ func (s *Store) Deposit(ctx context.Context, typ string, data any) error {
 	if err != nil {
 		return holdfast.E(op, err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.spoolDir(), sf.ID+".json"), b, 0o600); err != nil {
+	if err := WriteReplace(filepath.Join(s.spoolDir(), sf.ID+".json"), b, 0o600); err != nil {
 		return holdfast.E(op, holdfast.IO, err)
 	}
 	return nil

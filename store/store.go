@@ -543,7 +543,7 @@ func (s *Store) saveTree() {
 	}
 	b, err := json.Marshal(st)
 	if err == nil {
-		err = writeFileAtomic(s.statePath(), b, 0o600)
+		err = WriteReplace(s.statePath(), b, 0o600)
 	}
 	if err == nil {
 		s.cache = treeState{Size: st.Size} // what Open found is no longer needed

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/schedule"
+	"github.com/holdfast/holdfast/web"
 	"github.com/spf13/cobra"
 )
 
@@ -50,7 +50,8 @@ served in the order they fell due.
 It listens on HTTPS only: without --tls-cert and --tls-key it creates a
 self-signed certificate under the data directory on first start and prints
 its SHA-256 fingerprint. GET /healthz reports the tenants and the running
-and last jobs. SIGTERM or Ctrl-C stops it gracefully: running backups
+and last jobs; the JSON API is under /api/v1 (docs/API.md; holdfast user add
+and holdfast token create give access). SIGTERM or Ctrl-C stops it gracefully: running backups
 flush what they captured and resume at the next start. SIGHUP reloads the
 schedules at once (they are reloaded every 5 minutes anyway). The CLI keeps
 working beside it. Logs are JSON lines on stderr.`,
@@ -102,15 +103,8 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	}
 	addr := ln.Addr().String()
 	state := &app.ServiceState{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(struct {
-			Status  string            `json:"status"`
-			Service app.ServiceStatus `json:"service"`
-		}{"ok", state.Status()})
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	api := web.New(a, a.Access(), state, log)
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() {
 		served <- srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))

@@ -1,0 +1,395 @@
+// Package access is who may do what in Holdfast's service: local users
+// (argon2id passwords), API tokens (shown once, stored hashed, scoped to a
+// role and tenants, with an expiry), the four roles and the one table of
+// what each may do. The file lives at <data>/access.json, mode 0600,
+// replaced whole under a lock.
+package access
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+	"golang.org/x/crypto/argon2"
+)
+
+// Role is what a user is for.
+type Role string
+
+const (
+	Admin      Role = "admin"      // everything, users and tokens; every tenant
+	Technician Role = "technician" // tenants, backups, schedules, restores, status, findings; no content, no holds
+	Legal      Role = "legal"      // search, item content, holds, exports
+	Auditor    Role = "auditor"    // read-only: reports, verify results, checkpoints and proofs, findings, the audit log
+)
+
+// Roles lists the roles.
+var Roles = []Role{Admin, Technician, Legal, Auditor}
+
+// ParseRole checks a role's name.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(strings.TrimSpace(s)))
+	if !slices.Contains(Roles, r) {
+		return "", holdfast.Errorf("role", holdfast.Invalid, "unknown role %q (admin, technician, legal, auditor)", s)
+	}
+	return r, nil
+}
+
+// User is a person who signs in.
+type User struct {
+	Name     string    `json:"name"`
+	Role     Role      `json:"role"`
+	Tenants  []string  `json:"tenants"` // empty for an admin: every tenant
+	Password string    `json:"password"`
+	Created  time.Time `json:"created"`
+	Disabled bool      `json:"disabled,omitempty"`
+}
+
+// Token is an API token for scripts and PSA tools; only its hash is kept.
+type Token struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	User    string    `json:"user"`
+	Role    Role      `json:"role"`
+	Tenants []string  `json:"tenants"`
+	Hash    string    `json:"sha256"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires"`
+}
+
+type file struct {
+	Users  []User  `json:"users"`
+	Tokens []Token `json:"tokens"`
+}
+
+// Store keeps the users and tokens of a data directory.
+type Store struct {
+	path string
+	now  func() time.Time
+}
+
+// Open returns the access store of data directory dir; now is the clock
+// (nil: time.Now).
+func Open(dir string, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{path: filepath.Join(dir, "access.json"), now: now}
+}
+
+func (s *Store) read() (*file, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &file{}, nil
+	}
+	if err != nil {
+		return nil, holdfast.E("access", holdfast.IO, err)
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, holdfast.E("access", holdfast.Integrity, err, s.path)
+	}
+	return &f, nil
+}
+
+// update changes the file under an exclusive lock, so that a CLI command
+// and the service never lose each other's changes.
+func (s *Store) update(fn func(*file) error) error {
+	lf, err := os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return holdfast.E("access", holdfast.IO, err)
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		return holdfast.E("access", holdfast.IO, err)
+	}
+	f, err := s.read()
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return holdfast.E("access", err)
+	}
+	if err := store.WriteReplace(s.path, b, 0o600); err != nil {
+		return holdfast.E("access", holdfast.IO, err)
+	}
+	return nil
+}
+
+func validName(op, name string) error {
+	if name == "" || len(name) > 128 || strings.ContainsFunc(name, func(r rune) bool { return holdfast.IsControl(r) || r == ' ' || r == '/' }) {
+		return holdfast.Errorf(op, holdfast.Invalid, "user name %q: want 1 to 128 characters without spaces, slashes or control characters", name)
+	}
+	return nil
+}
+
+// checkScope: an admin has every tenant and names none; everyone else
+// names at least one.
+func checkScope(op string, role Role, tenants []string) error {
+	if role == Admin && len(tenants) > 0 {
+		return holdfast.E(op, holdfast.Invalid, "an admin has every tenant: give no --tenant")
+	}
+	if role != Admin && len(tenants) == 0 {
+		return holdfast.Errorf(op, holdfast.Invalid, "a %s works on named tenants: give --tenant T (repeatable)", role)
+	}
+	for _, t := range tenants {
+		if err := holdfast.ValidateTenantName(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MinPassword is the shortest password accepted.
+const MinPassword = 12
+
+// AddUser adds a user with a password (hashed with argon2id).
+func (s *Store) AddUser(name string, role Role, tenants []string, password string) error {
+	const op = "user add"
+	if err := validName(op, name); err != nil {
+		return err
+	}
+	if err := checkScope(op, role, tenants); err != nil {
+		return err
+	}
+	if len(password) < MinPassword {
+		return holdfast.Errorf(op, holdfast.Invalid, "the password is shorter than %d characters", MinPassword)
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return holdfast.E(op, err)
+	}
+	return s.update(func(f *file) error {
+		for _, u := range f.Users {
+			if u.Name == name {
+				return holdfast.Errorf(op, holdfast.Exist, "user %s exists", name)
+			}
+		}
+		f.Users = append(f.Users, User{Name: name, Role: role, Tenants: slices.Clone(tenants), Password: hash, Created: s.now().UTC()})
+		return nil
+	})
+}
+
+// Users lists the users, without their password hashes.
+func (s *Store) Users() ([]User, error) {
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	out := []User{}
+	for _, u := range f.Users {
+		u.Password = ""
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// TokenPrefix starts every token, so that a leaked one is recognisable.
+const TokenPrefix = "hfa_"
+
+// CreateToken issues a token for user, with role and tenants no wider than
+// the user's (empty: the user's), valid for ttl. The secret is returned
+// once and never stored.
+func (s *Store) CreateToken(user, name string, role Role, tenants []string, ttl time.Duration) (string, Token, error) {
+	const op = "token create"
+	if ttl <= 0 || ttl > 2*365*24*time.Hour {
+		return "", Token{}, holdfast.E(op, holdfast.Invalid, "a token expires within two years: give --expires (e.g. 90d)")
+	}
+	var secret string
+	var tok Token
+	err := s.update(func(f *file) error {
+		i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == user })
+		if i < 0 || f.Users[i].Disabled {
+			return holdfast.Errorf(op, holdfast.NotFound, "no user %s", user)
+		}
+		u := f.Users[i]
+		if role == "" {
+			role = u.Role
+		}
+		if role != u.Role && u.Role != Admin {
+			return holdfast.Errorf(op, holdfast.Permission, "a %s cannot issue a %s token", u.Role, role)
+		}
+		if len(tenants) == 0 {
+			tenants = u.Tenants
+		}
+		if err := checkScope(op, role, tenants); err != nil {
+			return err
+		}
+		if u.Role != Admin {
+			for _, t := range tenants {
+				if !slices.Contains(u.Tenants, t) {
+					return holdfast.Errorf(op, holdfast.Permission, "user %s has no access to tenant %s", user, t)
+				}
+			}
+		}
+		id, sec := randomHex(8), randomText(24) // the id never holds the separator "_"
+		sum := sha256.Sum256([]byte(sec))
+		now := s.now().UTC()
+		tok = Token{ID: id, Name: name, User: user, Role: role, Tenants: slices.Clone(tenants), Hash: hex.EncodeToString(sum[:]), Created: now, Expires: now.Add(ttl)}
+		f.Tokens = append(f.Tokens, tok)
+		secret = TokenPrefix + id + "_" + sec
+		return nil
+	})
+	return secret, tok, err
+}
+
+// Tokens lists the tokens (their hashes included: they are not secrets).
+func (s *Store) Tokens() ([]Token, error) {
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	return append([]Token{}, f.Tokens...), nil
+}
+
+// RevokeToken removes a token.
+func (s *Store) RevokeToken(id string) error {
+	return s.update(func(f *file) error {
+		i := slices.IndexFunc(f.Tokens, func(t Token) bool { return t.ID == id })
+		if i < 0 {
+			return holdfast.Errorf("token revoke", holdfast.NotFound, "no token %s", id)
+		}
+		f.Tokens = slices.Delete(f.Tokens, i, i+1)
+		return nil
+	})
+}
+
+// Principal is who a request comes from, as authenticated.
+type Principal struct {
+	User    string   `json:"user"`
+	Role    Role     `json:"role"`
+	Tenants []string `json:"tenants,omitempty"` // none for an admin: every tenant
+	Token   string   `json:"token,omitempty"`
+}
+
+// Tenant reports whether p may act on tenant t.
+func (p *Principal) Tenant(t string) bool { return p.Role == Admin || slices.Contains(p.Tenants, t) }
+
+// ErrUnauthenticated is every authentication failure: which part failed is
+// never said, so that tokens and users cannot be probed.
+var ErrUnauthenticated = holdfast.E("authenticate", holdfast.Permission, "not authenticated")
+
+// Authenticate checks a bearer token.
+func (s *Store) Authenticate(bearer string) (*Principal, error) {
+	rest, ok := strings.CutPrefix(bearer, TokenPrefix)
+	id, sec, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 || id == "" || sec == "" {
+		return nil, ErrUnauthenticated
+	}
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(sec))
+	want := hex.EncodeToString(sum[:])
+	for _, t := range f.Tokens {
+		if t.ID != id {
+			continue
+		}
+		if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(want)) != 1 || !s.now().Before(t.Expires) {
+			return nil, ErrUnauthenticated
+		}
+		i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == t.User })
+		if i < 0 || f.Users[i].Disabled {
+			return nil, ErrUnauthenticated
+		}
+		return &Principal{User: t.User, Role: t.Role, Tenants: slices.Clone(t.Tenants), Token: t.ID}, nil
+	}
+	return nil, ErrUnauthenticated
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randomText(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// argon2id parameters (RFC 9106's second recommended option: 64 MiB, 3
+// passes), 4 lanes.
+const (
+	argonTime    = 3
+	argonMemory  = 64 * 1024
+	argonThreads = 4
+	argonKeyLen  = 32
+)
+
+func hashPassword(pw string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// checkPassword compares pw with a PHC-encoded argon2id hash in constant time.
+func checkPassword(encoded, pw string) bool {
+	var v int
+	var m uint32
+	var t uint32
+	var p uint8
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// CheckPassword authenticates a user by password. Failures all look alike.
+func (s *Store) CheckPassword(name, pw string) (*Principal, error) {
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
+	if i < 0 {
+		checkPassword(dummyHash, pw) // the same work for an unknown user
+		return nil, ErrUnauthenticated
+	}
+	u := f.Users[i]
+	if !checkPassword(u.Password, pw) || u.Disabled {
+		return nil, ErrUnauthenticated
+	}
+	return &Principal{User: u.Name, Role: u.Role, Tenants: slices.Clone(u.Tenants)}, nil
+}
+
+// dummyHash is checked against for unknown users, so that the time taken
+// does not say whether a user exists.
+var dummyHash, _ = hashPassword("holdfast: no such user")

@@ -1,0 +1,49 @@
+package access
+
+import "slices"
+
+// Permission is something a request may do.
+type Permission string
+
+const (
+	ReadTenants   Permission = "tenants:read"   // list tenants, status and coverage (metadata, no content)
+	ReadSchedule  Permission = "schedule:read"  // a tenant's schedule
+	WriteSchedule Permission = "schedule:write" // change it
+	RunJobs       Permission = "jobs:run"       // run a verify (or, later, a backup) now
+	ReadContent   Permission = "content:read"   // search and read items
+	ReadHolds     Permission = "holds:read"
+	WriteHolds    Permission = "holds:write" // place and release holds
+	Export        Permission = "exports:write"
+	Restore       Permission = "restore:write"
+	ReadProofs    Permission = "proofs:read"   // checkpoints and proofs
+	ReadAudit     Permission = "audit:read"    // the log of procedures and accesses
+	ReadFindings  Permission = "findings:read" // evaluate the policies and read the findings
+	ManageUsers   Permission = "users:write"
+)
+
+// matrix is the one table of who may do what; docs/API.md prints it and
+// web's route test walks every route against it.
+var matrix = map[Permission][]Role{
+	ReadTenants:   {Admin, Technician, Legal, Auditor},
+	ReadSchedule:  {Admin, Technician, Auditor},
+	WriteSchedule: {Admin, Technician},
+	RunJobs:       {Admin, Technician},
+	ReadContent:   {Admin, Legal},
+	ReadHolds:     {Admin, Legal},
+	WriteHolds:    {Admin, Legal},
+	Export:        {Admin, Legal},
+	Restore:       {Admin, Technician},
+	ReadProofs:    {Admin, Technician, Legal, Auditor},
+	ReadAudit:     {Admin, Auditor},
+	ReadFindings:  {Admin, Technician, Auditor},
+	ManageUsers:   {Admin},
+}
+
+// Allowed reports whether role r has permission p. An unknown permission
+// is allowed to no one.
+func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
+
+// Permissions lists every permission, in the table's order.
+func Permissions() []Permission {
+	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers}
+}

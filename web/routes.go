@@ -1,0 +1,295 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/access"
+	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/record"
+	"github.com/labstack/echo/v5"
+)
+
+const api = "/api/v1"
+
+// table is every API route with its permission: the route test walks it
+// against the router, and the OpenAPI document against both.
+func (s *Server) table() []route {
+	t := api + "/tenants/:tenant"
+	return []route{
+		{"GET", api + "/openapi.json", "", false, s.openapi},
+		{"GET", api + "/me", "", false, s.me},
+		{"GET", api + "/tenants", access.ReadTenants, false, s.tenants},
+		{"GET", t + "/status", access.ReadTenants, true, s.status},
+		{"GET", t + "/schedule", access.ReadSchedule, true, s.schedule},
+		{"PUT", t + "/schedule", access.WriteSchedule, true, s.setSchedule},
+		{"POST", t + "/verify", access.RunJobs, true, s.verify},
+		{"GET", t + "/search", access.ReadContent, true, s.search},
+		{"GET", t + "/item", access.ReadContent, true, s.item},
+		{"GET", t + "/holds", access.ReadHolds, true, s.holds},
+		{"POST", t + "/holds", access.WriteHolds, true, s.placeHold},
+		{"POST", t + "/holds/:case/release", access.WriteHolds, true, s.releaseHold},
+		{"GET", t + "/checkpoint", access.ReadProofs, true, s.checkpoint},
+		{"GET", t + "/proofs/records/:index", access.ReadProofs, true, s.proof},
+		{"GET", t + "/findings", access.ReadFindings, true, s.findings},
+		{"GET", t + "/audit", access.ReadAudit, true, s.audit},
+	}
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// decode reads a JSON request body of at most 1 MB into v, refusing
+// members v does not have.
+func decode(c *echo.Context, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return holdfast.E("api", holdfast.Invalid, err, "request body")
+	}
+	return nil
+}
+
+func (s *Server) healthz(c *echo.Context) error {
+	out := map[string]any{"status": "ok"}
+	if s.state != nil {
+		out["service"] = s.state.Status()
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) openapi(c *echo.Context, p *access.Principal) error {
+	return c.Blob(http.StatusOK, "application/json", openAPI)
+}
+
+func (s *Server) me(c *echo.Context, p *access.Principal) error {
+	return c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) tenants(c *echo.Context, p *access.Principal) error {
+	all, err := s.app.Tenants()
+	if err != nil {
+		return err
+	}
+	out := []string{}
+	for _, t := range all {
+		if p.Tenant(t) {
+			out = append(out, t)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"tenants": out})
+}
+
+func (s *Server) status(c *echo.Context, p *access.Principal) error {
+	st, err := s.app.Status(c.Request().Context(), c.Param("tenant"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+func (s *Server) schedule(c *echo.Context, p *access.Principal) error {
+	sc, err := s.app.Schedule(c.Request().Context(), c.Param("tenant"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sc)
+}
+
+// scheduleChange is the body of PUT …/schedule: the members to change.
+type scheduleChange struct {
+	Backup            *string  `json:"backup"`
+	BackupJitter      *string  `json:"backup_jitter"`
+	PolicyAfterBackup *bool    `json:"policy_after_backup"`
+	Verify            *string  `json:"verify"`
+	VerifyReadPercent *float64 `json:"verify_read_percent"`
+	RestoreTest       *string  `json:"restore_test"`
+	RestoreSample     *int     `json:"restore_sample"`
+	Report            *string  `json:"report"`
+	ReportKind        *string  `json:"report_kind"`
+	Paused            *bool    `json:"paused"`
+}
+
+func (s *Server) setSchedule(c *echo.Context, p *access.Principal) error {
+	var b scheduleChange
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	sc, err := s.app.SetSchedule(c.Request().Context(), actor(c, p), c.Param("tenant"), app.ScheduleChange{
+		Backup: b.Backup, BackupJitter: b.BackupJitter, PolicyAfterBackup: b.PolicyAfterBackup, Verify: b.Verify,
+		VerifyReadPercent: b.VerifyReadPercent, RestoreTest: b.RestoreTest, RestoreSample: b.RestoreSample,
+		Report: b.Report, ReportKind: b.ReportKind, Paused: b.Paused})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, sc)
+}
+
+func (s *Server) verify(c *echo.Context, p *access.Principal) error {
+	var b struct {
+		ReadDataPercent float64 `json:"read_data_percent"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := decode(c, &b); err != nil {
+			return err
+		}
+	}
+	if b.ReadDataPercent < 0 || b.ReadDataPercent > 100 {
+		return holdfast.Errorf("verify", holdfast.Invalid, "read_data_percent %v: want 0 to 100", b.ReadDataPercent)
+	}
+	rep, err := s.app.Verify(c.Request().Context(), actor(c, p), c.Param("tenant"), app.VerifyOptions{ReadDataPercent: b.ReadDataPercent})
+	if rep == nil {
+		return err
+	}
+	// A failed verify is an answer, not a server error: the report says what.
+	return c.JSON(http.StatusOK, rep)
+}
+
+func (s *Server) search(c *echo.Context, p *access.Principal) error {
+	limit := 50
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return holdfast.Errorf("search", holdfast.Invalid, "limit %q is not a number", v)
+		}
+		limit = n
+	}
+	res, err := s.app.Search(c.Request().Context(), actor(c, p), c.Param("tenant"), app.SearchOptions{Query: c.QueryParam("q"), Limit: limit, AllVersions: c.QueryParam("all_versions") == "true"})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) item(c *echo.Context, p *access.Principal) error {
+	h, err := s.app.Item(c.Request().Context(), actor(c, p), c.Param("tenant"), c.QueryParam("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, h)
+}
+
+func (s *Server) holds(c *echo.Context, p *access.Principal) error {
+	list, err := s.app.Holds(c.Request().Context(), c.Param("tenant"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"holds": list})
+}
+
+func (s *Server) placeHold(c *echo.Context, p *access.Principal) error {
+	var b struct {
+		Case       string   `json:"case"`
+		Custodians []string `json:"custodians"`
+		Query      string   `json:"query"`
+		Reason     string   `json:"reason"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	res, err := s.app.PlaceHold(c.Request().Context(), actor(c, p), c.Param("tenant"), app.HoldOptions{Case: b.Case, Custodians: b.Custodians, Query: b.Query, Reason: b.Reason})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, res)
+}
+
+func (s *Server) releaseHold(c *echo.Context, p *access.Principal) error {
+	var b struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	name, err := s.app.ReleaseHold(c.Request().Context(), actor(c, p), c.Param("tenant"), c.Param("case"), b.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"case": name, "status": "released"})
+}
+
+func (s *Server) checkpoint(c *echo.Context, p *access.Principal) error {
+	ck, err := s.app.LatestCheckpoint(c.Request().Context(), c.Param("tenant"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"origin": ck.Origin, "size": ck.Size, "root": ck.Root, "note": string(ck.Note)})
+}
+
+func (s *Server) proof(c *echo.Context, p *access.Principal) error {
+	i, err := strconv.ParseUint(c.Param("index"), 10, 64)
+	if err != nil {
+		return holdfast.Errorf("proof", holdfast.Invalid, "record %q is not an index", c.Param("index"))
+	}
+	b, err := s.app.Proof(c.Request().Context(), c.Param("tenant"), app.ProofOptions{Inclusion: true, Record: i})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, b)
+}
+
+func (s *Server) findings(c *echo.Context, p *access.Principal) error {
+	b, err := loadPolicies()
+	if err != nil {
+		return err
+	}
+	// The store's knowledge: refreshing the directory from Graph is the
+	// scheduler's job after each backup.
+	res, err := s.app.EvaluatePolicies(c.Request().Context(), actor(c, p), c.Param("tenant"), b, nil)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// auditTypes are the records of procedures and accesses: what an auditor
+// reads, without the items themselves.
+var auditTypes = []string{record.TypeTenantCreated, record.TypeAudit, record.TypeHoldPlaced, record.TypeHoldReleased, record.TypeRestorePerformed,
+	record.TypeVerifyRun, record.TypeReportIssued, record.TypePolicySettings, record.TypePolicyEvaluated, record.TypeScheduleSet,
+	record.TypeRunStarted, record.TypeRunFinished, record.TypeRepair, record.TypeCheckpoint}
+
+func (s *Server) audit(c *echo.Context, p *access.Principal) error {
+	from, limit := uint64(0), 100
+	if v := c.QueryParam("from"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return holdfast.Errorf("audit", holdfast.Invalid, "from %q is not a record index", v)
+		}
+		from = n
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return holdfast.Errorf("audit", holdfast.Invalid, "limit %q: want 1 to 1000", v)
+		}
+		limit = n
+	}
+	out := []json.RawMessage{}
+	next := from
+	_, err := s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{From: from}, func(raw []byte, r record.Record) error {
+		if len(out) >= limit {
+			return errStop
+		}
+		next = r.Index + 1
+		if slices.Contains(auditTypes, r.Type) {
+			out = append(out, append(json.RawMessage(nil), raw...))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	// next is where the following page starts (from=next); records are the
+	// log's own bytes, verifiable against its checkpoints.
+	return c.JSON(http.StatusOK, map[string]any{"records": out, "next": next})
+}
+
+var errStop = holdfast.E("audit", holdfast.Other, "enough")
