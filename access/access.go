@@ -24,6 +24,8 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -57,6 +59,9 @@ type User struct {
 	Password string    `json:"password"`
 	Created  time.Time `json:"created"`
 	Disabled bool      `json:"disabled,omitempty"`
+	// TOTP is the user's second factor (RFC 6238 secret, base32), once
+	// enrolled; required for admins to sign in.
+	TOTP string `json:"totp,omitempty"`
 }
 
 // Token is an API token for scripts and PSA tools; only its hash is kept.
@@ -197,6 +202,9 @@ func (s *Store) Users() ([]User, error) {
 	out := []User{}
 	for _, u := range f.Users {
 		u.Password = ""
+		if u.TOTP != "" {
+			u.TOTP = "enrolled"
+		}
 		out = append(out, u)
 	}
 	return out, nil
@@ -372,8 +380,10 @@ func checkPassword(encoded, pw string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// CheckPassword authenticates a user by password. Failures all look alike.
-func (s *Store) CheckPassword(name, pw string) (*Principal, error) {
+// CheckPassword authenticates a user by password and, when the user has
+// enrolled a second factor, a TOTP code; an admin must have one. Failures
+// all look alike, whichever part failed and whether the user exists.
+func (s *Store) CheckPassword(name, pw, code string) (*Principal, error) {
 	f, err := s.read()
 	if err != nil {
 		return nil, err
@@ -387,7 +397,45 @@ func (s *Store) CheckPassword(name, pw string) (*Principal, error) {
 	if !checkPassword(u.Password, pw) || u.Disabled {
 		return nil, ErrUnauthenticated
 	}
+	switch {
+	case u.TOTP != "":
+		ok, _ := totp.ValidateCustom(code, u.TOTP, s.now(), totpOpts)
+		if !ok {
+			return nil, ErrUnauthenticated
+		}
+	case u.Role == Admin:
+		return nil, ErrNeedsTOTP
+	}
 	return &Principal{User: u.Name, Role: u.Role, Tenants: slices.Clone(u.Tenants)}, nil
+}
+
+// ErrNeedsTOTP: an admin signs in only with a second factor. It is said
+// only after the right password, so it tells an attacker nothing.
+var ErrNeedsTOTP = holdfast.E("sign in", holdfast.Permission, "an admin signs in with a second factor: enrol one with holdfast user totp NAME")
+
+// totpOpts are RFC 6238's defaults (30 s, 6 digits, SHA-1 — what
+// authenticator apps do), accepting the neighbouring period for clock skew.
+var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// EnrollTOTP gives a user a new second factor and returns its otpauth://
+// URL (for an authenticator app's QR code) and its secret, once.
+func (s *Store) EnrollTOTP(name string) (url, secret string, err error) {
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Holdfast", AccountName: name, Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return "", "", holdfast.E("user totp", err)
+	}
+	err = s.update(func(f *file) error {
+		i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
+		if i < 0 {
+			return holdfast.Errorf("user totp", holdfast.NotFound, "no user %s", name)
+		}
+		f.Users[i].TOTP = key.Secret()
+		return nil
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return key.URL(), key.Secret(), nil
 }
 
 // dummyHash is checked against for unknown users, so that the time taken

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/pquerna/otp/totp"
 )
 
 func TestUsersAndTokens(t *testing.T) {
@@ -35,11 +37,11 @@ func TestUsersAndTokens(t *testing.T) {
 	if strings.Contains(string(b), "correct horse") || !strings.Contains(string(b), "$argon2id$v=19$m=65536,t=3,p=4$") {
 		t.Errorf("the password is not stored as an argon2id hash: %s", b)
 	}
-	if p, err := s.CheckPassword("tech1", "correct horse battery"); err != nil || p.Role != Technician {
+	if p, err := s.CheckPassword("tech1", "correct horse battery", ""); err != nil || p.Role != Technician {
 		t.Errorf("right password: %+v, %v", p, err)
 	}
-	_, errWrong := s.CheckPassword("tech1", "wrong horse battery")
-	_, errNobody := s.CheckPassword("nobody", "wrong horse battery")
+	_, errWrong := s.CheckPassword("tech1", "wrong horse battery", "")
+	_, errNobody := s.CheckPassword("nobody", "wrong horse battery", "")
 	if errWrong == nil || errNobody == nil || errWrong.Error() != errNobody.Error() {
 		t.Errorf("failures must look alike: %v / %v", errWrong, errNobody)
 	}
@@ -103,5 +105,37 @@ func TestMatrix(t *testing.T) {
 	}
 	if Allowed(Admin, Permission("made:up")) {
 		t.Error("an unknown permission is allowed")
+	}
+}
+
+func TestSecondFactor(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	s := Open(t.TempDir(), func() time.Time { return now })
+	if err := s.AddUser("root", Admin, nil, "a long enough password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CheckPassword("root", "a long enough password", ""); !errors.Is(err, ErrNeedsTOTP) {
+		t.Fatalf("an admin without a second factor: got %v, want ErrNeedsTOTP", err)
+	}
+	if _, err := s.CheckPassword("root", "wrong password!!", ""); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("a wrong password must not reveal the second factor: %v", err)
+	}
+	url, secret, err := s.EnrollTOTP("root")
+	if err != nil || !strings.HasPrefix(url, "otpauth://totp/Holdfast:root?") {
+		t.Fatalf("enrol: %q, %v", url, err)
+	}
+	code, _ := totp.GenerateCode(secret, now)
+	if p, err := s.CheckPassword("root", "a long enough password", code); err != nil || p.Role != Admin {
+		t.Errorf("right password and code: %+v, %v", p, err)
+	}
+	old, _ := totp.GenerateCode(secret, now.Add(-5*time.Minute))
+	for name, c := range map[string]string{"no code": "", "old code": old, "garbage": "12345x"} {
+		if _, err := s.CheckPassword("root", "a long enough password", c); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("%s: got %v, want not authenticated", name, err)
+		}
+	}
+	users, _ := s.Users()
+	if users[0].TOTP != "enrolled" {
+		t.Errorf("Users shows the TOTP secret: %q", users[0].TOTP)
 	}
 }

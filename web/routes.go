@@ -24,6 +24,8 @@ func (s *Server) table() []route {
 	return []route{
 		{"GET", api + "/openapi.json", "", false, s.openapi},
 		{"GET", api + "/me", "", false, s.me},
+		{"GET", api + "/session", "", false, s.session},
+		{"POST", api + "/logout", "", false, s.logout},
 		{"GET", api + "/tenants", access.ReadTenants, false, s.tenants},
 		{"GET", t + "/status", access.ReadTenants, true, s.status},
 		{"GET", t + "/schedule", access.ReadSchedule, true, s.schedule},

@@ -13,7 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
+	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/access"
@@ -26,12 +26,13 @@ var openAPI []byte
 
 // Server serves the API.
 type Server struct {
-	app    *app.App
-	access *access.Store
-	state  *app.ServiceState
-	log    *slog.Logger
-	e      *echo.Echo
-	routes []route
+	app      *app.App
+	access   *access.Store
+	state    *app.ServiceState
+	log      *slog.Logger
+	e        *echo.Echo
+	routes   []route
+	sessions *sessions
 }
 
 // route is one endpoint: what it needs and what it does.
@@ -45,10 +46,11 @@ type route struct {
 // New returns the API over the application layer a, users and tokens from
 // acc, and the service's state (may be nil when no scheduler runs).
 func New(a *app.App, acc *access.Store, state *app.ServiceState, log *slog.Logger) *Server {
-	s := &Server{app: a, access: acc, state: state, log: log, e: echo.New()}
+	s := &Server{app: a, access: acc, state: state, log: log, e: echo.New(), sessions: newSessions(time.Now)}
 	s.e.IPExtractor = echo.ExtractIPDirect() // never a client's X-Forwarded-For
 	s.e.HTTPErrorHandler = s.problem
 	s.e.GET("/healthz", s.healthz)
+	s.e.POST(api+"/login", s.login)
 	for _, r := range s.table() {
 		s.routes = append(s.routes, r)
 		s.e.Add(r.method, r.path, s.guard(r))
@@ -74,12 +76,7 @@ type principalKey struct{}
 // tenant, then calls the handler.
 func (s *Server) guard(r route) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		auth := c.Request().Header.Get("Authorization")
-		bearer, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
-			return access.ErrUnauthenticated
-		}
-		p, err := s.access.Authenticate(strings.TrimSpace(bearer))
+		p, _, err := s.principal(c)
 		if err != nil {
 			return err
 		}
@@ -143,7 +140,7 @@ func (s *Server) problem(c *echo.Context, err error) {
 	}
 	detail := err.Error()
 	if status == http.StatusUnauthorized {
-		detail = "give a valid token: Authorization: Bearer hfa_…"
+		detail = "sign in (POST /api/v1/login), or give a valid token: Authorization: Bearer hfa_…"
 	}
 	c.Response().Header().Set("Content-Type", "application/problem+json")
 	c.Response().WriteHeader(status)

@@ -68,7 +68,28 @@ role but admin works on the tenants named with --tenant. The password (at least
 			return nil
 		},
 	}
-	cmd.AddCommand(add, list)
+	enrol := &cobra.Command{
+		Use:   "totp NAME",
+		Short: "Give a user a (new) second factor: prints the otpauth:// URL for an authenticator app, once",
+		Long: `Enrol a TOTP second factor (RFC 6238: 30 s, 6 digits) for a user; an admin
+cannot sign in without one. The otpauth:// URL and its secret are printed once:
+add them to an authenticator app (as a QR code or by hand). Enrolling again
+replaces the factor.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			url, secret, err := app.New(g.Data, app.Options{}).Access().EnrollTOTP(args[0])
+			if err != nil {
+				return err
+			}
+			if g.JSON {
+				return g.emit(map[string]string{"user": args[0], "otpauth_url": url, "secret": secret})
+			}
+			g.print("%s\n", url)
+			g.say("Secret %s for %s: add it to an authenticator app now; it is not shown again.\n", secret, args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(add, list, enrol)
 	return cmd
 }
 
