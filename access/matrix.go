@@ -19,6 +19,7 @@ const (
 	ReadAudit     Permission = "audit:read"    // the log of procedures and accesses
 	ReadFindings  Permission = "findings:read" // evaluate the policies and read the findings
 	ManageUsers   Permission = "users:write"
+	ReadMetrics   Permission = "metrics:read" // /metrics: every tenant's figures
 )
 
 // matrix is the one table of who may do what; docs/API.md prints it and
@@ -37,6 +38,7 @@ var matrix = map[Permission][]Role{
 	ReadAudit:     {Admin, Auditor},
 	ReadFindings:  {Admin, Technician, Auditor},
 	ManageUsers:   {Admin},
+	ReadMetrics:   {Admin},
 }
 
 // Allowed reports whether role r has permission p. An unknown permission
@@ -45,5 +47,5 @@ func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
 
 // Permissions lists every permission, in the table's order.
 func Permissions() []Permission {
-	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers}
+	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics}
 }

@@ -39,6 +39,18 @@ type ServeOptions struct {
 	ReloadNow <-chan struct{}
 	// Event receives what the scheduler does, for the log.
 	Event func(schedule.Event)
+	// Finished receives each job's outcome, for metrics and alerts.
+	Finished func(j schedule.Job, r JobResult, err error)
+}
+
+// JobResult is what a scheduled job produced.
+type JobResult struct {
+	Backup   *ingest.Result           // a backup's run
+	Findings *policy.Result           // the policies after it
+	Verified *Verified                // a verify run
+	Test     *record.RestorePerformed // a restore test
+	Report   *record.ReportIssued
+	Took     time.Duration
 }
 
 // ServiceState is what the running service is doing, kept up to date by
@@ -175,7 +187,13 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		plansMu.Lock()
 		ts := plans[j.Tenant]
 		plansMu.Unlock()
-		return a.RunJob(ctx, j, ts.Schedule, o.Connect)
+		start := time.Now()
+		r, err := a.RunJob(ctx, j, ts.Schedule, o.Connect)
+		r.Took = time.Since(start)
+		if o.Finished != nil {
+			o.Finished(j, r, err)
+		}
+		return err
 	}
 	report := func(e schedule.Event) {
 		state.mu.Lock()
@@ -247,23 +265,25 @@ func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule
 // RunJob runs one scheduled job as the scheduler: a backup (and the
 // policies after it when the schedule says so), a verify run, a restore
 // test or a report. Each writes the same records as its CLI twin.
-func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, conn Connector) error {
+func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, conn Connector) (JobResult, error) {
 	who := Scheduler
+	var out JobResult
 	switch j.Kind {
 	case schedule.Backup:
 		src, err := conn.Source(j.Tenant)
 		if err != nil {
-			return err
+			return out, err
 		}
 		res, err := a.Backup(ctx, who, j.Tenant, src, BackupOptions{Workloads: holdfast.Workloads})
+		out.Backup = res
 		if res == nil {
-			return err
+			return out, err
 		}
 		if sc.PolicyAfterBackup && ctx.Err() == nil {
 			b, perr := policy.LoadBundle("")
 			if perr == nil {
 				dir := func(tenant string) (Directory, error) { return conn.Directory(tenant) }
-				_, perr = a.EvaluatePolicies(ctx, who, j.Tenant, b, dir)
+				out.Findings, perr = a.EvaluatePolicies(ctx, who, j.Tenant, b, dir)
 			}
 			if perr != nil {
 				err = errors.Join(err, fmt.Errorf("policies after the backup: %w", perr))
@@ -272,33 +292,35 @@ func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, co
 		if err == nil && res.Status != ingest.StatusCompleted {
 			err = holdfast.Errorf("backup", holdfast.Other, "run %s %s with %d failed items", res.Run, res.Status, len(res.FailedItems))
 		}
-		return err
+		return out, err
 	case schedule.Verify:
-		_, err := a.Verify(ctx, who, j.Tenant, VerifyOptions{ReadDataPercent: sc.VerifyReadPercent})
-		return err
+		v, err := a.Verify(ctx, who, j.Tenant, VerifyOptions{ReadDataPercent: sc.VerifyReadPercent})
+		out.Verified = v
+		return out, err
 	case schedule.RestoreTest:
-		_, err := a.RestoreTest(ctx, who, j.Tenant, sc.RestoreSample)
-		return err
+		t, err := a.RestoreTest(ctx, who, j.Tenant, sc.RestoreSample)
+		out.Test = t
+		return out, err
 	case schedule.Report:
 		signer, err := reports.LoadSigner(a.SignerDir())
 		if err != nil {
-			return err
+			return out, err
 		}
 		b, err := policy.LoadBundle("")
 		if err != nil {
-			return err
+			return out, err
 		}
 		dir := sc.ReportDir
 		if dir == "" {
 			dir = filepath.Join(a.data.Dir, "reports", j.Tenant)
 		}
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return holdfast.E("report", holdfast.IO, err)
+			return out, holdfast.E("report", holdfast.IO, err)
 		}
 		to := a.now().UTC().Truncate(time.Second)
-		out := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.pdf", j.Tenant, sc.ReportKind, to.Format("20060102T150405Z")))
-		_, err = a.IssueReport(ctx, who, j.Tenant, ReportOptions{Kind: sc.ReportKind, Out: out, From: to.AddDate(0, -1, 0), To: to, Policies: b, Signer: signer})
-		return err
+		path := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.pdf", j.Tenant, sc.ReportKind, to.Format("20060102T150405Z")))
+		out.Report, err = a.IssueReport(ctx, who, j.Tenant, ReportOptions{Kind: sc.ReportKind, Out: path, From: to.AddDate(0, -1, 0), To: to, Policies: b, Signer: signer})
+		return out, err
 	}
-	return holdfast.Errorf("run job", holdfast.Invalid, "unknown job kind %q", j.Kind)
+	return out, holdfast.Errorf("run job", holdfast.Invalid, "unknown job kind %q", j.Kind)
 }

@@ -27,6 +27,7 @@ func (s *Server) table() []route {
 		{"GET", api + "/session", "", false, s.session},
 		{"POST", api + "/logout", "", false, s.logout},
 		{"GET", api + "/tenants", access.ReadTenants, false, s.tenants},
+		{"GET", "/metrics", access.ReadMetrics, false, s.metricsPage},
 		{"GET", t + "/status", access.ReadTenants, true, s.status},
 		{"GET", t + "/schedule", access.ReadSchedule, true, s.schedule},
 		{"PUT", t + "/schedule", access.WriteSchedule, true, s.setSchedule},
@@ -66,6 +67,11 @@ func (s *Server) healthz(c *echo.Context) error {
 		out["service"] = s.state.Status()
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) metricsPage(c *echo.Context, p *access.Principal) error {
+	s.metrics.handler().ServeHTTP(c.Response(), c.Request())
+	return nil
 }
 
 func (s *Server) openapi(c *echo.Context, p *access.Principal) error {

@@ -33,6 +33,7 @@ type Server struct {
 	e        *echo.Echo
 	routes   []route
 	sessions *sessions
+	metrics  *Metrics
 }
 
 // route is one endpoint: what it needs and what it does.
@@ -44,9 +45,13 @@ type route struct {
 }
 
 // New returns the API over the application layer a, users and tokens from
-// acc, and the service's state (may be nil when no scheduler runs).
-func New(a *app.App, acc *access.Store, state *app.ServiceState, log *slog.Logger) *Server {
-	s := &Server{app: a, access: acc, state: state, log: log, e: echo.New(), sessions: newSessions(time.Now)}
+// acc, the service's state and metrics (either may be nil when no
+// scheduler runs).
+func New(a *app.App, acc *access.Store, state *app.ServiceState, metrics *Metrics, log *slog.Logger) *Server {
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	s := &Server{app: a, access: acc, state: state, log: log, e: echo.New(), sessions: newSessions(time.Now), metrics: metrics}
 	s.e.IPExtractor = echo.ExtractIPDirect() // never a client's X-Forwarded-For
 	s.e.HTTPErrorHandler = s.problem
 	s.e.GET("/healthz", s.healthz)

@@ -103,7 +103,8 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	}
 	addr := ln.Addr().String()
 	state := &app.ServiceState{}
-	api := web.New(a, a.Access(), state, log)
+	metrics := web.NewMetrics()
+	api := web.New(a, a.Access(), state, metrics, log)
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() {
@@ -148,7 +149,22 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 			o.onEvent(e)
 		}
 	}
-	err = a.Serve(ctx, app.ServeOptions{MaxBackups: o.MaxBackups, Clock: o.clock, Connect: serveConnector{g}, Reload: o.Reload, ReloadNow: reload, Event: event}, state)
+	if tenants, err := a.Tenants(); err == nil {
+		for _, t := range tenants {
+			if err := metrics.Captures(ctx, a, t); err != nil {
+				log.Warn("metrics", "tenant", t, "error", err.Error())
+			}
+		}
+	}
+	finished := func(j schedule.Job, r app.JobResult, err error) {
+		metrics.Job(j, r, err)
+		if j.Kind == schedule.Backup {
+			if err := metrics.Captures(context.WithoutCancel(ctx), a, j.Tenant); err != nil {
+				log.Warn("metrics", "tenant", j.Tenant, "error", err.Error())
+			}
+		}
+	}
+	err = a.Serve(ctx, app.ServeOptions{MaxBackups: o.MaxBackups, Clock: o.clock, Connect: serveConnector{g}, Reload: o.Reload, ReloadNow: reload, Event: event, Finished: finished}, state)
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdown)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -39,6 +40,11 @@ func TestServeRunsTheSchedules(t *testing.T) {
 	if sc.Backup != "@every 12h" || sc.Default || !strings.Contains(sc.SetBy, "@") {
 		t.Fatalf("schedule show: %+v", sc)
 	}
+
+	t.Setenv("HOLDFAST_PASSWORD", "a long enough password")
+	c.ok("user", "add", "root", "--role", "admin")
+	var tok struct{ Token string }
+	jsonDoc(t, c.ok("token", "create", "--user", "root", "--name", "prometheus", "--json"), &tok)
 
 	start := time.Now().UTC().Add(time.Hour).Truncate(time.Hour).Add(time.Minute) // after the tenant was created
 	clock := scheduletest.NewClock(start)
@@ -116,6 +122,20 @@ func TestServeRunsTheSchedules(t *testing.T) {
 	for h := 0; h < 7*24; h++ { // a week: exactly one Sunday midnight, since it never starts on one
 		if woke, mark := clock.Advance(time.Hour); woke {
 			settle(mark)
+		}
+	}
+	req, _ := http.NewRequest("GET", "https://"+listen+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`holdfast_jobs_total{kind="backup",outcome="ok"} 15`, `holdfast_jobs_total{kind="verify",outcome="ok"} 7`,
+		`holdfast_verify_ok{tenant="contoso"} 1`, `holdfast_last_capture_timestamp_seconds{tenant="contoso",workload="mail"}`, `holdfast_backup_items_total{tenant="contoso"}`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 	cancel()
