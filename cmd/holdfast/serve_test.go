@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
