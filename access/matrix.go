@@ -20,6 +20,7 @@ const (
 	ReadFindings  Permission = "findings:read" // evaluate the policies and read the findings
 	ManageUsers   Permission = "users:write"
 	ReadMetrics   Permission = "metrics:read" // /metrics: every tenant's figures
+	ReadAlerts    Permission = "alerts:read"  // alert delivery attempts
 )
 
 // matrix is the one table of who may do what; docs/API.md prints it and
@@ -39,6 +40,7 @@ var matrix = map[Permission][]Role{
 	ReadFindings:  {Admin, Technician, Auditor},
 	ManageUsers:   {Admin},
 	ReadMetrics:   {Admin},
+	ReadAlerts:    {Admin, Technician},
 }
 
 // Allowed reports whether role r has permission p. An unknown permission
@@ -47,5 +49,5 @@ func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
 
 // Permissions lists every permission, in the table's order.
 func Permissions() []Permission {
-	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics}
+	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts}
 }

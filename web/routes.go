@@ -10,6 +10,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/access"
+	"github.com/holdfast/holdfast/alert"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/record"
 	"github.com/labstack/echo/v5"
@@ -28,6 +29,7 @@ func (s *Server) table() []route {
 		{"POST", api + "/logout", "", false, s.logout},
 		{"GET", api + "/tenants", access.ReadTenants, false, s.tenants},
 		{"GET", "/metrics", access.ReadMetrics, false, s.metricsPage},
+		{"GET", api + "/alerts/deliveries", access.ReadAlerts, false, s.deliveries},
 		{"GET", t + "/status", access.ReadTenants, true, s.status},
 		{"GET", t + "/schedule", access.ReadSchedule, true, s.schedule},
 		{"PUT", t + "/schedule", access.WriteSchedule, true, s.setSchedule},
@@ -72,6 +74,20 @@ func (s *Server) healthz(c *echo.Context) error {
 func (s *Server) metricsPage(c *echo.Context, p *access.Principal) error {
 	s.metrics.handler().ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// deliveries are the alert delivery attempts since the service started,
+// those of the principal's tenants.
+func (s *Server) deliveries(c *echo.Context, p *access.Principal) error {
+	out := []alert.Attempt{}
+	if s.alerts != nil {
+		for _, a := range s.alerts.Attempts() {
+			if p.Tenant(a.Tenant) {
+				out = append(out, a)
+			}
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"attempts": out})
 }
 
 func (s *Server) openapi(c *echo.Context, p *access.Principal) error {

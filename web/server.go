@@ -17,6 +17,7 @@ import (
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/access"
+	"github.com/holdfast/holdfast/alert"
 	"github.com/holdfast/holdfast/app"
 	"github.com/labstack/echo/v5"
 )
@@ -34,6 +35,16 @@ type Server struct {
 	routes   []route
 	sessions *sessions
 	metrics  *Metrics
+	alerts   *alert.Notifier
+}
+
+// Options are what the API serves besides the application layer.
+type Options struct {
+	Access  *access.Store     // users and tokens
+	State   *app.ServiceState // the scheduler's state; nil when none runs
+	Metrics *Metrics          // nil: fresh ones
+	Alerts  *alert.Notifier   // nil: no deliveries to show
+	Log     *slog.Logger
 }
 
 // route is one endpoint: what it needs and what it does.
@@ -44,14 +55,15 @@ type route struct {
 	handle       func(c *echo.Context, p *access.Principal) error
 }
 
-// New returns the API over the application layer a, users and tokens from
-// acc, the service's state and metrics (either may be nil when no
-// scheduler runs).
-func New(a *app.App, acc *access.Store, state *app.ServiceState, metrics *Metrics, log *slog.Logger) *Server {
-	if metrics == nil {
-		metrics = NewMetrics()
+// New returns the API over the application layer a.
+func New(a *app.App, o Options) *Server {
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
 	}
-	s := &Server{app: a, access: acc, state: state, log: log, e: echo.New(), sessions: newSessions(time.Now), metrics: metrics}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{app: a, access: o.Access, state: o.State, log: o.Log, e: echo.New(), sessions: newSessions(time.Now), metrics: o.Metrics, alerts: o.Alerts}
 	s.e.IPExtractor = echo.ExtractIPDirect() // never a client's X-Forwarded-For
 	s.e.HTTPErrorHandler = s.problem
 	s.e.GET("/healthz", s.healthz)

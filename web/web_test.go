@@ -67,7 +67,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 		f.tokens[r] = tok
 	}
-	f.srv = New(a, acc, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.srv = New(a, Options{Access: acc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	f.h = f.srv.Handler()
 	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
 	if err != nil {

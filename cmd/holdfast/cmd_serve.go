@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/alert"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/schedule"
@@ -104,7 +105,8 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	addr := ln.Addr().String()
 	state := &app.ServiceState{}
 	metrics := web.NewMetrics()
-	api := web.New(a, a.Access(), state, metrics, log)
+	alerts := alert.NewNotifier(g.Data, nil)
+	api := web.New(a, web.Options{Access: a.Access(), State: state, Metrics: metrics, Alerts: alerts, Log: log})
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() {
@@ -158,6 +160,9 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	}
 	finished := func(j schedule.Job, r app.JobResult, err error) {
 		metrics.Job(j, r, err)
+		for _, e := range alert.JobEvents(j, r, err) {
+			alerts.Notify(ctx, e)
+		}
 		if j.Kind == schedule.Backup {
 			if err := metrics.Captures(context.WithoutCancel(ctx), a, j.Tenant); err != nil {
 				log.Warn("metrics", "tenant", j.Tenant, "error", err.Error())
@@ -165,6 +170,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		}
 	}
 	err = a.Serve(ctx, app.ServeOptions{MaxBackups: o.MaxBackups, Clock: o.clock, Connect: serveConnector{g}, Reload: o.Reload, ReloadNow: reload, Event: event, Finished: finished}, state)
+	alerts.Wait()
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdown)

@@ -138,6 +138,13 @@ func TestServeRunsTheSchedules(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	req, _ = http.NewRequest("GET", "https://"+listen+"/api/v1/alerts/deliveries", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("deliveries: %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	cancel()
 	if err := <-served; err != nil {
 		t.Fatalf("serve: %v", err)

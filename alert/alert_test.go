@@ -1,0 +1,183 @@
+package alert
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestWebhookSignedRetriedAndRecorded(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var got []Event
+	calls := 0
+	var secret string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // the first try fails: retried
+			return
+		}
+		if r.Header.Get("X-Holdfast-Signature") != Signature(secret, body) {
+			t.Errorf("signature %q does not match the body", r.Header.Get("X-Holdfast-Signature"))
+		}
+		var e Event
+		json.Unmarshal(body, &e)
+		got = append(got, e)
+	}))
+	defer srv.Close()
+	c := &Config{}
+	hookURL := srv.URL + "/hooks/T000/SECRETPATH?token=abc"
+	w, err := c.AddWebhook(hookURL, nil, "high", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret = w.Secret
+	if err := Save(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	n := NewNotifier(dir, nil)
+	n.Backoff = []time.Duration{time.Millisecond, time.Millisecond}
+	n.Notify(context.Background(), Event{Event: BackupFailed, Tenant: "contoso", Summary: "backup run r1 failed"})
+	n.Notify(context.Background(), Event{Event: Finding, Tenant: "contoso", Severity: "medium", Summary: "below the threshold"})
+	n.Notify(context.Background(), Event{Event: Finding, Tenant: "contoso", Severity: "critical", Summary: "stale backup"})
+	n.Wait()
+	if len(got) != 2 {
+		t.Fatalf("delivered %d events, want the failure and the critical finding: %+v", len(got), got)
+	}
+	attempts := n.Attempts()
+	failed, ok := 0, 0
+	for _, a := range attempts {
+		switch {
+		case a.OK:
+			ok++
+		case a.Status == 503:
+			failed++
+		}
+	}
+	if len(attempts) != 3 || failed != 1 || ok != 2 {
+		t.Errorf("attempts: %+v, want one refused try and two deliveries", attempts)
+	}
+	for _, a := range attempts {
+		if strings.Contains(a.Channel+a.Error, "SECRETPATH") || strings.Contains(a.Channel+a.Error, "token=abc") {
+			t.Errorf("an attempt shows the receiver's secret: %+v", a)
+		}
+	}
+}
+
+func TestWebhookGivesUpAfterItsRetries(t *testing.T) {
+	dir := t.TempDir()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer srv.Close()
+	c := &Config{}
+	c.AddWebhook(srv.URL, []string{VerifyFailed}, "", nil)
+	Save(dir, c)
+	n := NewNotifier(dir, nil)
+	n.Backoff = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
+	n.Notify(context.Background(), Event{Event: VerifyFailed, Tenant: "contoso", Summary: "damage"})
+	n.Notify(context.Background(), Event{Event: BackupFailed, Tenant: "contoso", Summary: "not subscribed"})
+	n.Wait()
+	if a := n.Attempts(); len(a) != 4 || a[3].OK {
+		t.Errorf("attempts: %+v, want 4 failed tries of the one subscribed event", a)
+	}
+}
+
+func TestRefusesBadWebhooks(t *testing.T) {
+	c := &Config{}
+	for _, u := range []string{"ftp://x/y", "not a url", "https://"} {
+		if _, err := c.AddWebhook(u, nil, "", nil); err == nil {
+			t.Errorf("%q accepted", u)
+		}
+	}
+	if _, err := c.AddWebhook("https://x.example/h", []string{"backup.exploded"}, "", nil); err == nil {
+		t.Error("an unknown event accepted")
+	}
+}
+
+// fakeSMTP is a listener that speaks just enough SMTP and keeps the
+// messages it is given.
+func fakeSMTP(t *testing.T) (string, func() []string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var msgs []string
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(conn net.Conn) {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				say := func(s string) { io.WriteString(conn, s+"\r\n") }
+				say("220 fake ESMTP")
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					cmd := strings.ToUpper(strings.TrimSpace(line))
+					switch {
+					case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+						say("250 fake")
+					case strings.HasPrefix(cmd, "DATA"):
+						say("354 go on")
+						var b strings.Builder
+						for {
+							l, err := r.ReadString('\n')
+							if err != nil || l == ".\r\n" {
+								break
+							}
+							b.WriteString(l)
+						}
+						mu.Lock()
+						msgs = append(msgs, b.String())
+						mu.Unlock()
+						say("250 queued")
+					case strings.HasPrefix(cmd, "QUIT"):
+						say("221 bye")
+						return
+					default:
+						say("250 ok")
+					}
+				}
+			}(conn)
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String(), func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), msgs...) }
+}
+
+func TestEmail(t *testing.T) {
+	dir := t.TempDir()
+	addr, msgs := fakeSMTP(t)
+	Save(dir, &Config{SMTP: &SMTP{Addr: addr, From: "holdfast@msp.example", To: []string{"noc@msp.example"}, MinSeverity: "high"}})
+	n := NewNotifier(dir, nil)
+	n.Notify(context.Background(), Event{Event: BackupPartial, Tenant: "contoso", Summary: "run r1 completed with 2 failed items\r\nBcc: evil@x.example"})
+	n.Wait()
+	m := msgs()
+	if len(m) != 1 || !strings.Contains(m[0], "Subject: ") || !strings.Contains(m[0], "contoso") {
+		t.Fatalf("messages: %q", m)
+	}
+	head, _, _ := strings.Cut(m[0], "\r\n\r\n")
+	if strings.Contains(head, "\r\nBcc:") {
+		t.Errorf("a tenant's text started a header: %q", head)
+	}
+	if a := n.Attempts(); len(a) != 1 || !a[0].OK {
+		t.Errorf("attempts: %+v", a)
+	}
+}
