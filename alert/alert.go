@@ -60,10 +60,10 @@ type Event struct {
 type Webhook struct {
 	ID          string   `json:"id"`
 	URL         string   `json:"url"`
-	Secret      string   `json:"secret"`             // HMAC-SHA256 key; the receiver checks X-Holdfast-Signature with it
-	Events      []string `json:"events"`             // empty: every event
-	MinSeverity string   `json:"min_severity"`       // findings below it are not sent
-	Tenants     []string `json:"tenants,omitempty"`  // empty: every tenant
+	Secret      string   `json:"secret"`            // HMAC-SHA256 key; the receiver checks X-Holdfast-Signature with it
+	Events      []string `json:"events"`            // empty: every event
+	MinSeverity string   `json:"min_severity"`      // findings below it are not sent
+	Tenants     []string `json:"tenants,omitempty"` // empty: every tenant
 }
 
 // SMTP is the e-mail channel.
