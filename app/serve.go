@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -56,15 +57,17 @@ type JobResult struct {
 // ServiceState is what the running service is doing, kept up to date by
 // Serve and read by /healthz and the API.
 type ServiceState struct {
-	mu sync.Mutex
-	s  ServiceStatus
+	mu     sync.Mutex
+	s      ServiceStatus
+	runNow func(tenant string, kind schedule.Kind) error
 }
 
 // ServiceStatus is a snapshot of a ServiceState.
 type ServiceStatus struct {
-	Tenants int                     `json:"tenants"`
-	Running map[string]schedule.Job `json:"running"` // by tenant/kind
-	Last    map[string]JobOutcome   `json:"last"`    // by tenant/kind
+	Tenants  int                      `json:"tenants"`
+	Running  map[string]schedule.Job  `json:"running"`  // by tenant/kind
+	Progress map[string]ingest.Counts `json:"progress"` // running backups' totals so far, by tenant/backup
+	Last     map[string]JobOutcome    `json:"last"`     // by tenant/kind
 }
 
 // JobOutcome is how a job last ended.
@@ -74,18 +77,65 @@ type JobOutcome struct {
 	Error    string       `json:"error,omitempty"`
 }
 
+func (st *ServiceState) init() {
+	if st.s.Running == nil {
+		st.s = ServiceStatus{Running: map[string]schedule.Job{}, Progress: map[string]ingest.Counts{}, Last: map[string]JobOutcome{}}
+	}
+}
+
 // Status returns a copy of the state.
 func (st *ServiceState) Status() ServiceStatus {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out := ServiceStatus{Tenants: st.s.Tenants, Running: map[string]schedule.Job{}, Last: map[string]JobOutcome{}}
-	for k, v := range st.s.Running {
-		out.Running[k] = v
+	st.init()
+	return ServiceStatus{Tenants: st.s.Tenants, Running: maps.Clone(st.s.Running), Progress: maps.Clone(st.s.Progress), Last: maps.Clone(st.s.Last)}
+}
+
+// Started records that a job started.
+func (st *ServiceState) Started(j schedule.Job) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.init()
+	st.s.Running[jobKey(j)] = j
+}
+
+// Progressed records a running backup's totals so far.
+func (st *ServiceState) Progressed(j schedule.Job, c ingest.Counts) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.init()
+	if _, ok := st.s.Running[jobKey(j)]; ok {
+		st.s.Progress[jobKey(j)] = c
 	}
-	for k, v := range st.s.Last {
-		out.Last[k] = v
+}
+
+// Finished records that a job ended.
+func (st *ServiceState) Finished(j schedule.Job, at time.Time, err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.init()
+	delete(st.s.Running, jobKey(j))
+	delete(st.s.Progress, jobKey(j))
+	out := JobOutcome{Job: j, Finished: at}
+	if err != nil {
+		out.Error = err.Error()
 	}
-	return out
+	st.s.Last[jobKey(j)] = out
+}
+
+// ErrNoScheduler: the API was asked to run a job, and no scheduler runs.
+var ErrNoScheduler = holdfast.E("run now", holdfast.Invalid, "no scheduler runs in this process: holdfast serve runs jobs")
+
+// RunNow asks the running service for a tenant's procedure at the first
+// chance, under the scheduler's rules.
+func (st *ServiceState) RunNow(tenant string, kind schedule.Kind) error {
+	st.mu.Lock()
+	f := st.runNow
+	st.mu.Unlock()
+	if f == nil {
+		return ErrNoScheduler
+	}
+	return f(tenant, kind)
 }
 
 func jobKey(j schedule.Job) string { return j.Tenant + "/" + string(j.Kind) }
@@ -107,7 +157,8 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		state = &ServiceState{}
 	}
 	state.mu.Lock()
-	state.s = ServiceStatus{Running: map[string]schedule.Job{}, Last: map[string]JobOutcome{}}
+	state.s = ServiceStatus{}
+	state.init()
 	state.mu.Unlock()
 	if o.MaxBackups <= 0 {
 		o.MaxBackups = 4
@@ -188,7 +239,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		ts := plans[j.Tenant]
 		plansMu.Unlock()
 		start := time.Now()
-		r, err := a.RunJob(ctx, j, ts.Schedule, o.Connect)
+		r, err := a.RunJob(ctx, j, ts.Schedule, o.Connect, func(c ingest.Counts) { state.Progressed(j, c) })
 		r.Took = time.Since(start)
 		if o.Finished != nil {
 			o.Finished(j, r, err)
@@ -196,23 +247,33 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		return err
 	}
 	report := func(e schedule.Event) {
-		state.mu.Lock()
 		if e.Started {
-			state.s.Running[jobKey(e.Job)] = e.Job
+			state.Started(e.Job)
 		} else {
-			delete(state.s.Running, jobKey(e.Job))
-			out := JobOutcome{Job: e.Job, Finished: e.At}
-			if e.Err != nil {
-				out.Error = e.Err.Error()
-			}
-			state.s.Last[jobKey(e.Job)] = out
+			state.Finished(e.Job, e.At, e.Err)
 		}
-		state.mu.Unlock()
 		if o.Event != nil {
 			o.Event(e)
 		}
 	}
+	state.mu.Lock()
+	state.runNow = func(tenant string, kind schedule.Kind) error {
+		reply := make(chan error, 1)
+		select {
+		case changes <- func(s *schedule.Scheduler) { reply <- s.RunNow(tenant, kind, o.Clock.Now()) }:
+		case <-ctx.Done():
+			return holdfast.E("run now", holdfast.Invalid, "the service is stopping")
+		}
+		if err := <-reply; err != nil {
+			return holdfast.E("run now", holdfast.NotFound, err)
+		}
+		return nil
+	}
+	state.mu.Unlock()
 	schedule.Loop(ctx, s, o.Clock, run, changes, report)
+	state.mu.Lock()
+	state.runNow = nil
+	state.mu.Unlock()
 	return nil
 }
 
@@ -265,7 +326,7 @@ func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule
 // RunJob runs one scheduled job as the scheduler: a backup (and the
 // policies after it when the schedule says so), a verify run, a restore
 // test or a report. Each writes the same records as its CLI twin.
-func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, conn Connector) (JobResult, error) {
+func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, conn Connector, progress func(ingest.Counts)) (JobResult, error) {
 	who := Scheduler
 	var out JobResult
 	switch j.Kind {
@@ -274,7 +335,7 @@ func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, co
 		if err != nil {
 			return out, err
 		}
-		res, err := a.Backup(ctx, who, j.Tenant, src, BackupOptions{Workloads: holdfast.Workloads})
+		res, err := a.Backup(ctx, who, j.Tenant, src, BackupOptions{Workloads: holdfast.Workloads, Progress: progress})
 		out.Backup = res
 		if res == nil {
 			return out, err

@@ -144,14 +144,15 @@ type Scheduler struct {
 	since   map[string]time.Time // when each tenant was created
 	last    map[key]time.Time    // when each procedure last started
 	running map[key]bool
-	busy    map[string]bool // tenants with a job running
+	now     map[key]time.Time // jobs asked for now (RunNow), with when
+	busy    map[string]bool   // tenants with a job running
 	backups int             // running
 }
 
 // New returns a scheduler that runs at most maxBackups backups at once.
 func New(maxBackups int) *Scheduler {
 	return &Scheduler{MaxBackups: max(1, maxBackups), plans: map[string]*Plan{}, since: map[string]time.Time{},
-		last: map[key]time.Time{}, running: map[key]bool{}, busy: map[string]bool{}}
+		last: map[key]time.Time{}, running: map[key]bool{}, now: map[key]time.Time{}, busy: map[string]bool{}}
 }
 
 // SetPlan gives a tenant its plan; since is when the tenant was created
@@ -169,6 +170,21 @@ func (s *Scheduler) Ran(tenant string, kind Kind, t time.Time) {
 	}
 }
 
+// RunNow asks for a tenant's procedure to run at the first chance (a
+// person's "back up now"), under the same rules as a scheduled one: not
+// twice at once, one job per tenant, at most MaxBackups backups. It is an
+// error for a tenant without a plan.
+func (s *Scheduler) RunNow(tenant string, kind Kind, at time.Time) error {
+	if s.plans[tenant] == nil {
+		return fmt.Errorf("tenant %s is not scheduled", tenant)
+	}
+	if !slices.Contains(Kinds, kind) {
+		return fmt.Errorf("no procedure %q", kind)
+	}
+	s.now[key{tenant, kind}] = at
+	return nil
+}
+
 // Running reports whether a procedure of a tenant is running.
 func (s *Scheduler) Running(tenant string, kind Kind) bool { return s.running[key{tenant, kind}] }
 
@@ -179,6 +195,10 @@ func (s *Scheduler) due(now time.Time) []Job {
 		for _, kind := range Kinds {
 			k := key{tenant, kind}
 			if s.running[k] {
+				continue
+			}
+			if asked, ok := s.now[k]; ok {
+				out = append(out, Job{Tenant: tenant, Kind: kind, Due: asked})
 				continue
 			}
 			if next := p.Next(kind, s.last[k], s.since[tenant]); !next.IsZero() && !next.After(now) {
@@ -219,6 +239,7 @@ func (s *Scheduler) Start(now time.Time) []Job {
 		}
 		k := key{j.Tenant, j.Kind}
 		s.running[k] = true
+		delete(s.now, k)
 		s.busy[j.Tenant] = true
 		s.last[k] = now
 		out = append(out, j)

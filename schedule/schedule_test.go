@@ -115,6 +115,31 @@ func TestOneJobPerTenant(t *testing.T) {
 	}
 }
 
+// A job asked for now runs at the first chance, under the same rules.
+func TestRunNow(t *testing.T) {
+	s := New(1)
+	s.SetPlan("a", mustParse(t, "a", record.Schedule{Backup: "@every 4h", Verify: "@weekly"}), t0)
+	s.SetPlan("b", mustParse(t, "b", record.Schedule{Backup: "@every 4h"}), t0)
+	s.Ran("a", Backup, t0)
+	s.Ran("b", Backup, t0)
+	if err := s.RunNow("nobody", Backup, t0); err == nil {
+		t.Error("RunNow for an unscheduled tenant")
+	}
+	s.RunNow("a", Backup, t0.Add(time.Minute))
+	s.RunNow("b", Backup, t0.Add(2*time.Minute))
+	jobs := s.Start(t0.Add(3 * time.Minute))
+	if len(jobs) != 1 || jobs[0].Tenant != "a" || jobs[0].Kind != Backup {
+		t.Fatalf("got %v, want a's backup (asked first; one slot)", jobs)
+	}
+	s.Done(jobs[0])
+	if jobs := s.Start(t0.Add(4 * time.Minute)); len(jobs) != 1 || jobs[0].Tenant != "b" {
+		t.Fatalf("got %v, want b's backup next", jobs)
+	}
+	if jobs := s.Start(t0.Add(5 * time.Minute)); len(jobs) != 0 {
+		t.Errorf("got %v after both ran, want nothing", jobs)
+	}
+}
+
 // Backups start within the jitter window after their slot, spread over it
 // by tenant, and the offset does not accumulate from run to run.
 func TestJitterBounds(t *testing.T) {

@@ -138,6 +138,15 @@ func TestServeRunsTheSchedules(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// "Verify now" through the API: queued, run by the scheduler, recorded.
+	_, mark := clock.Advance(0)
+	req, _ = http.NewRequest("POST", "https://"+listen+"/api/v1/tenants/contoso/runs", strings.NewReader(`{"kind":"verify"}`))
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("run now: %v, %v", resp, err)
+	}
+	settle(mark)
 	req, _ = http.NewRequest("GET", "https://"+listen+"/api/v1/alerts/deliveries", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != 200 {
@@ -172,7 +181,7 @@ func TestServeRunsTheSchedules(t *testing.T) {
 		{"run.started", 15}, // at start, then every 12 hours for 7 days
 		{"run.finished", 15},
 		{"policy.evaluated", 15}, // after each backup
-		{"verify.run", 7},        // 03:00 each day
+		{"verify.run", 8},        // 03:00 each day, and one asked for through the API
 		{"restore.performed", 1}, // Sunday midnight
 		{"report.issued", 1},
 	} {
