@@ -146,7 +146,7 @@ type Scheduler struct {
 	running map[key]bool
 	now     map[key]time.Time // jobs asked for now (RunNow), with when
 	busy    map[string]bool   // tenants with a job running
-	backups int             // running
+	backups int               // running
 }
 
 // New returns a scheduler that runs at most maxBackups backups at once.
