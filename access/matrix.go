@@ -21,6 +21,7 @@ const (
 	ManageUsers   Permission = "users:write"
 	ReadMetrics   Permission = "metrics:read" // /metrics: every tenant's figures
 	ReadAlerts    Permission = "alerts:read"  // alert delivery attempts
+	Reports       Permission = "reports:write" // issue signed reports, list, download and verify them
 )
 
 // matrix is the one table of who may do what; docs/API.md prints it and
@@ -41,6 +42,7 @@ var matrix = map[Permission][]Role{
 	ManageUsers:   {Admin},
 	ReadMetrics:   {Admin},
 	ReadAlerts:    {Admin, Technician},
+	Reports:       {Admin, Technician, Auditor},
 }
 
 // Allowed reports whether role r has permission p. An unknown permission
@@ -49,5 +51,5 @@ func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
 
 // Permissions lists every permission, in the table's order.
 func Permissions() []Permission {
-	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts}
+	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports}
 }

@@ -46,6 +46,13 @@ func (s *Server) table() []route {
 		{"GET", t + "/proofs/records/:index", access.ReadProofs, true, s.proof},
 		{"GET", t + "/findings", access.ReadFindings, true, s.findings},
 		{"GET", t + "/audit", access.ReadAudit, true, s.audit},
+		{"POST", t + "/reports", access.Reports, true, s.issueReport},
+		{"GET", t + "/reports", access.Reports, true, s.reports},
+		{"GET", t + "/reports/:sha256", access.Reports, true, s.downloadReport},
+		{"POST", t + "/reports/verify", access.Reports, true, s.verifyReport},
+		{"POST", t + "/exports", access.Export, true, s.export},
+		{"GET", t + "/exports", access.Export, true, s.exports},
+		{"GET", t + "/exports/:id", access.Export, true, s.downloadExport},
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/holdfast/holdfast/access"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/record"
-	"github.com/holdfast/holdfast/store"
 )
 
 // fixture is a data directory with tenants contoso and fabrikam, a user and
@@ -37,11 +36,10 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	d := store.DataDir{Dir: dir}
-	if _, err := d.Init(); err != nil {
+	a := app.New(dir, app.Options{})
+	if _, err := a.Init("Holdfast test signer"); err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(dir, app.Options{})
 	for _, tn := range []string{"contoso", "fabrikam"} {
 		if _, err := a.AddTenant(context.Background(), app.Actor{Name: "test"}, tn); err != nil {
 			t.Fatal(err)
@@ -140,7 +138,7 @@ func init() {
 	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.FileBodyDecoder)
 }
 
-var param = regexp.MustCompile(`:([a-z]+)`)
+var param = regexp.MustCompile(`:([a-z0-9_]+)`)
 
 // TestOpenAPIDescribesEveryRoute: every route the router serves is in
 // openapi.json, and every path there is served.

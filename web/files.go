@@ -1,0 +1,275 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/access"
+	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/reports"
+	"github.com/labstack/echo/v5"
+)
+
+// Files the API makes live under the data directory, one directory per
+// tenant: reports/<tenant>/ and exports/<tenant>/. A download names a file
+// by what the log recorded of it (a report's SHA-256, an export's id), is
+// served only from its tenant's directory, and only when its bytes still
+// hash to what was logged.
+
+func (s *Server) tenantDir(kind, tenant string) string {
+	return filepath.Join(s.app.Data().Dir, kind, tenant)
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+func parseTime(field, v string, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, holdfast.Errorf("api", holdfast.Invalid, "%s %q is not a date (YYYY-MM-DD) or an RFC 3339 time", field, v)
+}
+
+func (s *Server) issueReport(c *echo.Context, p *access.Principal) error {
+	var b struct {
+		Kind string `json:"kind"`
+		From string `json:"from"`
+		To   string `json:"to"`
+		Case string `json:"case"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	to, err := parseTime("to", b.To, time.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		return err
+	}
+	from, err := parseTime("from", b.From, to.AddDate(0, 0, -30))
+	if err != nil {
+		return err
+	}
+	if !validReportKind(b.Kind) {
+		return holdfast.Errorf("report", holdfast.Invalid, "kind %q: one of %s", b.Kind, strings.Join(reports.Kinds, ", "))
+	}
+	signer, err := reports.LoadSigner(s.app.SignerDir())
+	if err != nil {
+		return err
+	}
+	bundle, err := policy.LoadBundle("")
+	if err != nil {
+		return err
+	}
+	tenant := c.Param("tenant")
+	dir := s.tenantDir("reports", tenant)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return holdfast.E("report", holdfast.IO, err)
+	}
+	out := filepath.Join(dir, tenant+"-"+b.Kind+"-"+newID()+".pdf")
+	rec, err := s.app.IssueReport(c.Request().Context(), actor(c, p), tenant, app.ReportOptions{Kind: b.Kind, Case: b.Case, Out: out, From: from, To: to, Policies: bundle, Signer: signer})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, rec)
+}
+
+func validReportKind(k string) bool {
+	for _, x := range reports.Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// issued are the tenant's report.issued records.
+func (s *Server) issued(c *echo.Context) ([]record.ReportIssued, error) {
+	var out []record.ReportIssued
+	_, err := s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{Type: record.TypeReportIssued}, func(_ []byte, r record.Record) error {
+		var d record.ReportIssued
+		if err := record.Unmarshal(r, r.Type, &d); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	})
+	if out == nil {
+		out = []record.ReportIssued{}
+	}
+	return out, err
+}
+
+func (s *Server) reports(c *echo.Context, p *access.Principal) error {
+	list, err := s.issued(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"reports": list})
+}
+
+var hexSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (s *Server) downloadReport(c *echo.Context, p *access.Principal) error {
+	sum := c.Param("sha256")
+	if !hexSHA.MatchString(sum) {
+		return holdfast.Errorf("report", holdfast.Invalid, "%q is not a SHA-256 (64 lower-case hex digits)", sum)
+	}
+	list, err := s.issued(c)
+	if err != nil {
+		return err
+	}
+	for _, r := range list {
+		if r.SHA256 == sum {
+			return s.serveLogged(c, "reports", r.File, sum, "application/pdf")
+		}
+	}
+	return holdfast.Errorf("report", holdfast.NotFound, "no report with SHA-256 %s was issued for this tenant", sum)
+}
+
+// serveLogged serves a file the log names, if it lies in the tenant's
+// directory of kind and still hashes to sum.
+func (s *Server) serveLogged(c *echo.Context, kind, file, sum, contentType string) error {
+	const op = "download"
+	dir := s.tenantDir(kind, c.Param("tenant"))
+	rel, err := filepath.Rel(dir, file)
+	if err != nil || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) || strings.ContainsRune(rel, filepath.Separator) {
+		return holdfast.Errorf(op, holdfast.NotFound, "%s was written outside the service's %s directory (by the CLI?): fetch it where it was written", filepath.Base(file), kind)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return holdfast.E(op, holdfast.NotFound, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); sum != "" && got != sum {
+		return holdfast.Errorf(op, holdfast.Integrity, "%s: its SHA-256 is %s, the log recorded %s", file, got, sum)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+filepath.Base(file)+`"`)
+	if sum != "" {
+		c.Response().Header().Set("Digest", "sha-256="+sum)
+	}
+	return c.Stream(http.StatusOK, contentType, f)
+}
+
+func (s *Server) verifyReport(c *echo.Context, p *access.Principal) error {
+	pdf, err := io.ReadAll(io.LimitReader(c.Request().Body, 64<<20+1))
+	if err != nil {
+		return holdfast.E("report verify", holdfast.Invalid, err)
+	}
+	if len(pdf) > 64<<20 {
+		return holdfast.E("report verify", holdfast.Invalid, "the PDF is larger than 64 MB")
+	}
+	if len(pdf) == 0 {
+		return holdfast.E("report verify", holdfast.Invalid, "send the report's PDF as the request body")
+	}
+	rv, err := s.app.VerifyReport(c.Request().Context(), c.Param("tenant"), pdf, nil)
+	if holdfast.Is(holdfast.Integrity, err) {
+		// The document does not verify: that is the answer, not a fault.
+		return c.JSON(http.StatusOK, map[string]any{"valid": false, "problem": err.Error()})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"valid": true, "signature": rv.SignatureInfo, "checkpoint_size": rv.CheckpointSize, "checkpoint_root": hex.EncodeToString(rv.CheckpointRoot)})
+}
+
+var exportID = regexp.MustCompile(`^[0-9TZ]{16}-[0-9a-f]{16}$`)
+
+func (s *Server) export(c *echo.Context, p *access.Principal) error {
+	var b struct {
+		Case     string `json:"case"`
+		Query    string `json:"query"`
+		LoadFile string `json:"load_file"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	if b.LoadFile == "" {
+		b.LoadFile = "csv"
+	}
+	tenant := c.Param("tenant")
+	dir := s.tenantDir("exports", tenant)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return holdfast.E("export", holdfast.IO, err)
+	}
+	id := newID()
+	res, err := s.app.Export(c.Request().Context(), actor(c, p), tenant, app.ExportOptions{Case: b.Case, Query: b.Query, Out: filepath.Join(dir, id+".zip"), LoadFile: b.LoadFile})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"id": id, "export": res})
+}
+
+// exports lists the export packages of the tenant's directory.
+func (s *Server) exports(c *echo.Context, p *access.Principal) error {
+	ents, err := os.ReadDir(s.tenantDir("exports", c.Param("tenant")))
+	out := []map[string]any{}
+	if err != nil && !os.IsNotExist(err) {
+		return holdfast.E("exports", holdfast.IO, err)
+	}
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".zip")
+		if !ok || !exportID.MatchString(id) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, map[string]any{"id": id, "bytes": info.Size(), "created": info.ModTime().UTC()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"exports": out})
+}
+
+func (s *Server) downloadExport(c *echo.Context, p *access.Principal) error {
+	id := c.Param("id")
+	if !exportID.MatchString(id) {
+		return holdfast.Errorf("export", holdfast.Invalid, "%q is not an export id", id)
+	}
+	file := filepath.Join(s.tenantDir("exports", c.Param("tenant")), id+".zip")
+	// The export's audit record names the package and its SHA-256.
+	sum := ""
+	_, err := s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{Type: record.TypeAudit}, func(_ []byte, r record.Record) error {
+		var d record.Audit
+		if err := record.Unmarshal(r, r.Type, &d); err != nil {
+			return err
+		}
+		if rest, ok := strings.CutPrefix(d.Detail, "package sha256 "); ok && d.Action == "export" {
+			if h, path, ok := strings.Cut(rest, " "); ok && path == file {
+				sum = h
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if sum == "" {
+		return holdfast.Errorf("export", holdfast.NotFound, "no export %s was logged for this tenant", id)
+	}
+	return s.serveLogged(c, "exports", file, sum, "application/zip")
+}
