@@ -19,8 +19,8 @@ const (
 	ReadAudit     Permission = "audit:read"    // the log of procedures and accesses
 	ReadFindings  Permission = "findings:read" // evaluate the policies and read the findings
 	ManageUsers   Permission = "users:write"
-	ReadMetrics   Permission = "metrics:read" // /metrics: every tenant's figures
-	ReadAlerts    Permission = "alerts:read"  // alert delivery attempts
+	ReadMetrics   Permission = "metrics:read"  // /metrics: every tenant's figures
+	ReadAlerts    Permission = "alerts:read"   // alert delivery attempts
 	Reports       Permission = "reports:write" // issue signed reports, list, download and verify them
 )
 
