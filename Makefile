@@ -4,7 +4,7 @@ BIN     := bin/holdfast
 PKGS    := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test test-long bench demo lint fmt clean deps
+.PHONY: all build test test-long bench demo console lint fmt clean deps
 
 all: build
 
@@ -55,6 +55,10 @@ bench:
 
 demo: build
 	./scripts/demo.sh
+
+# The service on the demo's data (after make demo): until Ctrl-C.
+console: build
+	./scripts/console.sh
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting (make fmt)"; exit 1; }

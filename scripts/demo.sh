@@ -170,3 +170,4 @@ $HF --tenant contoso log --last 5
 step "Done"
 echo "Everything is in $DEMO_DIR. The log's public key, for auditors:"
 echo "  $KEY"
+echo "Next: make console — the service on this data: schedules, the JSON API, a one-time admin (Ctrl-C stops it)."
