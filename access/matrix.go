@@ -22,6 +22,7 @@ const (
 	ReadMetrics   Permission = "metrics:read"  // /metrics: every tenant's figures
 	ReadAlerts    Permission = "alerts:read"   // alert delivery attempts
 	Reports       Permission = "reports:write" // issue signed reports, list, download and verify them
+	RestoreZip    Permission = "restore:zip"   // restore to a zip and download it: the items' content
 )
 
 // matrix is the one table of who may do what; docs/API.md prints it and
@@ -43,6 +44,7 @@ var matrix = map[Permission][]Role{
 	ReadMetrics:   {Admin},
 	ReadAlerts:    {Admin, Technician},
 	Reports:       {Admin, Technician, Auditor},
+	RestoreZip:    {Admin},
 }
 
 // Allowed reports whether role r has permission p. An unknown permission
@@ -51,5 +53,5 @@ func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
 
 // Permissions lists every permission, in the table's order.
 func Permissions() []Permission {
-	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports}
+	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports, RestoreZip}
 }

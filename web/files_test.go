@@ -139,3 +139,51 @@ func TestExportsThroughTheAPI(t *testing.T) {
 		}
 	}
 }
+
+func TestUsersAndTokensThroughTheAPI(t *testing.T) {
+	f := newFixture(t)
+	if w := f.do(access.Admin, "POST", "/api/v1/users", map[string]any{"name": "legal2", "role": "legal", "tenants": []string{"contoso"}, "password": "another long password"}); w.Code != 201 {
+		t.Fatalf("add user: %d %s", w.Code, w.Body)
+	}
+	w := f.do(access.Admin, "POST", "/api/v1/tokens", map[string]any{"user": "legal2", "name": "review tool", "expires_days": 7})
+	var out struct {
+		Token string
+		About struct{ ID string }
+	}
+	if json.Unmarshal(w.Body.Bytes(), &out); w.Code != 201 || out.Token == "" {
+		t.Fatalf("token: %d %s", w.Code, w.Body)
+	}
+	f.tokens["legal2"] = out.Token
+	if w := f.do("legal2", "GET", "/api/v1/tenants/contoso/holds", nil); w.Code != 200 {
+		t.Errorf("the new token: %d %s", w.Code, w.Body)
+	}
+	if w := f.do(access.Admin, "GET", "/api/v1/users", nil); strings.Contains(w.Body.String(), "argon2id") {
+		t.Errorf("users shows password hashes: %s", w.Body)
+	}
+	if w := f.do(access.Admin, "DELETE", "/api/v1/tokens/"+out.About.ID, nil); w.Code != 204 {
+		t.Errorf("revoke: %d %s", w.Code, w.Body)
+	}
+	if w := f.do("legal2", "GET", "/api/v1/tenants/contoso/holds", nil); w.Code != 401 {
+		t.Errorf("a revoked token: %d", w.Code)
+	}
+}
+
+func TestRestoreToAZipThroughTheAPI(t *testing.T) {
+	f := newFixture(t)
+	addMail(t, f, "contoso", "ann@contoso.example", "invoice")
+	w := f.do(access.Admin, "POST", "/api/v1/tenants/contoso/restores/zip", map[string]any{"account": "ann@contoso.example", "workload": "mail"})
+	var out struct {
+		ID      string
+		Restore struct{ Items int }
+	}
+	if json.Unmarshal(w.Body.Bytes(), &out); w.Code != 201 || out.ID == "" || out.Restore.Items != 1 {
+		t.Fatalf("restore to a zip: %d %s", w.Code, w.Body)
+	}
+	dl := f.do(access.Admin, "GET", "/api/v1/tenants/contoso/restores/"+out.ID, nil)
+	if dl.Code != 200 || !strings.HasPrefix(dl.Body.String(), "PK") || !strings.Contains(dl.Body.String(), "MANIFEST.json") {
+		t.Errorf("download: %d, %d bytes", dl.Code, dl.Body.Len())
+	}
+	if w := f.do(access.Technician, "POST", "/api/v1/tenants/contoso/restores", map[string]any{"account": "ann@contoso.example"}); w.Code != 400 || !strings.Contains(w.Body.String(), "no connection") {
+		t.Errorf("into the tenant without a connection: %d %s", w.Code, w.Body)
+	}
+}

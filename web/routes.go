@@ -30,6 +30,11 @@ func (s *Server) table() []route {
 		{"GET", api + "/tenants", access.ReadTenants, false, s.tenants},
 		{"GET", "/metrics", access.ReadMetrics, false, s.metricsPage},
 		{"GET", api + "/alerts/deliveries", access.ReadAlerts, false, s.deliveries},
+		{"GET", api + "/users", access.ManageUsers, false, s.users},
+		{"POST", api + "/users", access.ManageUsers, false, s.addUser},
+		{"GET", api + "/tokens", access.ManageUsers, false, s.tokens},
+		{"POST", api + "/tokens", access.ManageUsers, false, s.createToken},
+		{"DELETE", api + "/tokens/:id", access.ManageUsers, false, s.revokeToken},
 		{"GET", t + "/status", access.ReadTenants, true, s.status},
 		{"GET", t + "/schedule", access.ReadSchedule, true, s.schedule},
 		{"PUT", t + "/schedule", access.WriteSchedule, true, s.setSchedule},
@@ -53,6 +58,9 @@ func (s *Server) table() []route {
 		{"POST", t + "/exports", access.Export, true, s.export},
 		{"GET", t + "/exports", access.Export, true, s.exports},
 		{"GET", t + "/exports/:id", access.Export, true, s.downloadExport},
+		{"POST", t + "/restores", access.Restore, true, s.restoreToTenant},
+		{"POST", t + "/restores/zip", access.RestoreZip, true, s.restoreToZip},
+		{"GET", t + "/restores/:id", access.RestoreZip, true, s.downloadRestore},
 	}
 }
 

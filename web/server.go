@@ -36,6 +36,7 @@ type Server struct {
 	sessions *sessions
 	metrics  *Metrics
 	alerts   *alert.Notifier
+	into     func(tenant string) (app.TenantWriter, error)
 }
 
 // Options are what the API serves besides the application layer.
@@ -44,7 +45,10 @@ type Options struct {
 	State   *app.ServiceState // the scheduler's state; nil when none runs
 	Metrics *Metrics          // nil: fresh ones
 	Alerts  *alert.Notifier   // nil: no deliveries to show
-	Log     *slog.Logger
+	// Into connects to a tenant to restore into (Graph, wired by the
+	// front door); nil: restores go to zips only.
+	Into func(tenant string) (app.TenantWriter, error)
+	Log  *slog.Logger
 }
 
 // route is one endpoint: what it needs and what it does.
@@ -63,7 +67,7 @@ func New(a *app.App, o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{app: a, access: o.Access, state: o.State, log: o.Log, e: echo.New(), sessions: newSessions(time.Now), metrics: o.Metrics, alerts: o.Alerts}
+	s := &Server{app: a, access: o.Access, state: o.State, log: o.Log, e: echo.New(), sessions: newSessions(time.Now), metrics: o.Metrics, alerts: o.Alerts, into: o.Into}
 	s.e.IPExtractor = echo.ExtractIPDirect() // never a client's X-Forwarded-For
 	s.e.HTTPErrorHandler = s.problem
 	s.e.GET("/healthz", s.healthz)

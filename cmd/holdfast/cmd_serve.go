@@ -106,7 +106,8 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	state := &app.ServiceState{}
 	metrics := web.NewMetrics()
 	alerts := alert.NewNotifier(g.Data, nil)
-	api := web.New(a, web.Options{Access: a.Access(), State: state, Metrics: metrics, Alerts: alerts, Log: log})
+	api := web.New(a, web.Options{Access: a.Access(), State: state, Metrics: metrics, Alerts: alerts, Log: log,
+		Into: func(tenant string) (app.TenantWriter, error) { return g.graphClient(tenant) }})
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() {

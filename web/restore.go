@@ -1,0 +1,121 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/access"
+	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/restore"
+	"github.com/labstack/echo/v5"
+)
+
+// restoreRequest is the body of POST …/restores.
+type restoreRequest struct {
+	Account        string `json:"account"`
+	Workload       string `json:"workload"`
+	Path           string `json:"path"`
+	Item           string `json:"item"`
+	At             string `json:"at"`
+	Run            string `json:"run"`
+	IncludeDeleted bool   `json:"include_deleted"`
+	TargetAccount  string `json:"target_account"` // into the tenant: another account than the items' own
+}
+
+// restoreToTenant restores into the tenant: new folders, nothing
+// overwritten, resumable (the same request after an interruption goes on).
+func (s *Server) restoreToTenant(c *echo.Context, p *access.Principal) error {
+	return s.restore(c, p, false)
+}
+
+// restoreToZip restores to a zip kept for download: the items' content,
+// which only roles that may read it get (restore:zip).
+func (s *Server) restoreToZip(c *echo.Context, p *access.Principal) error {
+	return s.restore(c, p, true)
+}
+
+func (s *Server) restore(c *echo.Context, p *access.Principal, zip bool) error {
+	var b restoreRequest
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	sc := restore.Scope{Account: b.Account, Path: b.Path, Item: b.Item, Run: b.Run, IncludeDeleted: b.IncludeDeleted}
+	if b.Workload != "" {
+		ws, err := holdfast.ParseWorkloads(b.Workload)
+		if err != nil || len(ws) != 1 {
+			return holdfast.Errorf("restore", holdfast.Invalid, "workload %q: one workload", b.Workload)
+		}
+		sc.Workload = ws[0]
+	}
+	if b.At != "" {
+		t, err := parseTime("at", b.At, sc.At)
+		if err != nil {
+			return err
+		}
+		sc.At = t
+	}
+	tenant := c.Param("tenant")
+	o := app.RestoreOptions{Scope: sc, TargetAccount: b.TargetAccount}
+	id := newID()
+	switch {
+	case !zip:
+		if s.into == nil {
+			return holdfast.E("restore", holdfast.Invalid, "this service has no connection to tenants to restore into")
+		}
+		o.ToTenant, o.Into = true, s.into
+		key, _ := json.Marshal(b)
+		sum := sha256.Sum256(key)
+		o.ResumeKey = "api-" + hex.EncodeToString(sum[:])
+	default:
+		if b.TargetAccount != "" {
+			return holdfast.E("restore", holdfast.Invalid, "target_account goes with a restore into the tenant")
+		}
+		dir := s.tenantDir("restores", tenant)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return holdfast.E("restore", holdfast.IO, err)
+		}
+		o.ToZip = filepath.Join(dir, id+".zip")
+	}
+	res, err := s.app.Restore(c.Request().Context(), actor(c, p), tenant, o)
+	if res == nil {
+		return err
+	}
+	out := map[string]any{"restore": res}
+	if zip {
+		out["id"] = id
+	}
+	if err != nil {
+		out["error"] = err.Error()
+	}
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) downloadRestore(c *echo.Context, p *access.Principal) error {
+	id := c.Param("id")
+	if !exportID.MatchString(id) {
+		return holdfast.Errorf("restore", holdfast.Invalid, "%q is not a restore id", id)
+	}
+	file := filepath.Join(s.tenantDir("restores", c.Param("tenant")), id+".zip")
+	logged := false
+	_, err := s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{Type: record.TypeRestorePerformed}, func(_ []byte, r record.Record) error {
+		var d record.RestorePerformed
+		if err := record.Unmarshal(r, r.Type, &d); err != nil {
+			return err
+		}
+		logged = logged || d.Target == file
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !logged {
+		return holdfast.Errorf("restore", holdfast.NotFound, "no restore %s was logged for this tenant", id)
+	}
+	return s.serveLogged(c, "restores", file, "", "application/zip")
+}
