@@ -243,23 +243,12 @@ func TestLoopOnAFakeClock(t *testing.T) {
 		})
 		close(stopped)
 	}()
-	// settle waits until the loop has taken the ticks the clock fired, every
-	// job started has finished and the loop waits on the clock again: then
-	// the clock alone decides what runs next.
-	settle := func(mark int) {
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			mu.Lock()
-			running := started != finished
-			mu.Unlock()
-			if clock.Settled(mark, running) {
-				return
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
+	running := func() bool {
 		mu.Lock()
-		t.Fatalf("the loop did not settle: started %d finished %d, clock %+v", started, finished, clock)
+		defer mu.Unlock()
+		return started != finished
 	}
+	settle := func(mark int) { clock.Settle(t, mark, running, 10*time.Second) }
 	settle(0)
 	for i := 0; i < 24*6; i++ {
 		if woke, mark := clock.Advance(10 * time.Minute); woke {

@@ -82,6 +82,17 @@ func newFixture(t *testing.T) *fixture {
 // every response is checked against the OpenAPI document.
 func (f *fixture) do(role access.Role, method, path string, body any) *httptest.ResponseRecorder {
 	f.t.Helper()
+	return f.send(method, path, body, func(req *http.Request) {
+		if role != "" {
+			req.Header.Set("Authorization", "Bearer "+f.tokens[role])
+		}
+	})
+}
+
+// send sends a JSON request, prepared by with, and checks the response
+// against the OpenAPI document.
+func (f *fixture) send(method, path string, body any, with func(*http.Request)) *httptest.ResponseRecorder {
+	f.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -98,9 +109,7 @@ func (f *fixture) do(role access.Role, method, path string, body any) *httptest.
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if role != "" {
-		req.Header.Set("Authorization", "Bearer "+f.tokens[role])
-	}
+	with(req)
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, req)
 	f.validate(req, body, w)

@@ -79,19 +79,12 @@ func TestServeRunsTheSchedules(t *testing.T) {
 	case err := <-served:
 		t.Fatalf("serve: %v\n%s", err, stderr.String())
 	}
-	settle := func(mark int) {
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			mu.Lock()
-			running := started != finished
-			mu.Unlock()
-			if clock.Settled(mark, running) {
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-		t.Fatalf("the service did not settle; log:\n%s", stderr.String())
+	running := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return started != finished
 	}
+	settle := func(mark int) { clock.Settle(t, mark, running, 60*time.Second) }
 	settle(0) // the first backup: a tenant never backed up is due at once
 
 	// /healthz over HTTPS, pinned to the certificate the service created.

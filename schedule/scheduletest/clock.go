@@ -4,6 +4,7 @@ package scheduletest
 
 import (
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -88,4 +89,19 @@ func (c *Clock) Settled(mark int, running bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !running && c.lastAfter > c.lastReport && c.lastAfter > mark
+}
+
+// Settle waits, up to timeout, until the loop has no job running
+// (running reports whether it has) and waits on the clock again since
+// mark; then the clock alone decides what runs next.
+func (c *Clock) Settle(tb testing.TB, mark int, running func() bool, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if c.Settled(mark, running()) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	tb.Fatal("the scheduler's loop did not settle")
 }
