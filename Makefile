@@ -52,6 +52,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Eval|Inventory' -benchtime 1x ./policy
 	$(GO) test -run '^$$' -bench 'Report' -benchtime 1x ./reports
 	$(GO) test -run '^$$' -bench 'Scheduler' -benchtime 2000x ./schedule
+	$(GO) test -run '^$$' -bench 'Search' -benchtime 200x ./web
 
 demo: build
 	./scripts/demo.sh

@@ -1,0 +1,77 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/access"
+	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/record"
+)
+
+// BenchmarkSearch: one KQL search over 2,000 captured messages, in process
+// (app.Search) and through the API (routing, token check, JSON), each
+// logging its audit record. The difference is what the API costs.
+func BenchmarkSearch(b *testing.B) {
+	dir := b.TempDir()
+	a := app.New(dir, app.Options{})
+	if _, err := a.Init("bench"); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	who := app.Actor{Name: "bench"}
+	if _, err := a.AddTenant(ctx, who, "contoso"); err != nil {
+		b.Fatal(err)
+	}
+	s, err := a.Open(ctx, "contoso", app.Write)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 2000; i++ {
+		subject := fmt.Sprintf("invoice %d for account %d", i, i%37)
+		ref, err := s.PutBytes(ctx, []byte("Subject: "+subject+"\r\n\r\nPlease find the invoice attached.\r\n"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		v := record.ItemVersion{Account: "ann@contoso.example", AccountID: "u1", Workload: holdfast.Mail, Item: fmt.Sprint("m", i), Path: "Inbox", Stream: "s", Run: "r", Change: "c",
+			Mail: &record.MessageMeta{Subject: subject, Received: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}}
+		if _, err := s.Append(ctx, record.TypeItemVersion, v, ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.Checkpoint(ctx)
+	s.Close(ctx)
+	acc := a.Access()
+	acc.AddUser("legal1", access.Legal, []string{"contoso"}, "a long enough password")
+	tok, _, _ := acc.CreateToken("legal1", "bench", "", nil, time.Hour)
+	h := New(a, Options{Access: acc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
+	// Warm the index.
+	if _, err := a.Search(ctx, who, "contoso", app.SearchOptions{Query: "invoice", Limit: 10}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("in-process", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := a.Search(ctx, who, "contoso", app.SearchOptions{Query: "subject:invoice AND account", Limit: 20}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("api", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			req := httptest.NewRequest("GET", "/api/v1/tenants/contoso/search?q=subject:invoice%20AND%20account&limit=20", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("%d %s", w.Code, w.Body)
+			}
+		}
+	})
+}
