@@ -40,10 +40,11 @@ const (
 	VerifyFailed  = "verify.failed"
 	Finding       = "finding" // a policy finding at or above the channel's severity
 	JobFailed     = "job.failed"
+	BackupLate    = "backup.late" // an account's workload not captured within the tenant's RPO
 )
 
 // Events lists them.
-var Events = []string{BackupFailed, BackupPartial, VerifyFailed, Finding, JobFailed}
+var Events = []string{BackupFailed, BackupPartial, BackupLate, VerifyFailed, Finding, JobFailed}
 
 // Event is one thing to tell.
 type Event struct {

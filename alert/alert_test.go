@@ -12,6 +12,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/record"
 )
 
 func TestWebhookSignedRetriedAndRecorded(t *testing.T) {
@@ -179,5 +183,61 @@ func TestEmail(t *testing.T) {
 	}
 	if a := n.Attempts(); len(a) != 1 || !a[0].OK {
 		t.Errorf("attempts: %+v", a)
+	}
+}
+
+func TestLateBackupsAreToldOnce(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	a := app.New(dir, app.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	if _, err := a.Init("test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddTenant(ctx, app.Actor{Name: "t"}, "contoso"); err != nil {
+		t.Fatal(err)
+	}
+	capture := func() {
+		s, err := a.Open(ctx, "contoso", app.Write)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		if _, err := s.Append(ctx, record.TypeDeltaPosition, record.DeltaPosition{Stream: "s", Account: "ann@contoso.example", Workload: holdfast.Mail, Link: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var got []Event
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e Event
+		json.NewDecoder(r.Body).Decode(&e)
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	c := &Config{}
+	c.AddWebhook(srv.URL, []string{BackupLate}, "", nil)
+	Save(dir, c)
+	n := NewNotifier(dir, nil)
+	l := NewLateChecker(a, n)
+	capture()
+	check := func() {
+		if err := l.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n.Wait()
+	}
+	check()
+	now = now.Add(25 * time.Hour) // past the default RPO of 24 hours
+	check()
+	check() // still late: not told again
+	capture()
+	check() // caught up
+	now = now.Add(25 * time.Hour)
+	check() // late again: told again
+	if len(got) != 2 || got[0].Event != BackupLate || !strings.Contains(got[0].Summary, "ann@contoso.example") {
+		t.Errorf("told %d times: %+v, want twice", len(got), got)
 	}
 }

@@ -1,7 +1,10 @@
 package alert
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest"
@@ -30,4 +33,49 @@ func JobEvents(j schedule.Job, r app.JobResult, err error) []Event {
 		}
 	}
 	return out
+}
+
+// LateChecker tells, once, when an account's workload falls behind its
+// tenant's RPO, and again only after it caught up and fell behind anew.
+type LateChecker struct {
+	app  *app.App
+	n    *Notifier
+	told map[string]bool // tenant|account|workload
+}
+
+// NewLateChecker returns a checker that notifies through n.
+func NewLateChecker(a *app.App, n *Notifier) *LateChecker {
+	return &LateChecker{app: a, n: n, told: map[string]bool{}}
+}
+
+// Check looks at every tenant once; it returns the first error, having
+// checked the others.
+func (l *LateChecker) Check(ctx context.Context) error {
+	tenants, err := l.app.Tenants()
+	if err != nil {
+		return err
+	}
+	var first error
+	now := map[string]bool{}
+	for _, t := range tenants {
+		late, err := l.app.LateBackups(ctx, t)
+		if err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		for _, x := range late {
+			k := t + "|" + x.Account + "|" + string(x.Workload)
+			now[k] = true
+			if l.told[k] {
+				continue
+			}
+			summary := fmt.Sprintf("%s of %s not captured for more than %g hours", x.Workload, x.Account, x.RPOHours)
+			if !x.Last.IsZero() {
+				summary += " (last " + x.Last.UTC().Format(time.RFC3339) + ")"
+			}
+			l.n.Notify(ctx, Event{Event: BackupLate, Tenant: t, Summary: summary, Detail: x})
+		}
+	}
+	l.told = now
+	return first
 }

@@ -280,3 +280,41 @@ func TestScheduleChangesAreLogged(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestLateBackups(t *testing.T) {
+	ctx := context.Background()
+	base := newApp(t)
+	now := fixed
+	a := New(base.Data().Dir, Options{Now: func() time.Time { return now }})
+	s, err := a.Open(ctx, "contoso", Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, upn := range []string{"ann@contoso.example", "carl@contoso.example"} {
+		if _, err := s.Append(ctx, record.TypeDeltaPosition, record.DeltaPosition{Stream: "mail/" + upn, Account: upn, Workload: holdfast.Mail, Folder: "f", Path: "Inbox", Link: "x", Run: "r"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A departure, as ingest records it: the new state, and the departure.
+	for _, typ := range []string{record.TypeAccountState, record.TypeAccountDeparted} {
+		if _, err := s.Append(ctx, typ, record.AccountState{Account: "carl@contoso.example", AccountID: "u3", State: "disabled"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close(ctx)
+	if late, err := a.LateBackups(ctx, "contoso"); err != nil || len(late) != 0 {
+		t.Fatalf("right after a capture: %v, %v", late, err)
+	}
+	now = fixed.Add(25 * time.Hour)
+	late, err := a.LateBackups(ctx, "contoso")
+	if err != nil || len(late) != 1 || late[0].Account != "ann@contoso.example" || late[0].Workload != holdfast.Mail || late[0].RPOHours != 24 {
+		t.Fatalf("25 hours on, RPO 24 h: %+v, %v (the departed account is never late)", late, err)
+	}
+	rpo := 48.0
+	if _, err := a.SetPolicy(ctx, Actor{Name: "tech"}, "contoso", SettingsChange{RPOHours: &rpo}); err != nil {
+		t.Fatal(err)
+	}
+	if late, _ := a.LateBackups(ctx, "contoso"); len(late) != 0 {
+		t.Errorf("with an RPO of 48 h: %+v", late)
+	}
+}

@@ -170,6 +170,22 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 			}
 		}
 	}
+	// Late backups are looked for on the reload's rhythm, in real time.
+	late := alert.NewLateChecker(a, alerts)
+	go func() {
+		tick := time.NewTicker(o.Reload)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := late.Check(ctx); err != nil {
+					log.Warn("late backups", "error", err.Error())
+				}
+			}
+		}
+	}()
 	err = a.Serve(ctx, app.ServeOptions{MaxBackups: o.MaxBackups, Clock: o.clock, Connect: serveConnector{g}, Reload: o.Reload, ReloadNow: reload, Event: event, Finished: finished}, state)
 	alerts.Wait()
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
+)
+
+// Late is an account's workload whose last successful capture is older
+// than the tenant's RPO.
+type Late struct {
+	Account  string            `json:"account"`
+	Workload holdfast.Workload `json:"workload"`
+	Last     time.Time         `json:"last_capture"` // zero: never captured
+	RPOHours float64           `json:"rpo_hours"`
+}
+
+// LateBackups lists the active accounts' workloads, among those the
+// tenant's settings require, whose last capture is older than the RPO at
+// now. Departed accounts are not late: nothing more is captured of them.
+func (a *App) LateBackups(ctx context.Context, tenant string) ([]Late, error) {
+	s, err := a.Open(ctx, tenant, ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore(ctx, s)
+	settings := policy.DefaultSettings()
+	err = s.Scan(ctx, 0, []string{record.TypePolicySettings}, func(raw []byte) error {
+		var r record.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return holdfast.E("late backups", holdfast.Integrity, err)
+		}
+		return record.Unmarshal(r, r.Type, &settings)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.Status(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	rpo := time.Duration(settings.RPOHours * float64(time.Hour))
+	now := a.now()
+	out := []Late{}
+	for _, acct := range st.Accounts {
+		if acct.State != "" && acct.State != holdfast.StateActive {
+			continue
+		}
+		for w, last := range acct.LastSuccess {
+			if slices.Contains(settings.Workloads, string(w)) && now.Sub(last) > rpo {
+				out = append(out, Late{Account: acct.UPN, Workload: w, Last: last, RPOHours: settings.RPOHours})
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y Late) int {
+		if x.Account != y.Account {
+			if x.Account < y.Account {
+				return -1
+			}
+			return 1
+		}
+		if x.Workload < y.Workload {
+			return -1
+		}
+		if x.Workload > y.Workload {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
