@@ -75,6 +75,7 @@ func (ss *sessions) login(acc *access.Store, name, password, code, ip string) (*
 		now := ss.now()
 		ss.fails[userKey] = append(ss.fails[userKey], now)
 		ss.fails[ipKey] = append(ss.fails[ipKey], now)
+		ss.sweep()
 		return nil, err
 	}
 	if ss.recent(userKey) >= lockAfter {
@@ -97,7 +98,32 @@ func (ss *sessions) login(acc *access.Store, name, password, code, ip string) (*
 	now := ss.now()
 	s := &session{id: token(), csrf: token(), p: p, created: now, seen: now}
 	ss.byID[s.id] = s
+	ss.sweep()
 	return s, nil
+}
+
+// maxFailKeys bounds the failure book: names and addresses an attacker
+// sprays are forgotten once their window has passed.
+const maxFailKeys = 10000
+
+// sweep forgets failures older than the window (and ended sessions) when
+// the books grow large.
+func (ss *sessions) sweep() {
+	if len(ss.fails) > maxFailKeys {
+		for k := range ss.fails {
+			if ss.recent(k) == 0 {
+				delete(ss.fails, k)
+			}
+		}
+	}
+	if len(ss.byID) > maxFailKeys {
+		now := ss.now()
+		for id, s := range ss.byID {
+			if now.Sub(s.seen) > sessionIdle || now.Sub(s.created) > sessionMax {
+				delete(ss.byID, id)
+			}
+		}
+	}
 }
 
 // get returns a live session, sliding its idle timeout.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,20 @@ func TestLockoutWithoutEnumeration(t *testing.T) {
 	w := f.raw("POST", "/api/v1/login", map[string]string{"user": "legal1", "password": "a long enough password"}, nil, "")
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
 		t.Errorf("after %d failures from one address: %d, want 429 with Retry-After", ipLimit, w.Code)
+	}
+}
+
+// The failure book forgets sprayed names once their window has passed.
+func TestFailureBookIsBounded(t *testing.T) {
+	now := time.Now()
+	ss := newSessions(func() time.Time { return now })
+	for i := 0; i < maxFailKeys+10; i++ {
+		ss.fails["user:"+strconv.Itoa(i)] = []time.Time{now}
+	}
+	now = now.Add(lockWindow + time.Second)
+	ss.fails["user:fresh"] = []time.Time{now}
+	ss.sweep()
+	if len(ss.fails) != 1 {
+		t.Errorf("%d names kept, want the one within the window", len(ss.fails))
 	}
 }
