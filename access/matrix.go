@@ -23,6 +23,7 @@ const (
 	ReadAlerts    Permission = "alerts:read"   // alert delivery attempts
 	Reports       Permission = "reports:write" // issue signed reports, list, download and verify them
 	RestoreZip    Permission = "restore:zip"   // restore to a zip and download it: the items' content
+	WritePolicy   Permission = "policy:write"  // a tenant's retention settings (profile, retention, RPO, workloads)
 )
 
 // matrix is the one table of who may do what; docs/API.md prints it and
@@ -45,6 +46,7 @@ var matrix = map[Permission][]Role{
 	ReadAlerts:    {Admin, Technician},
 	Reports:       {Admin, Technician, Auditor},
 	RestoreZip:    {Admin},
+	WritePolicy:   {Admin, Technician},
 }
 
 // Allowed reports whether role r has permission p. An unknown permission
@@ -53,5 +55,5 @@ func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
 
 // Permissions lists every permission, in the table's order.
 func Permissions() []Permission {
-	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports, RestoreZip}
+	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports, RestoreZip, WritePolicy}
 }

@@ -24,19 +24,7 @@ type Late struct {
 // tenant's settings require, whose last capture is older than the RPO at
 // now. Departed accounts are not late: nothing more is captured of them.
 func (a *App) LateBackups(ctx context.Context, tenant string) ([]Late, error) {
-	s, err := a.Open(ctx, tenant, ReadOnly)
-	if err != nil {
-		return nil, err
-	}
-	defer closeStore(ctx, s)
-	settings := policy.DefaultSettings()
-	err = s.Scan(ctx, 0, []string{record.TypePolicySettings}, func(raw []byte) error {
-		var r record.Record
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return holdfast.E("late backups", holdfast.Integrity, err)
-		}
-		return record.Unmarshal(r, r.Type, &settings)
-	})
+	settings, err := a.PolicySettings(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -73,4 +61,24 @@ func (a *App) LateBackups(ctx context.Context, tenant string) ([]Late, error) {
 		return 0
 	})
 	return out, nil
+}
+
+// PolicySettings are the tenant's retention settings: the latest
+// policy.settings record, or the defaults. A read: it never waits for a
+// running backup.
+func (a *App) PolicySettings(ctx context.Context, tenant string) (policy.Settings, error) {
+	settings := policy.DefaultSettings()
+	s, err := a.Open(ctx, tenant, ReadOnly)
+	if err != nil {
+		return settings, err
+	}
+	defer closeStore(ctx, s)
+	err = s.Scan(ctx, 0, []string{record.TypePolicySettings}, func(raw []byte) error {
+		var r record.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return holdfast.E("policy settings", holdfast.Integrity, err)
+		}
+		return record.Unmarshal(r, r.Type, &settings)
+	})
+	return settings, err
 }
