@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The KQL subset of Microsoft Purview eDiscovery searches:
@@ -134,13 +135,22 @@ type token struct {
 func lex(s string) ([]token, error) {
 	var out []token
 	i := 0
+	// space reports whether a white-space character starts s[j:]: decoded
+	// as UTF-8, so that the bytes of "à" (C3 A0) or "Å" (C3 85) are never
+	// taken for U+00A0 or U+0085.
+	space := func(j int) (bool, int) {
+		r, n := utf8.DecodeRuneInString(s[j:])
+		return unicode.IsSpace(r), n
+	}
 	for i < len(s) {
-		c := rune(s[i])
+		c := s[i]
+		if sp, n := space(i); sp {
+			i += n
+			continue
+		}
 		switch {
-		case unicode.IsSpace(c):
-			i++
 		case c == '(' || c == ')':
-			out = append(out, token{i, string(c), byte(c)})
+			out = append(out, token{i, string(c), c})
 			i++
 		case c == '"':
 			j := strings.IndexByte(s[i+1:], '"')
@@ -151,7 +161,10 @@ func lex(s string) ([]token, error) {
 			i += j + 2
 		default:
 			j := i
-			for j < len(s) && !unicode.IsSpace(rune(s[j])) && s[j] != '(' && s[j] != ')' {
+			for j < len(s) && s[j] != '(' && s[j] != ')' {
+				if sp, _ := space(j); sp {
+					break
+				}
 				if s[j] == '"' {
 					// A phrase right after a property: subject:"a b".
 					k := strings.IndexByte(s[j+1:], '"')
@@ -161,7 +174,8 @@ func lex(s string) ([]token, error) {
 					j += k + 2
 					continue
 				}
-				j++
+				_, n := utf8.DecodeRuneInString(s[j:])
+				j += n
 			}
 			out = append(out, token{i, s[i:j], 'w'})
 			i = j
@@ -412,6 +426,12 @@ func (p *parser) primary() (Node, error) {
 		term.To = strings.Trim(rest[2:], `"`)
 		if term.To == "" || term.Value == "" {
 			return nil, &SyntaxError{vpos, "both ends of the range a..b"}
+		}
+		// A range's end is a date, a size or a number: white space or
+		// parentheses in it (inside quotes) mean nothing, and would not
+		// print back.
+		if strings.ContainsFunc(term.To, func(r rune) bool { return unicode.IsSpace(r) || r == '(' || r == ')' }) {
+			return nil, &SyntaxError{vpos, "a range end without spaces, e.g. sent:2025-01-01..2025-03-31"}
 		}
 	}
 	if !term.Phrase && strings.HasSuffix(term.Value, "*") && term.To == "" {

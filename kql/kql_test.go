@@ -26,6 +26,11 @@ func TestParse(t *testing.T) {
 		{"budget NEAR approval", "budget NEAR(8) approval"},
 		{"(a OR b) AND NOT (c OR d)", "((a OR b) AND NOT (c OR d))"},
 		{"kind:email and", "(kind:email AND and)"}, // lower case is a word
+		// Words whose UTF-8 holds the bytes A0 or 85 (à is C3 A0, Å is
+		// C3 85) are whole words, not split at U+00A0 or U+0085.
+		{"déjà vu", "(déjà AND vu)"},
+		{"from:Åsa voilà", "(from:Åsa AND voilà)"},
+		{"budget\u00a0report", "(budget AND report)"}, // a real no-break space
 	} {
 		n, err := Parse(tc.in)
 		if err != nil {
@@ -55,6 +60,8 @@ func TestParseErrors(t *testing.T) {
 		{"a NEAR(x) b", 7},
 		{"from:x NEAR b", 7},
 		{"sent:2025..", 5},
+		{`sent:0.." "`, 5}, // found by FuzzParse: a blank range end printed back unquoted
+		{`sent:0.."("`, 5}, // found by FuzzParse: a parenthesis in a range end
 	} {
 		_, err := Parse(tc.in)
 		var se *SyntaxError
