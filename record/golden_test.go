@@ -137,3 +137,17 @@ func TestRestoreScopeVersion1(t *testing.T) {
 		t.Errorf("version 2 bytes: got %s, want %s", b, want)
 	}
 }
+
+// TestStoreDocNamesEveryType keeps docs/STORE.md's list of record types
+// whole.
+func TestStoreDocNamesEveryType(t *testing.T) {
+	doc, err := os.ReadFile("../docs/STORE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range Types() {
+		if !bytes.Contains(doc, []byte("`"+typ+"`")) {
+			t.Errorf("docs/STORE.md does not name record type %s", typ)
+		}
+	}
+}
