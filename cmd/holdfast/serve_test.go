@@ -87,6 +87,12 @@ func TestServeRunsTheSchedules(t *testing.T) {
 	settle := func(mark int) { clock.Settle(t, mark, running, 60*time.Second) }
 	settle(0) // the first backup: a tenant never backed up is due at once
 
+	// The CLI works beside the running service: a read, and a write.
+	if out := c.ok("--tenant", "contoso", "search", "kind:email", "--limit", "1"); !strings.Contains(out, "matching items") {
+		t.Errorf("search beside the service: %q", out)
+	}
+	c.ok("--tenant", "contoso", "hold", "create", "--case", "Beside", "--custodian", "x@contoso.example", "--reason", "a hold placed while the service runs")
+
 	// /healthz over HTTPS, pinned to the certificate the service created.
 	pem, err := os.ReadFile(filepath.Join(c.data, "keys", "serve-cert.pem"))
 	if err != nil {
