@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -76,6 +77,9 @@ type Options struct {
 type App struct {
 	data store.DataDir
 	opts Options
+
+	cacheOnce sync.Once
+	statuses  *statusCache // StatusAll's
 }
 
 // New returns the application layer over data directory dir.

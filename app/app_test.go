@@ -318,3 +318,33 @@ func TestLateBackups(t *testing.T) {
 		t.Errorf("with an RPO of 48 h: %+v", late)
 	}
 }
+
+func TestStatusAllIsKeptUntilTheLogGrows(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t)
+	// A write through the store raises the tenant's high-water mark,
+	// which the cache keys on (a tenant without one is read every time).
+	if _, err := a.SetSchedule(ctx, Actor{Name: "t"}, "contoso", ScheduleChange{}); err != nil {
+		t.Fatal(err)
+	}
+	first := a.StatusAll(ctx, []string{"contoso", "nosuch"})
+	if first[0].Status == nil || first[1].Error == "" {
+		t.Fatalf("first: %+v", first)
+	}
+	again := a.StatusAll(ctx, []string{"contoso"})
+	if again[0].Status != first[0].Status {
+		t.Error("an unchanged tenant's status was read again")
+	}
+	s, err := a.Open(ctx, "contoso", Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, record.TypeDeltaPosition, record.DeltaPosition{Stream: "s", Account: "ann@contoso.example", Workload: holdfast.Mail, Link: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+	grown := a.StatusAll(ctx, []string{"contoso"})
+	if grown[0].Status == first[0].Status || grown[0].Records != first[0].Records+1 || len(grown[0].Accounts) != 1 {
+		t.Errorf("after the log grew: %d records, %d accounts; want %d and 1", grown[0].Records, len(grown[0].Accounts), first[0].Records+1)
+	}
+}

@@ -313,3 +313,16 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 	s.notes = append(notes, s.notes...)
 	return s, nil
 }
+
+// LogMark is how far this machine has seen tenant name's log grow: the
+// size and root of its high-water mark, raised after every flush. It opens
+// nothing, so caches of what is derived from the log (a status) can tell
+// at the cost of one small read whether the log grew; ok is false when
+// there is no mark yet.
+func (d DataDir) LogMark(name string) (size uint64, root []byte, ok bool, err error) {
+	if err := holdfast.ValidateTenantName(name); err != nil {
+		return 0, nil, false, err
+	}
+	hw, ok, err := readHighWater(d.highWaterFile(name))
+	return hw.Size, hw.Root, ok, err
+}

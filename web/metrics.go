@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -76,12 +77,14 @@ func (m *Metrics) Job(j schedule.Job, r app.JobResult, err error) {
 	}
 }
 
-// Captures sets the tenant's last-capture gauges from its store.
+// Captures sets the tenant's last-capture gauges from its status (read
+// through a's status cache, which it so keeps warm for the dashboard).
 func (m *Metrics) Captures(ctx context.Context, a *app.App, tenant string) error {
-	st, err := a.Status(ctx, tenant)
-	if err != nil {
-		return err
+	ts := a.StatusAll(ctx, []string{tenant})[0]
+	if ts.Error != "" {
+		return errors.New(ts.Error)
 	}
+	st := ts.Status
 	oldest := map[string]time.Time{}
 	for _, acct := range st.Accounts {
 		for w, t := range acct.LastSuccess {

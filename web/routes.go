@@ -28,6 +28,7 @@ func (s *Server) table() []route {
 		{"GET", api + "/session", "", false, s.session},
 		{"POST", api + "/logout", "", false, s.logout},
 		{"GET", api + "/tenants", access.ReadTenants, false, s.tenants},
+		{"GET", api + "/status", access.ReadTenants, false, s.statusAll},
 		{"GET", "/metrics", access.ReadMetrics, false, s.metricsPage},
 		{"GET", api + "/alerts/deliveries", access.ReadAlerts, false, s.deliveries},
 		{"GET", api + "/users", access.ManageUsers, false, s.users},
@@ -133,6 +134,22 @@ func (s *Server) tenants(c *echo.Context, p *access.Principal) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"tenants": out})
+}
+
+// statusAll is the status of every tenant the principal may see: the
+// dashboard's one request.
+func (s *Server) statusAll(c *echo.Context, p *access.Principal) error {
+	all, err := s.app.Tenants()
+	if err != nil {
+		return err
+	}
+	var mine []string
+	for _, t := range all {
+		if p.Tenant(t) {
+			mine = append(mine, t)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"tenants": s.app.StatusAll(c.Request().Context(), mine)})
 }
 
 func (s *Server) status(c *echo.Context, p *access.Principal) error {

@@ -152,13 +152,22 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 			o.onEvent(e)
 		}
 	}
-	if tenants, err := a.Tenants(); err == nil {
+	// Every tenant's capture metrics, read in the background: this also
+	// warms the status cache the dashboard's GET /api/v1/status reads.
+	go func() {
+		tenants, err := a.Tenants()
+		if err != nil {
+			return
+		}
 		for _, t := range tenants {
+			if ctx.Err() != nil {
+				return
+			}
 			if err := metrics.Captures(ctx, a, t); err != nil {
 				log.Warn("metrics", "tenant", t, "error", err.Error())
 			}
 		}
-	}
+	}()
 	finished := func(j schedule.Job, r app.JobResult, err error) {
 		metrics.Job(j, r, err)
 		for _, e := range alert.JobEvents(j, r, err) {
