@@ -102,16 +102,25 @@ func (a *App) Records(ctx context.Context, tenant string, o LogOptions, fn func(
 		}
 	}
 	n := 0
-	err = s.Records(ctx, o.From, func(raw []byte, r store.Record) error {
-		if o.Type != "" && r.Type != o.Type {
-			return nil
-		}
+	visit := func(raw []byte, r store.Record) error {
 		if o.Limit > 0 && n >= o.Limit {
 			return errEnough
 		}
 		n++
 		return fn(raw, r)
-	})
+	}
+	if o.Type == "" {
+		err = s.Records(ctx, o.From, visit)
+	} else {
+		// Only that type's records are decoded: Scan picks them out first.
+		err = s.Scan(ctx, o.From, []string{o.Type}, func(raw []byte) error {
+			var r record.Record
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return holdfast.E("log", holdfast.Integrity, err)
+			}
+			return visit(raw, r)
+		})
+	}
 	if err != nil && !errors.Is(err, errEnough) {
 		return 0, err
 	}

@@ -78,9 +78,6 @@ func Types() []string {
 	return out
 }
 
-// Known reports whether t is a record type Holdfast writes.
-func Known(t string) bool { _, ok := types[t]; return ok }
-
 // DataOf decodes r's data into a new value of its type's Go type: a
 // pointer to one of the structs below. An unknown type or data that does
 // not decode is an Integrity error naming the record.

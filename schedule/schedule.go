@@ -185,9 +185,6 @@ func (s *Scheduler) RunNow(tenant string, kind Kind, at time.Time) error {
 	return nil
 }
 
-// Running reports whether a procedure of a tenant is running.
-func (s *Scheduler) Running(tenant string, kind Kind) bool { return s.running[key{tenant, kind}] }
-
 // due lists every job due at now that is not running, oldest first.
 func (s *Scheduler) due(now time.Time) []Job {
 	var out []Job
@@ -259,9 +256,6 @@ func (s *Scheduler) Done(j Job) {
 		s.backups--
 	}
 }
-
-// Waiting is how many due jobs wait for a slot at now.
-func (s *Scheduler) Waiting(now time.Time) int { return len(s.due(now)) }
 
 // Wake is when the next job falls due after now (zero: nothing is
 // scheduled). Jobs already due but waiting for a slot do not count: the

@@ -82,15 +82,6 @@ func New(a *app.App, o Options) *Server {
 // Handler is the server as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
-// Routes lists the API's routes as method and path (for tests and docs).
-func (s *Server) Routes() [][2]string {
-	var out [][2]string
-	for _, r := range s.routes {
-		out = append(out, [2]string{r.method, r.path})
-	}
-	return out
-}
-
 type principalKey struct{}
 
 // guard authenticates the request, checks the route's permission and

@@ -195,7 +195,9 @@ func (s *Server) login(c *echo.Context) error {
 		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
 	}
 	if err != nil {
-		s.log.Warn("sign-in refused", "user", b.User, "address", c.RealIP())
+		// The name is the client's: quoted, so no control or bidi
+		// character reaches a log viewer raw.
+		s.log.Warn("sign-in refused", "user", strconv.QuoteToASCII(b.User), "address", c.RealIP())
 		return err
 	}
 	// A new session at every sign-in: a cookie planted before it is worth nothing.
