@@ -38,14 +38,19 @@ func readSchedule(ctx context.Context, s *store.Store) (*TenantSchedule, error) 
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return holdfast.E("read schedule", holdfast.Integrity, err)
 		}
-		var d record.ScheduleSet
-		if err := record.Unmarshal(r, r.Type, &d); err != nil {
-			return err
-		}
-		*out = TenantSchedule{Schedule: d.Schedule, Record: r.Index, SetBy: d.Actor, SetAt: r.Time}
-		return nil
+		return out.set(r)
 	})
 	return out, err
+}
+
+// set makes ts the schedule a schedule.set record holds.
+func (ts *TenantSchedule) set(r record.Record) error {
+	var d record.ScheduleSet
+	if err := record.Unmarshal(r, r.Type, &d); err != nil {
+		return err
+	}
+	*ts = TenantSchedule{Schedule: d.Schedule, Record: r.Index, SetBy: d.Actor, SetAt: r.Time}
+	return nil
 }
 
 // ScheduleChange names the parts of a schedule to change; nil fields stay.

@@ -285,16 +285,14 @@ func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule
 		return nil, time.Time{}, nil, err
 	}
 	defer closeStore(ctx, s)
-	ts, err := readSchedule(ctx, s)
-	if err != nil {
-		return nil, time.Time{}, nil, err
-	}
+	ts := &TenantSchedule{Schedule: schedule.Default(), Default: true}
 	var since time.Time
 	if r, _, err := s.Record(ctx, 0); err == nil {
 		since = r.Time
 	}
 	last := map[schedule.Kind]time.Time{}
-	types := []string{record.TypeRunStarted, record.TypeVerifyRun, record.TypeRestorePerformed, record.TypeReportIssued}
+	// One pass over the log: the schedule, and when each procedure last ran.
+	types := []string{record.TypeScheduleSet, record.TypeRunStarted, record.TypeVerifyRun, record.TypeRestorePerformed, record.TypeReportIssued}
 	err = s.Scan(ctx, 0, types, func(raw []byte) error {
 		var r record.Record
 		if err := json.Unmarshal(raw, &r); err != nil {
@@ -302,13 +300,18 @@ func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule
 		}
 		var k schedule.Kind
 		switch r.Type {
+		case record.TypeScheduleSet:
+			return ts.set(r)
 		case record.TypeRunStarted:
 			k = schedule.Backup
 		case record.TypeVerifyRun:
 			k = schedule.Verify
 		case record.TypeRestorePerformed:
 			var d record.RestorePerformed
-			if record.Unmarshal(r, r.Type, &d) != nil || !d.Test {
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
+			if !d.Test {
 				return nil
 			}
 			k = schedule.RestoreTest
