@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -85,6 +86,10 @@ type file struct {
 type Store struct {
 	path string
 	now  func() time.Time
+
+	mu     sync.Mutex
+	cached *file       // the file as last read, for readers (view)
+	stat   os.FileInfo // of that file: a replacement is a new file
 }
 
 // Open returns the access store of data directory dir; now is the clock
@@ -109,6 +114,30 @@ func (s *Store) read() (*file, error) {
 		return nil, holdfast.E("access", holdfast.Integrity, err, s.path)
 	}
 	return &f, nil
+}
+
+// view is the file for readers: read again only when it was replaced
+// (every change writes a new file, see update), so a request's token
+// check costs a stat, not a read and a parse. Readers must not change it.
+func (s *Store) view() (*file, error) {
+	fi, err := os.Stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &file{}, nil
+	}
+	if err != nil {
+		return nil, holdfast.E("access", holdfast.IO, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached != nil && os.SameFile(s.stat, fi) && s.stat.ModTime().Equal(fi.ModTime()) && s.stat.Size() == fi.Size() {
+		return s.cached, nil
+	}
+	f, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	s.cached, s.stat = f, fi
+	return f, nil
 }
 
 // update changes the file under an exclusive lock, so that a CLI command
@@ -195,13 +224,13 @@ func (s *Store) AddUser(name string, role Role, tenants []string, password strin
 
 // Users lists the users, without their password hashes.
 func (s *Store) Users() ([]User, error) {
-	f, err := s.read()
+	f, err := s.view()
 	if err != nil {
 		return nil, err
 	}
 	out := []User{}
 	for _, u := range f.Users {
-		u.Password = ""
+		u.Password, u.Tenants = "", slices.Clone(u.Tenants)
 		if u.TOTP != "" {
 			u.TOTP = "enrolled"
 		}
@@ -261,11 +290,15 @@ func (s *Store) CreateToken(user, name string, role Role, tenants []string, ttl 
 
 // Tokens lists the tokens (their hashes included: they are not secrets).
 func (s *Store) Tokens() ([]Token, error) {
-	f, err := s.read()
+	f, err := s.view()
 	if err != nil {
 		return nil, err
 	}
-	return append([]Token{}, f.Tokens...), nil
+	out := append([]Token{}, f.Tokens...)
+	for i := range out {
+		out[i].Tenants = slices.Clone(out[i].Tenants)
+	}
+	return out, nil
 }
 
 // RevokeToken removes a token.
@@ -302,7 +335,7 @@ func (s *Store) Authenticate(bearer string) (*Principal, error) {
 	if !ok || !ok2 || id == "" || sec == "" {
 		return nil, ErrUnauthenticated
 	}
-	f, err := s.read()
+	f, err := s.view()
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +417,7 @@ func checkPassword(encoded, pw string) bool {
 // enrolled a second factor, a TOTP code; an admin must have one. Failures
 // all look alike, whichever part failed and whether the user exists.
 func (s *Store) CheckPassword(name, pw, code string) (*Principal, error) {
-	f, err := s.read()
+	f, err := s.view()
 	if err != nil {
 		return nil, err
 	}
