@@ -411,12 +411,17 @@ func appendNumber(out []byte, n json.Number) ([]byte, error) {
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil, fmt.Errorf("number %s is outside the range of an IEEE 754 double", s)
 	}
-	if !strings.ContainsAny(s, ".eE") {
+	es6 := appendES6(nil, f)
+	if !strings.ContainsAny(s, ".eE") && string(es6) != s {
+		// An integer RFC 8785 would write with other digits: refuse it
+		// rather than round it. (Beyond ±(2^53-1) only integers a double
+		// holds exactly, as ECMAScript writes them, such as 1e20's
+		// 100000000000000000000, keep their digits.)
 		if i, err := strconv.ParseInt(s, 10, 64); err != nil || i > maxExact || i < -maxExact {
 			return nil, fmt.Errorf("integer %s is outside ±(2^53-1): RFC 8785 would round it; store it as a string", s)
 		}
 	}
-	return appendES6(out, f), nil
+	return append(out, es6...), nil
 }
 
 // appendES6 formats a finite double as ECMAScript does: the shortest

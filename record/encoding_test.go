@@ -52,6 +52,8 @@ func TestCanonicalRFC8785Examples(t *testing.T) {
 		{"high surrogate before U+E000 in UTF-16 order", `{"\ufb33":1,"\ud83d\ude02":2}`, "{\"😂\":2,\"\ufb33\":1}"},
 		{"negative zero", `[-0, -0.0, 0e5]`, `[0,0,0]`},
 		{"largest exact integers", `[9007199254740991, -9007199254740991]`, `[9007199254740991,-9007199254740991]`},
+		// Found by FuzzCanonical: 1E20's form must canonicalise again.
+		{"an exact integer beyond 2^53, as ECMAScript writes it", `[1E20, 100000000000000000000]`, `[100000000000000000000,100000000000000000000]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
