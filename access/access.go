@@ -140,9 +140,28 @@ func (s *Store) view() (*file, error) {
 	return f, nil
 }
 
+// Change is a change of who may do what, as the evidence records it: no
+// password, hash or secret, only what an auditor needs to know who could
+// reach a tenant's data, from when, and who granted it.
+type Change struct {
+	Change  string    // user.added, user.disabled, user.enabled, totp.enrolled, token.created, token.revoked
+	User    string    // the user changed, or the token's user
+	Role    Role      // the user's or the token's role
+	Tenants []string  // the tenants it covers; empty: every tenant (admin)
+	Token   string    // a token's id (never its secret)
+	Expires time.Time // a created token's expiry
+}
+
+// A Recorder puts a change into the evidence before it takes effect: it
+// runs under the file's lock after the change was checked, and when it
+// fails nothing changes. (A failure after it leaves a record of a change
+// that did not happen, never a change without a record.)
+type Recorder func(Change) error
+
 // update changes the file under an exclusive lock, so that a CLI command
-// and the service never lose each other's changes.
-func (s *Store) update(fn func(*file) error) error {
+// and the service never lose each other's changes. The change fn returns
+// is given to rec (when both are set) before the file is replaced.
+func (s *Store) update(rec Recorder, fn func(*file) (*Change, error)) error {
 	lf, err := os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return holdfast.E("access", holdfast.IO, err)
@@ -155,8 +174,14 @@ func (s *Store) update(fn func(*file) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(f); err != nil {
+	ch, err := fn(f)
+	if err != nil {
 		return err
+	}
+	if ch != nil && rec != nil {
+		if err := rec(*ch); err != nil {
+			return err
+		}
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -196,7 +221,7 @@ func checkScope(op string, role Role, tenants []string) error {
 const MinPassword = 12
 
 // AddUser adds a user with a password (hashed with argon2id).
-func (s *Store) AddUser(name string, role Role, tenants []string, password string) error {
+func (s *Store) AddUser(name string, role Role, tenants []string, password string, rec Recorder) error {
 	const op = "user add"
 	if err := validName(op, name); err != nil {
 		return err
@@ -211,14 +236,43 @@ func (s *Store) AddUser(name string, role Role, tenants []string, password strin
 	if err != nil {
 		return holdfast.E(op, err)
 	}
-	return s.update(func(f *file) error {
+	return s.update(rec, func(f *file) (*Change, error) {
 		for _, u := range f.Users {
 			if u.Name == name {
-				return holdfast.Errorf(op, holdfast.Exist, "user %s exists", name)
+				return nil, holdfast.Errorf(op, holdfast.Exist, "user %s exists", name)
 			}
 		}
 		f.Users = append(f.Users, User{Name: name, Role: role, Tenants: slices.Clone(tenants), Password: hash, Created: s.now().UTC()})
-		return nil
+		return &Change{Change: "user.added", User: name, Role: role, Tenants: slices.Clone(tenants)}, nil
+	})
+}
+
+// SetDisabled disables a user (every token and session of theirs stops
+// working at once, and they cannot sign in) or enables them again. A user
+// is never deleted: the evidence keeps naming them.
+func (s *Store) SetDisabled(name string, disabled bool, rec Recorder) error {
+	op := "user disable"
+	if !disabled {
+		op = "user enable"
+	}
+	return s.update(rec, func(f *file) (*Change, error) {
+		i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
+		if i < 0 {
+			return nil, holdfast.Errorf(op, holdfast.NotFound, "no user %s", name)
+		}
+		u := &f.Users[i]
+		if u.Disabled == disabled {
+			return nil, holdfast.Errorf(op, holdfast.Invalid, "user %s is already %s", name, map[bool]string{true: "disabled", false: "enabled"}[disabled])
+		}
+		if disabled && u.Role == Admin && !slices.ContainsFunc(f.Users, func(o User) bool { return o.Role == Admin && !o.Disabled && o.Name != name }) {
+			return nil, holdfast.Errorf(op, holdfast.Invalid, "%s is the last enabled admin: add another admin first", name)
+		}
+		u.Disabled = disabled
+		ch := "user.enabled"
+		if disabled {
+			ch = "user.disabled"
+		}
+		return &Change{Change: ch, User: name, Role: u.Role, Tenants: slices.Clone(u.Tenants)}, nil
 	})
 }
 
@@ -245,35 +299,35 @@ const TokenPrefix = "hfa_"
 // CreateToken issues a token for user, with role and tenants no wider than
 // the user's (empty: the user's), valid for ttl. The secret is returned
 // once and never stored.
-func (s *Store) CreateToken(user, name string, role Role, tenants []string, ttl time.Duration) (string, Token, error) {
+func (s *Store) CreateToken(user, name string, role Role, tenants []string, ttl time.Duration, rec Recorder) (string, Token, error) {
 	const op = "token create"
 	if ttl <= 0 || ttl > 2*365*24*time.Hour {
 		return "", Token{}, holdfast.E(op, holdfast.Invalid, "a token expires within two years: give --expires (e.g. 90d)")
 	}
 	var secret string
 	var tok Token
-	err := s.update(func(f *file) error {
+	err := s.update(rec, func(f *file) (*Change, error) {
 		i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == user })
 		if i < 0 || f.Users[i].Disabled {
-			return holdfast.Errorf(op, holdfast.NotFound, "no user %s", user)
+			return nil, holdfast.Errorf(op, holdfast.NotFound, "no user %s", user)
 		}
 		u := f.Users[i]
 		if role == "" {
 			role = u.Role
 		}
 		if role != u.Role && u.Role != Admin {
-			return holdfast.Errorf(op, holdfast.Permission, "a %s cannot issue a %s token", u.Role, role)
+			return nil, holdfast.Errorf(op, holdfast.Permission, "a %s cannot issue a %s token", u.Role, role)
 		}
 		if len(tenants) == 0 {
 			tenants = u.Tenants
 		}
 		if err := checkScope(op, role, tenants); err != nil {
-			return err
+			return nil, err
 		}
 		if u.Role != Admin {
 			for _, t := range tenants {
 				if !slices.Contains(u.Tenants, t) {
-					return holdfast.Errorf(op, holdfast.Permission, "user %s has no access to tenant %s", user, t)
+					return nil, holdfast.Errorf(op, holdfast.Permission, "user %s has no access to tenant %s", user, t)
 				}
 			}
 		}
@@ -283,7 +337,7 @@ func (s *Store) CreateToken(user, name string, role Role, tenants []string, ttl 
 		tok = Token{ID: id, Name: name, User: user, Role: role, Tenants: slices.Clone(tenants), Hash: hex.EncodeToString(sum[:]), Created: now, Expires: now.Add(ttl)}
 		f.Tokens = append(f.Tokens, tok)
 		secret = TokenPrefix + id + "_" + sec
-		return nil
+		return &Change{Change: "token.created", User: user, Role: role, Tenants: slices.Clone(tenants), Token: id, Expires: tok.Expires}, nil
 	})
 	return secret, tok, err
 }
@@ -302,14 +356,15 @@ func (s *Store) Tokens() ([]Token, error) {
 }
 
 // RevokeToken removes a token.
-func (s *Store) RevokeToken(id string) error {
-	return s.update(func(f *file) error {
+func (s *Store) RevokeToken(id string, rec Recorder) error {
+	return s.update(rec, func(f *file) (*Change, error) {
 		i := slices.IndexFunc(f.Tokens, func(t Token) bool { return t.ID == id })
 		if i < 0 {
-			return holdfast.Errorf("token revoke", holdfast.NotFound, "no token %s", id)
+			return nil, holdfast.Errorf("token revoke", holdfast.NotFound, "no token %s", id)
 		}
+		t := f.Tokens[i]
 		f.Tokens = slices.Delete(f.Tokens, i, i+1)
-		return nil
+		return &Change{Change: "token.revoked", User: t.User, Role: t.Role, Tenants: slices.Clone(t.Tenants), Token: t.ID}, nil
 	})
 }
 
@@ -355,6 +410,17 @@ func (s *Store) Authenticate(bearer string) (*Principal, error) {
 		return &Principal{User: t.User, Role: t.Role, Tenants: slices.Clone(t.Tenants), Token: t.ID}, nil
 	}
 	return nil, ErrUnauthenticated
+}
+
+// Enabled reports whether a user exists and is not disabled: a session
+// ends at its next request once its user is disabled.
+func (s *Store) Enabled(name string) bool {
+	f, err := s.view()
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
+	return i >= 0 && !f.Users[i].Disabled
 }
 
 func randomHex(n int) string {
@@ -452,18 +518,18 @@ var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Alg
 
 // EnrollTOTP gives a user a new second factor and returns its otpauth://
 // URL (for an authenticator app's QR code) and its secret, once.
-func (s *Store) EnrollTOTP(name string) (url, secret string, err error) {
+func (s *Store) EnrollTOTP(name string, rec Recorder) (url, secret string, err error) {
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "Holdfast", AccountName: name, Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		return "", "", holdfast.E("user totp", err)
 	}
-	err = s.update(func(f *file) error {
+	err = s.update(rec, func(f *file) (*Change, error) {
 		i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
 		if i < 0 {
-			return holdfast.Errorf("user totp", holdfast.NotFound, "no user %s", name)
+			return nil, holdfast.Errorf("user totp", holdfast.NotFound, "no user %s", name)
 		}
 		f.Users[i].TOTP = key.Secret()
-		return nil
+		return &Change{Change: "totp.enrolled", User: name, Role: f.Users[i].Role, Tenants: slices.Clone(f.Users[i].Tenants)}, nil
 	})
 	if err != nil {
 		return "", "", err

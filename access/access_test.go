@@ -2,6 +2,7 @@ package access
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,15 +17,15 @@ func TestUsersAndTokens(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	s := Open(dir, func() time.Time { return now })
-	if err := s.AddUser("tech1", Technician, []string{"contoso"}, "correct horse battery"); err != nil {
+	if err := s.AddUser("tech1", Technician, []string{"contoso"}, "correct horse battery", nil); err != nil {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"exists":           s.AddUser("tech1", Technician, []string{"contoso"}, "correct horse battery"),
-		"short password":   s.AddUser("x", Legal, []string{"contoso"}, "short"),
-		"admin with scope": s.AddUser("root", Admin, []string{"contoso"}, "correct horse battery"),
-		"no tenant":        s.AddUser("l", Legal, nil, "correct horse battery"),
-		"control in name":  s.AddUser("a\x1bb", Legal, []string{"contoso"}, "correct horse battery"),
+		"exists":           s.AddUser("tech1", Technician, []string{"contoso"}, "correct horse battery", nil),
+		"short password":   s.AddUser("x", Legal, []string{"contoso"}, "short", nil),
+		"admin with scope": s.AddUser("root", Admin, []string{"contoso"}, "correct horse battery", nil),
+		"no tenant":        s.AddUser("l", Legal, nil, "correct horse battery", nil),
+		"control in name":  s.AddUser("a\x1bb", Legal, []string{"contoso"}, "correct horse battery", nil),
 	} {
 		if err == nil {
 			t.Errorf("%s: accepted", name)
@@ -46,7 +47,7 @@ func TestUsersAndTokens(t *testing.T) {
 		t.Errorf("failures must look alike: %v / %v", errWrong, errNobody)
 	}
 
-	secret, tok, err := s.CreateToken("tech1", "psa", "", nil, 90*24*time.Hour)
+	secret, tok, err := s.CreateToken("tech1", "psa", "", nil, 90*24*time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +63,10 @@ func TestUsersAndTokens(t *testing.T) {
 			t.Errorf("%s: got %v, want not authenticated", name, err)
 		}
 	}
-	if _, _, err := s.CreateToken("tech1", "wider", Admin, nil, time.Hour); !holdfast.Is(holdfast.Permission, err) {
+	if _, _, err := s.CreateToken("tech1", "wider", Admin, nil, time.Hour, nil); !holdfast.Is(holdfast.Permission, err) {
 		t.Errorf("a technician's admin token: got %v, want refused", err)
 	}
-	if _, _, err := s.CreateToken("tech1", "other", "", []string{"fabrikam"}, time.Hour); !holdfast.Is(holdfast.Permission, err) {
+	if _, _, err := s.CreateToken("tech1", "other", "", []string{"fabrikam"}, time.Hour, nil); !holdfast.Is(holdfast.Permission, err) {
 		t.Errorf("a token for another tenant: got %v, want refused", err)
 	}
 	now = now.Add(91 * 24 * time.Hour)
@@ -73,7 +74,7 @@ func TestUsersAndTokens(t *testing.T) {
 		t.Error("an expired token authenticated")
 	}
 	now = now.Add(-91 * 24 * time.Hour)
-	if err := s.RevokeToken(tok.ID); err != nil {
+	if err := s.RevokeToken(tok.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(secret); err == nil {
@@ -111,7 +112,7 @@ func TestMatrix(t *testing.T) {
 func TestSecondFactor(t *testing.T) {
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	s := Open(t.TempDir(), func() time.Time { return now })
-	if err := s.AddUser("root", Admin, nil, "a long enough password"); err != nil {
+	if err := s.AddUser("root", Admin, nil, "a long enough password", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CheckPassword("root", "a long enough password", ""); !errors.Is(err, ErrNeedsTOTP) {
@@ -120,7 +121,7 @@ func TestSecondFactor(t *testing.T) {
 	if _, err := s.CheckPassword("root", "wrong password!!", ""); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("a wrong password must not reveal the second factor: %v", err)
 	}
-	url, secret, err := s.EnrollTOTP("root")
+	url, secret, err := s.EnrollTOTP("root", nil)
 	if err != nil || !strings.HasPrefix(url, "otpauth://totp/Holdfast:root?") {
 		t.Fatalf("enrol: %q, %v", url, err)
 	}
@@ -137,5 +138,83 @@ func TestSecondFactor(t *testing.T) {
 	users, _ := s.Users()
 	if users[0].TOTP != "enrolled" {
 		t.Errorf("Users shows the TOTP secret: %q", users[0].TOTP)
+	}
+}
+
+// TestRecorderComesFirst: every change is handed to the recorder before it
+// takes effect, with what the evidence needs and no secret; a recorder
+// that fails leaves the file as it was.
+func TestRecorderComesFirst(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	s := Open(dir, func() time.Time { return now })
+	var got []Change
+	rec := func(ch Change) error { got = append(got, ch); return nil }
+	fail := func(Change) error { return errors.New("the log refused") }
+	if err := s.AddUser("root", Admin, nil, "a long enough password", rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddUser("tech1", Technician, []string{"contoso"}, "a long enough password", rec); err != nil {
+		t.Fatal(err)
+	}
+	secret, tok, err := s.CreateToken("tech1", "psa", "", nil, 90*24*time.Hour, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EnrollTOTP("tech1", rec); err != nil {
+		t.Fatal(err)
+	}
+
+	before := mustRead(t, dir)
+	for name, err := range map[string]error{
+		"add":     s.AddUser("legal1", Legal, []string{"contoso"}, "a long enough password", fail),
+		"token":   func() error { _, _, err := s.CreateToken("tech1", "x", "", nil, time.Hour, fail); return err }(),
+		"revoke":  s.RevokeToken(tok.ID, fail),
+		"disable": s.SetDisabled("tech1", true, fail),
+		"totp":    func() error { _, _, err := s.EnrollTOTP("tech1", fail); return err }(),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "the log refused") {
+			t.Errorf("%s with a failing recorder: got %v, want its error", name, err)
+		}
+	}
+	if after := mustRead(t, dir); string(after) != string(before) {
+		t.Errorf("a change whose record failed took effect:\n%s\nwant\n%s", after, before)
+	}
+
+	if err := s.SetDisabled("tech1", true, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(secret); err == nil {
+		t.Error("a disabled user's token authenticated")
+	}
+	if s.Enabled("tech1") || !s.Enabled("root") || s.Enabled("nobody") {
+		t.Error("Enabled does not follow the users")
+	}
+	if err := s.SetDisabled("root", true, rec); !holdfast.Is(holdfast.Invalid, err) {
+		t.Errorf("disabling the last admin: got %v, want refused", err)
+	}
+	if err := s.SetDisabled("tech1", false, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(tok.ID, rec); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []Change{
+		{Change: "user.added", User: "root", Role: Admin},
+		{Change: "user.added", User: "tech1", Role: Technician, Tenants: []string{"contoso"}},
+		{Change: "token.created", User: "tech1", Role: Technician, Tenants: []string{"contoso"}, Token: tok.ID, Expires: now.Add(90 * 24 * time.Hour)},
+		{Change: "totp.enrolled", User: "tech1", Role: Technician, Tenants: []string{"contoso"}},
+		{Change: "user.disabled", User: "tech1", Role: Technician, Tenants: []string{"contoso"}},
+		{Change: "user.enabled", User: "tech1", Role: Technician, Tenants: []string{"contoso"}},
+		{Change: "token.revoked", User: "tech1", Role: Technician, Tenants: []string{"contoso"}, Token: tok.ID},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("recorded %d changes, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
+			t.Errorf("change %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
 	}
 }

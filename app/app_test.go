@@ -29,10 +29,16 @@ func newApp(t *testing.T) *App {
 	return New(dir, Options{Now: func() time.Time { return fixed }})
 }
 
-// records returns the tenant's records of type typ.
+// records returns contoso's records of type typ.
 func records(t *testing.T, a *App, typ string) []record.Record {
 	t.Helper()
-	s, err := a.Open(context.Background(), "contoso", ReadOnly)
+	return recordsOf(t, a, "contoso", typ)
+}
+
+// recordsOf returns a tenant's records of type typ.
+func recordsOf(t *testing.T, a *App, tenant, typ string) []record.Record {
+	t.Helper()
+	s, err := a.Open(context.Background(), tenant, ReadOnly)
 	if err != nil {
 		t.Fatal(err)
 	}

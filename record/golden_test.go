@@ -57,6 +57,8 @@ func samples() map[string]any {
 		TypePolicySettings: PolicySettingsSet{PolicySettings: PolicySettings{Profile: "sec-17a-4", RetentionDays: 2555, RPOHours: 24, Workloads: []string{"mail"}, RequiredYears: 0, RequireWORM: false}, Actor: "alice@host"},
 		TypeScheduleSet: ScheduleSet{Schedule: Schedule{Backup: "@every 4h", BackupJitter: "30m", PolicyAfterBackup: true, Verify: "0 3 * * 0", VerifyReadPercent: 10,
 			RestoreTest: "0 4 1 * *", RestoreSample: 20, Report: "0 6 1 * *", ReportKind: "procedures", ReportDir: "/srv/reports/contoso"}, Actor: "alice@host"},
+		TypeAccessChanged: AccessChanged{Change: "token.created", User: "legal1", Role: "legal", Tenants: []string{"contoso"}, Token: "3f9a0c11d2e4b5a6",
+			Expires: time.Date(2027, 3, 6, 10, 0, 0, 0, time.UTC), Actor: "admin (API, 10.0.0.5)"},
 		TypePolicyEvaluated: PolicyEvaluated{Tenant: "contoso", Actor: "alice@host", PolicyHash: "p", PolicyFiles: []string{"stale.rego"}, InputHash: "i", FindingsHash: "f", Findings: map[string]int{"high": 1}},
 	}
 }

@@ -38,6 +38,7 @@ const (
 	TypePolicySettings   = "policy.settings"     // PolicySettingsSet: a tenant's retention settings and who set them
 	TypePolicyEvaluated  = "policy.evaluated"    // PolicyEvaluated: the policies were evaluated
 	TypeScheduleSet      = "schedule.set"        // ScheduleSet: a tenant's schedule, and who set it
+	TypeAccessChanged    = "access.changed"      // AccessChanged: a user or token that reaches this tenant was added, disabled, enabled or revoked
 )
 
 // types maps each record type to a new value of its data's Go type.
@@ -66,6 +67,7 @@ var types = map[string]func() any{
 	TypePolicySettings:   func() any { return new(PolicySettingsSet) },
 	TypePolicyEvaluated:  func() any { return new(PolicyEvaluated) },
 	TypeScheduleSet:      func() any { return new(ScheduleSet) },
+	TypeAccessChanged:    func() any { return new(AccessChanged) },
 }
 
 // Types returns every record type Holdfast writes, sorted.
@@ -533,4 +535,18 @@ type Schedule struct {
 type ScheduleSet struct {
 	Schedule
 	Actor string `json:"actor,omitempty"`
+}
+
+// AccessChanged is the data of access.changed: who may reach a tenant's
+// data through the service changed. It is written into the log of every
+// tenant the user or token covers (every tenant for an admin) before the
+// change takes effect; it never holds a password, hash or secret.
+type AccessChanged struct {
+	Change  string    `json:"change"` // user.added, user.disabled, user.enabled, totp.enrolled, token.created, token.revoked
+	User    string    `json:"user"`   // the user changed, or the token's user
+	Role    string    `json:"role"`
+	Tenants []string  `json:"tenants,omitempty"` // the tenants covered; none: every tenant (an admin)
+	Token   string    `json:"token,omitempty"`   // a token's id, never its secret
+	Expires time.Time `json:"expires,omitzero"`  // a created token's expiry
+	Actor   string    `json:"actor"`
 }

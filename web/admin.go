@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -31,11 +32,39 @@ func (s *Server) addUser(c *echo.Context, p *access.Principal) error {
 	if err != nil {
 		return err
 	}
-	if err := s.access.AddUser(b.Name, role, b.Tenants, b.Password); err != nil {
+	if err := s.app.AddUser(c.Request().Context(), actor(c, p), b.Name, role, b.Tenants, b.Password); err != nil {
 		return err
 	}
 	s.log.Info("user added", "user", b.Name, "role", role, "by", p.User, "address", c.RealIP())
 	return c.JSON(http.StatusCreated, map[string]any{"name": b.Name, "role": role, "tenants": b.Tenants})
+}
+
+// setUser disables or enables a user: {"disabled": true}.
+func (s *Server) setUser(c *echo.Context, p *access.Principal) error {
+	var b struct {
+		Disabled *bool `json:"disabled"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	if b.Disabled == nil {
+		return holdfast.E("user", holdfast.Invalid, `give {"disabled": true} or {"disabled": false}`)
+	}
+	name := c.Param("name")
+	if err := s.app.SetUserDisabled(c.Request().Context(), actor(c, p), name, *b.Disabled); err != nil {
+		return err
+	}
+	s.log.Info("user changed", "user", strconv.QuoteToASCII(name), "disabled", *b.Disabled, "by", p.User, "address", c.RealIP())
+	users, err := s.access.Users()
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.Name == name {
+			return c.JSON(http.StatusOK, u)
+		}
+	}
+	return holdfast.Errorf("user", holdfast.NotFound, "no user %s", name)
 }
 
 func (s *Server) tokens(c *echo.Context, p *access.Principal) error {
@@ -70,7 +99,7 @@ func (s *Server) createToken(c *echo.Context, p *access.Principal) error {
 	if b.Days == 0 {
 		b.Days = 90
 	}
-	secret, tok, err := s.access.CreateToken(b.User, b.Name, role, b.Tenants, time.Duration(b.Days)*24*time.Hour)
+	secret, tok, err := s.app.CreateToken(c.Request().Context(), actor(c, p), b.User, b.Name, role, b.Tenants, time.Duration(b.Days)*24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -84,7 +113,7 @@ func (s *Server) revokeToken(c *echo.Context, p *access.Principal) error {
 	if id == "" {
 		return holdfast.E("token revoke", holdfast.Invalid, "no token id")
 	}
-	if err := s.access.RevokeToken(id); err != nil {
+	if err := s.app.RevokeToken(c.Request().Context(), actor(c, p), id); err != nil {
 		return err
 	}
 	s.log.Info("token revoked", "token", id, "by", p.User, "address", c.RealIP())

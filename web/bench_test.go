@@ -50,8 +50,8 @@ func BenchmarkSearch(b *testing.B) {
 	s.Checkpoint(ctx)
 	s.Close(ctx)
 	acc := a.Access()
-	acc.AddUser("legal1", access.Legal, []string{"contoso"}, "a long enough password")
-	tok, _, _ := acc.CreateToken("legal1", "bench", "", nil, time.Hour)
+	acc.AddUser("legal1", access.Legal, []string{"contoso"}, "a long enough password", nil)
+	tok, _, _ := acc.CreateToken("legal1", "bench", "", nil, time.Hour, nil)
 	h := New(a, Options{Access: acc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
 	// Warm the index.
 	if _, err := a.Search(ctx, who, "contoso", app.SearchOptions{Query: "invoice", Limit: 10}); err != nil {
@@ -113,8 +113,8 @@ func BenchmarkStatusAll(b *testing.B) {
 		}
 	}
 	acc := a.Access()
-	acc.AddUser("root", access.Admin, nil, "a long enough password")
-	tok, _, _ := acc.CreateToken("root", "bench", "", nil, time.Hour)
+	acc.AddUser("root", access.Admin, nil, "a long enough password", nil)
+	tok, _, _ := acc.CreateToken("root", "bench", "", nil, time.Hour, nil)
 	h := New(a, Options{Access: acc, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
 	get := func() time.Duration {
 		start := time.Now()

@@ -33,6 +33,7 @@ func (s *Server) table() []route {
 		{"GET", api + "/alerts/deliveries", access.ReadAlerts, false, s.deliveries},
 		{"GET", api + "/users", access.ManageUsers, false, s.users},
 		{"POST", api + "/users", access.ManageUsers, false, s.addUser},
+		{"PATCH", api + "/users/:name", access.ManageUsers, false, s.setUser},
 		{"GET", api + "/tokens", access.ManageUsers, false, s.tokens},
 		{"POST", api + "/tokens", access.ManageUsers, false, s.createToken},
 		{"DELETE", api + "/tokens/:id", access.ManageUsers, false, s.revokeToken},
@@ -318,7 +319,7 @@ func (s *Server) findings(c *echo.Context, p *access.Principal) error {
 // reads, without the items themselves.
 var auditTypes = []string{record.TypeTenantCreated, record.TypeAudit, record.TypeHoldPlaced, record.TypeHoldReleased, record.TypeRestorePerformed,
 	record.TypeVerifyRun, record.TypeReportIssued, record.TypePolicySettings, record.TypePolicyEvaluated, record.TypeScheduleSet,
-	record.TypeRunStarted, record.TypeRunFinished, record.TypeRepair, record.TypeCheckpoint}
+	record.TypeRunStarted, record.TypeRunFinished, record.TypeRepair, record.TypeCheckpoint, record.TypeAccessChanged}
 
 func (s *Server) audit(c *echo.Context, p *access.Principal) error {
 	from, limit := uint64(0), 100

@@ -170,6 +170,10 @@ func (s *Server) principal(c *echo.Context) (*access.Principal, *session, error)
 	if ses == nil {
 		return nil, nil, access.ErrUnauthenticated
 	}
+	if !s.access.Enabled(ses.p.User) { // disabled since signing in
+		s.sessions.end(ck.Value)
+		return nil, nil, access.ErrUnauthenticated
+	}
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/holdfast/holdfast/access"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -111,7 +112,7 @@ func TestAdminSignsInWithASecondFactor(t *testing.T) {
 	if _, _, w := f.signIn("admin1", "a long enough password", "", nil); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "second factor") {
 		t.Fatalf("an admin without TOTP: %d %s, want 403 asking for a second factor", w.Code, w.Body)
 	}
-	_, secret, err := f.srv.access.EnrollTOTP("admin1")
+	_, secret, err := f.srv.access.EnrollTOTP("admin1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,5 +171,37 @@ func TestFailureBookIsBounded(t *testing.T) {
 	ss.sweep()
 	if len(ss.fails) != 1 {
 		t.Errorf("%d names kept, want the one within the window", len(ss.fails))
+	}
+}
+
+// TestDisablingAUserEndsTheirSessionsAndTokens: an admin disables a user
+// through the API; the user's live session and token stop working at
+// their next request, and enabling them again lets them sign in.
+func TestDisablingAUserEndsTheirSessionsAndTokens(t *testing.T) {
+	f := newFixture(t)
+	ck, _, w := f.signIn("legal1", "a long enough password", "", nil)
+	if ck == nil {
+		t.Fatalf("sign in: %d %s", w.Code, w.Body)
+	}
+	if w := f.do(access.Admin, "PATCH", "/api/v1/users/legal1", map[string]any{"disabled": true}); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"disabled":true`) {
+		t.Fatalf("disable: %d %s", w.Code, w.Body)
+	}
+	if w := f.raw("GET", "/api/v1/me", nil, ck, ""); w.Code != http.StatusUnauthorized {
+		t.Errorf("a disabled user's session: %d, want 401", w.Code)
+	}
+	if w := f.do(access.Legal, "GET", "/api/v1/me", nil); w.Code != http.StatusUnauthorized {
+		t.Errorf("a disabled user's token: %d, want 401", w.Code)
+	}
+	if ck, _, _ := f.signIn("legal1", "a long enough password", "", nil); ck != nil {
+		t.Error("a disabled user signed in")
+	}
+	if w := f.do(access.Admin, "PATCH", "/api/v1/users/legal1", map[string]any{"disabled": false}); w.Code != http.StatusOK {
+		t.Fatalf("enable: %d %s", w.Code, w.Body)
+	}
+	if ck, _, w := f.signIn("legal1", "a long enough password", "", nil); ck == nil {
+		t.Errorf("an enabled user cannot sign in: %d %s", w.Code, w.Body)
+	}
+	if w := f.do(access.Admin, "PATCH", "/api/v1/users/nobody", map[string]any{"disabled": true}); w.Code != http.StatusNotFound {
+		t.Errorf("disable nobody: %d, want 404", w.Code)
 	}
 }

@@ -56,10 +56,10 @@ func newFixture(t *testing.T) *fixture {
 			tenants = []string{"contoso"}
 		}
 		name := string(r) + "1"
-		if err := acc.AddUser(name, r, tenants, "a long enough password"); err != nil {
+		if err := acc.AddUser(name, r, tenants, "a long enough password", nil); err != nil {
 			t.Fatal(err)
 		}
-		tok, _, err := acc.CreateToken(name, "test", "", nil, time.Hour)
+		tok, _, err := acc.CreateToken(name, "test", "", nil, time.Hour, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,6 +270,9 @@ func TestAPIActionsAreAudited(t *testing.T) {
 	if w := f.do(access.Technician, "PUT", "/api/v1/tenants/contoso/schedule", map[string]any{"verify": "@daily"}); w.Code != http.StatusOK {
 		t.Fatalf("schedule: %d %s", w.Code, w.Body)
 	}
+	if w := f.do(access.Admin, "POST", "/api/v1/users", map[string]any{"name": "legal2", "role": "legal", "tenants": []string{"contoso"}, "password": "a long enough password"}); w.Code != http.StatusCreated {
+		t.Fatalf("user add: %d %s", w.Code, w.Body)
+	}
 	w := f.do(access.Auditor, "GET", "/api/v1/tenants/contoso/audit", nil)
 	var out struct {
 		Records []record.Record `json:"records"`
@@ -286,7 +289,8 @@ func TestAPIActionsAreAudited(t *testing.T) {
 			t.Errorf("the audit log shows %s records to an auditor", r.Type)
 		}
 	}
-	for typ, want := range map[string]string{record.TypeHoldPlaced: "legal1 (API, 192.0.2.1)", record.TypeAudit: "legal1 (API, 192.0.2.1)", record.TypeScheduleSet: "technician1 (API, 192.0.2.1)"} {
+	for typ, want := range map[string]string{record.TypeHoldPlaced: "legal1 (API, 192.0.2.1)", record.TypeAudit: "legal1 (API, 192.0.2.1)", record.TypeScheduleSet: "technician1 (API, 192.0.2.1)",
+		record.TypeAccessChanged: "admin1 (API, 192.0.2.1)"} {
 		if actors[typ] != want {
 			t.Errorf("%s actor: got %q, want %q", typ, actors[typ], want)
 		}

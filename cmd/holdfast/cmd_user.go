@@ -26,7 +26,9 @@ technician (tenants, backups, schedules, restores, status, findings; no content,
 no holds), legal (search, item content, holds, exports), auditor (read-only:
 reports, verify results, checkpoints and proofs, findings, the audit log). Every
 role but admin works on the tenants named with --tenant. The password (at least
-12 characters) is stored as an argon2id hash in <data>/access.json (mode 0600).`,
+12 characters) is stored as an argon2id hash in <data>/access.json (mode 0600).
+The change is recorded (access.changed) in the log of every tenant the user
+reaches, every tenant for an admin, before it takes effect.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := access.ParseRole(role)
@@ -37,8 +39,11 @@ role but admin works on the tenants named with --tenant. The password (at least
 			if err != nil {
 				return err
 			}
-			a := app.New(g.Data, app.Options{})
-			if err := a.Access().AddUser(args[0], r, tenants, pw); err != nil {
+			a, err := g.application()
+			if err != nil {
+				return err
+			}
+			if err := a.AddUser(cmd.Context(), g.actor(), args[0], r, tenants, pw); err != nil {
 				return err
 			}
 			if g.JSON {
@@ -77,7 +82,11 @@ add them to an authenticator app (as a QR code or by hand). Enrolling again
 replaces the factor.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			url, secret, err := app.New(g.Data, app.Options{}).Access().EnrollTOTP(args[0])
+			a, err := g.application()
+			if err != nil {
+				return err
+			}
+			url, secret, err := a.EnrollTOTP(cmd.Context(), g.actor(), args[0])
 			if err != nil {
 				return err
 			}
@@ -89,7 +98,32 @@ replaces the factor.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(add, list, enrol)
+	setDisabled := func(disabled bool) *cobra.Command {
+		verb, short := "enable", "Let a disabled user sign in again"
+		if disabled {
+			verb, short = "disable", "Stop a user: no sign-in; their tokens and sessions stop working at once (the user is kept: the evidence names them)"
+		}
+		return &cobra.Command{
+			Use:   verb + " NAME",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				a, err := g.application()
+				if err != nil {
+					return err
+				}
+				if err := a.SetUserDisabled(cmd.Context(), g.actor(), args[0], disabled); err != nil {
+					return err
+				}
+				if g.JSON {
+					return g.emit(map[string]any{"user": args[0], "disabled": disabled})
+				}
+				g.print("User %s %sd\n", args[0], verb)
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(add, list, enrol, setDisabled(true), setDisabled(false))
 	return cmd
 }
 
@@ -148,7 +182,11 @@ func newTokenCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			secret, tok, err := app.New(g.Data, app.Options{}).Access().CreateToken(user, name, r, tenants, ttl)
+			a, err := g.application()
+			if err != nil {
+				return err
+			}
+			secret, tok, err := a.CreateToken(cmd.Context(), g.actor(), user, name, r, tenants, ttl)
 			if err != nil {
 				return err
 			}
@@ -189,7 +227,11 @@ func newTokenCommand(g *globalOptions) *cobra.Command {
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := app.New(g.Data, app.Options{}).Access().RevokeToken(args[0]); err != nil {
+			a, err := g.application()
+			if err != nil {
+				return err
+			}
+			if err := a.RevokeToken(cmd.Context(), g.actor(), args[0]); err != nil {
 				return err
 			}
 			g.print("Revoked token %s\n", args[0])

@@ -45,6 +45,9 @@ func TestServeRunsTheSchedules(t *testing.T) {
 	c.ok("user", "add", "root", "--role", "admin")
 	var tok struct{ Token string }
 	jsonDoc(t, c.ok("token", "create", "--user", "root", "--name", "prometheus", "--json"), &tok)
+	if out := c.ok("--tenant", "contoso", "log", "--type", "access.changed"); !strings.Contains(out, "user.added") || !strings.Contains(out, "token.created") || strings.Contains(out, tok.Token[len(tok.Token)-10:]) {
+		t.Errorf("the tenant's log of access changes (the admin reaches every tenant):\n%s", out)
+	}
 
 	start := time.Now().UTC().Add(time.Hour).Truncate(time.Hour).Add(time.Minute) // after the tenant was created
 	clock := scheduletest.NewClock(start)
