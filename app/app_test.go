@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/schedule"
+	"github.com/holdfast/holdfast/schedule/scheduletest"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -352,5 +355,67 @@ func TestStatusAllIsKeptUntilTheLogGrows(t *testing.T) {
 	grown := a.StatusAll(ctx, []string{"contoso"})
 	if grown[0].Status == first[0].Status || grown[0].Records != first[0].Records+1 || len(grown[0].Accounts) != 1 {
 		t.Errorf("after the log grew: %d records, %d accounts; want %d and 1", grown[0].Records, len(grown[0].Accounts), first[0].Records+1)
+	}
+}
+
+type noConnector struct{}
+
+func (noConnector) Source(string) (ingest.Source, error) {
+	return nil, holdfast.E("connect", holdfast.Invalid, "no tenant in this test")
+}
+func (noConnector) Directory(string) (Directory, error) {
+	return nil, holdfast.E("connect", holdfast.Invalid, "no tenant in this test")
+}
+
+// TestServeReloadsAChangedSchedule: a reload (SIGHUP) picks up a schedule
+// changed beside the running service — what the service keeps of a
+// tenant's log is read again once the log grew.
+func TestServeReloadsAChangedSchedule(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := newApp(t)
+	who := Actor{Name: "tech1", From: "ws1"}
+	if _, err := a.SetSchedule(ctx, who, "contoso", ScheduleChange{Paused: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	clock := scheduletest.NewClock(time.Now().Add(2 * time.Hour)) // after the tenant was created
+	reload := make(chan struct{})
+	started := make(chan schedule.Job, 10)
+	state := &ServiceState{}
+	served := make(chan error, 1)
+	go func() {
+		served <- a.Serve(ctx, ServeOptions{Clock: clock, Connect: noConnector{}, Reload: time.Hour, ReloadNow: reload,
+			Event: func(e schedule.Event) {
+				if e.Started {
+					started <- e.Job
+				}
+			}}, state)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); state.Status().Tenants != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the service did not load the tenant")
+		}
+	}
+	reload <- struct{}{} // nothing changed: still paused
+	select {
+	case j := <-started:
+		t.Fatalf("a paused tenant ran %s", j)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, err := a.SetSchedule(ctx, who, "contoso", ScheduleChange{Paused: ptr(false), Backup: ptr(""), Verify: ptr("@every 1h"), RestoreTest: ptr(""), Report: ptr("")}); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	select {
+	case j := <-started:
+		if j.Kind != schedule.Verify || j.Tenant != "contoso" {
+			t.Errorf("after the change: %s started, want contoso's verify", j)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the changed schedule was not picked up at the reload")
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -166,19 +166,32 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 	s := schedule.New(o.MaxBackups)
 	plans := map[string]*TenantSchedule{}
 	var plansMu sync.Mutex
+	type loaded struct {
+		ts    *TenantSchedule
+		plan  *schedule.Plan
+		since time.Time
+		last  map[schedule.Kind]time.Time
+	}
+	type keptState struct {
+		mark string // the log's mark when l was read
+		l    loaded
+	}
+	// kept is what each tenant's log said, read again only when the log
+	// grew: a reload of hundreds of tenants costs a small file each. Only
+	// load uses it, and load runs in one goroutine at a time.
+	kept := map[string]keptState{}
 	load := func() (func(*schedule.Scheduler), error) {
 		tenants, err := a.Tenants()
 		if err != nil {
 			return nil, err
 		}
-		type loaded struct {
-			ts    *TenantSchedule
-			plan  *schedule.Plan
-			since time.Time
-			last  map[schedule.Kind]time.Time
-		}
 		got := map[string]loaded{}
 		for _, t := range tenants {
+			mark := a.logMark(t)
+			if c, ok := kept[t]; ok && mark != "" && c.mark == mark {
+				got[t] = c.l // the log did not grow: nothing in it changed
+				continue
+			}
 			ts, since, last, err := a.scheduleState(ctx, t)
 			if err != nil {
 				a.note("tenant %s is not scheduled: %v", t, err)
@@ -190,6 +203,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 				continue
 			}
 			got[t] = loaded{ts, p, since, last}
+			kept[t] = keptState{mark, got[t]}
 		}
 		plansMu.Lock()
 		for t, l := range got {

@@ -25,6 +25,16 @@ type cachedStatus struct {
 	st   *Status
 }
 
+// logMark names how far a tenant's log has grown ("": unknown): what is
+// read from a log is kept until its mark changes.
+func (a *App) logMark(tenant string) string {
+	size, root, ok, err := a.data.LogMark(tenant)
+	if err != nil || !ok {
+		return ""
+	}
+	return strconv.FormatUint(size, 10) + "/" + hex.EncodeToString(root)
+}
+
 // StatusAll returns the status of each tenant named, in order. A status is
 // read from the tenant's log once and kept until the log grows (its
 // high-water mark, one small file, says so), so a dashboard of hundreds of
@@ -35,11 +45,7 @@ func (a *App) StatusAll(ctx context.Context, tenants []string) []TenantStatus {
 	out := make([]TenantStatus, len(tenants))
 	for i, t := range tenants {
 		out[i].Tenant = t
-		size, root, ok, err := a.data.LogMark(t)
-		mark := ""
-		if err == nil && ok {
-			mark = strconv.FormatUint(size, 10) + "/" + hex.EncodeToString(root)
-		}
+		mark := a.logMark(t)
 		c.mu.Lock()
 		hit, found := c.m[t]
 		c.mu.Unlock()
