@@ -16,6 +16,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/schedule"
 )
 
 func TestWebhookSignedRetriedAndRecorded(t *testing.T) {
@@ -239,5 +240,18 @@ func TestLateBackupsAreToldOnce(t *testing.T) {
 	check() // late again: told again
 	if len(got) != 2 || got[0].Event != BackupLate || !strings.Contains(got[0].Summary, "ann@contoso.example") {
 		t.Errorf("told %d times: %+v, want twice", len(got), got)
+	}
+}
+
+// TestDeferredJobIsNoAlert: a job deferred because another process held
+// the tenant's store is tried again soon; it is not a failure to alert on.
+func TestDeferredJobIsNoAlert(t *testing.T) {
+	j := schedule.Job{Tenant: "contoso", Kind: schedule.Backup}
+	locked := holdfast.E("open", holdfast.Locked, "held by another process")
+	if ev := JobEvents(j, app.JobResult{}, &schedule.Deferred{Err: locked, After: time.Minute}); len(ev) != 0 {
+		t.Errorf("a deferred job: %+v, want no event", ev)
+	}
+	if ev := JobEvents(j, app.JobResult{}, locked); len(ev) != 1 || ev[0].Event != JobFailed {
+		t.Errorf("a failed job: %+v, want job failed", ev)
 	}
 }

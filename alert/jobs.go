@@ -3,6 +3,7 @@ package alert
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 // JobEvents are the events a scheduled job's outcome calls for.
 func JobEvents(j schedule.Job, r app.JobResult, err error) []Event {
 	var out []Event
+	if _, ok := errors.AsType[*schedule.Deferred](err); ok {
+		return nil // not a failure: it is tried again soon
+	}
 	ev := func(name, summary string, detail any) {
 		out = append(out, Event{Event: name, Tenant: j.Tenant, Summary: summary, Detail: detail})
 	}

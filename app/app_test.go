@@ -419,3 +419,71 @@ func TestServeReloadsAChangedSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// onceConnector hands out a source once (a backup that finds the store
+// held never reads it), then refuses.
+type onceConnector struct{ n *int }
+
+func (c onceConnector) Source(string) (ingest.Source, error) {
+	if *c.n++; *c.n == 1 {
+		return nil, nil
+	}
+	return nil, holdfast.E("connect", holdfast.Invalid, "no tenant in this test")
+}
+func (c onceConnector) Directory(string) (Directory, error) { return noConnector{}.Directory("") }
+
+// TestServeDefersABackupWhileTheStoreIsHeld: a scheduled backup that finds
+// the tenant's store held by another process (an operator's backup from
+// the shell) is deferred, not failed, and tried again RetryLocked later
+// rather than at its next slot.
+func TestServeDefersABackupWhileTheStoreIsHeld(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := newApp(t)
+	who := Actor{Name: "tech1", From: "ws1"}
+	if _, err := a.SetSchedule(ctx, who, "contoso", ScheduleChange{Backup: ptr("@every 4h"), BackupJitter: ptr("0s"), Verify: ptr(""), RestoreTest: ptr(""), Report: ptr("")}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := a.Open(ctx, "contoso", Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	clock := scheduletest.NewClock(start)
+	events := make(chan schedule.Event, 10)
+	served := make(chan error, 1)
+	n := 0
+	go func() {
+		served <- a.Serve(ctx, ServeOptions{Clock: clock, Connect: onceConnector{&n}, Reload: time.Hour,
+			Event: func(e schedule.Event) { events <- e }}, nil)
+	}()
+	next := func() schedule.Event {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event from the service")
+		}
+		return schedule.Event{}
+	}
+	if e := next(); !e.Started || e.Job.Kind != schedule.Backup {
+		t.Fatalf("first event %+v, want the backup started", e)
+	}
+	e := next()
+	if !holdfast.Is(holdfast.Locked, e.Err) || !e.Retry.Equal(start.Add(RetryLocked)) {
+		t.Fatalf("the backup beside a held store: %+v, want deferred to %v", e, start.Add(RetryLocked))
+	}
+	held.Close(ctx)
+	clock.Advance(RetryLocked)
+	if e := next(); !e.Started || e.Job.Kind != schedule.Backup || !e.At.Equal(start.Add(RetryLocked)) {
+		t.Fatalf("after the deferral: %+v, want the backup tried again at %v", e, start.Add(RetryLocked))
+	}
+	if e := next(); e.Err == nil || !e.Retry.IsZero() || holdfast.Is(holdfast.Locked, e.Err) {
+		t.Errorf("the second attempt: %+v, want it run (and fail on this test's connector), not deferred", e)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}

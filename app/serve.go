@@ -19,6 +19,10 @@ import (
 	"github.com/holdfast/holdfast/schedule"
 )
 
+// RetryLocked is how soon a job that found its tenant's store held by
+// another process is tried again.
+const RetryLocked = 5 * time.Minute
+
 // Scheduler is the actor of everything the service runs on its own.
 var Scheduler = Actor{Name: "scheduler"}
 
@@ -255,6 +259,11 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		start := time.Now()
 		r, err := a.RunJob(ctx, j, ts.Schedule, o.Connect, func(c ingest.Counts) { state.Progressed(j, c) })
 		r.Took = time.Since(start)
+		if holdfast.Is(holdfast.Locked, err) && ctx.Err() == nil {
+			// Another process holds the tenant's store (an operator's
+			// backup from the shell): try again soon, not at the next slot.
+			err = &schedule.Deferred{Err: err, After: RetryLocked}
+		}
 		if o.Finished != nil {
 			o.Finished(j, r, err)
 		}

@@ -2,6 +2,8 @@ package schedule
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -24,14 +26,30 @@ func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 type Runner func(ctx context.Context, j Job) error
 
 // Event is what the loop reports: a job started, or ended (Err set when it
-// failed).
+// failed; Retry set when it was deferred, see Deferred).
 type Event struct {
 	Job      Job
 	Started  bool
 	Finished bool
 	Err      error
 	At       time.Time
+	Retry    time.Time
 }
+
+// Deferred is a Runner's error for a job that could not start for a
+// reason that passes — another process holds the tenant's store, say
+// while an operator runs a backup by hand: the job is tried again After
+// from now instead of at its next slot, and it is not a failure.
+type Deferred struct {
+	Err   error
+	After time.Duration
+}
+
+func (d *Deferred) Error() string {
+	return fmt.Sprintf("%v (tried again in %s)", d.Err, d.After)
+}
+
+func (d *Deferred) Unwrap() error { return d.Err }
 
 // idle is how long the loop sleeps when nothing is scheduled: it still
 // wakes to apply changes sent to it.
@@ -77,7 +95,13 @@ func Loop(ctx context.Context, s *Scheduler, clock Clock, run Runner, changes <-
 		case r := <-done:
 			running--
 			s.Done(r.j)
-			report(Event{Job: r.j, Finished: true, Err: r.err, At: clock.Now()})
+			e := Event{Job: r.j, Finished: true, Err: r.err, At: clock.Now()}
+			var d *Deferred
+			if errors.As(r.err, &d) {
+				e.Retry = e.At.Add(d.After)
+				s.Retry(r.j, e.Retry)
+			}
+			report(e)
 		case f := <-changes:
 			f(s)
 		case <-clock.After(wait):

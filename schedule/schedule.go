@@ -145,6 +145,7 @@ type Scheduler struct {
 	last    map[key]time.Time    // when each procedure last started
 	running map[key]bool
 	now     map[key]time.Time // jobs asked for now (RunNow), with when
+	retry   map[key]time.Time // deferred jobs (Retry), with when they are tried again
 	busy    map[string]bool   // tenants with a job running
 	backups int               // running
 }
@@ -152,7 +153,7 @@ type Scheduler struct {
 // New returns a scheduler that runs at most maxBackups backups at once.
 func New(maxBackups int) *Scheduler {
 	return &Scheduler{MaxBackups: max(1, maxBackups), plans: map[string]*Plan{}, since: map[string]time.Time{},
-		last: map[key]time.Time{}, running: map[key]bool{}, now: map[key]time.Time{}, busy: map[string]bool{}}
+		last: map[key]time.Time{}, running: map[key]bool{}, now: map[key]time.Time{}, retry: map[key]time.Time{}, busy: map[string]bool{}}
 }
 
 // SetPlan gives a tenant its plan; since is when the tenant was created
@@ -185,6 +186,20 @@ func (s *Scheduler) RunNow(tenant string, kind Kind, at time.Time) error {
 	return nil
 }
 
+// Retry tries a job that could not start (see Deferred) again at at,
+// unless its next slot comes first.
+func (s *Scheduler) Retry(j Job, at time.Time) {
+	k := key{j.Tenant, j.Kind}
+	p := s.plans[j.Tenant]
+	if p == nil {
+		return
+	}
+	if next := p.Next(j.Kind, s.last[k], s.since[j.Tenant]); !next.IsZero() && !next.After(at) {
+		return
+	}
+	s.retry[k] = at
+}
+
 // due lists every job due at now that is not running, oldest first.
 func (s *Scheduler) due(now time.Time) []Job {
 	var out []Job
@@ -196,6 +211,10 @@ func (s *Scheduler) due(now time.Time) []Job {
 			}
 			if asked, ok := s.now[k]; ok {
 				out = append(out, Job{Tenant: tenant, Kind: kind, Due: asked})
+				continue
+			}
+			if at, ok := s.retry[k]; ok && !at.After(now) {
+				out = append(out, Job{Tenant: tenant, Kind: kind, Due: at})
 				continue
 			}
 			if next := p.Next(kind, s.last[k], s.since[tenant]); !next.IsZero() && !next.After(now) {
@@ -237,6 +256,7 @@ func (s *Scheduler) Start(now time.Time) []Job {
 		k := key{j.Tenant, j.Kind}
 		s.running[k] = true
 		delete(s.now, k)
+		delete(s.retry, k)
 		s.busy[j.Tenant] = true
 		s.last[k] = now
 		out = append(out, j)
@@ -268,12 +288,13 @@ func (s *Scheduler) Wake(now time.Time) time.Time {
 			if s.running[k] {
 				continue
 			}
-			next := p.Next(kind, s.last[k], s.since[tenant])
-			if next.IsZero() || !next.After(now) {
-				continue
-			}
-			if wake.IsZero() || next.Before(wake) {
-				wake = next
+			for _, next := range []time.Time{p.Next(kind, s.last[k], s.since[tenant]), s.retry[k]} {
+				if next.IsZero() || !next.After(now) {
+					continue
+				}
+				if wake.IsZero() || next.Before(wake) {
+					wake = next
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -269,5 +270,80 @@ func TestLoopOnAFakeClock(t *testing.T) {
 	}
 	if counts[Verify] != 1 || !ranAt[Verify][0].Equal(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("daily verifies in a day: %v, want one at midnight", ranAt[Verify])
+	}
+}
+
+// TestDeferredJobIsTriedAgainSoon: a job that could not start (another
+// process holds the tenant's store) runs again After later, not at its
+// next slot; a retry that would come after the next slot is not kept.
+func TestDeferredJobIsTriedAgainSoon(t *testing.T) {
+	clock := scheduletest.NewClock(t0)
+	s := New(1)
+	s.SetPlan("contoso", mustParse(t, "contoso", record.Schedule{Backup: "@every 4h"}), t0)
+	var mu sync.Mutex
+	var ranAt []time.Time
+	var retries []time.Time
+	started, finished := 0, 0
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		Loop(ctx, s, clock, func(ctx context.Context, j Job) error {
+			mu.Lock()
+			defer mu.Unlock()
+			ranAt = append(ranAt, clock.Now())
+			if len(ranAt) <= 2 {
+				return &Deferred{Err: errors.New("held by another process"), After: 5 * time.Minute}
+			}
+			return nil
+		}, nil, func(e Event) {
+			mu.Lock()
+			if e.Started {
+				started++
+			} else {
+				finished++
+				if !e.Retry.IsZero() {
+					retries = append(retries, e.Retry)
+				}
+			}
+			mu.Unlock()
+			clock.Reported()
+		})
+		close(stopped)
+	}()
+	running := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return started != finished
+	}
+	clock.Settle(t, 0, running, 10*time.Second)
+	for i := 0; i < 5*60; i++ {
+		if woke, mark := clock.Advance(time.Minute); woke {
+			clock.Settle(t, mark, running, 10*time.Second)
+		}
+	}
+	cancel()
+	<-stopped
+	mu.Lock()
+	defer mu.Unlock()
+	want := []time.Time{t0, t0.Add(5 * time.Minute), t0.Add(10 * time.Minute), t0.Add(4*time.Hour + 10*time.Minute)}
+	if fmt.Sprint(ranAt) != fmt.Sprint(want) {
+		t.Errorf("attempts:\n got %v\nwant %v", ranAt, want)
+	}
+	if len(retries) != 2 {
+		t.Errorf("deferrals reported: %v, want 2", retries)
+	}
+
+	// A retry after the next slot is pointless: the slot comes first.
+	s2 := New(1)
+	s2.SetPlan("contoso", mustParse(t, "contoso", record.Schedule{Backup: "@every 1h"}), t0)
+	j := s2.Start(t0)[0]
+	s2.Done(j)
+	s2.Retry(j, t0.Add(2*time.Hour))
+	if len(s2.retry) != 0 {
+		t.Errorf("a retry past the next slot was kept: %v", s2.retry)
+	}
+	s2.Retry(j, t0.Add(30*time.Minute))
+	if got := s2.Wake(t0); !got.Equal(t0.Add(30 * time.Minute)) {
+		t.Errorf("wake with a retry before the next slot: %v, want %v", got, t0.Add(30*time.Minute))
 	}
 }

@@ -57,7 +57,9 @@ func NewMetrics() *Metrics {
 // Job records a scheduled job's outcome.
 func (m *Metrics) Job(j schedule.Job, r app.JobResult, err error) {
 	outcome := "ok"
-	if err != nil {
+	if _, ok := errors.AsType[*schedule.Deferred](err); ok {
+		outcome = "deferred"
+	} else if err != nil {
 		outcome = "failed"
 	}
 	m.jobs.WithLabelValues(string(j.Kind), outcome).Inc()

@@ -143,6 +143,8 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		switch {
 		case e.Started:
 			log.Info("job started", "tenant", e.Job.Tenant, "kind", e.Job.Kind, "due", e.Job.Due)
+		case !e.Retry.IsZero():
+			log.Warn("job deferred", "tenant", e.Job.Tenant, "kind", e.Job.Kind, "error", e.Err.Error(), "retry_at", e.Retry)
 		case e.Err != nil:
 			log.Error("job failed", "tenant", e.Job.Tenant, "kind", e.Job.Kind, "error", e.Err.Error())
 		default:
