@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -85,7 +86,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	if o.clock == nil {
 		o.clock = schedule.RealClock{}
 	}
-	log := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{ReplaceAttr: visibleAttr}))
 	mk, err := masterKey()
 	if err != nil {
 		return err
@@ -207,4 +208,23 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// visibleAttr makes a log line's text visible (see visible): JSON escapes
+// C0 controls but passes C1 and bidirectional controls raw, and a job's
+// error or a finding can quote a tenant's subject or file name, which must
+// not reorder or drive what a log viewer shows.
+func visibleAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value; v.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(visible(v.String(), true))
+	case slog.KindAny:
+		switch x := v.Any().(type) {
+		case error:
+			a.Value = slog.StringValue(visible(x.Error(), true))
+		case fmt.Stringer:
+			a.Value = slog.StringValue(visible(x.String(), true))
+		}
+	}
+	return a
 }

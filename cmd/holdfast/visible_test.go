@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"unicode"
@@ -62,3 +64,22 @@ func TestHumanOutputIsVisible(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestServiceLogIsVisible: the service's JSON log lines carry tenant text
+// (a job's error quoting a subject or file name) with bidi and C1
+// controls escaped, not only what JSON escapes.
+func TestServiceLogIsVisible(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: visibleAttr}))
+	hostile := "Invoice \u202egpj.exe \u009b31m \x1b[2J"
+	log.Error("job failed", "error", hostile, "err", errors.New(hostile), "group", slog.GroupValue(slog.String("subject", hostile)))
+	line := buf.String()
+	for _, bad := range []string{"\u202e", "\u009b", "\x1b", `\u001b`} {
+		if strings.Contains(line, bad) {
+			t.Errorf("log line holds %q raw: %s", bad, line)
+		}
+	}
+	if n := strings.Count(line, `\\u202e`); n != 3 {
+		t.Errorf("log line shows the override %d times, want 3: %s", n, line)
+	}
+}
