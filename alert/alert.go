@@ -41,10 +41,13 @@ const (
 	Finding       = "finding" // a policy finding at or above the channel's severity
 	JobFailed     = "job.failed"
 	BackupLate    = "backup.late" // an account's workload not captured within the tenant's RPO
+	// CheckpointUnsigned: a tenant's newest records have waited too long
+	// for a signed checkpoint, or its newest checkpoint does not verify.
+	CheckpointUnsigned = "checkpoint.unsigned"
 )
 
 // Events lists them.
-var Events = []string{BackupFailed, BackupPartial, BackupLate, VerifyFailed, Finding, JobFailed}
+var Events = []string{BackupFailed, BackupPartial, BackupLate, VerifyFailed, Finding, JobFailed, CheckpointUnsigned}
 
 // Event is one thing to tell.
 type Event struct {

@@ -2,12 +2,15 @@ package alert
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -253,5 +256,87 @@ func TestDeferredJobIsNoAlert(t *testing.T) {
 	}
 	if ev := JobEvents(j, app.JobResult{}, locked); len(ev) != 1 || ev[0].Event != JobFailed {
 		t.Errorf("a failed job: %+v, want job failed", ev)
+	}
+}
+
+// TestUnsignedCheckpointIsTold: records that wait longer than
+// UnsignedAfter for a signed checkpoint are told once; signing them
+// resolves it; a newest checkpoint that no longer verifies is told too.
+func TestUnsignedCheckpointIsTold(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	a := app.New(dir, app.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	if _, err := a.Init("test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddTenant(ctx, app.Actor{Name: "t"}, "contoso"); err != nil {
+		t.Fatal(err)
+	}
+	// A writer that died after its flush and before its checkpoint: the
+	// records are durable and unsigned.
+	s, err := a.Open(ctx, "contoso", app.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, record.TypeAudit, record.Audit{Action: "search", Actor: "x", Time: now, Tenant: "contoso"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []Event
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e Event
+		json.NewDecoder(r.Body).Decode(&e)
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	c := &Config{}
+	c.AddWebhook(srv.URL, []string{CheckpointUnsigned}, "", nil)
+	Save(dir, c)
+	n := NewNotifier(dir, nil)
+	l := NewLateChecker(a, n)
+	check := func() {
+		t.Helper()
+		if err := l.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n.Wait()
+	}
+	check() // unsigned, but not for long
+	now = now.Add(61 * time.Minute)
+	check()
+	check() // still unsigned: not told again
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+	check() // signed
+	mu.Lock()
+	if len(got) != 1 || got[0].Event != CheckpointUnsigned || !strings.Contains(got[0].Summary, "waited for a signed checkpoint") {
+		t.Errorf("told %+v, want once that records wait for a checkpoint", got)
+	}
+	mu.Unlock()
+
+	// The newest checkpoint altered on disk.
+	ckpts, _ := filepath.Glob(filepath.Join(a.TenantDir("contoso"), "checkpoints", "*"))
+	if len(ckpts) == 0 {
+		t.Fatal("no checkpoint files")
+	}
+	newest := ckpts[len(ckpts)-1]
+	b, _ := os.ReadFile(newest)
+	os.Chmod(newest, 0o600)
+	if err := os.WriteFile(newest, bytes.Replace(b, []byte("\n\n"), []byte("\n\nx"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !strings.Contains(got[1].Summary, "does not verify") {
+		t.Errorf("after the newest checkpoint was altered: told %+v, want that it does not verify", got)
 	}
 }

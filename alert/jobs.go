@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/schedule"
@@ -40,16 +41,28 @@ func JobEvents(j schedule.Job, r app.JobResult, err error) []Event {
 }
 
 // LateChecker tells, once, when an account's workload falls behind its
-// tenant's RPO, and again only after it caught up and fell behind anew.
+// tenant's RPO, or a tenant's log stays unsigned (no signed checkpoint
+// covers its newest records) longer than UnsignedAfter, or its newest
+// checkpoint does not verify; and again only after it caught up and fell
+// behind anew.
 type LateChecker struct {
+	// UnsignedAfter is how long records may wait for a signed checkpoint
+	// (default DefaultUnsignedAfter).
+	UnsignedAfter time.Duration
+
 	app  *app.App
 	n    *Notifier
-	told map[string]bool // tenant|account|workload
+	told map[string]bool // tenant|account|workload, tenant|checkpoint
 }
+
+// DefaultUnsignedAfter: every write signs a checkpoint when it ends and a
+// long backup every 10 minutes, so an hour without one means signing
+// failed or a writer died with its records unsigned.
+const DefaultUnsignedAfter = time.Hour
 
 // NewLateChecker returns a checker that notifies through n.
 func NewLateChecker(a *app.App, n *Notifier) *LateChecker {
-	return &LateChecker{app: a, n: n, told: map[string]bool{}}
+	return &LateChecker{UnsignedAfter: DefaultUnsignedAfter, app: a, n: n, told: map[string]bool{}}
 }
 
 // Check looks at every tenant once; it returns the first error, having
@@ -78,6 +91,23 @@ func (l *LateChecker) Check(ctx context.Context) error {
 				summary += " (last " + x.Last.UTC().Format(time.RFC3339) + ")"
 			}
 			l.n.Notify(ctx, Event{Event: BackupLate, Tenant: t, Summary: summary, Detail: x})
+		}
+		var ev *Event
+		switch u, err := l.app.UnsignedTail(ctx, t); {
+		case holdfast.Is(holdfast.Integrity, err):
+			ev = &Event{Event: CheckpointUnsigned, Tenant: t, Summary: "the tenant's log or its newest checkpoint does not verify: " + err.Error()}
+		case err != nil:
+			first = cmp.Or(first, err)
+		case u != nil && l.app.Now().Sub(u.Since) > l.UnsignedAfter:
+			ev = &Event{Event: CheckpointUnsigned, Tenant: t, Detail: u,
+				Summary: fmt.Sprintf("records %d to %d have waited for a signed checkpoint since %s", u.Checkpoint, u.Size-1, u.Since.UTC().Format(time.RFC3339))}
+		}
+		if ev != nil {
+			k := t + "|checkpoint"
+			now[k] = true
+			if !l.told[k] {
+				l.n.Notify(ctx, *ev)
+			}
 		}
 	}
 	l.told = now

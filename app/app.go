@@ -98,6 +98,9 @@ func (a *App) Data() store.DataDir { return a.data }
 
 func (a *App) now() time.Time { return a.opts.Now() }
 
+// Now is the application's clock (Options.Now).
+func (a *App) Now() time.Time { return a.now() }
+
 func (a *App) note(format string, args ...any) {
 	a.opts.Note(fmt.Sprintf(format, args...))
 }

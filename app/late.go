@@ -82,3 +82,37 @@ func (a *App) PolicySettings(ctx context.Context, tenant string) (policy.Setting
 	})
 	return settings, err
 }
+
+// Unsigned is the part of a tenant's log that no signed checkpoint covers:
+// records from Checkpoint to Size, the first of them written at Since.
+type Unsigned struct {
+	Size       uint64    `json:"size"`
+	Checkpoint uint64    `json:"checkpoint_size"` // the newest signed checkpoint's size (0: none)
+	Since      time.Time `json:"since"`
+}
+
+// UnsignedTail returns what of the tenant's log no signed checkpoint
+// covers, or nil when the newest checkpoint covers it all. Every write
+// signs a checkpoint when it ends, and a long backup every 10 minutes, so
+// a tail that stays unsigned means signing failed or a writer died. A
+// newest checkpoint that does not verify is an Integrity error.
+func (a *App) UnsignedTail(ctx context.Context, tenant string) (*Unsigned, error) {
+	s, err := a.Open(ctx, tenant, ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore(ctx, s)
+	size := s.Size()
+	c, err := s.LatestCheckpoint(ctx)
+	if err != nil && !holdfast.Is(holdfast.NotFound, err) {
+		return nil, err
+	}
+	if c.Size >= size {
+		return nil, nil
+	}
+	r, _, err := s.Record(ctx, c.Size)
+	if err != nil {
+		return nil, err
+	}
+	return &Unsigned{Size: size, Checkpoint: c.Size, Since: r.Time}, nil
+}

@@ -36,6 +36,11 @@ type Options struct {
 	// CommitInterval is how often finished folders' delta links are made
 	// durable (default 2s; they always are at the end of a run).
 	CommitInterval time.Duration
+	// CheckpointInterval is how often a long run signs a checkpoint of
+	// what it has made durable so far (default 10 minutes; a run always
+	// signs one at its end), so that no more than that much of the log is
+	// ever unsigned while a first backup takes hours.
+	CheckpointInterval time.Duration
 }
 
 // Counts are a run's totals, overall or for one workload.
@@ -174,6 +179,7 @@ type runner struct {
 	posMu      sync.Mutex             // serialises commitPositions
 	positions  []record.DeltaPosition // finished streams whose links await a flush
 	lastCommit time.Time
+	lastSigned time.Time // the last checkpoint this run signed (or its start)
 }
 
 func newRunID(now time.Time) string {
@@ -194,13 +200,16 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if opts.CommitInterval <= 0 {
 		opts.CommitInterval = 2 * time.Second
 	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = 10 * time.Minute
+	}
 	if opts.PerMailbox <= 0 || opts.PerMailbox > 4 {
 		opts.PerMailbox = 4
 	}
 	if len(opts.Workloads) == 0 {
 		opts.Workloads = holdfast.Workloads
 	}
-	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), chatsDone: map[string]bool{}}
+	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), lastSigned: time.Now(), chatsDone: map[string]bool{}}
 	r.id = newRunID(r.start)
 	r.res = &Result{RunFinished: record.RunFinished{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}}
 	for _, w := range opts.Workloads {
@@ -388,6 +397,12 @@ func (r *runner) commitPositions(ctx context.Context, force bool) error {
 		if _, err := r.st.Append(ctx, record.TypeDeltaPosition, p); err != nil {
 			return err
 		}
+	}
+	if !force && time.Since(r.lastSigned) > r.opts.CheckpointInterval {
+		if _, _, err := r.st.Checkpoint(ctx); err != nil {
+			return err
+		}
+		r.lastSigned = time.Now()
 	}
 	return nil
 }

@@ -251,7 +251,12 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	var err error
 	if s.damaged == "" {
-		err = s.Flush(ctx) // also appends what readers left in the spool
+		// Flushing also appends what readers left in the spool; nothing a
+		// writer leaves behind stays unsigned: the log is checkpointed when
+		// it grew since the newest checkpoint.
+		if err = s.Flush(ctx); err == nil {
+			_, _, err = s.Checkpoint(ctx)
+		}
 	}
 	if rerr := s.lock.release(); err == nil && rerr != nil {
 		err = rerr

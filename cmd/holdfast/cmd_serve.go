@@ -30,6 +30,7 @@ type serveOptions struct {
 	TLSCert, TLSKey string
 	MaxBackups      int
 	Reload          time.Duration
+	UnsignedAfter   time.Duration
 
 	clock   schedule.Clock       // nil: the real one; tests pass theirs
 	onEvent func(schedule.Event) // tests: told of every job's start and end
@@ -66,6 +67,7 @@ working beside it. Logs are JSON lines on stderr.`,
 	f.StringVar(&o.TLSKey, "tls-key", "", "private key PEM file")
 	f.IntVar(&o.MaxBackups, "max-backups", 4, "backups at once across all tenants")
 	f.DurationVar(&o.Reload, "reload", scheduleReload, "how often the schedules are read again")
+	f.DurationVar(&o.UnsignedAfter, "unsigned-after", alert.DefaultUnsignedAfter, "alert (checkpoint.unsigned) when a tenant's newest records wait longer than this for a signed checkpoint")
 	return cmd
 }
 
@@ -184,6 +186,9 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	}
 	// Late backups are looked for on the reload's rhythm, in real time.
 	late := alert.NewLateChecker(a, alerts)
+	if o.UnsignedAfter > 0 {
+		late.UnsignedAfter = o.UnsignedAfter
+	}
 	go func() {
 		tick := time.NewTicker(o.Reload)
 		defer tick.Stop()

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/faketenant"
@@ -526,5 +527,46 @@ func TestDriveWrites(t *testing.T) {
 	}
 	if len(want) != 0 {
 		t.Errorf("%d uploaded files are missing or differ in the tenant", len(want))
+	}
+}
+
+// TestLongRunSignsAsItGoes: a run signs a checkpoint of what it has made
+// durable every CheckpointInterval, not only at its end, so a first backup
+// that takes hours never leaves hours of the log unsigned; every one of
+// those checkpoints is stored and verifies.
+func TestLongRunSignsAsItGoes(t *testing.T) {
+	e := newEnv(t, faketenant.Options{Seed: 7, Users: 3, ItemsPerUser: 8})
+	ctx := context.Background()
+	count := func(o ingest.Options) (int, []uint64) {
+		t.Helper()
+		s, err := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(ctx)
+		before, _ := s.CheckpointSizes(ctx)
+		o.Workloads = []holdfast.Workload{holdfast.Mail}
+		if _, err := ingest.Run(ctx, e.client, s, o); err != nil {
+			t.Fatal(err)
+		}
+		after, err := s.CheckpointSizes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, size := range after {
+			if _, err := s.CheckpointAt(ctx, size); err != nil {
+				t.Errorf("checkpoint %d: %v", size, err)
+			}
+		}
+		return len(after) - len(before), after
+	}
+	if n, sizes := count(ingest.Options{CommitInterval: time.Nanosecond, CheckpointInterval: time.Nanosecond}); n < 3 {
+		t.Errorf("a run signing as it goes issued %d checkpoints (%v), want one per finished folder and one at its end", n, sizes)
+	}
+	if _, err := e.ft.Mutate(faketenant.Mutation{Scenario: "activity"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, sizes := count(ingest.Options{}); n != 1 {
+		t.Errorf("a short run with the defaults issued %d checkpoints (%v), want 1, at its end", n, sizes)
 	}
 }

@@ -297,6 +297,31 @@ func RunStore(t *testing.T, newBackend NewBackend, newLocalDir func(t *testing.T
 					t.Errorf("Verify counted records=%d checkpoints=%d blobs=%d; want %d, 3, >=150", rep.Records, rep.Checkpoints, rep.Blobs, s.Size())
 				}
 			})
+			t.Run("CloseLeavesNothingUnsigned", func(t *testing.T) {
+				r := NewRepo(t, newBackend(t), newLocalDir(t), mk)
+				s := r.Open(t)
+				for i := 0; i < 3; i++ {
+					if _, err := s.Append(ctx, record.TypeAudit, map[string]int{"n": i}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := s.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+				s = r.Open(t)
+				defer s.Close(ctx)
+				c, err := s.LatestCheckpoint(ctx)
+				if err != nil || c.Size != s.Size() {
+					t.Errorf("after a writer closed: newest checkpoint %d (%v), log size %d: want every record signed", c.Size, err, s.Size())
+				}
+				if err := s.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+				s = r.Open(t)
+				if got, _ := s.LatestCheckpoint(ctx); got.Size != c.Size || s.Size() != c.Size {
+					t.Errorf("closing a writer that wrote nothing: log %d, checkpoint %d, want both %d", s.Size(), got.Size, c.Size)
+				}
+			})
 			t.Run("RecordsListInOrder", func(t *testing.T) {
 				r := NewRepo(t, newBackend(t), newLocalDir(t), mk)
 				s := r.Open(t)
