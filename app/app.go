@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -78,8 +77,7 @@ type App struct {
 	data store.DataDir
 	opts Options
 
-	cacheOnce sync.Once
-	statuses  *statusCache // StatusAll's
+	cache caches // what is read again and again, until a log grows
 }
 
 // New returns the application layer over data directory dir.

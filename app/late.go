@@ -24,11 +24,13 @@ type Late struct {
 // tenant's settings require, whose last capture is older than the RPO at
 // now. Departed accounts are not late: nothing more is captured of them.
 func (a *App) LateBackups(ctx context.Context, tenant string) ([]Late, error) {
-	settings, err := a.PolicySettings(ctx, tenant)
+	// Asked of every tenant every few minutes: both are read from the log
+	// again only once it grew.
+	settings, err := a.cache.settings.get(a, tenant, func() (policy.Settings, error) { return a.PolicySettings(ctx, tenant) })
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.Status(ctx, tenant)
+	st, err := a.cache.status.get(a, tenant, func() (*Status, error) { return a.Status(ctx, tenant) })
 	if err != nil {
 		return nil, err
 	}

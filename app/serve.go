@@ -176,14 +176,9 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		since time.Time
 		last  map[schedule.Kind]time.Time
 	}
-	type keptState struct {
-		mark string // the log's mark when l was read
-		l    loaded
-	}
-	// kept is what each tenant's log said, read again only when the log
-	// grew: a reload of hundreds of tenants costs a small file each. Only
-	// load uses it, and load runs in one goroutine at a time.
-	kept := map[string]keptState{}
+	// What each tenant's log said, read again only when the log grew: a
+	// reload of hundreds of tenants costs a small file each.
+	var kept byMark[loaded]
 	load := func() (func(*schedule.Scheduler), error) {
 		tenants, err := a.Tenants()
 		if err != nil {
@@ -191,23 +186,19 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		}
 		got := map[string]loaded{}
 		for _, t := range tenants {
-			mark := a.logMark(t)
-			if c, ok := kept[t]; ok && mark != "" && c.mark == mark {
-				got[t] = c.l // the log did not grow: nothing in it changed
-				continue
-			}
-			ts, since, last, err := a.scheduleState(ctx, t)
+			l, err := kept.get(a, t, func() (loaded, error) {
+				ts, since, last, err := a.scheduleState(ctx, t)
+				if err != nil {
+					return loaded{}, err
+				}
+				p, err := schedule.Parse(t, ts.Schedule)
+				return loaded{ts, p, since, last}, err
+			})
 			if err != nil {
 				a.note("tenant %s is not scheduled: %v", t, err)
 				continue
 			}
-			p, err := schedule.Parse(t, ts.Schedule)
-			if err != nil {
-				a.note("tenant %s is not scheduled: %v", t, err)
-				continue
-			}
-			got[t] = loaded{ts, p, since, last}
-			kept[t] = keptState{mark, got[t]}
+			got[t] = l
 		}
 		plansMu.Lock()
 		for t, l := range got {

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"sync"
+
+	"github.com/holdfast/holdfast/policy"
 )
 
 // TenantStatus is one tenant's status in StatusAll.
@@ -14,19 +16,47 @@ type TenantStatus struct {
 	Error string `json:"error,omitempty"` // the tenant's status could not be read
 }
 
-// statusCache keeps each tenant's status with the log mark it was read at.
-type statusCache struct {
+// byMark keeps what was read from each tenant's log with the log's mark
+// (see logMark) at the time, and gives it again until the log grows: a
+// service asking about hundreds of tenants every few minutes reads one
+// small file per tenant, not its log. The one mechanism for everything the
+// service reads again and again (status, retention settings, schedules).
+type byMark[T any] struct {
 	mu sync.Mutex
-	m  map[string]cachedStatus
+	m  map[string]marked[T]
 }
 
-type cachedStatus struct {
+type marked[T any] struct {
 	mark string
-	st   *Status
+	v    T
 }
 
-// logMark names how far a tenant's log has grown ("": unknown): what is
-// read from a log is kept until its mark changes.
+// get returns what read returns for tenant, from the cache while the
+// tenant's log has not grown. The mark is taken before reading, so a log
+// that grows during the read is read again next time.
+func (c *byMark[T]) get(a *App, tenant string, read func() (T, error)) (T, error) {
+	mark := a.logMark(tenant)
+	c.mu.Lock()
+	hit, ok := c.m[tenant]
+	c.mu.Unlock()
+	if ok && mark != "" && hit.mark == mark {
+		return hit.v, nil
+	}
+	v, err := read()
+	if err != nil || mark == "" {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]marked[T]{}
+	}
+	c.m[tenant] = marked[T]{mark, v}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// logMark names how far a tenant's log has grown ("": unknown, never
+// cached).
 func (a *App) logMark(tenant string) string {
 	size, root, ok, err := a.data.LogMark(tenant)
 	if err != nil || !ok {
@@ -35,35 +65,27 @@ func (a *App) logMark(tenant string) string {
 	return strconv.FormatUint(size, 10) + "/" + hex.EncodeToString(root)
 }
 
+// caches are the App's byMark caches; callers must not change what they
+// return.
+type caches struct {
+	status   byMark[*Status]
+	settings byMark[policy.Settings]
+}
+
 // StatusAll returns the status of each tenant named, in order. A status is
 // read from the tenant's log once and kept until the log grows (its
 // high-water mark, one small file, says so), so a dashboard of hundreds of
 // tenants answers at once.
 func (a *App) StatusAll(ctx context.Context, tenants []string) []TenantStatus {
-	a.cacheOnce.Do(func() { a.statuses = &statusCache{m: map[string]cachedStatus{}} })
-	c := a.statuses
 	out := make([]TenantStatus, len(tenants))
 	for i, t := range tenants {
 		out[i].Tenant = t
-		mark := a.logMark(t)
-		c.mu.Lock()
-		hit, found := c.m[t]
-		c.mu.Unlock()
-		if found && mark != "" && hit.mark == mark {
-			out[i].Status = hit.st
-			continue
-		}
-		st, err := a.Status(ctx, t)
+		st, err := a.cache.status.get(a, t, func() (*Status, error) { return a.Status(ctx, t) })
 		if err != nil {
 			out[i].Error = err.Error()
 			continue
 		}
 		out[i].Status = st
-		if mark != "" {
-			c.mu.Lock()
-			c.m[t] = cachedStatus{mark, st}
-			c.mu.Unlock()
-		}
 	}
 	return out
 }
