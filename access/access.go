@@ -331,7 +331,7 @@ func (s *Store) CreateToken(user, name string, role Role, tenants []string, ttl 
 				}
 			}
 		}
-		id, sec := randomHex(8), randomText(24) // the id never holds the separator "_"
+		id, sec := holdfast.RandomHex(8), holdfast.RandomSecret(24) // the id never holds the separator "_"
 		sum := sha256.Sum256([]byte(sec))
 		now := s.now().UTC()
 		tok = Token{ID: id, Name: name, User: user, Role: role, Tenants: slices.Clone(tenants), Hash: hex.EncodeToString(sum[:]), Created: now, Expires: now.Add(ttl)}
@@ -421,18 +421,6 @@ func (s *Store) Enabled(name string) bool {
 	}
 	i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
 	return i >= 0 && !f.Users[i].Disabled
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func randomText(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // argon2id parameters (RFC 9106's second recommended option: 64 MiB, 3

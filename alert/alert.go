@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -132,7 +131,7 @@ func (c *Config) AddWebhook(rawURL string, events []string, minSeverity string, 
 	if severityRank(minSeverity) < 0 {
 		return Webhook{}, holdfast.Errorf(op, holdfast.Invalid, "severity %q: low, medium, high or critical", minSeverity)
 	}
-	w := Webhook{ID: randomHex(6), URL: rawURL, Secret: randomHex(32), Events: events, MinSeverity: minSeverity, Tenants: tenants}
+	w := Webhook{ID: holdfast.RandomHex(6), URL: rawURL, Secret: holdfast.RandomHex(32), Events: events, MinSeverity: minSeverity, Tenants: tenants}
 	c.Webhooks = append(c.Webhooks, w)
 	return w, nil
 }
@@ -234,7 +233,7 @@ func (n *Notifier) record(a Attempt) {
 // retrying with backoff until ctx ends. Wait waits for the deliveries.
 func (n *Notifier) Notify(ctx context.Context, e Event) {
 	if e.ID == "" {
-		e.ID = randomHex(8)
+		e.ID = holdfast.RandomHex(8)
 	}
 	if e.Time.IsZero() {
 		e.Time = n.now().UTC()
@@ -335,10 +334,4 @@ func headerSafe(s string) string {
 		}
 		return r
 	}, s)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"math/big"
 	"os"
@@ -71,9 +70,7 @@ func Moment(sc restore.Scope) string {
 }
 
 func (a *App) newRestoreID() string {
-	b := make([]byte, 3)
-	rand.Read(b)
-	return "restore-" + a.now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return "restore-" + a.now().UTC().Format("20060102T150405Z") + "-" + holdfast.RandomHex(3)
 }
 
 // Restore restores the versions in scope as they were at its moment — to

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -183,9 +182,7 @@ type runner struct {
 }
 
 func newRunID(now time.Time) string {
-	b := make([]byte, 3)
-	rand.Read(b)
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + holdfast.RandomHex(3)
 }
 
 // Run backs up the tenant behind src into st.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,7 +86,7 @@ func (d DataDir) Init() (InitResult, error) {
 	}
 	res.Notes = n
 	host, _ := os.Hostname()
-	name := "holdfast-" + sanitizeKeyName(host) + "-" + randomHex(4)
+	name := "holdfast-" + sanitizeKeyName(host) + "-" + holdfast.RandomHex(4)
 	skey, vkey, err := note.GenerateKey(rand.Reader, name)
 	if err != nil {
 		return res, holdfast.E(op, err)
@@ -113,14 +112,6 @@ func sanitizeKeyName(s string) string {
 		s = "host"
 	}
 	return s
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 func (d DataDir) notInitialised(op string, err error) error {
@@ -203,7 +194,7 @@ func (d DataDir) AddTenant(ctx context.Context, name string, opts AddTenantOptio
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	id := randomHex(8)
+	id := holdfast.RandomHex(8)
 	cfg := Config{
 		Version: FormatVersion, Tenant: name, ID: id,
 		Origin: fmt.Sprintf("holdfast/%s/%s", name, id),

@@ -71,7 +71,7 @@ func (s *Store) Deposit(ctx context.Context, typ string, data any) error {
 	if !record.ValidType(typ) {
 		return holdfast.Errorf(op, holdfast.Invalid, "record type %q is not dotted lower-case words", typ)
 	}
-	sf := spoolFile{ID: fmt.Sprintf("%d-%s", s.now().UnixNano(), randomHex(6)), Records: []spoolRecord{{Type: typ, Time: s.now().UTC(), Data: raw}}}
+	sf := spoolFile{ID: fmt.Sprintf("%d-%s", s.now().UnixNano(), holdfast.RandomHex(6)), Records: []spoolRecord{{Type: typ, Time: s.now().UTC(), Data: raw}}}
 	b, err := json.Marshal(sf)
 	if err != nil {
 		return holdfast.E(op, err)

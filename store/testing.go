@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/holdfast/holdfast"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -22,7 +23,7 @@ func CreateForTest(ctx context.Context, be Backend, tenant string, masterKey []b
 	if err != nil {
 		return nil, Config{}, err
 	}
-	id := randomHex(8)
+	id := holdfast.RandomHex(8)
 	cfg := Config{Version: FormatVersion, Tenant: tenant, ID: id, Origin: fmt.Sprintf("holdfast/%s/%s", tenant, id), Hash: "sha256", LogKey: vkey, Created: time.Now().UTC()}
 	if masterKey != nil {
 		key := make([]byte, 32)

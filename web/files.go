@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -32,9 +31,7 @@ func (s *Server) tenantDir(kind, tenant string) string {
 }
 
 func newID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + holdfast.RandomHex(8)
 }
 
 func parseTime(field, v string, def time.Time) (time.Time, error) {

@@ -1,9 +1,7 @@
 package web
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -44,12 +42,6 @@ type sessions struct {
 
 func newSessions(now func() time.Time) *sessions {
 	return &sessions{now: now, byID: map[string]*session{}, fails: map[string][]time.Time{}, codes: map[string]string{}}
-}
-
-func token() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // recent returns the failures of key within the window, forgetting older ones.
@@ -96,7 +88,7 @@ func (ss *sessions) login(acc *access.Store, name, password, code, ip string) (*
 	}
 	delete(ss.fails, userKey)
 	now := ss.now()
-	s := &session{id: token(), csrf: token(), p: p, created: now, seen: now}
+	s := &session{id: holdfast.RandomSecret(32), csrf: holdfast.RandomSecret(32), p: p, created: now, seen: now}
 	ss.byID[s.id] = s
 	ss.sweep()
 	return s, nil
