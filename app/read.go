@@ -271,3 +271,73 @@ func (a *App) Item(ctx context.Context, who Actor, tenant, item string) (*ItemHi
 	}
 	return h, nil
 }
+
+// RunDetail is one backup run as its records tell it.
+type RunDetail struct {
+	Started  record.RunStarted   `json:"started"`
+	Finished *record.RunFinished `json:"finished"` // nil while it runs, or when it was cut short
+	Failed   []record.FailedItem `json:"failed_items"`
+}
+
+// Run returns one backup run: when and by whom it started, how it ended,
+// and every item it could not capture (run.finished keeps the first 100;
+// the item.failed records hold them all).
+func (a *App) Run(ctx context.Context, tenant, run string) (*RunDetail, error) {
+	const op = "run"
+	if run == "" {
+		return nil, holdfast.E(op, holdfast.Invalid, "name the run (its id, as runs lists it)")
+	}
+	s, err := a.Open(ctx, tenant, ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore(ctx, s)
+	var out *RunDetail
+	failed := []record.FailedItem{}
+	var finished *record.RunFinished
+	types := []string{record.TypeRunStarted, record.TypeRunFinished, record.TypeItemFailed}
+	err = s.Scan(ctx, 0, types, func(raw []byte) error {
+		if !bytes.Contains(raw, []byte(run)) {
+			return nil // a cheap filter; the decoded data decides
+		}
+		var r record.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return holdfast.E(op, holdfast.Integrity, err)
+		}
+		switch r.Type {
+		case record.TypeRunStarted:
+			var d record.RunStarted
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
+			if d.Run == run {
+				out = &RunDetail{Started: d}
+			}
+		case record.TypeRunFinished:
+			var d record.RunFinished
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
+			if d.Run == run {
+				finished = &d
+			}
+		case record.TypeItemFailed:
+			var d record.ItemFailed
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
+			if d.Run == run {
+				failed = append(failed, d.Failure)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, holdfast.Errorf(op, holdfast.NotFound, "no run %q in tenant %s", run, tenant)
+	}
+	out.Finished, out.Failed = finished, failed
+	return out, nil
+}

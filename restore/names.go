@@ -50,6 +50,10 @@ func clean(s string) string {
 	return s
 }
 
+// FileName is a name from the tenant made safe to offer as a file's name
+// (a download's Content-Disposition): clean's rules.
+func FileName(s string) string { return clean(s) }
+
 // withSuffix is the cleaned s shortened to leave room for suffix (ours,
 // already safe: " 1a2b3c4d.eml"), then suffix.
 func withSuffix(s, suffix string) string {

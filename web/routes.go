@@ -1,9 +1,12 @@
 package web
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,6 +49,8 @@ func (s *Server) table() []route {
 		{"GET", t + "/runs/live", access.ReadTenants, true, s.live},
 		{"GET", t + "/search", access.ReadContent, true, s.search},
 		{"GET", t + "/item", access.ReadContent, true, s.item},
+		{"GET", t + "/item/content", access.ReadContent, true, s.itemContent},
+		{"GET", t + "/runs/:run", access.ReadTenants, true, s.run},
 		{"GET", t + "/holds", access.ReadHolds, true, s.holds},
 		{"POST", t + "/holds", access.WriteHolds, true, s.placeHold},
 		{"POST", t + "/holds/:case/release", access.WriteHolds, true, s.releaseHold},
@@ -240,6 +245,45 @@ func (s *Server) item(c *echo.Context, p *access.Principal) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, h)
+}
+
+// itemContent downloads one captured part of an item version, always as
+// an attachment and never to be rendered: captured bytes are hostile (an
+// HTML file served inline from this origin would run in it).
+func (s *Server) itemContent(c *echo.Context, p *access.Principal) error {
+	const op = "item content"
+	o := app.ContentOptions{Item: c.QueryParam("id")}
+	n, err := strconv.ParseUint(c.QueryParam("record"), 10, 64)
+	if err != nil {
+		return holdfast.Errorf(op, holdfast.Invalid, "record %q: give the version's record index, as item lists it", c.QueryParam("record"))
+	}
+	o.Record = n
+	if v := c.QueryParam("part"); v != "" {
+		if o.Part, err = strconv.Atoi(v); err != nil {
+			return holdfast.Errorf(op, holdfast.Invalid, "part %q: give 0 for the item, n for its n-th attachment", v)
+		}
+	}
+	started := false
+	err = s.app.ItemContent(c.Request().Context(), actor(c, p), c.Param("tenant"), o, func(info app.ContentInfo) io.Writer {
+		started = true
+		h := c.Response().Header()
+		h.Set("Content-Type", info.ContentType)
+		h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
+		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": info.Name}))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+		if sum, err := hex.DecodeString(info.SHA256); err == nil {
+			h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":") // RFC 9530
+		}
+		c.Response().WriteHeader(http.StatusOK)
+		return c.Response()
+	})
+	if err != nil && started {
+		// The body is cut short of its Content-Length: the client sees it.
+		s.log.Error("item content cut short", "tenant", c.Param("tenant"), "item", strconv.QuoteToASCII(o.Item), "error", err.Error())
+		panic(http.ErrAbortHandler)
+	}
+	return err
 }
 
 func (s *Server) holds(c *echo.Context, p *access.Principal) error {

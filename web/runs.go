@@ -64,6 +64,20 @@ func (s *Server) runs(c *echo.Context, p *access.Principal) error {
 	return c.JSON(http.StatusOK, map[string]any{"finished": finished, "running": s.running(tenant)})
 }
 
+// run is one backup run: its start, its end, every failed item, and its
+// progress while it runs.
+func (s *Server) run(c *echo.Context, p *access.Principal) error {
+	d, err := s.app.Run(c.Request().Context(), c.Param("tenant"), c.Param("run"))
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"started": d.Started, "finished": d.Finished, "failed_items": d.Failed}
+	if d.Finished == nil {
+		out["running"] = s.running(c.Param("tenant"))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
 // running is what runs for tenant now, with the backups' progress.
 func (s *Server) running(tenant string) map[string]any {
 	out := map[string]any{}
