@@ -6,11 +6,13 @@ import "slices"
 type Permission string
 
 const (
-	ReadTenants   Permission = "tenants:read"   // list tenants, status and coverage (metadata, no content)
-	ReadSchedule  Permission = "schedule:read"  // a tenant's schedule
-	WriteSchedule Permission = "schedule:write" // change it
-	RunJobs       Permission = "jobs:run"       // run a verify (or, later, a backup) now
-	ReadContent   Permission = "content:read"   // search and read items
+	ReadTenants   Permission = "tenants:read"    // list tenants, status and coverage (metadata, no content)
+	AddTenants    Permission = "tenants:add"     // create a tenant's repository (a new tenant is in no one's scope but an admin's)
+	ConnectTenant Permission = "tenants:connect" // set and test a tenant's Microsoft 365 connection
+	ReadSchedule  Permission = "schedule:read"   // a tenant's schedule
+	WriteSchedule Permission = "schedule:write"  // change it
+	RunJobs       Permission = "jobs:run"        // run a verify (or, later, a backup) now
+	ReadContent   Permission = "content:read"    // search and read items
 	ReadHolds     Permission = "holds:read"
 	WriteHolds    Permission = "holds:write" // place and release holds
 	Export        Permission = "exports:write"
@@ -30,6 +32,8 @@ const (
 // web's route test walks every route against it.
 var matrix = map[Permission][]Role{
 	ReadTenants:   {Admin, Technician, Legal, Auditor},
+	AddTenants:    {Admin},
+	ConnectTenant: {Admin, Technician},
 	ReadSchedule:  {Admin, Technician, Auditor},
 	WriteSchedule: {Admin, Technician},
 	RunJobs:       {Admin, Technician},
@@ -55,5 +59,5 @@ func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
 
 // Permissions lists every permission, in the table's order.
 func Permissions() []Permission {
-	return []Permission{ReadTenants, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports, RestoreZip, WritePolicy}
+	return []Permission{ReadTenants, AddTenants, ConnectTenant, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports, RestoreZip, WritePolicy}
 }

@@ -105,3 +105,48 @@ func TestAPIDocExamples(t *testing.T) {
 		t.Errorf("ran %d examples; docs/API.md has more", n)
 	}
 }
+
+// TestAPIDocMatrix: docs/API.md's table of roles is access's table — a
+// row per permission, a ✓ exactly where the role has it — and names every
+// route the router serves under the permission the route needs.
+func TestAPIDocMatrix(t *testing.T) {
+	doc, err := os.ReadFile("../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[access.Permission][]string{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 8 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		p := access.Permission(strings.Trim(strings.TrimSpace(cells[1]), "`"))
+		rows[p] = cells[2:7]
+	}
+	for _, p := range access.Permissions() {
+		row, ok := rows[p]
+		if !ok {
+			t.Errorf("docs/API.md has no row for %s", p)
+			continue
+		}
+		for i, r := range access.Roles {
+			if got, want := strings.TrimSpace(row[i]) == "✓", access.Allowed(r, p); got != want {
+				t.Errorf("docs/API.md says %s may %s: %v, access says %v", r, p, got, want)
+			}
+		}
+	}
+	f := newFixture(t)
+	for _, r := range f.srv.routes {
+		if r.perm == "" {
+			continue
+		}
+		path := strings.TrimPrefix(r.path, api)
+		path = strings.ReplaceAll(path, "/tenants/:tenant", "/tenants/{t}")
+		for _, p := range []string{"case", "index", "sha256", "id", "run", "name"} {
+			path = strings.ReplaceAll(path, ":"+p, "{"+p+"}")
+		}
+		if row, ok := rows[r.perm]; !ok || !strings.Contains(row[4], path) {
+			t.Errorf("docs/API.md's %s row does not name %s %s", r.perm, r.method, path)
+		}
+	}
+}

@@ -37,6 +37,8 @@ type Server struct {
 	metrics  *Metrics
 	alerts   *alert.Notifier
 	into     func(tenant string) (app.TenantWriter, error)
+	connect  func(app.Connection) (app.Connection, error)
+	probe    func(tenant string) (app.TenantProbe, map[string][][]string, error)
 }
 
 // Options are what the API serves besides the application layer.
@@ -48,7 +50,13 @@ type Options struct {
 	// Into connects to a tenant to restore into (Graph, wired by the
 	// front door); nil: restores go to zips only.
 	Into func(tenant string) (app.TenantWriter, error)
-	Log  *slog.Logger
+	// Connect checks a tenant's connection against Graph's clouds and
+	// fills in its endpoints; Probe connects to a tenant to test what its
+	// app may read, with the permissions each workload needs (both wired
+	// by the front door; nil: tenants are connected with the CLI only).
+	Connect func(app.Connection) (app.Connection, error)
+	Probe   func(tenant string) (app.TenantProbe, map[string][][]string, error)
+	Log     *slog.Logger
 }
 
 // route is one endpoint: what it needs and what it does.
@@ -67,7 +75,8 @@ func New(a *app.App, o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{app: a, access: o.Access, state: o.State, log: o.Log, e: echo.New(), sessions: newSessions(time.Now), metrics: o.Metrics, alerts: o.Alerts, into: o.Into}
+	s := &Server{app: a, access: o.Access, state: o.State, log: o.Log, e: echo.New(), sessions: newSessions(time.Now), metrics: o.Metrics, alerts: o.Alerts, into: o.Into,
+		connect: o.Connect, probe: o.Probe}
 	s.e.IPExtractor = echo.ExtractIPDirect() // never a client's X-Forwarded-For
 	s.e.HTTPErrorHandler = s.problem
 	s.e.GET("/healthz", s.healthz)

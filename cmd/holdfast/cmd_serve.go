@@ -17,6 +17,7 @@ import (
 	"github.com/holdfast/holdfast/alert"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/schedule"
 	"github.com/holdfast/holdfast/web"
 	"github.com/spf13/cobra"
@@ -110,7 +111,12 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	metrics := web.NewMetrics()
 	alerts := alert.NewNotifier(g.Data, nil)
 	api := web.New(a, web.Options{Access: a.Access(), State: state, Metrics: metrics, Alerts: alerts, Log: log,
-		Into: func(tenant string) (app.TenantWriter, error) { return g.graphClient(tenant) }})
+		Into:    func(tenant string) (app.TenantWriter, error) { return g.graphClient(tenant) },
+		Connect: resolveConnection,
+		Probe: func(tenant string) (app.TenantProbe, map[string][][]string, error) {
+			c, err := g.graphClient(tenant)
+			return c, graph.Permissions, err
+		}})
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() {

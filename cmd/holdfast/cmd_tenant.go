@@ -61,7 +61,7 @@ type tenantView struct {
 	LogKey    string `json:"log_vkey"`
 	Encrypted bool   `json:"encrypted"`
 	// Connection holds no secret, only where to find it.
-	Connection *connection `json:"connection,omitempty"`
+	Connection *app.Connection `json:"connection,omitempty"`
 }
 
 func runTenantConnect(g *globalOptions, name string, f *connectionFlags) error {
@@ -75,7 +75,7 @@ func runTenantConnect(g *globalOptions, name string, f *connectionFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := saveConnection(g, name, c); err != nil {
+	if err := app.New(g.Data, app.Options{}).SaveConnection(name, c); err != nil {
 		return err
 	}
 	if g.JSON {
@@ -90,7 +90,7 @@ func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connecti
 	if err != nil {
 		return err
 	}
-	var conn *connection
+	var conn *app.Connection
 	if f.given() {
 		c, err := f.resolve()
 		if err != nil {
@@ -104,7 +104,7 @@ func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connecti
 	}
 	v := tenantView{Name: cfg.Tenant, Dir: a.TenantDir(name), Origin: cfg.Origin, LogKey: cfg.LogKey, Encrypted: cfg.Encryption != nil, Connection: conn}
 	if conn != nil {
-		if err := saveConnection(g, name, *conn); err != nil {
+		if err := a.SaveConnection(name, *conn); err != nil {
 			return err
 		}
 	}

@@ -1,36 +1,18 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/spf13/cobra"
 )
 
-// connection is how a tenant is reached: <tenant>/connection.json. Secrets
-// are stored only by reference (an environment variable's name or a file's
-// path), never by value.
-type connection struct {
-	TenantID         string `json:"tenant_id"`
-	ClientID         string `json:"client_id"`
-	ClientSecretEnv  string `json:"client_secret_env,omitempty"`
-	ClientSecretFile string `json:"client_secret_file,omitempty"`
-	ClientCert       string `json:"client_cert,omitempty"`
-	Cloud            string `json:"cloud"`
-	GraphEndpoint    string `json:"graph_endpoint"`
-	LoginEndpoint    string `json:"login_endpoint"`
-	CAFile           string `json:"ca_file,omitempty"`
-}
-
 // connectionFlags are tenant add's connection options.
 type connectionFlags struct {
-	connection
+	app.Connection
 }
 
 func (f *connectionFlags) register(cmd *cobra.Command) {
@@ -52,9 +34,14 @@ func (f *connectionFlags) given() bool {
 }
 
 // resolve validates the flags into a connection to store.
-func (f *connectionFlags) resolve() (connection, error) {
+func (f *connectionFlags) resolve() (app.Connection, error) {
+	return resolveConnection(f.Connection)
+}
+
+// resolveConnection checks a connection against Graph's clouds and fills
+// in its endpoints: from the CLI's flags and from the API.
+func resolveConnection(c app.Connection) (app.Connection, error) {
 	const op = "tenant connection"
-	c := f.connection
 	if c.TenantID == "" || c.ClientID == "" {
 		return c, holdfast.E(op, holdfast.Invalid, "--tenant-id and --client-id are required to connect a tenant")
 	}
@@ -91,14 +78,14 @@ func (f *connectionFlags) resolve() (connection, error) {
 		*p = abs
 	}
 	// Check the endpoints now rather than at the first backup.
-	if _, err := c.conn("validation-only"); err != nil {
+	if _, err := graphConn(c, "validation-only"); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
-// conn resolves the secret and returns what the Graph client needs.
-func (c connection) conn(secret string) (graph.Conn, error) {
+// graphConn is what the Graph client needs of a connection and its secret.
+func graphConn(c app.Connection, secret string) (graph.Conn, error) {
 	gc := graph.Conn{TenantID: c.TenantID, ClientID: c.ClientID, CertFile: c.ClientCert, GraphEndpoint: c.GraphEndpoint, LoginEndpoint: c.LoginEndpoint, CAFile: c.CAFile, ClientSecret: secret}
 	if secret == "validation-only" {
 		_, err := graph.New(gc)
@@ -107,63 +94,16 @@ func (c connection) conn(secret string) (graph.Conn, error) {
 	return gc, nil
 }
 
-// secret reads the client secret from where the connection says it is.
-func (c connection) secret() (string, error) {
-	const op = "client secret"
-	switch {
-	case c.ClientSecretEnv != "":
-		v := os.Getenv(c.ClientSecretEnv)
-		if v == "" {
-			return "", holdfast.Errorf(op, holdfast.Invalid, "environment variable %s, which holds this tenant's client secret, is not set", c.ClientSecretEnv)
-		}
-		return v, nil
-	case c.ClientSecretFile != "":
-		b, err := os.ReadFile(c.ClientSecretFile)
-		if err != nil {
-			return "", holdfast.E(op, holdfast.Invalid, err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	return "", nil
-}
-
-func connectionPath(g *globalOptions, tenant string) string {
-	return filepath.Join(g.dataDir().TenantDir(tenant), "connection.json")
-}
-
-func saveConnection(g *globalOptions, tenant string, c connection) error {
-	b, _ := json.MarshalIndent(c, "", "  ")
-	if err := os.WriteFile(connectionPath(g, tenant), append(b, '\n'), 0o600); err != nil {
-		return holdfast.E("save connection", holdfast.IO, err)
-	}
-	return nil
-}
-
-func loadConnection(g *globalOptions, tenant string) (connection, error) {
-	var c connection
-	b, err := os.ReadFile(connectionPath(g, tenant))
-	if errors.Is(err, fs.ErrNotExist) {
-		return c, holdfast.Errorf("tenant connection", holdfast.Invalid, "tenant %s has no Microsoft 365 connection; add one with holdfast tenant connect %s --tenant-id ID --client-id ID --client-secret-env VAR", tenant, tenant)
-	}
-	if err != nil {
-		return c, holdfast.E("tenant connection", holdfast.IO, err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, holdfast.E("tenant connection", holdfast.Invalid, err, connectionPath(g, tenant))
-	}
-	return c, nil
-}
-
 // graphClient builds the Graph client of the --tenant.
 func (g *globalOptions) graphClient(tenant string) (*graph.Client, error) {
-	c, err := loadConnection(g, tenant)
+	c, err := app.New(g.Data, app.Options{}).LoadConnection(tenant)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := c.secret()
+	secret, err := c.Secret()
 	if err != nil {
 		return nil, err
 	}
-	gc, _ := c.conn(secret)
+	gc, _ := graphConn(c, secret)
 	return graph.New(gc)
 }

@@ -27,7 +27,7 @@ func TestServeRunsTheSchedules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a week of backups against the fake tenant")
 	}
-	_, _, c := connectedFakeWith(t, faketenant.Options{Seed: 31, Users: 3, ItemsPerUser: 10})
+	_, info, c := connectedFakeWith(t, faketenant.Options{Seed: 31, Users: 3, ItemsPerUser: 10})
 	c.ok("--tenant", "contoso", "schedule", "set", "--backup", "@every 12h", "--backup-jitter", "0s",
 		"--verify", "0 3 * * *", "--verify-read-percent", "100", "--restore-test", "@weekly", "--restore-sample", "3",
 		"--report", "@weekly", "--report-kind", "procedures")
@@ -149,6 +149,30 @@ func TestServeRunsTheSchedules(t *testing.T) {
 		t.Fatalf("run now: %v, %v", resp, err)
 	}
 	settle(mark)
+	// The tenant's connection through the API: a secret by value, stored
+	// beside it, then tested against the fake tenant through Graph.
+	api := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "https://"+listen+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	conn, _ := json.Marshal(map[string]string{"tenant_id": info.TenantID, "client_id": info.ClientID, "client_secret": info.ClientSecret,
+		"graph_endpoint": info.GraphEndpoint, "login_endpoint": info.LoginEndpoint, "ca_file": info.CAFile})
+	if code, body := api("PUT", "/api/v1/tenants/contoso/connection", string(conn)); code != http.StatusOK || strings.Contains(body, info.ClientSecret) {
+		t.Errorf("connect through the API: %d %s", code, body)
+	}
+	t.Setenv("FAKE_SECRET", "") // the connection now names its own secret file
+	if code, body := api("POST", "/api/v1/tenants/contoso/test", ""); code != http.StatusOK || !strings.Contains(body, `"ok":true`) {
+		t.Errorf("tenant test through the API: %d %s", code, body)
+	}
 	req, _ = http.NewRequest("GET", "https://"+listen+"/api/v1/alerts/deliveries", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.Token)
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != 200 {
