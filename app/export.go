@@ -18,6 +18,9 @@ type ExportOptions struct {
 	Query    string // KQL
 	Out      string // the new zip file
 	LoadFile string // csv or dat
+	// Progress, if set, is told how many of the versions were read (else
+	// the App's progress, as "export").
+	Progress func(done, total int64)
 }
 
 // Exported is an export's outcome: the package and the case as placed.
@@ -81,7 +84,11 @@ func (a *App) Export(ctx context.Context, who Actor, tenant string, o ExportOpti
 	}
 	out, _ := filepath.Abs(o.Out)
 	meta := ediscovery.Meta{Case: h.Case, Query: o.Query, Actor: who.String(), Created: a.now().UTC().Truncate(time.Second), Tenant: tenant, LoadFile: o.LoadFile}
-	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, meta, out)
+	progress := o.Progress
+	if progress == nil {
+		progress = a.progress("export")
+	}
+	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, meta, out, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -129,7 +129,7 @@ func (a *App) Restore(ctx context.Context, who Actor, tenant string, o RestoreOp
 		target, toZip = o.ToZip, true
 	}
 	abs, _ := filepath.Abs(target)
-	out, err := restore.Export(ctx, s, vs, abs, toZip)
+	out, err := restore.Export(ctx, s, vs, abs, restore.ExportOptions{Zip: toZip, Progress: a.progress("restore")})
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func (a *App) RestoreTest(ctx context.Context, who Actor, tenant string, sample 
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
 	defer os.RemoveAll(scratch)
-	out, err := restore.Export(ctx, s, picked, filepath.Join(scratch, "out"), false)
+	out, err := restore.Export(ctx, s, picked, filepath.Join(scratch, "out"), restore.ExportOptions{})
 	if err != nil {
 		return nil, err
 	}

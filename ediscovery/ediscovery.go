@@ -96,7 +96,9 @@ type Result struct {
 
 // Export writes the package of versions (item.version record indexes) to
 // out, a new zip file.
-func Export(ctx context.Context, s Store, docs Documents, records []uint64, deleted map[uint64]bool, meta Meta, out string) (*Result, error) {
+//
+// progress, if not nil, is told how many of the versions were read.
+func Export(ctx context.Context, s Store, docs Documents, records []uint64, deleted map[uint64]bool, meta Meta, out string, progress func(done, total int64)) (*Result, error) {
 	const op = "export"
 	if len(records) == 0 {
 		return nil, holdfast.E(op, holdfast.Invalid, "nothing matches: an empty export is not written")
@@ -130,7 +132,7 @@ func Export(ctx context.Context, s Store, docs Documents, records []uint64, dele
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
 	defer os.RemoveAll(scratch)
-	ex, err := restore.Export(ctx, s, vs, filepath.Join(scratch, "natives"), false)
+	ex, err := restore.Export(ctx, s, vs, filepath.Join(scratch, "natives"), restore.ExportOptions{Progress: progress})
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func BenchmarkExport(b *testing.B) {
 	b.SetBytes(total)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := Export(ctx, s, vs, filepath.Join(b.TempDir(), "out"), false)
+		res, err := Export(ctx, s, vs, filepath.Join(b.TempDir(), "out"), ExportOptions{})
 		if err != nil || res.Items != n {
 			b.Fatalf("export: %v %+v", err, res)
 		}

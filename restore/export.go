@@ -135,12 +135,19 @@ type Result struct {
 	Manifest []ManifestEntry `json:"-"`
 }
 
-// Export writes the versions' natives to a directory (toZip false) or a
-// zip file, with MANIFEST.json at the root.
-func Export(ctx context.Context, lg Log, versions []Version, target string, toZip bool) (*Result, error) {
+// ExportOptions say where an export goes and who watches it.
+type ExportOptions struct {
+	Zip bool // a zip file, not a directory
+	// Progress, if set, is told how many of the versions were written.
+	Progress func(done, total int64)
+}
+
+// Export writes the versions' natives to a directory or a zip file, with
+// MANIFEST.json at the root.
+func Export(ctx context.Context, lg Log, versions []Version, target string, o ExportOptions) (*Result, error) {
 	var s sink
 	var err error
-	if toZip {
+	if o.Zip {
 		s, err = newZipSink(target)
 	} else {
 		s, err = newDirSink(target)
@@ -150,6 +157,14 @@ func Export(ctx context.Context, lg Log, versions []Version, target string, toZi
 	}
 	e := &exporter{lg: lg, s: s, names: newNamer(), items: map[string]bool{}, res: &Result{Failures: []Failure{}}}
 	teams := map[string][]Version{} // Teams conversations, exported together
+	var done int64
+	total := int64(len(versions))
+	progress := func(n int) {
+		done += int64(n)
+		if o.Progress != nil {
+			o.Progress(done, total)
+		}
+	}
 	for _, v := range versions {
 		if err := ctx.Err(); err != nil {
 			s.close()
@@ -163,6 +178,7 @@ func Export(ctx context.Context, lg Log, versions []Version, target string, toZi
 		if err := e.item(ctx, v); err != nil {
 			e.res.Failures = append(e.res.Failures, Failure{Item: v.Item, Path: v.Path, Reason: err.Error()})
 		}
+		progress(1)
 	}
 	keys := make([]string, 0, len(teams))
 	for k := range teams {
@@ -173,6 +189,7 @@ func Export(ctx context.Context, lg Log, versions []Version, target string, toZi
 		if err := e.conversation(ctx, teams[k]); err != nil {
 			e.res.Failures = append(e.res.Failures, Failure{Path: teams[k][0].Path, Reason: err.Error()})
 		}
+		progress(len(teams[k]))
 	}
 	e.res.Items = len(e.items)
 	b, _ := json.MarshalIndent(map[string]any{"format": "holdfast-export/v1", "files": e.res.Manifest}, "", "  ")

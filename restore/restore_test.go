@@ -143,9 +143,13 @@ func TestExportDirAndZip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "out")
-	res, err := Export(ctx, s, vs, dir, false)
+	var calls, done, total int64
+	res, err := Export(ctx, s, vs, dir, ExportOptions{Progress: func(d, n int64) { calls, done, total = calls+1, d, n }})
 	if err != nil || len(res.Failures) > 0 {
 		t.Fatalf("export: %v %v", err, res)
+	}
+	if done != int64(len(vs)) || total != int64(len(vs)) || calls < 2 {
+		t.Errorf("progress ended at %d of %d after %d calls, want %d of %d, told as it went", done, total, calls, len(vs), len(vs))
 	}
 	if res.Items != 6 {
 		t.Errorf("items = %d, want 6 (file, message, event, contact, 2 Teams messages)", res.Items)
@@ -161,7 +165,7 @@ func TestExportDirAndZip(t *testing.T) {
 	checkExport(t, files)
 
 	zf := filepath.Join(t.TempDir(), "out.zip")
-	if _, err := Export(ctx, s, vs, zf, true); err != nil {
+	if _, err := Export(ctx, s, vs, zf, ExportOptions{Zip: true}); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.OpenReader(zf)
@@ -178,10 +182,10 @@ func TestExportDirAndZip(t *testing.T) {
 	checkExport(t, zfiles)
 
 	// Never overwrite.
-	if _, err := Export(ctx, s, vs, dir, false); !holdfast.Is(holdfast.Invalid, err) {
+	if _, err := Export(ctx, s, vs, dir, ExportOptions{}); !holdfast.Is(holdfast.Invalid, err) {
 		t.Errorf("export into a non-empty directory: %v, want Invalid", err)
 	}
-	if _, err := Export(ctx, s, vs, zf, true); !holdfast.Is(holdfast.Invalid, err) {
+	if _, err := Export(ctx, s, vs, zf, ExportOptions{Zip: true}); !holdfast.Is(holdfast.Invalid, err) {
 		t.Errorf("export onto an existing zip: %v, want Invalid", err)
 	}
 }

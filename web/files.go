@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -196,6 +198,55 @@ func (s *Server) verifyReport(c *echo.Context, p *access.Principal) error {
 
 var exportID = regexp.MustCompile(`^[0-9TZ]{16}-[0-9a-f]{16}$`)
 
+// exportJob is an export the API runs: answered at once when it ends
+// within exportWait, else in the background, its progress at
+// GET /exports/{id}/status.
+type exportJob struct {
+	ID       string        `json:"id"`
+	Tenant   string        `json:"-"`
+	Status   string        `json:"status"` // running, done, failed
+	Done     int64         `json:"done"`   // versions read so far
+	Total    int64         `json:"total"`
+	Error    string        `json:"error,omitempty"`
+	Export   *app.Exported `json:"export,omitempty"`
+	Started  time.Time     `json:"started"`
+	Finished time.Time     `json:"finished,omitzero"`
+}
+
+// exportWait is how long a request waits for its export before it is
+// answered 202 and the export goes on in the background (0: at once).
+const exportWait = 2 * time.Second
+
+// exportJobs keeps the exports the API ran since it started.
+type exportJobs struct {
+	mu   sync.Mutex
+	jobs map[string]*exportJob
+}
+
+func (j *exportJobs) get(tenant, id string) (exportJob, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	x, ok := j.jobs[id]
+	if !ok || x.Tenant != tenant {
+		return exportJob{}, false
+	}
+	return *x, true
+}
+
+func (j *exportJobs) update(id string, f func(*exportJob)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.jobs == nil {
+		j.jobs = map[string]*exportJob{}
+	}
+	x := j.jobs[id]
+	if x == nil {
+		x = &exportJob{ID: id}
+		j.jobs[id] = x
+	}
+	f(x)
+}
+
 func (s *Server) export(c *echo.Context, p *access.Principal) error {
 	var b struct {
 		Case     string `json:"case"`
@@ -214,11 +265,55 @@ func (s *Server) export(c *echo.Context, p *access.Principal) error {
 		return holdfast.E("export", holdfast.IO, err)
 	}
 	id := newID()
-	res, err := s.app.Export(c.Request().Context(), actor(c, p), tenant, app.ExportOptions{Case: b.Case, Query: b.Query, Out: filepath.Join(dir, id+".zip"), LoadFile: b.LoadFile})
-	if err != nil {
-		return err
+	s.exportJobs.update(id, func(j *exportJob) { j.Tenant, j.Status, j.Started = tenant, "running", time.Now().UTC() })
+	who := actor(c, p)
+	// The export outlives the request when it takes long: it runs on a
+	// context the request's end does not cancel.
+	ctx := context.WithoutCancel(c.Request().Context())
+	ended := make(chan error, 1)
+	go func() {
+		res, err := s.app.Export(ctx, who, tenant, app.ExportOptions{Case: b.Case, Query: b.Query, Out: filepath.Join(dir, id+".zip"), LoadFile: b.LoadFile,
+			Progress: func(done, total int64) { s.exportJobs.update(id, func(j *exportJob) { j.Done, j.Total = done, total }) }})
+		s.exportJobs.update(id, func(j *exportJob) {
+			j.Finished, j.Export, j.Status = time.Now().UTC(), res, "done"
+			if err != nil {
+				j.Status, j.Error = "failed", err.Error()
+			}
+		})
+		if err != nil {
+			s.log.Warn("export failed", "tenant", tenant, "export", id, "error", err.Error())
+		}
+		ended <- err
+	}()
+	if s.exportWait > 0 {
+		select {
+		case err := <-ended:
+			if err != nil {
+				return err
+			}
+			j, _ := s.exportJobs.get(tenant, id)
+			return c.JSON(http.StatusCreated, map[string]any{"id": id, "export": j.Export})
+		case <-time.After(s.exportWait):
+		}
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"id": id, "export": res})
+	j, _ := s.exportJobs.get(tenant, id)
+	c.Response().Header().Set("Location", api+"/tenants/"+tenant+"/exports/"+id+"/status")
+	return c.JSON(http.StatusAccepted, j)
+}
+
+// exportStatus is an export's progress, or how it ended.
+func (s *Server) exportStatus(c *echo.Context, p *access.Principal) error {
+	id := c.Param("id")
+	if j, ok := s.exportJobs.get(c.Param("tenant"), id); ok {
+		return c.JSON(http.StatusOK, j)
+	}
+	if exportID.MatchString(id) {
+		// Written before this process started: done, if its record says so.
+		if _, _, err := s.loggedExport(c, id); err == nil {
+			return c.JSON(http.StatusOK, exportJob{ID: id, Status: "done"})
+		}
+	}
+	return holdfast.Errorf("export", holdfast.NotFound, "no export %q in this tenant", id)
 }
 
 // exports lists the export packages of the tenant's directory.
@@ -237,8 +332,16 @@ func (s *Server) exports(c *echo.Context, p *access.Principal) error {
 		if err != nil {
 			continue
 		}
-		out = append(out, map[string]any{"id": id, "bytes": info.Size(), "created": info.ModTime().UTC()})
+		out = append(out, map[string]any{"id": id, "status": "done", "bytes": info.Size(), "created": info.ModTime().UTC()})
 	}
+	// Exports running, or failed, since this process started.
+	s.exportJobs.mu.Lock()
+	for _, j := range s.exportJobs.jobs {
+		if j.Tenant == c.Param("tenant") && j.Status != "done" {
+			out = append(out, map[string]any{"id": j.ID, "status": j.Status, "done": j.Done, "total": j.Total, "error": j.Error, "created": j.Started})
+		}
+	}
+	s.exportJobs.mu.Unlock()
 	return c.JSON(http.StatusOK, map[string]any{"exports": out})
 }
 
@@ -247,10 +350,21 @@ func (s *Server) downloadExport(c *echo.Context, p *access.Principal) error {
 	if !exportID.MatchString(id) {
 		return holdfast.Errorf("export", holdfast.Invalid, "%q is not an export id", id)
 	}
-	file := filepath.Join(s.tenantDir("exports", c.Param("tenant")), id+".zip")
-	// The export's audit record names the package and its SHA-256.
-	sum := ""
-	_, err := s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{Type: record.TypeAudit}, func(_ []byte, r record.Record) error {
+	if j, ok := s.exportJobs.get(c.Param("tenant"), id); ok && j.Status == "running" {
+		return holdfast.Errorf("export", holdfast.Locked, "export %s is still running (%d of %d versions read): see its status", id, j.Done, j.Total)
+	}
+	file, sum, err := s.loggedExport(c, id)
+	if err != nil {
+		return err
+	}
+	return s.serveLogged(c, "exports", file, sum, "application/zip")
+}
+
+// loggedExport is the file of an export the tenant's log records, with
+// the SHA-256 its audit record names.
+func (s *Server) loggedExport(c *echo.Context, id string) (file, sum string, err error) {
+	file = filepath.Join(s.tenantDir("exports", c.Param("tenant")), id+".zip")
+	_, err = s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{Type: record.TypeAudit}, func(_ []byte, r record.Record) error {
 		var d record.Audit
 		if err := record.Unmarshal(r, r.Type, &d); err != nil {
 			return err
@@ -263,10 +377,10 @@ func (s *Server) downloadExport(c *echo.Context, p *access.Principal) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	if sum == "" {
-		return holdfast.Errorf("export", holdfast.NotFound, "no export %s was logged for this tenant", id)
+		return "", "", holdfast.Errorf("export", holdfast.NotFound, "no export %s was logged for this tenant", id)
 	}
-	return s.serveLogged(c, "exports", file, sum, "application/zip")
+	return file, sum, nil
 }

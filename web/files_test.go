@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -99,6 +100,7 @@ func addMail(t *testing.T, f *fixture, tenant, account, subject string) {
 
 func TestExportsThroughTheAPI(t *testing.T) {
 	f := newFixture(t)
+	f.srv.exportWait = time.Minute // answered when written (the background case is the next test)
 	addMail(t, f, "contoso", "ann@contoso.example", "invoice")
 	if w := f.do(access.Legal, "POST", "/api/v1/tenants/contoso/holds", map[string]any{"case": "Smith", "custodians": []string{"ann@contoso.example"}, "reason": "litigation"}); w.Code != 201 {
 		t.Fatalf("hold: %d %s", w.Code, w.Body)
@@ -185,5 +187,53 @@ func TestRestoreToAZipThroughTheAPI(t *testing.T) {
 	}
 	if w := f.do(access.Technician, "POST", "/api/v1/tenants/contoso/restores", map[string]any{"account": "ann@contoso.example"}); w.Code != 400 || !strings.Contains(w.Body.String(), "no connection") {
 		t.Errorf("into the tenant without a connection: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestLongExportRunsInTheBackground: an export that does not end within
+// the wait is answered 202; its status tells its progress and then its
+// result, and the package downloads once done.
+func TestLongExportRunsInTheBackground(t *testing.T) {
+	f := newFixture(t)
+	f.srv.exportWait = 0
+	for i := 0; i < 5; i++ {
+		addMail(t, f, "contoso", "ann@contoso.example", fmt.Sprint("invoice ", i))
+	}
+	if w := f.do(access.Legal, "POST", "/api/v1/tenants/contoso/holds", map[string]any{"case": "Smith", "custodians": []string{"ann@contoso.example"}, "reason": "litigation"}); w.Code != 201 {
+		t.Fatalf("hold: %d %s", w.Code, w.Body)
+	}
+	w := f.do(access.Legal, "POST", "/api/v1/tenants/contoso/exports", map[string]any{"case": "Smith", "query": "invoice"})
+	var job exportJob
+	if err := json.Unmarshal(w.Body.Bytes(), &job); err != nil || w.Code != http.StatusAccepted || job.Status != "running" || !strings.HasSuffix(w.Header().Get("Location"), "/exports/"+job.ID+"/status") {
+		t.Fatalf("a long export: %d %s %v, want 202 running with its status's location", w.Code, w.Body, w.Header())
+	}
+	for deadline := time.Now().Add(30 * time.Second); job.Status == "running"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the export did not end")
+		}
+		w := f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+job.ID+"/status", nil)
+		job = exportJob{}
+		if err := json.Unmarshal(w.Body.Bytes(), &job); err != nil || w.Code != http.StatusOK {
+			t.Fatalf("status: %d %s", w.Code, w.Body)
+		}
+	}
+	if job.Status != "done" || job.Total != 5 || job.Done != 5 || job.Export == nil {
+		t.Fatalf("the export ended %+v, want done with 5 of 5 versions read", job)
+	}
+	dl := f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+job.ID, nil)
+	if sum := sha256.Sum256(dl.Body.Bytes()); dl.Code != 200 || hex.EncodeToString(sum[:]) != job.Export.SHA256 {
+		t.Errorf("download: %d, sha256 %x, want %s", dl.Code, sum, job.Export.SHA256)
+	}
+	if w := f.do(access.Legal, "GET", "/api/v1/tenants/fabrikam/exports/"+job.ID+"/status", nil); w.Code != http.StatusNotFound {
+		t.Errorf("another tenant's export status: %d, want 404", w.Code)
+	}
+	// A failing export is told as failed, with the reason.
+	w = f.do(access.Legal, "POST", "/api/v1/tenants/contoso/exports", map[string]any{"case": "Nosuch", "query": "invoice"})
+	json.Unmarshal(w.Body.Bytes(), &job)
+	for deadline := time.Now().Add(30 * time.Second); job.Status == "running" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		json.Unmarshal(f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+job.ID+"/status", nil).Body.Bytes(), &job)
+	}
+	if job.Status != "failed" || !strings.Contains(job.Error, "no case") {
+		t.Errorf("an export of no case: %+v, want failed naming it", job)
 	}
 }

@@ -74,6 +74,7 @@ func (s *Server) table() []route {
 		{"POST", t + "/exports", access.Export, true, s.export},
 		{"GET", t + "/exports", access.Export, true, s.exports},
 		{"GET", t + "/exports/:id", access.Export, true, s.downloadExport},
+		{"GET", t + "/exports/:id/status", access.Export, true, s.exportStatus},
 		{"POST", t + "/restores", access.Restore, true, s.restoreToTenant},
 		{"POST", t + "/restores/zip", access.RestoreZip, true, s.restoreToZip},
 		{"GET", t + "/restores/:id", access.RestoreZip, true, s.downloadRestore},

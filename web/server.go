@@ -27,18 +27,22 @@ var openAPI []byte
 
 // Server serves the API.
 type Server struct {
-	app      *app.App
-	access   *access.Store
-	state    *app.ServiceState
-	log      *slog.Logger
-	e        *echo.Echo
-	routes   []route
-	sessions *sessions
-	metrics  *Metrics
-	alerts   *alert.Notifier
-	into     func(tenant string) (app.TenantWriter, error)
-	connect  func(app.Connection) (app.Connection, error)
-	probe    func(tenant string) (app.TenantProbe, map[string][][]string, error)
+	app        *app.App
+	access     *access.Store
+	state      *app.ServiceState
+	log        *slog.Logger
+	e          *echo.Echo
+	routes     []route
+	sessions   *sessions
+	metrics    *Metrics
+	alerts     *alert.Notifier
+	into       func(tenant string) (app.TenantWriter, error)
+	connect    func(app.Connection) (app.Connection, error)
+	exportJobs exportJobs
+	// exportWait is how long an export request waits before it is
+	// answered 202 (exportWait; tests shorten it).
+	exportWait time.Duration
+	probe      func(tenant string) (app.TenantProbe, map[string][][]string, error)
 }
 
 // Options are what the API serves besides the application layer.
@@ -76,7 +80,7 @@ func New(a *app.App, o Options) *Server {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{app: a, access: o.Access, state: o.State, log: o.Log, e: echo.New(), sessions: newSessions(time.Now), metrics: o.Metrics, alerts: o.Alerts, into: o.Into,
-		connect: o.Connect, probe: o.Probe}
+		connect: o.Connect, probe: o.Probe, exportWait: exportWait}
 	s.e.IPExtractor = echo.ExtractIPDirect() // never a client's X-Forwarded-For
 	s.e.HTTPErrorHandler = s.problem
 	s.e.GET("/healthz", s.healthz)
