@@ -129,8 +129,8 @@ func (g *globalOptions) drawProgress(what string, done, total int64) {
 	case "indexing":
 		fmt.Fprintf(g.stderr, "\rindexing: record %d of %d", done, total)
 		return
-	case "restore":
-		fmt.Fprintf(g.stderr, "\rrestore: %d of %d items", done, total)
+	case "restore", "export":
+		fmt.Fprintf(g.stderr, "\r%s: %d of %d items", what, done, total)
 		return
 	}
 	fmt.Fprintf(g.stderr, "\r%s: %3.0f%% (%s of %s)", what, 100*float64(done)/float64(total), humanBytes(done), humanBytes(total))
