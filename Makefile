@@ -18,12 +18,13 @@ test: deps
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 # What the tests need besides Go: poppler's pdfsig and pdftotext (report
-# signatures and text), installed with apt when missing.
+# signatures and text) and Debian's chromium (the console's browser tests),
+# installed with apt when missing.
 deps:
-	@command -v pdfsig >/dev/null && command -v pdftotext >/dev/null || { \
-		echo "installing poppler-utils (pdfsig, pdftotext) for the report tests"; \
+	@command -v pdfsig >/dev/null && command -v pdftotext >/dev/null && command -v chromium >/dev/null || { \
+		echo "installing poppler-utils (pdfsig, pdftotext) and chromium for the report and console tests"; \
 		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq poppler-utils; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq poppler-utils chromium; }
 
 # Longer: 500 SIGKILLs, the race detector (the backup progress test among
 # them), and a minute of fuzzing per parser and decoder.

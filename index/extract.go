@@ -435,3 +435,23 @@ func MailFields(raw []byte) MailHeader {
 	h := func(k string) string { return decodeHeader(msg.Header.Get(k)) }
 	return MailHeader{From: h("From"), To: h("To"), Cc: h("Cc"), Bcc: h("Bcc"), Subject: d.Subject, Sent: d.Sent, Received: d.Received}
 }
+
+// MailBody is a message's body as captured: its text part, its HTML part
+// (raw — hostile: a viewer sanitises it) and its attachments' names, by
+// the walk the index reads mail with.
+type MailBody struct {
+	Plain, HTML string
+	Attachments []string
+}
+
+// ReadMailBody reads a message's body parts from its MIME.
+func ReadMailBody(raw []byte) MailBody {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return MailBody{Plain: string(raw)}
+	}
+	var d Doc
+	var plain, htm strings.Builder
+	walkPart(&d, textproto(msg.Header), msg.Body, &plain, &htm, 0)
+	return MailBody{Plain: plain.String(), HTML: htm.String(), Attachments: d.AttachmentNames}
+}

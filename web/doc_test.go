@@ -137,8 +137,8 @@ func TestAPIDocMatrix(t *testing.T) {
 	}
 	f := newFixture(t)
 	for _, r := range f.srv.routes {
-		if r.perm == "" {
-			continue
+		if r.perm == "" || strings.HasPrefix(r.path, consolePath) {
+			continue // the console's pages: docs/CONSOLE.md
 		}
 		path := strings.TrimPrefix(r.path, api)
 		path = strings.ReplaceAll(path, "/tenants/:tenant", "/tenants/{t}")

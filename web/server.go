@@ -85,7 +85,8 @@ func New(a *app.App, o Options) *Server {
 	s.e.HTTPErrorHandler = s.problem
 	s.e.GET("/healthz", s.healthz)
 	s.e.POST(api+"/login", s.login)
-	for _, r := range s.table() {
+	s.registerConsole()
+	for _, r := range append(s.table(), s.consoleRoutes()...) {
 		s.routes = append(s.routes, r)
 		s.e.Add(r.method, r.path, s.guard(r))
 	}
@@ -162,6 +163,10 @@ func (s *Server) problem(c *echo.Context, err error) {
 	}
 	if status >= 500 {
 		s.log.Error("api", "method", c.Request().Method, "path", c.Request().URL.Path, "error", err.Error())
+	}
+	if isPage(c) {
+		s.pageError(c, status, title, err.Error())
+		return
 	}
 	detail := err.Error()
 	if status == http.StatusUnauthorized {

@@ -169,7 +169,12 @@ func (s *Server) principal(c *echo.Context) (*access.Principal, *session, error)
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
-		if subtle.ConstantTimeCompare([]byte(req.Header.Get(csrfHeader)), []byte(ses.csrf)) != 1 {
+		// The API's clients send the header; the console's forms, a field.
+		token := req.Header.Get(csrfHeader)
+		if token == "" && strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			token = c.FormValue("csrf_token")
+		}
+		if subtle.ConstantTimeCompare([]byte(token), []byte(ses.csrf)) != 1 {
 			return nil, nil, errCSRF
 		}
 	}
@@ -185,16 +190,29 @@ func (s *Server) login(c *echo.Context) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	ses, err := s.sessions.login(s.access, b.User, b.Password, b.TOTP, c.RealIP())
+	ses, err := s.signIn(c, b.User, b.Password, b.TOTP)
+	if errors.Is(err, errThrottled) {
+		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"principal": ses.p, "csrf_token": ses.csrf})
+}
+
+// signIn checks a sign-in and starts a new session in a cookie: the API's
+// and the console's one way in.
+func (s *Server) signIn(c *echo.Context, user, password, code string) (*session, error) {
+	ses, err := s.sessions.login(s.access, user, password, code, c.RealIP())
 	if errors.Is(err, errThrottled) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(lockWindow.Seconds())))
-		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
+		return nil, err
 	}
 	if err != nil {
 		// The name is the client's: quoted, so no control or bidi
 		// character reaches a log viewer raw.
-		s.log.Warn("sign-in refused", "user", strconv.QuoteToASCII(b.User), "address", c.RealIP())
-		return err
+		s.log.Warn("sign-in refused", "user", strconv.QuoteToASCII(user), "address", c.RealIP())
+		return nil, err
 	}
 	// A new session at every sign-in: a cookie planted before it is worth nothing.
 	if old, err := c.Request().Cookie(cookieName); err == nil {
@@ -202,14 +220,19 @@ func (s *Server) login(c *echo.Context) error {
 	}
 	http.SetCookie(c.Response(), &http.Cookie{Name: cookieName, Value: ses.id, Path: "/", HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionMax.Seconds())})
-	return c.JSON(http.StatusOK, map[string]any{"principal": ses.p, "csrf_token": ses.csrf})
+	return ses, nil
 }
 
-func (s *Server) logout(c *echo.Context, p *access.Principal) error {
+// endSession ends the request's session and clears its cookie.
+func (s *Server) endSession(c *echo.Context) {
 	if ck, err := c.Request().Cookie(cookieName); err == nil {
 		s.sessions.end(ck.Value)
 	}
 	http.SetCookie(c.Response(), &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+}
+
+func (s *Server) logout(c *echo.Context, p *access.Principal) error {
+	s.endSession(c)
 	return c.JSON(http.StatusOK, map[string]string{"status": "signed out"})
 }
 

@@ -1,0 +1,458 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/access"
+	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/index"
+	"github.com/holdfast/holdfast/kql"
+	"github.com/holdfast/holdfast/record"
+	"github.com/labstack/echo/v5"
+	"github.com/microcosm-cc/bluemonday"
+)
+
+// The console: server-rendered pages from the same process, on the same
+// route table, guard and sessions as the API (a page is a route with
+// page set), calling the same operations. No script runs but
+// /console/static/console.js, and no asset comes from elsewhere.
+
+const consolePath = "/console"
+
+//go:embed console
+var consoleFS embed.FS
+
+var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
+	"when":     when,
+	"ago":      ago,
+	"bytes":    binaryBytes,
+	"join":     strings.Join,
+	"pathq":    url.QueryEscape,
+	"allowed":  func(p *access.Principal, perm string) bool { return access.Allowed(p.Role, access.Permission(perm)) },
+	"workload": func(w holdfast.Workload) string { return string(w) },
+	"inc":      func(i int) int { return i + 1 },
+}).ParseFS(consoleFS, "console/*.html"))
+
+// consoleCSP: scripts and styles from this origin only, no inline script,
+// frames only of this origin (the sandboxed mail body), never framed.
+const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// pageData is what every page template gets.
+type pageData struct {
+	Title string
+	P     *access.Principal
+	CSRF  string
+	Now   time.Time
+	Data  any
+}
+
+// render writes a page with the console's headers.
+func (s *Server) render(c *echo.Context, status int, name string, p *access.Principal, title string, data any) error {
+	pg := pageData{Title: title, P: p, Now: time.Now(), Data: data}
+	if ck, err := c.Request().Cookie(cookieName); err == nil {
+		if ses := s.sessions.get(ck.Value); ses != nil {
+			pg.CSRF = ses.csrf
+		}
+	}
+	var buf bytes.Buffer
+	if err := consoleTemplates.ExecuteTemplate(&buf, name, pg); err != nil {
+		return holdfast.E("console", err)
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", consoleCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// pageError answers a page's error as a page; without a session, the
+// sign-in page.
+func (s *Server) pageError(c *echo.Context, status int, title, detail string) {
+	if status == http.StatusUnauthorized {
+		next := c.Request().URL.RequestURI()
+		c.Redirect(http.StatusSeeOther, consolePath+"/login?next="+url.QueryEscape(next))
+		return
+	}
+	p, _ := c.Request().Context().Value(principalKey{}).(*access.Principal)
+	if err := s.render(c, status, "error.html", p, title, map[string]string{"Title": title, "Detail": detail}); err != nil {
+		c.String(status, detail)
+	}
+}
+
+// isPage reports whether a request is for the console's pages.
+func isPage(c *echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == consolePath || strings.HasPrefix(p, consolePath+"/")
+}
+
+// consoleRoutes are the console's pages, in the one route table.
+func (s *Server) consoleRoutes() []route {
+	t := consolePath + "/tenants/:tenant"
+	return []route{
+		{method: "GET", path: consolePath, perm: access.ReadTenants, handle: s.dashboardPage},
+		{method: "GET", path: t, perm: access.ReadTenants, tenant: true, handle: s.tenantPage},
+		{method: "GET", path: t + "/search", perm: access.ReadContent, tenant: true, handle: s.searchPage},
+		{method: "GET", path: t + "/item", perm: access.ReadContent, tenant: true, handle: s.itemPage},
+		{method: "GET", path: t + "/item/body", perm: access.ReadContent, tenant: true, handle: s.mailBodyPage},
+		{method: "POST", path: consolePath + "/logout", handle: s.consoleLogout},
+	}
+}
+
+// registerConsole adds what needs no session: the sign-in page and the
+// static assets.
+func (s *Server) registerConsole() {
+	static, _ := fs.Sub(consoleFS, "console/static")
+	s.e.GET(consolePath+"/static/*", func(c *echo.Context) error {
+		name := c.Param("*")
+		b, err := fs.ReadFile(static, name)
+		if err != nil {
+			return echo.ErrNotFound
+		}
+		ct := "text/css; charset=utf-8"
+		if strings.HasSuffix(name, ".js") {
+			ct = "text/javascript; charset=utf-8"
+		}
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		return c.Blob(http.StatusOK, ct, b)
+	})
+	s.e.GET(consolePath+"/login", s.loginPage)
+	s.e.POST(consolePath+"/login", s.loginForm)
+	s.e.GET("/", func(c *echo.Context) error { return c.Redirect(http.StatusSeeOther, consolePath) })
+}
+
+func (s *Server) loginPage(c *echo.Context) error {
+	return s.render(c, http.StatusOK, "login.html", nil, "Sign in", map[string]string{"Next": safeNext(c.QueryParam("next"))})
+}
+
+// safeNext keeps a sign-in's return address inside the console.
+func safeNext(n string) string {
+	if !strings.HasPrefix(n, consolePath) || strings.HasPrefix(n, "//") || strings.ContainsAny(n, "\\\r\n") {
+		return consolePath
+	}
+	return n
+}
+
+func (s *Server) loginForm(c *echo.Context) error {
+	user, pw, code := c.FormValue("user"), c.FormValue("password"), c.FormValue("totp")
+	_, err := s.signIn(c, user, pw, code)
+	if err != nil {
+		msg := "The user name, password or code is wrong, or the user is locked for a while."
+		status := http.StatusUnauthorized
+		switch {
+		case errors.Is(err, errThrottled):
+			msg, status = "Too many failed sign-ins from this address: wait 15 minutes.", http.StatusTooManyRequests
+		case errors.Is(err, access.ErrNeedsTOTP):
+			msg = "An admin signs in with a second factor: give the code from your authenticator app (enrol one with holdfast user totp NAME)."
+		}
+		return s.render(c, status, "login.html", nil, "Sign in", map[string]string{"Next": safeNext(c.FormValue("next")), "Error": msg, "User": user})
+	}
+	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+}
+
+func (s *Server) consoleLogout(c *echo.Context, p *access.Principal) error {
+	s.endSession(c)
+	return c.Redirect(http.StatusSeeOther, consolePath+"/login")
+}
+
+// tenantRow is a tenant on the dashboard.
+type tenantRow struct {
+	Name     string
+	Error    string
+	Accounts int
+	Departed int
+	Late     int // account × workload behind the RPO
+	LastRun  *record.RunFinished
+	Running  []string
+	Versions int
+	Bytes    int64
+	Trouble  bool
+}
+
+func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
+	ctx := c.Request().Context()
+	all, err := s.app.Tenants()
+	if err != nil {
+		return err
+	}
+	var mine []string
+	for _, t := range all {
+		if p.Tenant(t) {
+			mine = append(mine, t)
+		}
+	}
+	var running map[string][]string
+	if s.state != nil {
+		running = map[string][]string{}
+		for _, j := range s.state.Status().Running {
+			running[j.Tenant] = append(running[j.Tenant], string(j.Kind))
+		}
+	}
+	rows := []tenantRow{}
+	for _, ts := range s.app.StatusAll(ctx, mine) {
+		r := tenantRow{Name: ts.Tenant, Error: ts.Error, Running: running[ts.Tenant]}
+		if ts.Status != nil {
+			for _, a := range ts.Accounts {
+				if a.Kind != "" || a.State != "" {
+					r.Accounts++
+				}
+				if a.State != "" && a.State != holdfast.StateActive {
+					r.Departed++
+				}
+			}
+			for _, w := range ts.Workloads {
+				r.Versions += w.Versions
+				r.Bytes += w.Bytes
+			}
+			r.LastRun = ts.LastRun
+		}
+		if late, err := s.app.LateBackups(ctx, ts.Tenant); err == nil {
+			r.Late = len(late)
+		}
+		r.Trouble = r.Error != "" || r.Late > 0 || r.LastRun == nil || r.LastRun.Status != "completed"
+		rows = append(rows, r)
+	}
+	// A tenant in trouble first.
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Trouble && !rows[j].Trouble })
+	return s.render(c, http.StatusOK, "dashboard.html", p, "Dashboard", rows)
+}
+
+// cell is one account × workload on the tenant page.
+type cell struct {
+	Last time.Time
+	Late bool
+	None bool
+}
+
+type accountRow struct {
+	UPN, State, Kind string
+	Cells            []cell
+}
+
+func (s *Server) tenantPage(c *echo.Context, p *access.Principal) error {
+	ctx := c.Request().Context()
+	tenant := c.Param("tenant")
+	st, err := s.app.Status(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	late := map[string]bool{}
+	if l, err := s.app.LateBackups(ctx, tenant); err == nil {
+		for _, x := range l {
+			late[x.Account+"|"+string(x.Workload)] = true
+		}
+	}
+	workloads := []holdfast.Workload{}
+	for _, w := range holdfast.Workloads {
+		if _, ok := st.Workloads[w]; ok {
+			workloads = append(workloads, w)
+		}
+	}
+	var rows []accountRow
+	for _, a := range st.Accounts {
+		r := accountRow{UPN: a.UPN, State: a.State, Kind: a.Kind}
+		for _, w := range workloads {
+			t, ok := a.LastSuccess[w]
+			r.Cells = append(r.Cells, cell{Last: t, None: !ok, Late: late[a.UPN+"|"+string(w)]})
+		}
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].UPN < rows[j].UPN })
+	var runs []record.RunFinished
+	if _, err := s.app.Records(ctx, tenant, app.LogOptions{Type: record.TypeRunFinished, Last: 20}, func(_ []byte, r record.Record) error {
+		var d record.RunFinished
+		if err := record.Unmarshal(r, r.Type, &d); err != nil {
+			return err
+		}
+		runs = append(runs, d)
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.Reverse(runs)
+	sc, err := s.app.Schedule(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "tenant.html", p, "Tenant "+tenant, map[string]any{
+		"Tenant": tenant, "Workloads": workloads, "Accounts": rows, "Runs": runs, "Schedule": sc, "Status": st,
+	})
+}
+
+// queryProblem is a malformed query shown at its position.
+type queryProblem struct {
+	Before, At, After, Msg string
+}
+
+func (s *Server) searchPage(c *echo.Context, p *access.Principal) error {
+	tenant := c.Param("tenant")
+	q := c.QueryParam("q")
+	all := c.QueryParam("all") == "1"
+	data := map[string]any{"Tenant": tenant, "Q": q, "All": all}
+	if strings.TrimSpace(q) != "" {
+		if _, err := kql.Parse(q); err != nil {
+			var se *kql.SyntaxError
+			if errors.As(err, &se) {
+				pos := min(max(se.Pos, 0), len(q))
+				at := ""
+				if pos < len(q) {
+					at = q[pos : pos+1]
+				}
+				data["Problem"] = queryProblem{Before: q[:pos], At: at, After: q[min(pos+1, len(q)):], Msg: "expected " + se.Msg}
+				return s.render(c, http.StatusBadRequest, "search.html", p, "Search", data)
+			}
+			return err
+		}
+		res, err := s.app.Search(c.Request().Context(), actor(c, p), tenant, app.SearchOptions{Query: q, Limit: 100, AllVersions: all})
+		if err != nil {
+			return err
+		}
+		data["Result"] = res
+		kinds := map[string]int{}
+		months := map[string]int{}
+		for _, h := range res.Hits {
+			kinds[h.Kind]++
+			if !h.Date.IsZero() {
+				months[h.Date.UTC().Format("2006-01")]++
+			}
+		}
+		data["Kinds"], data["Months"] = counted(kinds), counted(months)
+	}
+	return s.render(c, http.StatusOK, "search.html", p, "Search", data)
+}
+
+type count struct {
+	Key string
+	N   int
+}
+
+func counted(m map[string]int) []count {
+	out := make([]count, 0, len(m))
+	for k, n := range m {
+		out = append(out, count{k, n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+func (s *Server) itemPage(c *echo.Context, p *access.Principal) error {
+	tenant, id := c.Param("tenant"), c.QueryParam("id")
+	h, err := s.app.Item(c.Request().Context(), actor(c, p), tenant, id)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "item.html", p, "Item", map[string]any{"Tenant": tenant, "Item": h})
+}
+
+// mailPolicy is what of a captured message's HTML is shown: text and
+// layout, links (never followed for you: no-referrer, a new context), and
+// no script, event handler, form, style sheet or remote image — the page
+// is also served under a CSP that forbids them, so a policy slip stays
+// inert.
+var mailPolicy = func() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.AllowURLSchemes("mailto", "https", "http")
+	p.RequireNoReferrerOnLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	p.AllowDataURIImages()
+	// A remote image is a tracking pixel until proven otherwise: it is
+	// not fetched (the frame's CSP blocks it too), only inline images show.
+	p.RewriteSrc(func(u *url.URL) {
+		if u.Scheme != "data" {
+			*u = url.URL{Scheme: "data", Opaque: ","}
+		}
+	})
+	return p
+}()
+
+// mailBodyCSP: the body frame runs nothing and fetches nothing.
+const mailBodyCSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+// mailBodyPage is a message's body, sanitised, for the item viewer's
+// sandboxed frame. Reading it is an access to content, logged like the
+// download.
+func (s *Server) mailBodyPage(c *echo.Context, p *access.Principal) error {
+	const op = "item body"
+	n, err := strconv.ParseUint(c.QueryParam("record"), 10, 64)
+	if err != nil {
+		return holdfast.Errorf(op, holdfast.Invalid, "record %q is not a record index", c.QueryParam("record"))
+	}
+	var raw bytes.Buffer
+	err = s.app.ItemContent(c.Request().Context(), actor(c, p), c.Param("tenant"), app.ContentOptions{Item: c.QueryParam("id"), Record: n},
+		func(app.ContentInfo) io.Writer { return &raw })
+	if err != nil {
+		return err
+	}
+	b := index.ReadMailBody(raw.Bytes())
+	var out bytes.Buffer
+	out.WriteString(`<!doctype html><meta charset="utf-8"><style>body{font:14px/1.45 system-ui,sans-serif;margin:12px;color:#111;background:#fff;word-wrap:break-word}pre{white-space:pre-wrap}img{max-width:100%}</style>`)
+	if strings.TrimSpace(b.HTML) != "" {
+		out.Write(mailPolicy.SanitizeBytes([]byte(b.HTML)))
+	} else {
+		out.WriteString("<pre>")
+		template.HTMLEscape(&out, []byte(b.Plain))
+		out.WriteString("</pre>")
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", mailBodyCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(http.StatusOK, out.Bytes())
+}
+
+// when shows a time in UTC; the page's script adds the reader's own zone
+// beside it.
+func when(t time.Time) template.HTML {
+	if t.IsZero() {
+		return "never"
+	}
+	u := t.UTC()
+	return template.HTML(fmt.Sprintf(`<time datetime="%s">%s UTC</time>`, u.Format(time.RFC3339), u.Format("2006-01-02 15:04")))
+}
+
+// ago is how long ago t was, roughly.
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// binaryBytes is a size in binary units.
+func binaryBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,69 @@
+// Holdfast console: the only script the pages run (no inline script; the
+// CSP forbids it). Progressive: every page works without it.
+(function () {
+  "use strict";
+
+  // Times are written in UTC; show the reader's own zone beside them.
+  function localTimes() {
+    document.querySelectorAll("time[datetime]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (isNaN(d) || (t.nextElementSibling && t.nextElementSibling.className === "local")) return;
+      var s = document.createElement("span");
+      s.className = "local";
+      s.textContent = "(" + d.toLocaleString() + " your time)";
+      t.after(s);
+    });
+  }
+
+  // Tables sort by a click (or Enter) on a column's header.
+  function sortable() {
+    document.querySelectorAll("table.sortable").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      heads.forEach(function (th, col) {
+        th.setAttribute("aria-sort", "none");
+        th.tabIndex = 0;
+        function sort() {
+          var asc = th.getAttribute("aria-sort") !== "ascending";
+          heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+          th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+          var body = table.tBodies[0];
+          var rows = Array.prototype.slice.call(body.rows);
+          function key(r) {
+            var c = r.cells[col];
+            if (!c) return "";
+            var k = c.getAttribute("data-sort");
+            return k !== null && k !== "" && !isNaN(k) ? Number(k) : c.textContent.trim().toLowerCase();
+          }
+          rows.sort(function (a, b) {
+            var x = key(a), y = key(b);
+            return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
+          });
+          rows.forEach(function (r) { body.appendChild(r); });
+        }
+        th.addEventListener("click", sort);
+        th.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(); });
+      });
+    });
+  }
+
+  // A tenant's running jobs, live (the API's server-sent events).
+  function live() {
+    var el = document.getElementById("live");
+    if (!el || !window.EventSource) return;
+    var src = new EventSource("/api/v1/tenants/" + encodeURIComponent(el.dataset.tenant) + "/runs/live");
+    src.addEventListener("running", function (e) { show(el, e.data); });
+  }
+  function show(el, data) {
+    var v;
+    try { v = JSON.parse(data); } catch (e) { return; }
+    var kinds = Object.keys(v || {});
+    if (kinds.length === 0) { el.textContent = "Nothing runs for this tenant."; return; }
+    el.textContent = kinds.map(function (k) {
+      var p = v[k].progress, s = k + " running (due " + new Date(v[k].job.Due || v[k].job.due).toLocaleString() + ")";
+      if (p) s += ": " + (p.items_new + p.items_changed) + " items captured, " + p.items_deleted + " deletions, " + Math.round(p.bytes / 1048576) + " MiB";
+      return s;
+    }).join("; ");
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { localTimes(); sortable(); live(); });
+})();
