@@ -37,14 +37,16 @@ const consolePath = "/console"
 var consoleFS embed.FS
 
 var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"when":     when,
-	"ago":      ago,
-	"bytes":    binaryBytes,
-	"join":     strings.Join,
-	"pathq":    url.QueryEscape,
-	"allowed":  func(p *access.Principal, perm string) bool { return access.Allowed(p.Role, access.Permission(perm)) },
-	"workload": func(w holdfast.Workload) string { return string(w) },
-	"inc":      func(i int) int { return i + 1 },
+	"when":      when,
+	"ago":       ago,
+	"bytes":     binaryBytes,
+	"join":      strings.Join,
+	"pathq":     url.QueryEscape,
+	"allowed":   func(p *access.Principal, perm string) bool { return access.Allowed(p.Role, access.Permission(perm)) },
+	"workload":  func(w holdfast.Workload) string { return string(w) },
+	"inc":       func(i int) int { return i + 1 },
+	"int64":     func(i int) int64 { return int64(i) },
+	"hasPrefix": strings.HasPrefix,
 }).ParseFS(consoleFS, "console/*.html"))
 
 // consoleCSP: scripts and styles from this origin only, no inline script,
@@ -105,11 +107,31 @@ func (s *Server) consoleRoutes() []route {
 	t := consolePath + "/tenants/:tenant"
 	return []route{
 		{method: "GET", path: consolePath, perm: access.ReadTenants, handle: s.dashboardPage},
+		{method: "POST", path: consolePath + "/logout", handle: s.consoleLogout},
 		{method: "GET", path: t, perm: access.ReadTenants, tenant: true, handle: s.tenantPage},
 		{method: "GET", path: t + "/search", perm: access.ReadContent, tenant: true, handle: s.searchPage},
 		{method: "GET", path: t + "/item", perm: access.ReadContent, tenant: true, handle: s.itemPage},
 		{method: "GET", path: t + "/item/body", perm: access.ReadContent, tenant: true, handle: s.mailBodyPage},
-		{method: "POST", path: consolePath + "/logout", handle: s.consoleLogout},
+		{method: "GET", path: t + "/holds", perm: access.ReadHolds, tenant: true, handle: s.holdsPage},
+		{method: "POST", path: t + "/holds", perm: access.WriteHolds, tenant: true, handle: s.placeHoldForm},
+		{method: "POST", path: t + "/holds/:case/release", perm: access.WriteHolds, tenant: true, handle: s.releaseHoldForm},
+		{method: "GET", path: t + "/exports", perm: access.Export, tenant: true, handle: s.exportsPage},
+		{method: "POST", path: t + "/exports", perm: access.Export, tenant: true, handle: s.exportForm},
+		{method: "GET", path: t + "/reports", perm: access.Reports, tenant: true, handle: s.reportsPage},
+		{method: "POST", path: t + "/reports", perm: access.Reports, tenant: true, handle: s.reportForm},
+		{method: "GET", path: t + "/findings", perm: access.ReadFindings, tenant: true, handle: s.findingsPage},
+		{method: "GET", path: t + "/audit", perm: access.ReadAudit, tenant: true, handle: s.auditPage},
+		{method: "GET", path: t + "/settings", perm: access.ReadSchedule, tenant: true, handle: s.settingsPage},
+		{method: "POST", path: t + "/schedule", perm: access.WriteSchedule, tenant: true, handle: s.scheduleForm},
+		{method: "POST", path: t + "/policy", perm: access.WritePolicy, tenant: true, handle: s.policyForm},
+		{method: "POST", path: t + "/run", perm: access.RunJobs, tenant: true, handle: s.runNowForm},
+		{method: "GET", path: t + "/restore", perm: access.Restore, tenant: true, handle: s.restorePage},
+		{method: "POST", path: t + "/restore", perm: access.Restore, tenant: true, handle: s.restoreForm},
+		{method: "GET", path: consolePath + "/admin", perm: access.ManageUsers, handle: s.adminPage},
+		{method: "POST", path: consolePath + "/admin/users", perm: access.ManageUsers, handle: s.addUserForm},
+		{method: "POST", path: consolePath + "/admin/users/:name", perm: access.ManageUsers, handle: s.setUserForm},
+		{method: "POST", path: consolePath + "/admin/tokens", perm: access.ManageUsers, handle: s.createTokenForm},
+		{method: "POST", path: consolePath + "/admin/tokens/:id/revoke", perm: access.ManageUsers, handle: s.revokeTokenForm},
 	}
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/record"
+	"github.com/pquerna/otp/totp"
 )
 
 // browser starts Debian's chromium, headless, for one test: `make test`
@@ -196,6 +198,41 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the message ran script: title %q", title)
 	}
 
+	// The legal team places a hold, exports the case and downloads it.
+	must(chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/console/tenants/contoso/holds"),
+		chromedp.WaitVisible(css(`#case`)),
+		chromedp.SendKeys(css(`#case`), "Smith v Contoso"),
+		chromedp.SendKeys(css(`#custodians`), "ann@contoso.example"),
+		chromedp.SendKeys(css(`#hreason`), "litigation notice of 2026-12-01"),
+		shot("holds"),
+		chromedp.Submit(css(`#hreason`)),
+		chromedp.WaitVisible(css(`.done`)),
+		chromedp.Click(css(`a[href*="/exports?case="]`)),
+		chromedp.WaitVisible(css(`#equery`)),
+		chromedp.SendKeys(css(`#equery`), "invoice"),
+		chromedp.Submit(css(`#equery`)),
+		chromedp.WaitVisible(css(`#exportlist a[href$=".zip"], #exportlist a[href*="/exports/"]`)),
+		shot("exports"),
+	))
+	exported := text(ctx, `#exportlist`)
+	if !strings.Contains(exported, "Smith v Contoso") || !strings.Contains(exported, "done") {
+		t.Errorf("exports after the export: %q", exported)
+	}
+	// The package downloads with the session, and hashes to the SHA-256 the page shows.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const a = document.querySelector('#exportlist tbody tr th a');
+		const r = await fetch(a.href);
+		const b = await r.arrayBuffer();
+		const h = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', b))).map(x => x.toString(16).padStart(2, '0')).join('');
+		return r.status + ' ' + r.headers.get('content-type') + ' ' + h;
+	})()`, chromedp.EvalAwaitPromise))
+	must(err)
+	sum := text(ctx, `#exportlist tbody tr td.mono`)
+	if got != "200 application/zip "+strings.TrimSpace(sum) {
+		t.Errorf("the export's download: %q, want 200, a zip, SHA-256 %s", got, sum)
+	}
+
 	// The auditor: a fresh browser, no way to content.
 	actx := browser(t)
 	must(signIn(actx, "auditor1"))
@@ -215,4 +252,79 @@ func TestConsoleInABrowser(t *testing.T) {
 	if !strings.Contains(contentPage, "permission denied") || strings.Contains(contentPage, "Pay the invoice") {
 		t.Errorf("the auditor downloaded content: %q", contentPage)
 	}
+
+	// The auditor issues a signed report, sees it verified, and downloads
+	// it: poppler's pdfsig accepts its signature.
+	must(chromedp.Do(actx,
+		chromedp.Navigate(srv.URL+"/console/tenants/contoso/reports"),
+		chromedp.WaitVisible(css(`#kind`)),
+		chromedp.SetValue(css(`#kind`), "procedures"),
+		chromedp.Submit(css(`#kind`)),
+		chromedp.WaitVisible(css(`#reportlist`)),
+		shot("reports"),
+	))
+	if v := text(actx, `#reportlist .verification`); !strings.Contains(v, "valid") || strings.Contains(v, "not verified") {
+		t.Errorf("the report's verification: %q", v)
+	}
+	pdf, err := chromedp.Run(actx, chromedp.Evaluate[string](`(async () => {
+		const r = await fetch(document.querySelector('#reportlist tbody a').href);
+		const b = new Uint8Array(await r.arrayBuffer());
+		let s = ''; for (const x of b) s += String.fromCharCode(x);
+		return btoa(s);
+	})()`, chromedp.EvalAwaitPromise))
+	must(err)
+	raw, err := base64.StdEncoding.DecodeString(pdf)
+	must(err)
+	file := filepath.Join(t.TempDir(), "report.pdf")
+	must(os.WriteFile(file, raw, 0o600))
+	if out, err := exec.Command("pdfsig", file).CombinedOutput(); err != nil || !strings.Contains(string(out), "Signature is Valid") {
+		t.Errorf("pdfsig of the downloaded report: %v\n%s", err, out)
+	}
+
+	// The admin signs in with a second factor, adds a user and a token.
+	secret := enrolAdmin(t, f)
+	dctx := browser(t)
+	code, err := totp.GenerateCode(secret, time.Now())
+	must(err)
+	must(chromedp.Do(dctx,
+		chromedp.Navigate(srv.URL+"/console"),
+		chromedp.WaitVisible(css(`#user`)),
+		chromedp.SendKeys(css(`#user`), "admin1"),
+		chromedp.SendKeys(css(`#password`), "a long enough password"),
+		chromedp.SendKeys(css(`#totp`), code),
+		chromedp.Submit(css(`#password`)),
+		chromedp.WaitVisible(css(`#tenants`)),
+		chromedp.Click(css(`a[href="/console/admin"]`)),
+		chromedp.WaitVisible(css(`#uname`)),
+		chromedp.SendKeys(css(`#uname`), "paralegal1"),
+		chromedp.SetValue(css(`#urole`), "legal"),
+		chromedp.Click(css(`input[name=tenant][value=contoso]`)),
+		chromedp.SendKeys(css(`#upw`), "another long password"),
+		chromedp.Submit(css(`#upw`)),
+		chromedp.WaitVisible(css(`.done`)),
+		chromedp.SetValue(css(`#tuser`), "paralegal1"),
+		chromedp.SendKeys(css(`#tname`), "review platform"),
+		chromedp.Submit(css(`#tname`)),
+		chromedp.WaitVisible(css(`#new-token`)),
+		shot("admin"),
+	))
+	token := strings.TrimSpace(text(dctx, `#new-token .secret`))
+	users := text(dctx, `#userlist`)
+	if !strings.Contains(users, "paralegal1") || !strings.HasPrefix(token, "hfa_") {
+		t.Fatalf("after adding: users %q, token %q", users, token)
+	}
+	p, err := f.srv.access.Authenticate(token)
+	if err != nil || p.User != "paralegal1" || p.Role != "legal" || !p.Tenant("contoso") || p.Tenant("fabrikam") {
+		t.Errorf("the new token: %+v, %v", p, err)
+	}
+}
+
+// enrolAdmin gives admin1 a second factor and returns its secret.
+func enrolAdmin(t *testing.T, f *fixture) string {
+	t.Helper()
+	_, secret, err := f.srv.access.EnrollTOTP("admin1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -58,36 +59,43 @@ func (s *Server) issueReport(c *echo.Context, p *access.Principal) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	to, err := parseTime("to", b.To, time.Now().UTC().Truncate(time.Second))
-	if err != nil {
-		return err
-	}
-	from, err := parseTime("from", b.From, to.AddDate(0, 0, -30))
-	if err != nil {
-		return err
-	}
-	if !validReportKind(b.Kind) {
-		return holdfast.Errorf("report", holdfast.Invalid, "kind %q: one of %s", b.Kind, strings.Join(reports.Kinds, ", "))
-	}
-	signer, err := reports.LoadSigner(s.app.SignerDir())
-	if err != nil {
-		return err
-	}
-	bundle, err := policy.LoadBundle("")
-	if err != nil {
-		return err
-	}
-	tenant := c.Param("tenant")
-	dir := s.tenantDir("reports", tenant)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return holdfast.E("report", holdfast.IO, err)
-	}
-	out := filepath.Join(dir, tenant+"-"+b.Kind+"-"+newID()+".pdf")
-	rec, err := s.app.IssueReport(c.Request().Context(), actor(c, p), tenant, app.ReportOptions{Kind: b.Kind, Case: b.Case, Out: out, From: from, To: to, Policies: bundle, Signer: signer})
+	rec, err := s.signReport(c, p, b.Kind, b.From, b.To, b.Case)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, rec)
+}
+
+// signReport issues a signed report of the request's tenant into the
+// service's report directory (the API's and the console's one way); from
+// and to are dates or RFC 3339 times, by default the last 30 days.
+func (s *Server) signReport(c *echo.Context, p *access.Principal, kind, fromText, toText, caseName string) (*record.ReportIssued, error) {
+	to, err := parseTime("to", toText, time.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	from, err := parseTime("from", fromText, to.AddDate(0, 0, -30))
+	if err != nil {
+		return nil, err
+	}
+	if !validReportKind(kind) {
+		return nil, holdfast.Errorf("report", holdfast.Invalid, "kind %q: one of %s", kind, strings.Join(reports.Kinds, ", "))
+	}
+	signer, err := reports.LoadSigner(s.app.SignerDir())
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := policy.LoadBundle("")
+	if err != nil {
+		return nil, err
+	}
+	tenant := c.Param("tenant")
+	dir := s.tenantDir("reports", tenant)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, holdfast.E("report", holdfast.IO, err)
+	}
+	out := filepath.Join(dir, tenant+"-"+kind+"-"+newID()+".pdf")
+	return s.app.IssueReport(c.Request().Context(), actor(c, p), tenant, app.ReportOptions{Kind: kind, Case: caseName, Out: out, From: from, To: to, Policies: bundle, Signer: signer})
 }
 
 func validReportKind(k string) bool {
@@ -208,6 +216,8 @@ type exportJob struct {
 	Done     int64         `json:"done"`   // versions read so far
 	Total    int64         `json:"total"`
 	Error    string        `json:"error,omitempty"`
+	Case     string        `json:"case,omitempty"`
+	Bytes    int64         `json:"bytes,omitempty"` // the package's, once written
 	Export   *app.Exported `json:"export,omitempty"`
 	Started  time.Time     `json:"started"`
 	Finished time.Time     `json:"finished,omitzero"`
@@ -256,35 +266,11 @@ func (s *Server) export(c *echo.Context, p *access.Principal) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	if b.LoadFile == "" {
-		b.LoadFile = "csv"
-	}
 	tenant := c.Param("tenant")
-	dir := s.tenantDir("exports", tenant)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return holdfast.E("export", holdfast.IO, err)
+	id, ended, err := s.startExport(c, p, app.ExportOptions{Case: b.Case, Query: b.Query, LoadFile: b.LoadFile})
+	if err != nil {
+		return err
 	}
-	id := newID()
-	s.exportJobs.update(id, func(j *exportJob) { j.Tenant, j.Status, j.Started = tenant, "running", time.Now().UTC() })
-	who := actor(c, p)
-	// The export outlives the request when it takes long: it runs on a
-	// context the request's end does not cancel.
-	ctx := context.WithoutCancel(c.Request().Context())
-	ended := make(chan error, 1)
-	go func() {
-		res, err := s.app.Export(ctx, who, tenant, app.ExportOptions{Case: b.Case, Query: b.Query, Out: filepath.Join(dir, id+".zip"), LoadFile: b.LoadFile,
-			Progress: func(done, total int64) { s.exportJobs.update(id, func(j *exportJob) { j.Done, j.Total = done, total }) }})
-		s.exportJobs.update(id, func(j *exportJob) {
-			j.Finished, j.Export, j.Status = time.Now().UTC(), res, "done"
-			if err != nil {
-				j.Status, j.Error = "failed", err.Error()
-			}
-		})
-		if err != nil {
-			s.log.Warn("export failed", "tenant", tenant, "export", id, "error", err.Error())
-		}
-		ended <- err
-	}()
 	if s.exportWait > 0 {
 		select {
 		case err := <-ended:
@@ -299,6 +285,44 @@ func (s *Server) export(c *echo.Context, p *access.Principal) error {
 	j, _ := s.exportJobs.get(tenant, id)
 	c.Response().Header().Set("Location", api+"/tenants/"+tenant+"/exports/"+id+"/status")
 	return c.JSON(http.StatusAccepted, j)
+}
+
+// startExport starts an export of the request's tenant in the background
+// (the API's and the console's one way); ended receives how it ended.
+func (s *Server) startExport(c *echo.Context, p *access.Principal, o app.ExportOptions) (string, <-chan error, error) {
+	if o.LoadFile == "" {
+		o.LoadFile = "csv"
+	}
+	tenant := c.Param("tenant")
+	dir := s.tenantDir("exports", tenant)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", nil, holdfast.E("export", holdfast.IO, err)
+	}
+	id := newID()
+	o.Out = filepath.Join(dir, id+".zip")
+	o.Progress = func(done, total int64) { s.exportJobs.update(id, func(j *exportJob) { j.Done, j.Total = done, total }) }
+	s.exportJobs.update(id, func(j *exportJob) {
+		j.Tenant, j.Status, j.Started, j.Case = tenant, "running", time.Now().UTC(), o.Case
+	})
+	who := actor(c, p)
+	// The export outlives the request when it takes long: it runs on a
+	// context the request's end does not cancel.
+	ctx := context.WithoutCancel(c.Request().Context())
+	ended := make(chan error, 1)
+	go func() {
+		res, err := s.app.Export(ctx, who, tenant, o)
+		s.exportJobs.update(id, func(j *exportJob) {
+			j.Finished, j.Export, j.Status = time.Now().UTC(), res, "done"
+			if err != nil {
+				j.Status, j.Error = "failed", err.Error()
+			}
+		})
+		if err != nil {
+			s.log.Warn("export failed", "tenant", tenant, "export", id, "error", err.Error())
+		}
+		ended <- err
+	}()
+	return id, ended, nil
 }
 
 // exportStatus is an export's progress, or how it ended.
@@ -316,12 +340,21 @@ func (s *Server) exportStatus(c *echo.Context, p *access.Principal) error {
 	return holdfast.Errorf("export", holdfast.NotFound, "no export %q in this tenant", id)
 }
 
-// exports lists the export packages of the tenant's directory.
+// exports lists the export packages of the tenant's directory, and the
+// exports running or failed since this process started.
 func (s *Server) exports(c *echo.Context, p *access.Principal) error {
-	ents, err := os.ReadDir(s.tenantDir("exports", c.Param("tenant")))
-	out := []map[string]any{}
+	list, err := s.listExports(c.Param("tenant"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"exports": list})
+}
+
+func (s *Server) listExports(tenant string) ([]exportJob, error) {
+	ents, err := os.ReadDir(s.tenantDir("exports", tenant))
+	out := []exportJob{}
 	if err != nil && !os.IsNotExist(err) {
-		return holdfast.E("exports", holdfast.IO, err)
+		return nil, holdfast.E("exports", holdfast.IO, err)
 	}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".zip")
@@ -332,17 +365,22 @@ func (s *Server) exports(c *echo.Context, p *access.Principal) error {
 		if err != nil {
 			continue
 		}
-		out = append(out, map[string]any{"id": id, "status": "done", "bytes": info.Size(), "created": info.ModTime().UTC()})
+		j, ok := s.exportJobs.get(tenant, id)
+		if !ok {
+			j = exportJob{ID: id, Status: "done", Started: info.ModTime().UTC()}
+		}
+		j.Bytes = info.Size()
+		out = append(out, j)
 	}
-	// Exports running, or failed, since this process started.
 	s.exportJobs.mu.Lock()
 	for _, j := range s.exportJobs.jobs {
-		if j.Tenant == c.Param("tenant") && j.Status != "done" {
-			out = append(out, map[string]any{"id": j.ID, "status": j.Status, "done": j.Done, "total": j.Total, "error": j.Error, "created": j.Started})
+		if j.Tenant == tenant && j.Status != "done" {
+			out = append(out, *j)
 		}
 	}
 	s.exportJobs.mu.Unlock()
-	return c.JSON(http.StatusOK, map[string]any{"exports": out})
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
+	return out, nil
 }
 
 func (s *Server) downloadExport(c *echo.Context, p *access.Principal) error {

@@ -45,44 +45,7 @@ func (s *Server) restore(c *echo.Context, p *access.Principal, zip bool) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	sc := restore.Scope{Account: b.Account, Path: b.Path, Item: b.Item, Run: b.Run, IncludeDeleted: b.IncludeDeleted}
-	if b.Workload != "" {
-		ws, err := holdfast.ParseWorkloads(b.Workload)
-		if err != nil || len(ws) != 1 {
-			return holdfast.Errorf("restore", holdfast.Invalid, "workload %q: one workload", b.Workload)
-		}
-		sc.Workload = ws[0]
-	}
-	if b.At != "" {
-		t, err := parseTime("at", b.At, sc.At)
-		if err != nil {
-			return err
-		}
-		sc.At = t
-	}
-	tenant := c.Param("tenant")
-	o := app.RestoreOptions{Scope: sc, TargetAccount: b.TargetAccount}
-	id := newID()
-	switch {
-	case !zip:
-		if s.into == nil {
-			return holdfast.E("restore", holdfast.Invalid, "this service has no connection to tenants to restore into")
-		}
-		o.ToTenant, o.Into = true, s.into
-		key, _ := json.Marshal(b)
-		sum := sha256.Sum256(key)
-		o.ResumeKey = "api-" + hex.EncodeToString(sum[:])
-	default:
-		if b.TargetAccount != "" {
-			return holdfast.E("restore", holdfast.Invalid, "target_account goes with a restore into the tenant")
-		}
-		dir := s.tenantDir("restores", tenant)
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return holdfast.E("restore", holdfast.IO, err)
-		}
-		o.ToZip = filepath.Join(dir, id+".zip")
-	}
-	res, err := s.app.Restore(c.Request().Context(), actor(c, p), tenant, o)
+	res, id, err := s.runRestore(c, p, b, zip)
 	if res == nil {
 		return err
 	}
@@ -94,6 +57,51 @@ func (s *Server) restore(c *echo.Context, p *access.Principal, zip bool) error {
 		out["error"] = err.Error()
 	}
 	return c.JSON(http.StatusCreated, out)
+}
+
+// runRestore restores into the tenant, or to a zip kept for download
+// under the id returned (the API's and the console's one way). A result
+// with an error is a restore that ran with failures.
+func (s *Server) runRestore(c *echo.Context, p *access.Principal, b restoreRequest, zip bool) (*app.Restored, string, error) {
+	sc := restore.Scope{Account: b.Account, Path: b.Path, Item: b.Item, Run: b.Run, IncludeDeleted: b.IncludeDeleted}
+	if b.Workload != "" {
+		ws, err := holdfast.ParseWorkloads(b.Workload)
+		if err != nil || len(ws) != 1 {
+			return nil, "", holdfast.Errorf("restore", holdfast.Invalid, "workload %q: one workload", b.Workload)
+		}
+		sc.Workload = ws[0]
+	}
+	if b.At != "" {
+		t, err := parseTime("at", b.At, sc.At)
+		if err != nil {
+			return nil, "", err
+		}
+		sc.At = t
+	}
+	tenant := c.Param("tenant")
+	o := app.RestoreOptions{Scope: sc, TargetAccount: b.TargetAccount}
+	id := newID()
+	switch {
+	case !zip:
+		if s.into == nil {
+			return nil, "", holdfast.E("restore", holdfast.Invalid, "this service has no connection to tenants to restore into")
+		}
+		o.ToTenant, o.Into = true, s.into
+		key, _ := json.Marshal(b)
+		sum := sha256.Sum256(key)
+		o.ResumeKey = "api-" + hex.EncodeToString(sum[:])
+	default:
+		if b.TargetAccount != "" {
+			return nil, "", holdfast.E("restore", holdfast.Invalid, "target_account goes with a restore into the tenant")
+		}
+		dir := s.tenantDir("restores", tenant)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, "", holdfast.E("restore", holdfast.IO, err)
+		}
+		o.ToZip = filepath.Join(dir, id+".zip")
+	}
+	res, err := s.app.Restore(c.Request().Context(), actor(c, p), tenant, o)
+	return res, id, err
 }
 
 func (s *Server) downloadRestore(c *echo.Context, p *access.Principal) error {

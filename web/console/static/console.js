@@ -65,5 +65,24 @@
     }).join("; ");
   }
 
-  document.addEventListener("DOMContentLoaded", function () { localTimes(); sortable(); live(); });
+  // Running exports: their progress, then the finished list.
+  function exports() {
+    var rows = document.querySelectorAll("tr[data-export]");
+    if (rows.length === 0) return;
+    var timer = setInterval(function () {
+      rows.forEach(function (row) {
+        fetch(row.dataset.export, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (j) {
+          var cell = row.querySelector(".progress");
+          if (j.status === "running") {
+            cell.textContent = "running: " + j.done + " of " + j.total + " versions read";
+          } else {
+            clearInterval(timer);
+            location.reload();
+          }
+        }).catch(function () {});
+      });
+    }, 1000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { localTimes(); sortable(); live(); exports(); });
 })();
