@@ -125,6 +125,7 @@ func (s *Server) consoleRoutes() []route {
 		{method: "POST", path: t + "/schedule", perm: access.WriteSchedule, tenant: true, handle: s.scheduleForm},
 		{method: "POST", path: t + "/policy", perm: access.WritePolicy, tenant: true, handle: s.policyForm},
 		{method: "POST", path: t + "/run", perm: access.RunJobs, tenant: true, handle: s.runNowForm},
+		{method: "POST", path: t + "/connection", perm: access.ConnectTenant, tenant: true, handle: s.connectForm},
 		{method: "GET", path: t + "/restore", perm: access.Restore, tenant: true, handle: s.restorePage},
 		{method: "POST", path: t + "/restore", perm: access.Restore, tenant: true, handle: s.restoreForm},
 		{method: "GET", path: consolePath + "/admin", perm: access.ManageUsers, handle: s.adminPage},
@@ -296,7 +297,7 @@ func (s *Server) tenantPage(c *echo.Context, p *access.Principal) error {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].UPN < rows[j].UPN })
 	var runs []record.RunFinished
-	if _, err := s.app.Records(ctx, tenant, app.LogOptions{Type: record.TypeRunFinished, Last: 20}, func(_ []byte, r record.Record) error {
+	if _, err := s.app.Records(ctx, tenant, app.LogOptions{Type: record.TypeRunFinished}, func(_ []byte, r record.Record) error {
 		var d record.RunFinished
 		if err := record.Unmarshal(r, r.Type, &d); err != nil {
 			return err
@@ -306,6 +307,7 @@ func (s *Server) tenantPage(c *echo.Context, p *access.Principal) error {
 	}); err != nil {
 		return err
 	}
+	runs = runs[max(0, len(runs)-20):] // the 20 newest
 	slices.Reverse(runs)
 	sc, err := s.app.Schedule(ctx, tenant)
 	if err != nil {

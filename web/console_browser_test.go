@@ -17,57 +17,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/internal/browsertest"
 	"github.com/holdfast/holdfast/record"
 	"github.com/pquerna/otp/totp"
 )
-
-// browser starts Debian's chromium, headless, for one test: `make test`
-// installs it (make deps) when missing.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("the console's browser tests need Debian's chromium: make deps installs it (apt-get install chromium)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // as root in CI
-		chromedp.DisableGPU,
-		chromedp.Flag("ignore-certificate-errors", true), // the test server's certificate
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancel3)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return ctx
-}
-
-// shot saves a screenshot of the page when HOLDFAST_SCREENSHOTS names a
-// directory (make screenshots, for docs/CONSOLE.md).
-func shot(name string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		dir := os.Getenv("HOLDFAST_SCREENSHOTS")
-		if dir == "" {
-			return chromedp.Void{}, nil
-		}
-		png, err := chromedp.FullScreenshot(100)(ctx, t) // 100: PNG
-		if err != nil {
-			return chromedp.Void{}, err
-		}
-		return chromedp.Void{}, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-	}
-}
 
 // addHostileMail captures a message whose HTML tries everything a mail
 // can try on a viewer: script, event handlers, javascript: links, remote
@@ -117,18 +70,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	rec := addHostileMail(t, f, remote.URL)
 	srv := httptest.NewTLSServer(f.h)
 	defer srv.Close()
-	ctx := browser(t)
+	ctx := browsertest.Start(t)
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 	signIn := func(ctx context.Context, user string) error {
-		return chromedp.Do(ctx,
-			chromedp.Navigate(srv.URL+"/console"),
-			chromedp.WaitVisible(css(`#user`)),
-			shot("sign-in"),
-			chromedp.SendKeys(css(`#user`), user),
-			chromedp.SendKeys(css(`#password`), "a long enough password"),
-			chromedp.Submit(css(`#password`)),
-			chromedp.WaitVisible(css(`#tenants`)),
-		)
+		return browsertest.SignIn(ctx, srv.URL, user, "a long enough password", "")
 	}
 	must := func(err error) {
 		t.Helper()
@@ -138,35 +83,33 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	text := func(ctx context.Context, sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
-		must(err)
-		return s
+		return browsertest.Text(t, ctx, sel)
 	}
 
 	must(signIn(ctx, "legal1"))
 	who := text(ctx, `.who`)
 	must(chromedp.Do(ctx,
-		shot("dashboard"),
+		browsertest.Shot("dashboard"),
 		chromedp.Click(css(`#tenants a[href="/console/tenants/contoso"]`)),
 		chromedp.WaitVisible(css(`#coverage`)),
-		shot("tenant"),
+		browsertest.Shot("tenant"),
 		chromedp.Navigate(srv.URL+"/console/tenants/contoso/search"),
 		chromedp.WaitVisible(css(`#q`)),
 		chromedp.SendKeys(css(`#q`), `subject:(invoice`),
 		chromedp.Submit(css(`#q`)),
 		chromedp.WaitVisible(css(`#problem`)),
-		shot("search-error"),
+		browsertest.Shot("search-error"),
 		chromedp.SetValue(css(`#q`), `subject:invoice`),
 		chromedp.Submit(css(`#q`)),
 		chromedp.WaitVisible(css(`table.results`)),
 	))
 	results := text(ctx, `table.results`)
 	must(chromedp.Do(ctx,
-		shot("search"),
+		browsertest.Shot("search"),
 		chromedp.Click(css(`table.results a`)),
 		chromedp.WaitVisible(css(`iframe.mailbody`)),
 		chromedp.Sleep(time.Second), // the frame loads, and anything it could start would have started
-		shot("item"),
+		browsertest.Shot("item"),
 	))
 	title, err := chromedp.Run(ctx, chromedp.Title())
 	must(err)
@@ -205,7 +148,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.SendKeys(css(`#case`), "Smith v Contoso"),
 		chromedp.SendKeys(css(`#custodians`), "ann@contoso.example"),
 		chromedp.SendKeys(css(`#hreason`), "litigation notice of 2026-12-01"),
-		shot("holds"),
+		browsertest.Shot("holds"),
 		chromedp.Submit(css(`#hreason`)),
 		chromedp.WaitVisible(css(`.done`)),
 		chromedp.Click(css(`a[href*="/exports?case="]`)),
@@ -213,7 +156,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.SendKeys(css(`#equery`), "invoice"),
 		chromedp.Submit(css(`#equery`)),
 		chromedp.WaitVisible(css(`#exportlist a[href$=".zip"], #exportlist a[href*="/exports/"]`)),
-		shot("exports"),
+		browsertest.Shot("exports"),
 	))
 	exported := text(ctx, `#exportlist`)
 	if !strings.Contains(exported, "Smith v Contoso") || !strings.Contains(exported, "done") {
@@ -234,12 +177,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 
 	// The auditor: a fresh browser, no way to content.
-	actx := browser(t)
+	actx := browsertest.Start(t)
 	must(signIn(actx, "auditor1"))
 	must(chromedp.Do(actx, chromedp.Navigate(srv.URL+"/console/tenants/contoso"), chromedp.WaitVisible(css(`#coverage`))))
 	searchLinks, err := chromedp.Run(actx, chromedp.Evaluate[int](`document.querySelectorAll('a[href*="/search"], a[href*="/item"]').length`))
 	must(err)
-	must(chromedp.Do(actx, chromedp.Navigate(srv.URL+"/console/tenants/contoso/item?id=AAMk-hostile"), chromedp.WaitVisible(css(`main`)), shot("auditor-refused")))
+	must(chromedp.Do(actx, chromedp.Navigate(srv.URL+"/console/tenants/contoso/item?id=AAMk-hostile"), chromedp.WaitVisible(css(`main`)), browsertest.Shot("auditor-refused")))
 	itemPage := text(actx, `main`)
 	must(chromedp.Do(actx, chromedp.Navigate(fmt.Sprintf("%s/api/v1/tenants/contoso/item/content?id=AAMk-hostile&record=%d", srv.URL, rec))))
 	contentPage := text(actx, `body`)
@@ -261,7 +204,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.SetValue(css(`#kind`), "procedures"),
 		chromedp.Submit(css(`#kind`)),
 		chromedp.WaitVisible(css(`#reportlist`)),
-		shot("reports"),
+		browsertest.Shot("reports"),
 	))
 	if v := text(actx, `#reportlist .verification`); !strings.Contains(v, "valid") || strings.Contains(v, "not verified") {
 		t.Errorf("the report's verification: %q", v)
@@ -283,7 +226,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// The admin signs in with a second factor, adds a user and a token.
 	secret := enrolAdmin(t, f)
-	dctx := browser(t)
+	dctx := browsertest.Start(t)
 	code, err := totp.GenerateCode(secret, time.Now())
 	must(err)
 	must(chromedp.Do(dctx,
@@ -306,7 +249,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.SendKeys(css(`#tname`), "review platform"),
 		chromedp.Submit(css(`#tname`)),
 		chromedp.WaitVisible(css(`#new-token`)),
-		shot("admin"),
+		browsertest.Shot("admin"),
 	))
 	token := strings.TrimSpace(text(dctx, `#new-token .secret`))
 	users := text(dctx, `#userlist`)

@@ -318,6 +318,16 @@ func (s *Server) policyForm(c *echo.Context, p *access.Principal) error {
 	return back(c, "/tenants/"+c.Param("tenant")+"/settings", "Retention settings saved (a policy.settings record)")
 }
 
+func (s *Server) connectForm(c *echo.Context, p *access.Principal) error {
+	b := connectionBody{TenantID: c.FormValue("tenant_id"), ClientID: c.FormValue("client_id"), ClientSecret: c.FormValue("client_secret"),
+		Cloud: c.FormValue("cloud"), GraphEndpoint: c.FormValue("graph_endpoint"), LoginEndpoint: c.FormValue("login_endpoint"), CAFile: c.FormValue("ca_file")}
+	if _, err := s.connectTenant(p, c.Param("tenant"), b); err != nil {
+		return err
+	}
+	s.log.Info("tenant connected", "tenant", c.Param("tenant"), "by", p.User, "address", c.RealIP())
+	return back(c, "/tenants/"+c.Param("tenant")+"/settings", "Connected; test the connection to see what the app may read")
+}
+
 func (s *Server) runNowForm(c *echo.Context, p *access.Principal) error {
 	kind := schedule.Kind(c.FormValue("kind"))
 	if !slices.Contains(schedule.Kinds, kind) {
@@ -347,13 +357,14 @@ func (s *Server) restorePage(c *echo.Context, p *access.Principal) error {
 	sort.Strings(accounts)
 	// The moments to restore to: the captured runs, newest first.
 	var runs []record.RunFinished
-	s.app.Records(ctx, tenant, app.LogOptions{Type: record.TypeRunFinished, Last: 50}, func(_ []byte, r record.Record) error {
+	s.app.Records(ctx, tenant, app.LogOptions{Type: record.TypeRunFinished}, func(_ []byte, r record.Record) error {
 		var d record.RunFinished
 		if record.Unmarshal(r, r.Type, &d) == nil {
 			runs = append(runs, d)
 		}
 		return nil
 	})
+	runs = runs[max(0, len(runs)-50):] // the 50 newest
 	slices.Reverse(runs)
 	return s.render(c, http.StatusOK, "restore.html", p, "Restore", map[string]any{"Tenant": tenant, "Accounts": accounts, "Runs": runs,
 		"Workloads": holdfast.Workloads, "Zip": access.Allowed(p.Role, access.RestoreZip), "Into": s.into != nil})
