@@ -144,7 +144,7 @@ func (s *Store) view() (*file, error) {
 // password, hash or secret, only what an auditor needs to know who could
 // reach a tenant's data, from when, and who granted it.
 type Change struct {
-	Change  string    // user.added, user.disabled, user.enabled, totp.enrolled, token.created, token.revoked
+	Change  string    // user.added, user.disabled, user.enabled, password.changed, totp.enrolled, token.created, token.revoked
 	User    string    // the user changed, or the token's user
 	Role    Role      // the user's or the token's role
 	Tenants []string  // the tenants it covers; empty: every tenant (admin)
@@ -273,6 +273,27 @@ func (s *Store) SetDisabled(name string, disabled bool, rec Recorder) error {
 			ch = "user.disabled"
 		}
 		return &Change{Change: ch, User: name, Role: u.Role, Tenants: slices.Clone(u.Tenants)}, nil
+	})
+}
+
+// ChangePassword gives a user a new password, once the current one is
+// given (a wrong one fails as a sign-in does, saying nothing more).
+func (s *Store) ChangePassword(name, current, password string, rec Recorder) error {
+	const op = "password change"
+	if len(password) < MinPassword {
+		return holdfast.Errorf(op, holdfast.Invalid, "the new password is shorter than %d characters", MinPassword)
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return holdfast.E(op, err)
+	}
+	return s.update(rec, func(f *file) (*Change, error) {
+		i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
+		if i < 0 || f.Users[i].Disabled || !checkPassword(f.Users[i].Password, current) {
+			return nil, ErrUnauthenticated
+		}
+		f.Users[i].Password = hash
+		return &Change{Change: "password.changed", User: name, Role: f.Users[i].Role, Tenants: slices.Clone(f.Users[i].Tenants)}, nil
 	})
 }
 

@@ -34,6 +34,15 @@ func (a *App) SetUserDisabled(ctx context.Context, who Actor, name string, disab
 	return a.Access().SetDisabled(name, disabled, a.recordAccess(ctx, who, op))
 }
 
+// ChangePassword changes a user's own password, given the current one.
+func (a *App) ChangePassword(ctx context.Context, who Actor, name, current, password string) error {
+	const op = "password change"
+	if err := who.validate(op); err != nil {
+		return err
+	}
+	return a.Access().ChangePassword(name, current, password, a.recordAccess(ctx, who, op))
+}
+
 // EnrollTOTP gives a user a new second factor; the URL and secret are
 // returned once.
 func (a *App) EnrollTOTP(ctx context.Context, who Actor, name string) (url, secret string, err error) {

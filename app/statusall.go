@@ -70,6 +70,7 @@ func (a *App) logMark(tenant string) string {
 type caches struct {
 	status   byMark[*Status]
 	settings byMark[policy.Settings]
+	health   byMark[*Health]
 }
 
 // StatusAll returns the status of each tenant named, in order. A status is

@@ -542,7 +542,7 @@ type ScheduleSet struct {
 // tenant the user or token covers (every tenant for an admin) before the
 // change takes effect; it never holds a password, hash or secret.
 type AccessChanged struct {
-	Change  string    `json:"change"` // user.added, user.disabled, user.enabled, totp.enrolled, token.created, token.revoked
+	Change  string    `json:"change"` // user.added, user.disabled, user.enabled, password.changed, totp.enrolled, token.created, token.revoked
 	User    string    `json:"user"`   // the user changed, or the token's user
 	Role    string    `json:"role"`
 	Tenants []string  `json:"tenants,omitempty"` // the tenants covered; none: every tenant (an admin)

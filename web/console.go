@@ -108,6 +108,8 @@ func (s *Server) consoleRoutes() []route {
 	return []route{
 		{method: "GET", path: consolePath, perm: access.ReadTenants, handle: s.dashboardPage},
 		{method: "POST", path: consolePath + "/logout", handle: s.consoleLogout},
+		{method: "GET", path: consolePath + "/password", handle: s.passwordPage},
+		{method: "POST", path: consolePath + "/password", handle: s.passwordForm},
 		{method: "GET", path: t, perm: access.ReadTenants, tenant: true, handle: s.tenantPage},
 		{method: "GET", path: t + "/search", perm: access.ReadContent, tenant: true, handle: s.searchPage},
 		{method: "GET", path: t + "/item", perm: access.ReadContent, tenant: true, handle: s.itemPage},
@@ -195,16 +197,19 @@ func (s *Server) consoleLogout(c *echo.Context, p *access.Principal) error {
 
 // tenantRow is a tenant on the dashboard.
 type tenantRow struct {
-	Name     string
-	Error    string
-	Accounts int
-	Departed int
-	Late     int // account × workload behind the RPO
-	LastRun  *record.RunFinished
-	Running  []string
-	Versions int
-	Bytes    int64
-	Trouble  bool
+	Name        string
+	Error       string
+	Accounts    int
+	Departed    int
+	Late        int // account × workload behind the RPO
+	LastRun     *record.RunFinished
+	LastCapture time.Time // the newest successful capture of any account
+	Running     []string
+	Versions    int
+	Bytes       int64
+	Health      *app.Health
+	Serious     int // high and critical findings
+	Trouble     bool
 }
 
 func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
@@ -219,11 +224,15 @@ func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
 			mine = append(mine, t)
 		}
 	}
-	var running map[string][]string
+	running := map[string][]string{}
 	if s.state != nil {
-		running = map[string][]string{}
-		for _, j := range s.state.Status().Running {
-			running[j.Tenant] = append(running[j.Tenant], string(j.Kind))
+		st := s.state.Status()
+		for k, j := range st.Running {
+			what := string(j.Kind)
+			if pr, ok := st.Progress[k]; ok {
+				what += fmt.Sprintf(" (%d items so far)", pr.ItemsNew+pr.ItemsChanged)
+			}
+			running[j.Tenant] = append(running[j.Tenant], what)
 		}
 	}
 	rows := []tenantRow{}
@@ -237,6 +246,11 @@ func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
 				if a.State != "" && a.State != holdfast.StateActive {
 					r.Departed++
 				}
+				for _, t := range a.LastSuccess {
+					if t.After(r.LastCapture) {
+						r.LastCapture = t
+					}
+				}
 			}
 			for _, w := range ts.Workloads {
 				r.Versions += w.Versions
@@ -247,7 +261,12 @@ func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
 		if late, err := s.app.LateBackups(ctx, ts.Tenant); err == nil {
 			r.Late = len(late)
 		}
-		r.Trouble = r.Error != "" || r.Late > 0 || r.LastRun == nil || r.LastRun.Status != "completed"
+		if h, err := s.app.Health(ctx, ts.Tenant); err == nil {
+			r.Health = h
+			r.Serious = h.Findings["high"] + h.Findings["critical"]
+		}
+		r.Trouble = r.Error != "" || r.Late > 0 || r.LastRun == nil || r.LastRun.Status != "completed" || r.Serious > 0 ||
+			(r.Health != nil && !r.Health.Verified.IsZero() && !r.Health.VerifyOK)
 		rows = append(rows, r)
 	}
 	// A tenant in trouble first.

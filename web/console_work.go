@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -458,4 +459,22 @@ func (s *Server) revokeTokenForm(c *echo.Context, p *access.Principal) error {
 		return err
 	}
 	return back(c, "/admin", "Revoked token "+c.Param("id"))
+}
+
+func (s *Server) passwordPage(c *echo.Context, p *access.Principal) error {
+	return s.render(c, http.StatusOK, "password.html", p, "Change your password", map[string]string{"Done": c.QueryParam("done")})
+}
+
+func (s *Server) passwordForm(c *echo.Context, p *access.Principal) error {
+	if c.FormValue("password") != c.FormValue("again") {
+		return s.render(c, http.StatusBadRequest, "password.html", p, "Change your password", map[string]string{"Error": "The two new passwords differ."})
+	}
+	err := s.app.ChangePassword(c.Request().Context(), actor(c, p), p.User, c.FormValue("current"), c.FormValue("password"))
+	switch {
+	case errors.Is(err, access.ErrUnauthenticated):
+		return s.render(c, http.StatusForbidden, "password.html", p, "Change your password", map[string]string{"Error": "The current password is wrong."})
+	case err != nil:
+		return err
+	}
+	return back(c, "/password", "Your password is changed (an access.changed record in every tenant you reach)")
 }
