@@ -4,7 +4,7 @@ BIN     := bin/holdfast
 PKGS    := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build test test-long bench demo console lint fmt clean deps
+.PHONY: all build test test-long bench demo console screenshots lint fmt clean deps
 
 all: build
 
@@ -55,6 +55,12 @@ bench:
 	$(GO) test -run '^$$' -bench 'Scheduler' -benchtime 2000x ./schedule
 	$(GO) test -run '^$$' -bench 'Search' -benchtime 200x ./web
 	$(GO) test -run '^$$' -bench 'StatusAll' -benchtime 100x ./web
+
+# The console's screenshots in docs/console, taken by its browser journeys.
+screenshots: deps
+	mkdir -p docs/console
+	HOLDFAST_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleInABrowser$$' ./web
+	HOLDFAST_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleTechnicianJourney$$' ./cmd/holdfast
 
 demo: build
 	./scripts/demo.sh

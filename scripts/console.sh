@@ -26,8 +26,16 @@ ADMIN="admin-$(date +%s)"
 HOLDFAST_PASSWORD=$PASSWORD $HF user add "$ADMIN" --role admin > /dev/null
 $HF user totp "$ADMIN" > "$DEMO_DIR/console-totp.url" 2>/dev/null
 TOKEN=$($HF token create --user "$ADMIN" --name console --expires 1d --json | json token)
+# A technician and a legal user beside the admin (no second factor needed
+# but for admins), to see the console as each role sees it.
+STAMP=$(date +%s)
+for role in technician legal auditor; do
+  HOLDFAST_PASSWORD=$PASSWORD $HF user add "$role-$STAMP" --role $role --tenant contoso > /dev/null
+done
 echo "Holdfast on https://$LISTEN (certificate: $HOLDFAST_DATA/keys/serve-cert.pem)"
-echo "  sign in as $ADMIN with password $PASSWORD and the TOTP in $DEMO_DIR/console-totp.url"
+echo "  the console: https://$LISTEN/console (the browser asks to accept the self-signed certificate)"
+echo "  sign in as technician-$STAMP, legal-$STAMP or auditor-$STAMP with password $PASSWORD"
+echo "  or as $ADMIN with that password and a code from the TOTP in $DEMO_DIR/console-totp.url"
 echo "  or: curl --cacert $HOLDFAST_DATA/keys/serve-cert.pem -H 'Authorization: Bearer $TOKEN' https://$LISTEN/api/v1/tenants/contoso/status"
 echo "  (a one-time admin for this demo; Ctrl-C stops the service)"
 $HF serve --listen "$LISTEN"

@@ -196,6 +196,20 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the auditor downloaded content: %q", contentPage)
 	}
 
+	// The auditor reads the findings and the audit log, filtered to the
+	// legal team's actions.
+	must(chromedp.Do(actx,
+		chromedp.Navigate(srv.URL+"/console/tenants/contoso/findings"),
+		chromedp.WaitVisible(css(`main h1`)),
+		browsertest.Shot("findings"),
+		chromedp.Navigate(srv.URL+"/console/tenants/contoso/audit?who=legal1"),
+		chromedp.WaitVisible(css(`#auditlist`)),
+		browsertest.Shot("audit"),
+	))
+	if got := text(actx, `#auditlist`); !strings.Contains(got, "hold.placed") || !strings.Contains(got, "legal1") || strings.Contains(got, "auditor1") {
+		t.Errorf("the audit log filtered to legal1: %q", got)
+	}
+
 	// The auditor issues a signed report, sees it verified, and downloads
 	// it: poppler's pdfsig accepts its signature.
 	must(chromedp.Do(actx,
