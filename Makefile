@@ -54,7 +54,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Report' -benchtime 1x ./reports
 	$(GO) test -run '^$$' -bench 'Scheduler' -benchtime 2000x ./schedule
 	$(GO) test -run '^$$' -bench 'Search' -benchtime 200x ./web
-	$(GO) test -run '^$$' -bench 'StatusAll' -benchtime 100x ./web
+	$(GO) test -run '^$$' -bench 'StatusAll|ConsolePages' -benchtime 100x ./web
 
 # The console's screenshots in docs/console, taken by its browser journeys.
 screenshots: deps
