@@ -111,6 +111,7 @@ func (s *Server) consoleRoutes() []route {
 		{method: "GET", path: consolePath + "/password", handle: s.passwordPage},
 		{method: "POST", path: consolePath + "/password", handle: s.passwordForm},
 		{method: "GET", path: t, perm: access.ReadTenants, tenant: true, handle: s.tenantPage},
+		{method: "GET", path: t + "/runs/:run", perm: access.ReadTenants, tenant: true, handle: s.runPage},
 		{method: "GET", path: t + "/search", perm: access.ReadContent, tenant: true, handle: s.searchPage},
 		{method: "GET", path: t + "/item", perm: access.ReadContent, tenant: true, handle: s.itemPage},
 		{method: "GET", path: t + "/item/body", perm: access.ReadContent, tenant: true, handle: s.mailBodyPage},
@@ -174,6 +175,21 @@ func safeNext(n string) string {
 }
 
 func (s *Server) loginForm(c *echo.Context) error {
+	// A sign-in posted from another site would sign the browser in as the
+	// other site chooses (login CSRF): a browser says where a form came
+	// from — in Sec-Fetch-Site, which a page cannot change, or else in
+	// Origin ("null" when the posting page hides itself).
+	req := c.Request()
+	refused := holdfast.E("sign in", holdfast.Permission, "a sign-in from another site is refused")
+	if site := req.Header.Get("Sec-Fetch-Site"); site != "" {
+		if site != "same-origin" && site != "none" {
+			return refused
+		}
+	} else if o := req.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err != nil || u.Host != req.Host {
+			return refused
+		}
+	}
 	user, pw, code := c.FormValue("user"), c.FormValue("password"), c.FormValue("totp")
 	_, err := s.signIn(c, user, pw, code)
 	if err != nil {
@@ -335,6 +351,14 @@ func (s *Server) tenantPage(c *echo.Context, p *access.Principal) error {
 	return s.render(c, http.StatusOK, "tenant.html", p, "Tenant "+tenant, map[string]any{
 		"Tenant": tenant, "Workloads": workloads, "Accounts": rows, "Runs": runs, "Schedule": sc, "Status": st,
 	})
+}
+
+func (s *Server) runPage(c *echo.Context, p *access.Principal) error {
+	d, err := s.app.Run(c.Request().Context(), c.Param("tenant"), c.Param("run"))
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "run.html", p, "Run "+d.Started.Run, map[string]any{"Tenant": c.Param("tenant"), "Run": d})
 }
 
 // queryProblem is a malformed query shown at its position.

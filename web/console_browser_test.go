@@ -285,3 +285,54 @@ func enrolAdmin(t *testing.T, f *fixture) string {
 	}
 	return secret
 }
+
+// TestConsoleTablesPageAndRunsShowTheirFailures: a table longer than a
+// page shows 50 rows and pages on; a run's page lists every failed item.
+func TestConsoleTablesPageAndRunsShowTheirFailures(t *testing.T) {
+	f := newFixture(t)
+	for i := 0; i < 60; i++ {
+		addMail(t, f, "contoso", "ann@contoso.example", fmt.Sprintf("invoice %02d", i))
+	}
+	ctx := context.Background()
+	s, err := f.app.Open(ctx, "contoso", app.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Append(ctx, record.TypeRunStarted, record.RunStarted{Run: "run-7", Workloads: []holdfast.Workload{holdfast.Mail}, Started: time.Now()})
+	for i := 0; i < 3; i++ {
+		s.Append(ctx, record.TypeItemFailed, record.ItemFailed{Run: "run-7", Failure: record.FailedItem{Account: "ann@contoso.example", Item: fmt.Sprint("bad-", i), Reason: "HTTP 500 <b>x</b>"}})
+	}
+	s.Append(ctx, record.TypeRunFinished, record.RunFinished{Run: "run-7", Status: "completed_with_failures"})
+	s.Close(ctx)
+	srv := httptest.NewTLSServer(f.h)
+	defer srv.Close()
+	b := browsertest.Start(t)
+	if err := browsertest.SignIn(b, srv.URL, "legal1", "a long enough password", ""); err != nil {
+		t.Fatal(err)
+	}
+	visible := func() int {
+		n, err := chromedp.Run(b, chromedp.Evaluate[int](`Array.from(document.querySelectorAll('table.results tbody tr')).filter(r => !r.hidden).length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := chromedp.Do(b, chromedp.Navigate(srv.URL+"/console/tenants/contoso/search?q=invoice"), chromedp.WaitVisible(chromedp.CSS(`nav.pages`))); err != nil {
+		t.Fatal(err)
+	}
+	if n := visible(); n != 50 {
+		t.Errorf("first page: %d rows shown, want 50", n)
+	}
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`nav.pages button:last-child`))); err != nil {
+		t.Fatal(err)
+	}
+	if n := visible(); n != 10 {
+		t.Errorf("second page: %d rows shown, want 10", n)
+	}
+	if err := chromedp.Do(b, chromedp.Navigate(srv.URL+"/console/tenants/contoso/runs/run-7"), chromedp.WaitVisible(chromedp.CSS(`#failedlist`))); err != nil {
+		t.Fatal(err)
+	}
+	if got := browsertest.Text(t, b, `#failedlist`); strings.Count(got, "HTTP 500 <b>x</b>") != 3 {
+		t.Errorf("the run's failed items: %q, want all three, their reasons as text", got)
+	}
+}

@@ -73,3 +73,32 @@ func records(t *testing.T, f *fixture, tenant, typ string) []string {
 	}
 	return out
 }
+
+// TestConsoleSignInFromAnotherSiteIsRefused: a sign-in form posted from
+// another origin does not sign the browser in.
+func TestConsoleSignInFromAnotherSiteIsRefused(t *testing.T) {
+	f := newFixture(t)
+	v := url.Values{"user": {"legal1"}, "password": {"a long enough password"}}
+	for header, want := range map[string]int{
+		"Origin: https://evil.example": http.StatusForbidden,
+		"Origin: null":                 http.StatusForbidden,
+		"Sec-Fetch-Site: cross-site":   http.StatusForbidden,
+		"Sec-Fetch-Site: same-site":    http.StatusForbidden,
+		"Origin: https://example.com":  http.StatusSeeOther,
+		"Sec-Fetch-Site: same-origin":  http.StatusSeeOther,
+		"Sec-Fetch-Site: none":         http.StatusSeeOther, // typed by the user
+		"":                             http.StatusSeeOther, // an old client, or curl
+	} {
+		origin := header
+		req := httptest.NewRequest("POST", "/console/login", strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if k, v, ok := strings.Cut(header, ": "); ok {
+			req.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, req)
+		if w.Code != want || (want != http.StatusSeeOther) == strings.Contains(w.Header().Get("Set-Cookie"), cookieName+"=") {
+			t.Errorf("sign-in with %q: %d (cookie %q), want %d", origin, w.Code, w.Header().Get("Set-Cookie"), want)
+		}
+	}
+}

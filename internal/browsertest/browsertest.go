@@ -4,6 +4,7 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,6 +84,16 @@ func SignIn(ctx context.Context, base, user, password, code string) error {
 	if code != "" {
 		steps = append(steps, chromedp.SendKeys(chromedp.CSS(`#totp`), code))
 	}
-	steps = append(steps, chromedp.Submit(chromedp.CSS(`#password`)), chromedp.WaitVisible(chromedp.CSS(`#tenants`)))
-	return chromedp.Do(ctx, steps...)
+	steps = append(steps, chromedp.Submit(chromedp.CSS(`#password`)))
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		return err
+	}
+	// The dashboard, or the page that says why not.
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wait, chromedp.WaitVisible(chromedp.CSS(`#tenants`))); err != nil {
+		page, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`body`)))
+		return fmt.Errorf("signing in as %s: no dashboard (%v); the page says: %s", user, err, page)
+	}
+	return nil
 }

@@ -39,10 +39,42 @@
             return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
           });
           rows.forEach(function (r) { body.appendChild(r); });
+          table.dispatchEvent(new Event("sorted"));
         }
         th.addEventListener("click", sort);
         th.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(); });
       });
+    });
+  }
+
+  // Long tables page, 50 rows at a time, after any sort.
+  var pageSize = 50;
+  function paged() {
+    document.querySelectorAll("table.sortable").forEach(function (table) {
+      var body = table.tBodies[0];
+      if (!body || body.rows.length <= pageSize) return;
+      var page = 0;
+      var nav = document.createElement("nav");
+      nav.className = "pages";
+      nav.setAttribute("aria-label", "Pages of this table");
+      var prev = document.createElement("button"), next = document.createElement("button"), where = document.createElement("span");
+      prev.type = next.type = "button";
+      prev.textContent = "← previous";
+      next.textContent = "next →";
+      nav.append(prev, where, next);
+      table.after(nav);
+      function show() {
+        var rows = body.rows, pages = Math.ceil(rows.length / pageSize);
+        page = Math.max(0, Math.min(page, pages - 1));
+        for (var i = 0; i < rows.length; i++) rows[i].hidden = Math.floor(i / pageSize) !== page;
+        where.textContent = "rows " + (page * pageSize + 1) + " to " + Math.min(rows.length, (page + 1) * pageSize) + " of " + rows.length;
+        prev.disabled = page === 0;
+        next.disabled = page >= pages - 1;
+      }
+      prev.addEventListener("click", function () { page--; show(); });
+      next.addEventListener("click", function () { page++; show(); });
+      table.addEventListener("sorted", function () { page = 0; show(); });
+      show();
     });
   }
 
@@ -84,5 +116,5 @@
     }, 1000);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { localTimes(); sortable(); live(); exports(); });
+  document.addEventListener("DOMContentLoaded", function () { localTimes(); sortable(); paged(); live(); exports(); });
 })();
