@@ -2,10 +2,10 @@ package web
 
 import (
 	"cmp"
-	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
