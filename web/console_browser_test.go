@@ -104,6 +104,14 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.WaitVisible(css(`table.results`)),
 	))
 	results := text(ctx, `table.results`)
+	// At a phone's width the page still fits: nothing wider than the screen.
+	must(chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	must(err)
+	if wide {
+		t.Error("the search page is wider than 390 pixels")
+	}
+	must(chromedp.Do(ctx, browsertest.Shot("search-390"), chromedp.ResetViewport()))
 	must(chromedp.Do(ctx,
 		browsertest.Shot("search"),
 		chromedp.Click(css(`table.results a`)),
