@@ -41,7 +41,8 @@ var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"ago":       ago,
 	"bytes":     binaryBytes,
 	"join":      strings.Join,
-	"pathq":     url.QueryEscape,
+	"pathq":     url.QueryEscape, // a query parameter's value
+	"pathe":     url.PathEscape,  // a path segment
 	"allowed":   func(p *access.Principal, perm string) bool { return access.Allowed(p.Role, access.Permission(perm)) },
 	"workload":  func(w holdfast.Workload) string { return string(w) },
 	"inc":       func(i int) int { return i + 1 },

@@ -184,6 +184,18 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the export's download: %q, want 200, a zip, SHA-256 %s", got, sum)
 	}
 
+	// The hold is released, with a reason (a case name with spaces, in a path).
+	must(chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/console/tenants/contoso/holds"),
+		chromedp.WaitVisible(css(`input[name=reason][id^=reason-]`)),
+		chromedp.SendKeys(css(`input[name=reason][id^=reason-]`), "settled"),
+		chromedp.Submit(css(`input[name=reason][id^=reason-]`)),
+		chromedp.WaitVisible(css(`.done`)),
+	))
+	if got := text(ctx, `.done`); !strings.Contains(got, "Released hold Smith v Contoso") {
+		t.Errorf("after releasing: %q", got)
+	}
+
 	// The auditor: a fresh browser, no way to content.
 	actx := browsertest.Start(t)
 	must(signIn(actx, "auditor1"))
