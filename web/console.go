@@ -39,7 +39,7 @@ var consoleFS embed.FS
 var consoleTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"when":      when,
 	"ago":       ago,
-	"bytes":     binaryBytes,
+	"bytes":     holdfast.HumanBytes,
 	"join":      strings.Join,
 	"pathq":     url.QueryEscape, // a query parameter's value
 	"pathe":     url.PathEscape,  // a path segment
@@ -231,15 +231,9 @@ type tenantRow struct {
 
 func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
 	ctx := c.Request().Context()
-	all, err := s.app.Tenants()
+	mine, err := s.tenantsOf(p)
 	if err != nil {
 		return err
-	}
-	var mine []string
-	for _, t := range all {
-		if p.Tenant(t) {
-			mine = append(mine, t)
-		}
 	}
 	running := map[string][]string{}
 	if s.state != nil {
@@ -511,16 +505,3 @@ func ago(now, t time.Time) string {
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
 
-// binaryBytes is a size in binary units.
-func binaryBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

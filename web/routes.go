@@ -134,9 +134,18 @@ func (s *Server) me(c *echo.Context, p *access.Principal) error {
 }
 
 func (s *Server) tenants(c *echo.Context, p *access.Principal) error {
-	all, err := s.app.Tenants()
+	out, err := s.tenantsOf(p)
 	if err != nil {
 		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"tenants": out})
+}
+
+// tenantsOf lists the tenants p may see.
+func (s *Server) tenantsOf(p *access.Principal) ([]string, error) {
+	all, err := s.app.Tenants()
+	if err != nil {
+		return nil, err
 	}
 	out := []string{}
 	for _, t := range all {
@@ -144,21 +153,15 @@ func (s *Server) tenants(c *echo.Context, p *access.Principal) error {
 			out = append(out, t)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"tenants": out})
+	return out, nil
 }
 
 // statusAll is the status of every tenant the principal may see: the
 // dashboard's one request.
 func (s *Server) statusAll(c *echo.Context, p *access.Principal) error {
-	all, err := s.app.Tenants()
+	mine, err := s.tenantsOf(p)
 	if err != nil {
 		return err
-	}
-	var mine []string
-	for _, t := range all {
-		if p.Tenant(t) {
-			mine = append(mine, t)
-		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"tenants": s.app.StatusAll(c.Request().Context(), mine)})
 }
