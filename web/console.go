@@ -504,4 +504,3 @@ func ago(now, t time.Time) string {
 	}
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
-
