@@ -1,6 +1,10 @@
 package holdfast
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
 
 // IsControl reports the characters captured content must never carry
 // into a terminal, a file name or a log line as they are: C0 controls, DEL,
@@ -29,4 +33,48 @@ func HumanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Visible returns s with every character that could drive a terminal or
+// reorder text written as an escape: \x1b, \u202e, \xff for an invalid
+// byte. keepNewlines keeps "\n" (for our own multi-line messages). The
+// CLI's human output, the service's log lines and the console's pages pass
+// tenant text through it.
+func Visible(s string, keepNewlines bool) string {
+	clean := true
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || (IsControl(r) && !(keepNewlines && r == '\n')) {
+			clean = false
+			break
+		}
+		i += n
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case keepNewlines && r == '\n':
+			b.WriteByte('\n')
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x80 && IsControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case IsControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -46,7 +46,9 @@ type Doc struct {
 	Version         uint64 // the item.version record's index
 	Title           string
 	Date            time.Time
-	current         bool         // the item's newest version (a deleted item's last)
+	current         bool // the item's newest version (a deleted item's last)
+	keepParts       bool // ReadMailBody: keep the attachments' bytes in parts
+	parts           []MailAttachment
 	key             string       // the item across its versions (itemKey)
 	text            analyzedText // the positioned fields, tokenized (analysis.go)
 }
@@ -171,6 +173,9 @@ func walkPart(d *Doc, h header, body io.Reader, plain, htm *strings.Builder, dep
 			name = "attachment"
 		}
 		d.AttachmentNames = append(d.AttachmentNames, decodeHeader(name))
+		if d.keepParts {
+			d.parts = append(d.parts, MailAttachment{Name: decodeHeader(name), ContentType: ct, Data: data, Cut: len(data) == 32<<20})
+		}
 		if t := fileText(name, ct, data); t != "" {
 			d.AttachmentText += t + "\n"
 		}
@@ -437,11 +442,19 @@ func MailFields(raw []byte) MailHeader {
 }
 
 // MailBody is a message's body as captured: its text part, its HTML part
-// (raw — hostile: a viewer sanitises it) and its attachments' names, by
-// the walk the index reads mail with.
+// (raw — hostile: a viewer sanitises it) and its attachments, by the walk
+// the index reads mail with.
 type MailBody struct {
 	Plain, HTML string
-	Attachments []string
+	Attachments []MailAttachment
+}
+
+// MailAttachment is one attached file of a message, decoded: at most
+// 32 MiB of it, as the index reads; Cut says it may be longer.
+type MailAttachment struct {
+	Name, ContentType string
+	Data              []byte
+	Cut               bool
 }
 
 // ReadMailBody reads a message's body parts from its MIME.
@@ -450,8 +463,8 @@ func ReadMailBody(raw []byte) MailBody {
 	if err != nil {
 		return MailBody{Plain: string(raw)}
 	}
-	var d Doc
+	d := Doc{keepParts: true}
 	var plain, htm strings.Builder
 	walkPart(&d, textproto(msg.Header), msg.Body, &plain, &htm, 0)
-	return MailBody{Plain: plain.String(), HTML: htm.String(), Attachments: d.AttachmentNames}
+	return MailBody{Plain: plain.String(), HTML: htm.String(), Attachments: d.parts}
 }

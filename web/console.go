@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/holdfast/holdfast/index"
 	"github.com/holdfast/holdfast/kql"
 	"github.com/holdfast/holdfast/record"
+	"github.com/holdfast/holdfast/restore"
 	"github.com/labstack/echo/v5"
 	"github.com/microcosm-cc/bluemonday"
 )
@@ -75,12 +77,17 @@ func (s *Server) render(c *echo.Context, status int, name string, p *access.Prin
 	if err := consoleTemplates.ExecuteTemplate(&buf, name, pg); err != nil {
 		return holdfast.E("console", err)
 	}
+	// html/template escapes markup, not the controls and bidirectional
+	// overrides a subject or file name can carry to reorder what a person
+	// reads ("contract\u202egpj.pdf" showing as "contractfdp.jpg"): the page
+	// shows them as escapes, as the CLI does. The templates carry none.
+	page := holdfast.Visible(buf.String(), true)
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", consoleCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	return c.HTMLBlob(status, buf.Bytes())
+	return c.HTMLBlob(status, []byte(page))
 }
 
 // pageError answers a page's error as a page; without a session, the
@@ -116,6 +123,8 @@ func (s *Server) consoleRoutes() []route {
 		{method: "GET", path: t + "/search", perm: access.ReadContent, tenant: true, handle: s.searchPage},
 		{method: "GET", path: t + "/item", perm: access.ReadContent, tenant: true, handle: s.itemPage},
 		{method: "GET", path: t + "/item/body", perm: access.ReadContent, tenant: true, handle: s.mailBodyPage},
+		{method: "GET", path: t + "/item/attachments", perm: access.ReadContent, tenant: true, handle: s.attachmentsPage},
+		{method: "GET", path: t + "/item/attachment", perm: access.ReadContent, tenant: true, handle: s.attachment},
 		{method: "GET", path: t + "/holds", perm: access.ReadHolds, tenant: true, handle: s.holdsPage},
 		{method: "POST", path: t + "/holds", perm: access.WriteHolds, tenant: true, handle: s.placeHoldForm},
 		{method: "POST", path: t + "/holds/:case/release", perm: access.WriteHolds, tenant: true, handle: s.releaseHoldForm},
@@ -449,18 +458,10 @@ const mailBodyCSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsa
 // sandboxed frame. Reading it is an access to content, logged like the
 // download.
 func (s *Server) mailBodyPage(c *echo.Context, p *access.Principal) error {
-	const op = "item body"
-	n, err := strconv.ParseUint(c.QueryParam("record"), 10, 64)
-	if err != nil {
-		return holdfast.Errorf(op, holdfast.Invalid, "record %q is not a record index", c.QueryParam("record"))
-	}
-	var raw bytes.Buffer
-	err = s.app.ItemContent(c.Request().Context(), actor(c, p), c.Param("tenant"), app.ContentOptions{Item: c.QueryParam("id"), Record: n},
-		func(app.ContentInfo) io.Writer { return &raw })
+	b, _, err := s.readMail(c, p)
 	if err != nil {
 		return err
 	}
-	b := index.ReadMailBody(raw.Bytes())
 	var out bytes.Buffer
 	out.WriteString(`<!doctype html><meta charset="utf-8"><style>body{font:14px/1.45 system-ui,sans-serif;margin:12px;color:#111;background:#fff;word-wrap:break-word}pre{white-space:pre-wrap}img{max-width:100%}</style>`)
 	if strings.TrimSpace(b.HTML) != "" {
@@ -476,6 +477,55 @@ func (s *Server) mailBodyPage(c *echo.Context, p *access.Principal) error {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	return c.HTMLBlob(http.StatusOK, out.Bytes())
+}
+
+// readMail reads a captured message (the read logged, as every content
+// read is) and its parts.
+func (s *Server) readMail(c *echo.Context, p *access.Principal) (index.MailBody, uint64, error) {
+	const op = "item"
+	n, err := strconv.ParseUint(c.QueryParam("record"), 10, 64)
+	if err != nil {
+		return index.MailBody{}, 0, holdfast.Errorf(op, holdfast.Invalid, "record %q is not a record index", c.QueryParam("record"))
+	}
+	var raw bytes.Buffer
+	err = s.app.ItemContent(c.Request().Context(), actor(c, p), c.Param("tenant"), app.ContentOptions{Item: c.QueryParam("id"), Record: n},
+		func(app.ContentInfo) io.Writer { return &raw })
+	if err != nil {
+		return index.MailBody{}, 0, err
+	}
+	return index.ReadMailBody(raw.Bytes()), n, nil
+}
+
+// attachmentsPage lists a message's attached files.
+func (s *Server) attachmentsPage(c *echo.Context, p *access.Principal) error {
+	b, n, err := s.readMail(c, p)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "attachments.html", p, "Attachments", map[string]any{"Tenant": c.Param("tenant"), "Item": c.QueryParam("id"), "Record": n, "Attachments": b.Attachments})
+}
+
+// attachment downloads one attached file of a message, always as an
+// attachment, never to be rendered.
+func (s *Server) attachment(c *echo.Context, p *access.Principal) error {
+	const op = "attachment"
+	b, _, err := s.readMail(c, p)
+	if err != nil {
+		return err
+	}
+	i, err := strconv.Atoi(c.QueryParam("n"))
+	if err != nil || i < 0 || i >= len(b.Attachments) {
+		return holdfast.Errorf(op, holdfast.NotFound, "the message has %d attached files; no %q", len(b.Attachments), c.QueryParam("n"))
+	}
+	a := b.Attachments[i]
+	if a.Cut {
+		return holdfast.E(op, holdfast.Invalid, "the attachment is larger than 32 MiB: download the whole message (as captured) and open it in a mail program")
+	}
+	h := c.Response().Header()
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": restore.FileName(a.Name)}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	return c.Blob(http.StatusOK, "application/octet-stream", a.Data)
 }
 
 // when shows a time in UTC; the page's script adds the reader's own zone

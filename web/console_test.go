@@ -2,12 +2,16 @@ package web
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/access"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/record"
 )
@@ -100,5 +104,44 @@ func TestConsoleSignInFromAnotherSiteIsRefused(t *testing.T) {
 		if w.Code != want || (want != http.StatusSeeOther) == strings.Contains(w.Header().Get("Set-Cookie"), cookieName+"=") {
 			t.Errorf("sign-in with %q: %d (cookie %q), want %d", origin, w.Code, w.Header().Get("Set-Cookie"), want)
 		}
+	}
+}
+
+// TestMailAttachmentsDownloadOneByOne: a message's attached files are
+// listed and downloaded one by one, as attached, under a safe name.
+func TestMailAttachmentsDownloadOneByOne(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pdf := []byte("%PDF-1.7 the signed contract")
+	msg := "From: bob@fabrikam.example\r\nTo: ann@contoso.example\r\nSubject: contract\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n" +
+		"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"../../contract\u202egpj.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		base64.StdEncoding.EncodeToString(pdf) + "\r\n--b--\r\n"
+	s, err := f.app.Open(ctx, "contoso", app.Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := s.PutBytes(ctx, []byte(msg))
+	rec, err := s.Append(ctx, record.TypeItemVersion, record.ItemVersion{Account: "ann@contoso.example", Workload: holdfast.Mail, Item: "m-att",
+		Mail: &record.MessageMeta{Subject: "contract", HasAttachments: true}}, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close(ctx)
+	w := f.do(access.Legal, "GET", fmt.Sprintf("/console/tenants/contoso/item/attachments?id=m-att&record=%d", rec), nil)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "application/pdf") || strings.Contains(w.Body.String(), "\u202e") {
+		t.Fatalf("attachments page: %d %s", w.Code, w.Body)
+	}
+	w = f.do(access.Legal, "GET", fmt.Sprintf("/console/tenants/contoso/item/attachment?id=m-att&record=%d&n=0", rec), nil)
+	cd := w.Header().Get("Content-Disposition")
+	if w.Code != http.StatusOK || w.Body.String() != string(pdf) || !strings.HasPrefix(cd, "attachment;") || strings.Contains(cd, "/") || strings.Contains(cd, "\u202e") ||
+		w.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("attachment download: %d %q %q", w.Code, cd, w.Body)
+	}
+	if w := f.do(access.Legal, "GET", fmt.Sprintf("/console/tenants/contoso/item/attachment?id=m-att&record=%d&n=1", rec), nil); w.Code != http.StatusNotFound {
+		t.Errorf("an attachment the message lacks: %d, want 404", w.Code)
+	}
+	if w := f.do(access.Auditor, "GET", fmt.Sprintf("/console/tenants/contoso/item/attachment?id=m-att&record=%d&n=0", rec), nil); w.Code != http.StatusForbidden {
+		t.Errorf("an auditor downloading an attachment: %d, want 403", w.Code)
 	}
 }

@@ -228,13 +228,13 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 func visibleAttr(_ []string, a slog.Attr) slog.Attr {
 	switch v := a.Value; v.Kind() {
 	case slog.KindString:
-		a.Value = slog.StringValue(visible(v.String(), true))
+		a.Value = slog.StringValue(holdfast.Visible(v.String(), true))
 	case slog.KindAny:
 		switch x := v.Any().(type) {
 		case error:
-			a.Value = slog.StringValue(visible(x.Error(), true))
+			a.Value = slog.StringValue(holdfast.Visible(x.Error(), true))
 		case fmt.Stringer:
-			a.Value = slog.StringValue(visible(x.String(), true))
+			a.Value = slog.StringValue(holdfast.Visible(x.String(), true))
 		}
 	}
 	return a

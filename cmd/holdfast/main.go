@@ -268,7 +268,7 @@ func runAt(ctx context.Context, args []string, stdout, stderr io.Writer, now fun
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
 	if err != nil {
-		fmt.Fprintf(stderr, "holdfast: %s\n", visible(err.Error(), true))
+		fmt.Fprintf(stderr, "holdfast: %s\n", holdfast.Visible(err.Error(), true))
 		if code == exitUsage {
 			var he *holdfast.Error
 			if !errors.As(err, &he) {

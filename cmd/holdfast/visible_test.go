@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/holdfast/holdfast"
 )
 
 func TestVisible(t *testing.T) {
@@ -22,12 +24,12 @@ func TestVisible(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			if got := visible(tt.in, false); got != tt.want {
-				t.Errorf("visible(%q) = %q, want %q", tt.in, got, tt.want)
+			if got := holdfast.Visible(tt.in, false); got != tt.want {
+				t.Errorf("holdfast.Visible(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
-	if got := visible("two\nlines\x1b", true); got != "two\nlines\\x1b" {
+	if got := holdfast.Visible("two\nlines\x1b", true); got != "two\nlines\\x1b" {
 		t.Errorf("keepNewlines: %q", got)
 	}
 }
