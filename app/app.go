@@ -103,6 +103,14 @@ func (a *App) note(format string, args ...any) {
 	a.opts.Note(fmt.Sprintf(format, args...))
 }
 
+// progressOr is a call's own progress, or else the App's as what.
+func (a *App) progressOr(own func(done, total int64), what string) func(done, total int64) {
+	if own != nil {
+		return own
+	}
+	return a.progress(what)
+}
+
 func (a *App) progress(what string) func(done, total int64) {
 	if a.opts.Progress == nil {
 		return nil

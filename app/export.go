@@ -84,11 +84,7 @@ func (a *App) Export(ctx context.Context, who Actor, tenant string, o ExportOpti
 	}
 	out, _ := filepath.Abs(o.Out)
 	meta := ediscovery.Meta{Case: h.Case, Query: o.Query, Actor: who.String(), Created: a.now().UTC().Truncate(time.Second), Tenant: tenant, LoadFile: o.LoadFile}
-	progress := o.Progress
-	if progress == nil {
-		progress = a.progress("export")
-	}
-	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, meta, out, progress)
+	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, meta, out, a.progressOr(o.Progress, "export"))
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,9 @@ type RestoreOptions struct {
 	NoResume  bool
 	// Into connects to the tenant, for ToTenant.
 	Into func(tenant string) (TenantWriter, error)
+	// Progress, if set, is told how many of the items were restored (else
+	// the App's progress, as "restore").
+	Progress func(done, total int64)
 }
 
 // Restored is a restore's outcome.
@@ -129,7 +132,7 @@ func (a *App) Restore(ctx context.Context, who Actor, tenant string, o RestoreOp
 		target, toZip = o.ToZip, true
 	}
 	abs, _ := filepath.Abs(target)
-	out, err := restore.Export(ctx, s, vs, abs, restore.ExportOptions{Zip: toZip, Progress: a.progress("restore")})
+	out, err := restore.Export(ctx, s, vs, abs, restore.ExportOptions{Zip: toZip, Progress: a.progressOr(o.Progress, "restore")})
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +203,7 @@ func (a *App) restoreToTenant(ctx context.Context, who Actor, tenant string, s *
 		return nil, err
 	}
 	t := &restore.Tenant{Log: s, Drives: w, Mail: w, PIM: w, Journal: j, Target: o.TargetAccount}
-	if p := a.progress("restore"); p != nil {
+	if p := a.progressOr(o.Progress, "restore"); p != nil {
 		t.Progress = func(done, total int) { p(int64(done), int64(total)) }
 	}
 	out, err := t.Run(ctx, vs)

@@ -141,6 +141,7 @@ func (s *Server) consoleRoutes() []route {
 		{method: "POST", path: t + "/connection", perm: access.ConnectTenant, tenant: true, handle: s.connectForm},
 		{method: "GET", path: t + "/restore", perm: access.Restore, tenant: true, handle: s.restorePage},
 		{method: "POST", path: t + "/restore", perm: access.Restore, tenant: true, handle: s.restoreForm},
+		{method: "GET", path: t + "/restores/:id", perm: access.Restore, tenant: true, handle: s.restoreJobPage},
 		{method: "GET", path: consolePath + "/admin", perm: access.ManageUsers, handle: s.adminPage},
 		{method: "POST", path: consolePath + "/admin/users", perm: access.ManageUsers, handle: s.addUserForm},
 		{method: "POST", path: consolePath + "/admin/users/:name", perm: access.ManageUsers, handle: s.setUserForm},

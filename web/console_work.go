@@ -378,15 +378,17 @@ func (s *Server) restoreForm(c *echo.Context, p *access.Principal) error {
 	if zip && !access.Allowed(p.Role, access.RestoreZip) {
 		return holdfast.Errorf("restore", holdfast.Permission, "a %s may not %s: restore into the tenant", p.Role, access.RestoreZip)
 	}
-	res, id, err := s.runRestore(c, p, b, zip)
-	if res == nil {
-		return err
+	id := s.startRestore(c, p, b, zip)
+	return c.Redirect(http.StatusSeeOther, consolePath+"/tenants/"+c.Param("tenant")+"/restores/"+id)
+}
+
+// restoreJobPage is a restore's progress, then its outcome.
+func (s *Server) restoreJobPage(c *echo.Context, p *access.Principal) error {
+	j, ok := s.jobs.get(c.Param("tenant"), c.Param("id"))
+	if !ok || j.Kind != "restore" {
+		return holdfast.Errorf("restore", holdfast.NotFound, "no restore %q ran in this service since it started (its record is in the audit log)", c.Param("id"))
 	}
-	data := map[string]any{"Tenant": c.Param("tenant"), "Result": res, "Zip": zip, "ID": id}
-	if err != nil {
-		data["Error"] = err.Error()
-	}
-	return s.render(c, http.StatusOK, "restored.html", p, "Restore", data)
+	return s.render(c, http.StatusOK, "restored.html", p, "Restore", map[string]any{"Tenant": c.Param("tenant"), "Job": j, "Result": j.Restore})
 }
 
 func (s *Server) adminPage(c *echo.Context, p *access.Principal) error {

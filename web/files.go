@@ -206,19 +206,22 @@ func (s *Server) verifyReport(c *echo.Context, p *access.Principal) error {
 
 var exportID = regexp.MustCompile(`^[0-9TZ]{16}-[0-9a-f]{16}$`)
 
-// exportJob is an export the API runs: answered at once when it ends
+// job is an export the API runs: answered at once when it ends
 // within exportWait, else in the background, its progress at
 // GET /exports/{id}/status.
-type exportJob struct {
+type job struct {
 	ID       string        `json:"id"`
 	Tenant   string        `json:"-"`
+	Kind     string        `json:"-"`      // export, restore
 	Status   string        `json:"status"` // running, done, failed
-	Done     int64         `json:"done"`   // versions read so far
+	Done     int64         `json:"done"`   // versions read, items restored so far
 	Total    int64         `json:"total"`
 	Error    string        `json:"error,omitempty"`
 	Case     string        `json:"case,omitempty"`
 	Bytes    int64         `json:"bytes,omitempty"` // the package's, once written
 	Export   *app.Exported `json:"export,omitempty"`
+	Restore  *app.Restored `json:"-"`
+	Zip      bool          `json:"-"` // a restore to a zip, kept under the job's id
 	Started  time.Time     `json:"started"`
 	Finished time.Time     `json:"finished,omitzero"`
 }
@@ -227,31 +230,31 @@ type exportJob struct {
 // answered 202 and the export goes on in the background (0: at once).
 const exportWait = 2 * time.Second
 
-// exportJobs keeps the exports the API ran since it started.
-type exportJobs struct {
+// jobs keeps the exports and restores the service ran since it started.
+type jobs struct {
 	mu   sync.Mutex
-	jobs map[string]*exportJob
+	jobs map[string]*job
 }
 
-func (j *exportJobs) get(tenant, id string) (exportJob, bool) {
+func (j *jobs) get(tenant, id string) (job, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	x, ok := j.jobs[id]
 	if !ok || x.Tenant != tenant {
-		return exportJob{}, false
+		return job{}, false
 	}
 	return *x, true
 }
 
-func (j *exportJobs) update(id string, f func(*exportJob)) {
+func (j *jobs) update(id string, f func(*job)) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.jobs == nil {
-		j.jobs = map[string]*exportJob{}
+		j.jobs = map[string]*job{}
 	}
 	x := j.jobs[id]
 	if x == nil {
-		x = &exportJob{ID: id}
+		x = &job{ID: id}
 		j.jobs[id] = x
 	}
 	f(x)
@@ -277,12 +280,12 @@ func (s *Server) export(c *echo.Context, p *access.Principal) error {
 			if err != nil {
 				return err
 			}
-			j, _ := s.exportJobs.get(tenant, id)
+			j, _ := s.jobs.get(tenant, id)
 			return c.JSON(http.StatusCreated, map[string]any{"id": id, "export": j.Export})
 		case <-time.After(s.exportWait):
 		}
 	}
-	j, _ := s.exportJobs.get(tenant, id)
+	j, _ := s.jobs.get(tenant, id)
 	c.Response().Header().Set("Location", api+"/tenants/"+tenant+"/exports/"+id+"/status")
 	return c.JSON(http.StatusAccepted, j)
 }
@@ -300,9 +303,9 @@ func (s *Server) startExport(c *echo.Context, p *access.Principal, o app.ExportO
 	}
 	id := newID()
 	o.Out = filepath.Join(dir, id+".zip")
-	o.Progress = func(done, total int64) { s.exportJobs.update(id, func(j *exportJob) { j.Done, j.Total = done, total }) }
-	s.exportJobs.update(id, func(j *exportJob) {
-		j.Tenant, j.Status, j.Started, j.Case = tenant, "running", time.Now().UTC(), o.Case
+	o.Progress = func(done, total int64) { s.jobs.update(id, func(j *job) { j.Done, j.Total = done, total }) }
+	s.jobs.update(id, func(j *job) {
+		j.Tenant, j.Kind, j.Status, j.Started, j.Case = tenant, "export", "running", time.Now().UTC(), o.Case
 	})
 	who := actor(c, p)
 	// The export outlives the request when it takes long: it runs on a
@@ -311,7 +314,7 @@ func (s *Server) startExport(c *echo.Context, p *access.Principal, o app.ExportO
 	ended := make(chan error, 1)
 	go func() {
 		res, err := s.app.Export(ctx, who, tenant, o)
-		s.exportJobs.update(id, func(j *exportJob) {
+		s.jobs.update(id, func(j *job) {
 			j.Finished, j.Export, j.Status = time.Now().UTC(), res, "done"
 			if err != nil {
 				j.Status, j.Error = "failed", err.Error()
@@ -328,13 +331,13 @@ func (s *Server) startExport(c *echo.Context, p *access.Principal, o app.ExportO
 // exportStatus is an export's progress, or how it ended.
 func (s *Server) exportStatus(c *echo.Context, p *access.Principal) error {
 	id := c.Param("id")
-	if j, ok := s.exportJobs.get(c.Param("tenant"), id); ok {
+	if j, ok := s.jobs.get(c.Param("tenant"), id); ok && j.Kind == "export" {
 		return c.JSON(http.StatusOK, j)
 	}
 	if exportID.MatchString(id) {
 		// Written before this process started: done, if its record says so.
 		if _, _, err := s.loggedExport(c, id); err == nil {
-			return c.JSON(http.StatusOK, exportJob{ID: id, Status: "done"})
+			return c.JSON(http.StatusOK, job{ID: id, Status: "done"})
 		}
 	}
 	return holdfast.Errorf("export", holdfast.NotFound, "no export %q in this tenant", id)
@@ -350,9 +353,9 @@ func (s *Server) exports(c *echo.Context, p *access.Principal) error {
 	return c.JSON(http.StatusOK, map[string]any{"exports": list})
 }
 
-func (s *Server) listExports(tenant string) ([]exportJob, error) {
+func (s *Server) listExports(tenant string) ([]job, error) {
 	ents, err := os.ReadDir(s.tenantDir("exports", tenant))
-	out := []exportJob{}
+	out := []job{}
 	if err != nil && !os.IsNotExist(err) {
 		return nil, holdfast.E("exports", holdfast.IO, err)
 	}
@@ -365,20 +368,20 @@ func (s *Server) listExports(tenant string) ([]exportJob, error) {
 		if err != nil {
 			continue
 		}
-		j, ok := s.exportJobs.get(tenant, id)
+		j, ok := s.jobs.get(tenant, id)
 		if !ok {
-			j = exportJob{ID: id, Status: "done", Started: info.ModTime().UTC()}
+			j = job{ID: id, Status: "done", Started: info.ModTime().UTC()}
 		}
 		j.Bytes = info.Size()
 		out = append(out, j)
 	}
-	s.exportJobs.mu.Lock()
-	for _, j := range s.exportJobs.jobs {
-		if j.Tenant == tenant && j.Status != "done" {
+	s.jobs.mu.Lock()
+	for _, j := range s.jobs.jobs {
+		if j.Tenant == tenant && j.Kind == "export" && j.Status != "done" {
 			out = append(out, *j)
 		}
 	}
-	s.exportJobs.mu.Unlock()
+	s.jobs.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
 	return out, nil
 }
@@ -388,7 +391,7 @@ func (s *Server) downloadExport(c *echo.Context, p *access.Principal) error {
 	if !exportID.MatchString(id) {
 		return holdfast.Errorf("export", holdfast.Invalid, "%q is not an export id", id)
 	}
-	if j, ok := s.exportJobs.get(c.Param("tenant"), id); ok && j.Status == "running" {
+	if j, ok := s.jobs.get(c.Param("tenant"), id); ok && j.Status == "running" {
 		return holdfast.Errorf("export", holdfast.Locked, "export %s is still running (%d of %d versions read): see its status", id, j.Done, j.Total)
 	}
 	file, sum, err := s.loggedExport(c, id)

@@ -203,37 +203,37 @@ func TestLongExportRunsInTheBackground(t *testing.T) {
 		t.Fatalf("hold: %d %s", w.Code, w.Body)
 	}
 	w := f.do(access.Legal, "POST", "/api/v1/tenants/contoso/exports", map[string]any{"case": "Smith", "query": "invoice"})
-	var job exportJob
-	if err := json.Unmarshal(w.Body.Bytes(), &job); err != nil || w.Code != http.StatusAccepted || job.Status != "running" || !strings.HasSuffix(w.Header().Get("Location"), "/exports/"+job.ID+"/status") {
+	var x job
+	if err := json.Unmarshal(w.Body.Bytes(), &x); err != nil || w.Code != http.StatusAccepted || x.Status != "running" || !strings.HasSuffix(w.Header().Get("Location"), "/exports/"+x.ID+"/status") {
 		t.Fatalf("a long export: %d %s %v, want 202 running with its status's location", w.Code, w.Body, w.Header())
 	}
-	for deadline := time.Now().Add(30 * time.Second); job.Status == "running"; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); x.Status == "running"; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the export did not end")
 		}
-		w := f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+job.ID+"/status", nil)
-		job = exportJob{}
-		if err := json.Unmarshal(w.Body.Bytes(), &job); err != nil || w.Code != http.StatusOK {
+		w := f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+x.ID+"/status", nil)
+		x = job{}
+		if err := json.Unmarshal(w.Body.Bytes(), &x); err != nil || w.Code != http.StatusOK {
 			t.Fatalf("status: %d %s", w.Code, w.Body)
 		}
 	}
-	if job.Status != "done" || job.Total != 5 || job.Done != 5 || job.Export == nil {
-		t.Fatalf("the export ended %+v, want done with 5 of 5 versions read", job)
+	if x.Status != "done" || x.Total != 5 || x.Done != 5 || x.Export == nil {
+		t.Fatalf("the export ended %+v, want done with 5 of 5 versions read", x)
 	}
-	dl := f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+job.ID, nil)
-	if sum := sha256.Sum256(dl.Body.Bytes()); dl.Code != 200 || hex.EncodeToString(sum[:]) != job.Export.SHA256 {
-		t.Errorf("download: %d, sha256 %x, want %s", dl.Code, sum, job.Export.SHA256)
+	dl := f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+x.ID, nil)
+	if sum := sha256.Sum256(dl.Body.Bytes()); dl.Code != 200 || hex.EncodeToString(sum[:]) != x.Export.SHA256 {
+		t.Errorf("download: %d, sha256 %x, want %s", dl.Code, sum, x.Export.SHA256)
 	}
-	if w := f.do(access.Legal, "GET", "/api/v1/tenants/fabrikam/exports/"+job.ID+"/status", nil); w.Code != http.StatusNotFound {
+	if w := f.do(access.Legal, "GET", "/api/v1/tenants/fabrikam/exports/"+x.ID+"/status", nil); w.Code != http.StatusNotFound {
 		t.Errorf("another tenant's export status: %d, want 404", w.Code)
 	}
 	// A failing export is told as failed, with the reason.
 	w = f.do(access.Legal, "POST", "/api/v1/tenants/contoso/exports", map[string]any{"case": "Nosuch", "query": "invoice"})
-	json.Unmarshal(w.Body.Bytes(), &job)
-	for deadline := time.Now().Add(30 * time.Second); job.Status == "running" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		json.Unmarshal(f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+job.ID+"/status", nil).Body.Bytes(), &job)
+	json.Unmarshal(w.Body.Bytes(), &x)
+	for deadline := time.Now().Add(30 * time.Second); x.Status == "running" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		json.Unmarshal(f.do(access.Legal, "GET", "/api/v1/tenants/contoso/exports/"+x.ID+"/status", nil).Body.Bytes(), &x)
 	}
-	if job.Status != "failed" || !strings.Contains(job.Error, "no case") {
-		t.Errorf("an export of no case: %+v, want failed naming it", job)
+	if x.Status != "failed" || !strings.Contains(x.Error, "no case") {
+		t.Errorf("an export of no case: %+v, want failed naming it", x)
 	}
 }

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/access"
@@ -45,7 +47,8 @@ func (s *Server) restore(c *echo.Context, p *access.Principal, zip bool) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	res, id, err := s.runRestore(c, p, b, zip)
+	id := newID()
+	res, err := s.runRestore(c.Request().Context(), c, p, b, zip, id, nil)
 	if res == nil {
 		return err
 	}
@@ -60,31 +63,30 @@ func (s *Server) restore(c *echo.Context, p *access.Principal, zip bool) error {
 }
 
 // runRestore restores into the tenant, or to a zip kept for download
-// under the id returned (the API's and the console's one way). A result
-// with an error is a restore that ran with failures.
-func (s *Server) runRestore(c *echo.Context, p *access.Principal, b restoreRequest, zip bool) (*app.Restored, string, error) {
+// under id (the API's and the console's one way), on ctx. A result with an
+// error is a restore that ran with failures.
+func (s *Server) runRestore(ctx context.Context, c *echo.Context, p *access.Principal, b restoreRequest, zip bool, id string, progress func(done, total int64)) (*app.Restored, error) {
 	sc := restore.Scope{Account: b.Account, Path: b.Path, Item: b.Item, Run: b.Run, IncludeDeleted: b.IncludeDeleted}
 	if b.Workload != "" {
 		ws, err := holdfast.ParseWorkloads(b.Workload)
 		if err != nil || len(ws) != 1 {
-			return nil, "", holdfast.Errorf("restore", holdfast.Invalid, "workload %q: one workload", b.Workload)
+			return nil, holdfast.Errorf("restore", holdfast.Invalid, "workload %q: one workload", b.Workload)
 		}
 		sc.Workload = ws[0]
 	}
 	if b.At != "" {
 		t, err := parseTime("at", b.At, sc.At)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		sc.At = t
 	}
 	tenant := c.Param("tenant")
-	o := app.RestoreOptions{Scope: sc, TargetAccount: b.TargetAccount}
-	id := newID()
+	o := app.RestoreOptions{Scope: sc, TargetAccount: b.TargetAccount, Progress: progress}
 	switch {
 	case !zip:
 		if s.into == nil {
-			return nil, "", holdfast.E("restore", holdfast.Invalid, "this service has no connection to tenants to restore into")
+			return nil, holdfast.E("restore", holdfast.Invalid, "this service has no connection to tenants to restore into")
 		}
 		o.ToTenant, o.Into = true, s.into
 		key, _ := json.Marshal(b)
@@ -92,16 +94,43 @@ func (s *Server) runRestore(c *echo.Context, p *access.Principal, b restoreReque
 		o.ResumeKey = "api-" + hex.EncodeToString(sum[:])
 	default:
 		if b.TargetAccount != "" {
-			return nil, "", holdfast.E("restore", holdfast.Invalid, "target_account goes with a restore into the tenant")
+			return nil, holdfast.E("restore", holdfast.Invalid, "target_account goes with a restore into the tenant")
 		}
 		dir := s.tenantDir("restores", tenant)
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, "", holdfast.E("restore", holdfast.IO, err)
+			return nil, holdfast.E("restore", holdfast.IO, err)
 		}
 		o.ToZip = filepath.Join(dir, id+".zip")
 	}
-	res, err := s.app.Restore(c.Request().Context(), actor(c, p), tenant, o)
-	return res, id, err
+	return s.app.Restore(ctx, actor(c, p), tenant, o)
+}
+
+// startRestore runs a restore in the background (the console's): its
+// progress and outcome are the job's.
+func (s *Server) startRestore(c *echo.Context, p *access.Principal, b restoreRequest, zip bool) string {
+	tenant, id := c.Param("tenant"), newID()
+	s.jobs.update(id, func(j *job) {
+		j.Tenant, j.Kind, j.Status, j.Started, j.Zip = tenant, "restore", "running", time.Now().UTC(), zip
+	})
+	// The restore outlives the request: a context its end does not cancel.
+	ctx := context.WithoutCancel(c.Request().Context())
+	progress := func(done, total int64) { s.jobs.update(id, func(j *job) { j.Done, j.Total = done, total }) }
+	go func() {
+		res, err := s.runRestore(ctx, c, p, b, zip, id, progress)
+		s.jobs.update(id, func(j *job) {
+			j.Finished, j.Restore, j.Status = time.Now().UTC(), res, "done"
+			switch {
+			case err != nil && res == nil:
+				j.Status, j.Error = "failed", err.Error()
+			case err != nil:
+				j.Error = err.Error() // it ran, with failures: the result says which
+			}
+		})
+		if err != nil {
+			s.log.Warn("restore failed", "tenant", tenant, "restore", id, "error", err.Error())
+		}
+	}()
+	return id
 }
 
 func (s *Server) downloadRestore(c *echo.Context, p *access.Principal) error {

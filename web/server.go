@@ -27,18 +27,18 @@ var openAPI []byte
 
 // Server serves the API.
 type Server struct {
-	app        *app.App
-	access     *access.Store
-	state      *app.ServiceState
-	log        *slog.Logger
-	e          *echo.Echo
-	routes     []route
-	sessions   *sessions
-	metrics    *Metrics
-	alerts     *alert.Notifier
-	into       func(tenant string) (app.TenantWriter, error)
-	connect    func(app.Connection) (app.Connection, error)
-	exportJobs exportJobs
+	app      *app.App
+	access   *access.Store
+	state    *app.ServiceState
+	log      *slog.Logger
+	e        *echo.Echo
+	routes   []route
+	sessions *sessions
+	metrics  *Metrics
+	alerts   *alert.Notifier
+	into     func(tenant string) (app.TenantWriter, error)
+	connect  func(app.Connection) (app.Connection, error)
+	jobs     jobs
 	// exportWait is how long an export request waits before it is
 	// answered 202 (exportWait; tests shorten it).
 	exportWait time.Duration

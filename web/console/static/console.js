@@ -116,5 +116,11 @@
     }, 1000);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { localTimes(); sortable(); paged(); live(); exports(); });
+  // A page that follows a job reloads until the job ends.
+  function refresh() {
+    var el = document.querySelector("[data-refresh]");
+    if (el) setTimeout(function () { location.reload(); }, 1000 * Number(el.dataset.refresh || 2));
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { refresh(); localTimes(); sortable(); paged(); live(); exports(); });
 })();
