@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/holdfast/holdfast"
@@ -119,4 +120,51 @@ func (c Connection) Secret() (string, error) {
 		return strings.TrimSpace(string(b)), nil
 	}
 	return "", nil
+}
+
+// Cloud is a set of endpoints an admin named for tenants to be connected
+// to (a sovereign or private cloud, a test tenant): people who may connect
+// tenants but not choose endpoints pick it by name.
+type Cloud struct {
+	Name          string `json:"name"`
+	GraphEndpoint string `json:"graph_endpoint"`
+	LoginEndpoint string `json:"login_endpoint"`
+	CAFile        string `json:"ca_file,omitempty"`
+}
+
+func (a *App) cloudsPath() string { return filepath.Join(a.data.Dir, "clouds.json") }
+
+// Clouds lists the clouds an admin named.
+func (a *App) Clouds() ([]Cloud, error) {
+	b, err := os.ReadFile(a.cloudsPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return []Cloud{}, nil
+	}
+	if err != nil {
+		return nil, holdfast.E("clouds", holdfast.IO, err)
+	}
+	var out []Cloud
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, holdfast.E("clouds", holdfast.Invalid, err, a.cloudsPath())
+	}
+	return out, nil
+}
+
+// AddCloud names a set of endpoints (replacing one of the same name).
+func (a *App) AddCloud(c Cloud) error {
+	const op = "cloud add"
+	if c.Name == "" || strings.ContainsFunc(c.Name, func(r rune) bool { return holdfast.IsControl(r) || r == ' ' }) || c.GraphEndpoint == "" || c.LoginEndpoint == "" {
+		return holdfast.E(op, holdfast.Invalid, "a cloud needs a name (no spaces) and both endpoints")
+	}
+	list, err := a.Clouds()
+	if err != nil {
+		return err
+	}
+	list = slices.DeleteFunc(list, func(x Cloud) bool { return x.Name == c.Name })
+	list = append(list, c)
+	b, _ := json.MarshalIndent(list, "", "  ")
+	if err := store.WriteReplace(a.cloudsPath(), append(b, '\n'), 0o600); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	return nil
 }

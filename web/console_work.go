@@ -236,8 +236,12 @@ func (s *Server) settingsPage(c *echo.Context, p *access.Principal) error {
 	if err != nil {
 		return err
 	}
+	clouds, err := s.app.Clouds()
+	if err != nil {
+		return err
+	}
 	data := map[string]any{"Tenant": tenant, "Schedule": sc, "Policy": ps, "Done": c.QueryParam("done"), "Kinds": schedule.Kinds,
-		"Scheduler": s.state != nil, "Connectable": s.probe != nil}
+		"Scheduler": s.state != nil, "Connectable": s.probe != nil, "Clouds": clouds}
 	if c.QueryParam("test") == "1" && s.probe != nil {
 		probe, required, err := s.probe(tenant)
 		if err != nil {

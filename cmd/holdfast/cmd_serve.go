@@ -112,7 +112,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	alerts := alert.NewNotifier(g.Data, nil)
 	api := web.New(a, web.Options{Access: a.Access(), State: state, Metrics: metrics, Alerts: alerts, Log: log,
 		Into:    func(tenant string) (app.TenantWriter, error) { return g.graphClient(tenant) },
-		Connect: resolveConnection,
+		Connect: g.resolveConnection,
 		Probe: func(tenant string) (app.TenantProbe, map[string][][]string, error) {
 			c, err := g.graphClient(tenant)
 			return c, graph.Permissions, err

@@ -71,7 +71,7 @@ func runTenantConnect(g *globalOptions, name string, f *connectionFlags) error {
 	if !app.New(g.Data, app.Options{}).HasTenant(name) {
 		return holdfast.Errorf("tenant connect", holdfast.NotFound, "tenant %s does not exist (holdfast tenant add %s)", name, name)
 	}
-	c, err := f.resolve()
+	c, err := f.resolve(g)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connecti
 	}
 	var conn *app.Connection
 	if f.given() {
-		c, err := f.resolve()
+		c, err := f.resolve(g)
 		if err != nil {
 			return err
 		}

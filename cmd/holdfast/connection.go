@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
@@ -34,13 +35,14 @@ func (f *connectionFlags) given() bool {
 }
 
 // resolve validates the flags into a connection to store.
-func (f *connectionFlags) resolve() (app.Connection, error) {
-	return resolveConnection(f.Connection)
+func (f *connectionFlags) resolve(g *globalOptions) (app.Connection, error) {
+	return g.resolveConnection(f.Connection)
 }
 
-// resolveConnection checks a connection against Graph's clouds and fills
-// in its endpoints: from the CLI's flags and from the API.
-func resolveConnection(c app.Connection) (app.Connection, error) {
+// resolveConnection checks a connection against Graph's clouds, and the
+// clouds an admin named (holdfast cloud add), and fills in its endpoints:
+// from the CLI's flags and from the API.
+func (g *globalOptions) resolveConnection(c app.Connection) (app.Connection, error) {
 	const op = "tenant connection"
 	if c.TenantID == "" || c.ClientID == "" {
 		return c, holdfast.E(op, holdfast.Invalid, "--tenant-id and --client-id are required to connect a tenant")
@@ -56,7 +58,18 @@ func resolveConnection(c app.Connection) (app.Connection, error) {
 	}
 	cloud, ok := graph.Clouds[c.Cloud]
 	if !ok {
-		return c, holdfast.Errorf(op, holdfast.Invalid, "unknown cloud %q (global, usgov, usgovdod, china)", c.Cloud)
+		named, err := app.New(g.Data, app.Options{}).Clouds()
+		if err != nil {
+			return c, err
+		}
+		i := slices.IndexFunc(named, func(x app.Cloud) bool { return x.Name == c.Cloud })
+		if i < 0 {
+			return c, holdfast.Errorf(op, holdfast.Invalid, "unknown cloud %q (global, usgov, usgovdod, china, or one named with holdfast cloud add)", c.Cloud)
+		}
+		cloud = graph.Cloud{Graph: named[i].GraphEndpoint, Login: named[i].LoginEndpoint}
+		if c.CAFile == "" {
+			c.CAFile = named[i].CAFile
+		}
 	}
 	if c.GraphEndpoint == "" {
 		c.GraphEndpoint = cloud.Graph

@@ -25,6 +25,8 @@ func TestConsoleTechnicianJourney(t *testing.T) {
 	c.ok("--tenant", "contoso", "schedule", "set", "--pause") // nothing runs unless asked
 	t.Setenv("HOLDFAST_PASSWORD", "a long enough password")
 	c.ok("user", "add", "tech1", "--role", "technician", "--tenant", "contoso")
+	// The admin names the fake tenant's endpoints; the technician picks them by name.
+	c.ok("cloud", "add", "fake", "--graph-endpoint", info.GraphEndpoint, "--login-endpoint", info.LoginEndpoint, "--ca-file", info.CAFile)
 
 	addr := make(chan string, 1)
 	var stderr bytes.Buffer
@@ -52,7 +54,22 @@ func TestConsoleTechnicianJourney(t *testing.T) {
 	b := browsertest.Start(t)
 	must(browsertest.SignIn(b, base, "tech1", "a long enough password", ""))
 
-	// The connection, tested; the schedule, set.
+	// The technician connects the tenant (its secret by value, never shown
+	// again), then tests the connection; the schedule, set.
+	must(chromedp.Do(b,
+		chromedp.Navigate(base+"/console/tenants/contoso/settings"),
+		chromedp.WaitVisible(css(`#ctenant`)),
+		chromedp.SendKeys(css(`#ctenant`), info.TenantID),
+		chromedp.SendKeys(css(`#cclient`), info.ClientID),
+		chromedp.SendKeys(css(`#csecret`), info.ClientSecret),
+		chromedp.SetValue(css(`#ccloud`), "fake"),
+		chromedp.Submit(css(`#csecret`)),
+		chromedp.WaitVisible(css(`.done`)),
+	))
+	if page := browsertest.Text(t, b, `main`); strings.Contains(page, info.ClientSecret) {
+		t.Error("the settings page shows the client secret")
+	}
+	t.Setenv("FAKE_SECRET", "") // the connection the CLI made is replaced: the console's secret is used
 	must(chromedp.Do(b,
 		chromedp.Navigate(base+"/console/tenants/contoso/settings?test=1"),
 		chromedp.WaitVisible(css(`#connection-test`)),

@@ -214,6 +214,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 	root.AddCommand(
 		newInitCommand(g),
 		newTenantCommand(g),
+		newCloudCommand(g),
 		newLogKeyCommand(g),
 		newVerifyCommand(g),
 		newCheckpointCommand(g),
