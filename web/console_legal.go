@@ -56,10 +56,7 @@ func (s *Server) placeHoldForm(c *echo.Context, p *access.Principal) error {
 	if err != nil {
 		return holdfast.E("hold", holdfast.Invalid, err)
 	}
-	custodians := form["custodian"]
-	for _, extra := range strings.FieldsFunc(c.FormValue("custodians"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
-		custodians = append(custodians, extra)
-	}
+	custodians := append(form["custodian"], strings.FieldsFunc(c.FormValue("custodians"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' })...)
 	o := app.HoldOptions{Case: c.FormValue("case"), Custodians: custodians, Query: c.FormValue("query"), Reason: c.FormValue("reason")}
 	if o.From, err = formDate(c, "from"); err != nil {
 		return err
