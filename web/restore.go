@@ -48,7 +48,7 @@ func (s *Server) restore(c *echo.Context, p *access.Principal, zip bool) error {
 		return err
 	}
 	id := newID()
-	res, err := s.runRestore(c.Request().Context(), c, p, b, zip, id, nil)
+	res, err := s.runRestore(c.Request().Context(), c.Param("tenant"), actor(c, p), b, zip, id, nil)
 	if res == nil {
 		return err
 	}
@@ -64,8 +64,10 @@ func (s *Server) restore(c *echo.Context, p *access.Principal, zip bool) error {
 
 // runRestore restores into the tenant, or to a zip kept for download
 // under id (the API's and the console's one way), on ctx. A result with an
-// error is a restore that ran with failures.
-func (s *Server) runRestore(ctx context.Context, c *echo.Context, p *access.Principal, b restoreRequest, zip bool, id string, progress func(done, total int64)) (*app.Restored, error) {
+// error is a restore that ran with failures. It takes no request: Echo
+// reuses a request's context once it is answered, and a background
+// restore outlives its request.
+func (s *Server) runRestore(ctx context.Context, tenant string, who app.Actor, b restoreRequest, zip bool, id string, progress func(done, total int64)) (*app.Restored, error) {
 	sc := restore.Scope{Account: b.Account, Path: b.Path, Item: b.Item, Run: b.Run, IncludeDeleted: b.IncludeDeleted}
 	if b.Workload != "" {
 		ws, err := holdfast.ParseWorkloads(b.Workload)
@@ -81,7 +83,6 @@ func (s *Server) runRestore(ctx context.Context, c *echo.Context, p *access.Prin
 		}
 		sc.At = t
 	}
-	tenant := c.Param("tenant")
 	o := app.RestoreOptions{Scope: sc, TargetAccount: b.TargetAccount, Progress: progress}
 	switch {
 	case !zip:
@@ -102,7 +103,7 @@ func (s *Server) runRestore(ctx context.Context, c *echo.Context, p *access.Prin
 		}
 		o.ToZip = filepath.Join(dir, id+".zip")
 	}
-	return s.app.Restore(ctx, actor(c, p), tenant, o)
+	return s.app.Restore(ctx, who, tenant, o)
 }
 
 // startRestore runs a restore in the background (the console's): its
@@ -115,8 +116,9 @@ func (s *Server) startRestore(c *echo.Context, p *access.Principal, b restoreReq
 	// The restore outlives the request: a context its end does not cancel.
 	ctx := context.WithoutCancel(c.Request().Context())
 	progress := func(done, total int64) { s.jobs.update(id, func(j *job) { j.Done, j.Total = done, total }) }
+	who := actor(c, p)
 	go func() {
-		res, err := s.runRestore(ctx, c, p, b, zip, id, progress)
+		res, err := s.runRestore(ctx, tenant, who, b, zip, id, progress)
 		s.jobs.update(id, func(j *job) {
 			j.Finished, j.Restore, j.Status = time.Now().UTC(), res, "done"
 			switch {
