@@ -48,6 +48,7 @@ type Doc struct {
 	Date            time.Time
 	current         bool // the item's newest version (a deleted item's last)
 	keepParts       bool // ReadMailBody: keep the attachments' bytes in parts
+	unparsed        bool // a multipart section could not be read part by part
 	parts           []MailAttachment
 	key             string       // the item across its versions (itemKey)
 	text            analyzedText // the positioned fields, tokenized (analysis.go)
@@ -150,10 +151,21 @@ func walkPart(d *Doc, h header, body io.Reader, plain, htm *strings.Builder, dep
 		ct = "text/plain"
 	}
 	if strings.HasPrefix(ct, "multipart/") && params["boundary"] != "" {
-		mr := multipart.NewReader(body, params["boundary"])
+		raw, _ := io.ReadAll(io.LimitReader(body, 64<<20))
+		mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
 		for {
 			p, err := mr.NextPart()
+			if err == io.EOF {
+				return
+			}
 			if err != nil {
+				// A part Go's reader refuses (a header holding a control
+				// character, say) would hide it and every part after it
+				// from search: the whole section is read as text instead,
+				// and said to be unparsed.
+				plain.Write(raw)
+				plain.WriteByte('\n')
+				d.unparsed = true
 				return
 			}
 			walkPart(d, p.Header, p, plain, htm, depth+1)
@@ -447,6 +459,10 @@ func MailFields(raw []byte) MailHeader {
 type MailBody struct {
 	Plain, HTML string
 	Attachments []MailAttachment
+	// Unparsed: a part of the message could not be read as MIME (its
+	// header was refused); its text is in Plain, its attachments are not
+	// listed: the message as captured has them all.
+	Unparsed bool
 }
 
 // MailAttachment is one attached file of a message, decoded: at most
@@ -466,5 +482,5 @@ func ReadMailBody(raw []byte) MailBody {
 	d := Doc{keepParts: true}
 	var plain, htm strings.Builder
 	walkPart(&d, textproto(msg.Header), msg.Body, &plain, &htm, 0)
-	return MailBody{Plain: plain.String(), HTML: htm.String(), Attachments: d.parts}
+	return MailBody{Plain: plain.String(), HTML: htm.String(), Attachments: d.parts, Unparsed: d.unparsed}
 }

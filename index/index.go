@@ -62,7 +62,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "10"
+	mappingVersion  = "11" // 11: a malformed MIME part no longer hides the rest of a message
 )
 
 // Text fields searched by free text and by phrases (term vectors on).

@@ -503,7 +503,8 @@ func (s *Server) attachmentsPage(c *echo.Context, p *access.Principal) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "attachments.html", p, "Attachments", map[string]any{"Tenant": c.Param("tenant"), "Item": c.QueryParam("id"), "Record": n, "Attachments": b.Attachments})
+	return s.render(c, http.StatusOK, "attachments.html", p, "Attachments", map[string]any{"Tenant": c.Param("tenant"), "Item": c.QueryParam("id"), "Record": n,
+		"Attachments": b.Attachments, "Unparsed": b.Unparsed})
 }
 
 // attachment downloads one attached file of a message, always as an
