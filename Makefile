@@ -38,6 +38,7 @@ test-long: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime 60s ./record
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./kql
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyzeText$$' -fuzztime 60s ./index
+	$(GO) test -run '^$$' -fuzz '^FuzzMailBody$$' -fuzztime 60s ./index
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 60s ./restore
 	$(GO) test -run '^$$' -fuzz '^FuzzWithoutMembers$$' -fuzztime 60s ./ingest/graph
 

@@ -31,3 +31,21 @@ func TestMalformedPartHidesNothing(t *testing.T) {
 		t.Errorf("a well-formed message: unparsed %v, attachments %d, body %q", b.Unparsed, len(b.Attachments), g.Body)
 	}
 }
+
+// FuzzMailBody: any bytes as a message are read without a panic, and what
+// is read of a part is no larger than the message (nothing invented).
+func FuzzMailBody(f *testing.F) {
+	f.Add([]byte("Subject: a\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Disposition: attachment; filename=\"\x01\"\r\n\r\nx\r\n--b--"))
+	f.Add([]byte("Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d Doc
+		mailDoc(&d, b)
+		m := ReadMailBody(b)
+		for _, a := range m.Attachments {
+			if len(a.Data) > len(b) {
+				t.Fatalf("an attachment of %d bytes from a message of %d", len(a.Data), len(b))
+			}
+		}
+	})
+}
