@@ -63,3 +63,20 @@ func (a *App) Health(ctx context.Context, tenant string) (*Health, error) {
 		return h, err
 	})
 }
+
+// Runs returns the tenant's finished backup runs, oldest first: read from
+// the log once, and again only once it grew.
+func (a *App) Runs(ctx context.Context, tenant string) ([]record.RunFinished, error) {
+	return a.cache.runs.get(a, tenant, func() ([]record.RunFinished, error) {
+		out := []record.RunFinished{}
+		_, err := a.Records(ctx, tenant, LogOptions{Type: record.TypeRunFinished}, func(_ []byte, r record.Record) error {
+			var d record.RunFinished
+			if err := record.Unmarshal(r, r.Type, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+		return out, err
+	})
+}

@@ -30,7 +30,7 @@ func (a *App) LateBackups(ctx context.Context, tenant string) ([]Late, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.cache.status.get(a, tenant, func() (*Status, error) { return a.Status(ctx, tenant) })
+	st, err := a.KeptStatus(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}

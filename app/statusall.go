@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/holdfast/holdfast/policy"
+	"github.com/holdfast/holdfast/record"
 )
 
 // TenantStatus is one tenant's status in StatusAll.
@@ -71,6 +72,13 @@ type caches struct {
 	status   byMark[*Status]
 	settings byMark[policy.Settings]
 	health   byMark[*Health]
+	runs     byMark[[]record.RunFinished]
+}
+
+// KeptStatus is Status, kept until the tenant's log grows: for pages and
+// checks that ask again and again. Callers must not change it.
+func (a *App) KeptStatus(ctx context.Context, tenant string) (*Status, error) {
+	return a.cache.status.get(a, tenant, func() (*Status, error) { return a.Status(ctx, tenant) })
 }
 
 // StatusAll returns the status of each tenant named, in order. A status is
@@ -81,7 +89,7 @@ func (a *App) StatusAll(ctx context.Context, tenants []string) []TenantStatus {
 	out := make([]TenantStatus, len(tenants))
 	for i, t := range tenants {
 		out[i].Tenant = t
-		st, err := a.cache.status.get(a, t, func() (*Status, error) { return a.Status(ctx, t) })
+		st, err := a.KeptStatus(ctx, t)
 		if err != nil {
 			out[i].Error = err.Error()
 			continue

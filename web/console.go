@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -310,7 +309,7 @@ type accountRow struct {
 func (s *Server) tenantPage(c *echo.Context, p *access.Principal) error {
 	ctx := c.Request().Context()
 	tenant := c.Param("tenant")
-	st, err := s.app.Status(ctx, tenant)
+	st, err := s.app.KeptStatus(ctx, tenant)
 	if err != nil {
 		return err
 	}
@@ -336,19 +335,10 @@ func (s *Server) tenantPage(c *echo.Context, p *access.Principal) error {
 		rows = append(rows, r)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].UPN < rows[j].UPN })
-	var runs []record.RunFinished
-	if _, err := s.app.Records(ctx, tenant, app.LogOptions{Type: record.TypeRunFinished}, func(_ []byte, r record.Record) error {
-		var d record.RunFinished
-		if err := record.Unmarshal(r, r.Type, &d); err != nil {
-			return err
-		}
-		runs = append(runs, d)
-		return nil
-	}); err != nil {
+	runs, err := s.newestRuns(ctx, tenant, 20)
+	if err != nil {
 		return err
 	}
-	runs = runs[max(0, len(runs)-20):] // the 20 newest
-	slices.Reverse(runs)
 	sc, err := s.app.Schedule(ctx, tenant)
 	if err != nil {
 		return err

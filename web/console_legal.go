@@ -25,7 +25,7 @@ func (s *Server) holdsPage(c *echo.Context, p *access.Principal) error {
 	// Custodians are picked from the tenant's accounts (people, not sites,
 	// teams or chats).
 	var accounts []string
-	if st, err := s.app.Status(ctx, tenant); err == nil {
+	if st, err := s.app.KeptStatus(ctx, tenant); err == nil {
 		for _, a := range st.Accounts {
 			if a.Kind != "" || a.State != "" {
 				accounts = append(accounts, a.UPN)

@@ -351,7 +351,7 @@ func (s *Server) runNowForm(c *echo.Context, p *access.Principal) error {
 func (s *Server) restorePage(c *echo.Context, p *access.Principal) error {
 	ctx := c.Request().Context()
 	tenant := c.Param("tenant")
-	st, err := s.app.Status(ctx, tenant)
+	st, err := s.app.KeptStatus(ctx, tenant)
 	if err != nil {
 		return err
 	}
@@ -361,16 +361,10 @@ func (s *Server) restorePage(c *echo.Context, p *access.Principal) error {
 	}
 	sort.Strings(accounts)
 	// The moments to restore to: the captured runs, newest first.
-	var runs []record.RunFinished
-	s.app.Records(ctx, tenant, app.LogOptions{Type: record.TypeRunFinished}, func(_ []byte, r record.Record) error {
-		var d record.RunFinished
-		if record.Unmarshal(r, r.Type, &d) == nil {
-			runs = append(runs, d)
-		}
-		return nil
-	})
-	runs = runs[max(0, len(runs)-50):] // the 50 newest
-	slices.Reverse(runs)
+	runs, err := s.newestRuns(ctx, tenant, 50)
+	if err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "restore.html", p, "Restore", map[string]any{"Tenant": tenant, "Accounts": accounts, "Runs": runs,
 		"Workloads": holdfast.Workloads, "Zip": access.Allowed(p.Role, access.RestoreZip), "Into": s.into != nil})
 }

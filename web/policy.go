@@ -68,7 +68,7 @@ func (s *Server) setPolicySettings(c *echo.Context, p *access.Principal) error {
 // accounts are the tenant's accounts with their state, kind and last
 // capture per workload (coverage).
 func (s *Server) accounts(c *echo.Context, p *access.Principal) error {
-	st, err := s.app.Status(c.Request().Context(), c.Param("tenant"))
+	st, err := s.app.KeptStatus(c.Request().Context(), c.Param("tenant"))
 	if err != nil {
 		return err
 	}

@@ -167,7 +167,7 @@ func (s *Server) statusAll(c *echo.Context, p *access.Principal) error {
 }
 
 func (s *Server) status(c *echo.Context, p *access.Principal) error {
-	st, err := s.app.Status(c.Request().Context(), c.Param("tenant"))
+	st, err := s.app.KeptStatus(c.Request().Context(), c.Param("tenant"))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -44,24 +45,23 @@ func (s *Server) runNow(c *echo.Context, p *access.Principal) error {
 // and what runs now.
 func (s *Server) runs(c *echo.Context, p *access.Principal) error {
 	tenant := c.Param("tenant")
-	var finished []record.RunFinished
-	_, err := s.app.Records(c.Request().Context(), tenant, app.LogOptions{Type: record.TypeRunFinished}, func(_ []byte, r record.Record) error {
-		var d record.RunFinished
-		if err := record.Unmarshal(r, r.Type, &d); err != nil {
-			return err
-		}
-		finished = append(finished, d)
-		return nil
-	})
+	finished, err := s.newestRuns(c.Request().Context(), tenant, 50)
 	if err != nil {
 		return err
 	}
-	slices.Reverse(finished)
-	finished = finished[:min(len(finished), 50)]
-	if finished == nil {
-		finished = []record.RunFinished{}
-	}
 	return c.JSON(http.StatusOK, map[string]any{"finished": finished, "running": s.running(tenant)})
+}
+
+// newestRuns are the tenant's n newest finished runs, newest first (a copy:
+// the App keeps the list until the log grows).
+func (s *Server) newestRuns(ctx context.Context, tenant string, n int) ([]record.RunFinished, error) {
+	all, err := s.app.Runs(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(all[max(0, len(all)-n):])
+	slices.Reverse(out)
+	return out, nil
 }
 
 // run is one backup run: its start, its end, every failed item, and its
