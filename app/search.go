@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 
 	"github.com/holdfast/holdfast"
@@ -30,7 +31,8 @@ func (a *App) Search(ctx context.Context, who Actor, tenant string, o SearchOpti
 	if o.Limit < 1 {
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "--limit %d: give a number of hits of at least 1", o.Limit)
 	}
-	if _, err := kql.Parse(o.Query); err != nil {
+	n, err := kql.Parse(o.Query)
+	if err != nil {
 		return nil, QueryError(op, o.Query, err)
 	}
 	s, err := a.Open(ctx, tenant, Shared)
@@ -43,9 +45,9 @@ func (a *App) Search(ctx context.Context, who Actor, tenant string, o SearchOpti
 		return nil, err
 	}
 	defer ix.Close()
-	res, err := ix.Search(ctx, s, o.Query, index.Options{Limit: o.Limit, AllVersions: o.AllVersions})
+	res, err := ix.SearchNode(ctx, s, n, index.Options{Limit: o.Limit, AllVersions: o.AllVersions})
 	if err != nil {
-		return nil, QueryError(op, o.Query, err)
+		return nil, err
 	}
 	ev := record.Audit{Action: "search", Actor: who.String(), Time: a.now().UTC(), Tenant: tenant, Query: o.Query, Hits: res.Total}
 	if err := s.Deposit(ctx, record.TypeAudit, ev); err != nil {
@@ -58,15 +60,25 @@ func (a *App) Search(ctx context.Context, who Actor, tenant string, o SearchOpti
 }
 
 // QueryError turns a KQL syntax error into an Invalid error that shows
-// where in the query it is.
+// where in the query it is; the *kql.SyntaxError stays in its chain, for
+// a page that marks the position itself.
 func QueryError(op, q string, err error) error {
 	var se *kql.SyntaxError
 	if errors.As(err, &se) {
 		pos := min(se.Pos, len(q))
-		return holdfast.Errorf(op, holdfast.Invalid, "malformed query at position %d: expected %s\n  %s\n  %*s", se.Pos+1, se.Msg, q, pos+1, "^")
+		msg := fmt.Sprintf("malformed query at position %d: expected %s\n  %s\n  %*s", se.Pos+1, se.Msg, q, pos+1, "^")
+		return holdfast.E(op, holdfast.Invalid, &queryError{msg, se})
 	}
 	return err
 }
+
+type queryError struct {
+	msg string
+	se  *kql.SyntaxError
+}
+
+func (e *queryError) Error() string { return e.msg }
+func (e *queryError) Unwrap() error { return e.se }
 
 func indexDir(s *store.Store) string { return filepath.Join(s.StateDir(), "index") }
 

@@ -367,20 +367,16 @@ func (s *Server) searchPage(c *echo.Context, p *access.Principal) error {
 	all := c.QueryParam("all") == "1"
 	data := map[string]any{"Tenant": tenant, "Q": q, "All": all}
 	if strings.TrimSpace(q) != "" {
-		if _, err := kql.Parse(q); err != nil {
-			var se *kql.SyntaxError
-			if errors.As(err, &se) {
-				pos := min(max(se.Pos, 0), len(q))
-				at := ""
-				if pos < len(q) {
-					at = q[pos : pos+1]
-				}
-				data["Problem"] = queryProblem{Before: q[:pos], At: at, After: q[min(pos+1, len(q)):], Msg: "expected " + se.Msg}
-				return s.render(c, http.StatusBadRequest, "search.html", p, "Search", data)
-			}
-			return err
-		}
 		res, err := s.app.Search(c.Request().Context(), actor(c, p), tenant, app.SearchOptions{Query: q, Limit: 100, AllVersions: all})
+		if se := (*kql.SyntaxError)(nil); errors.As(err, &se) {
+			pos := min(max(se.Pos, 0), len(q))
+			at := ""
+			if pos < len(q) {
+				at = q[pos : pos+1]
+			}
+			data["Problem"] = queryProblem{Before: q[:pos], At: at, After: q[min(pos+1, len(q)):], Msg: "expected " + se.Msg}
+			return s.render(c, http.StatusBadRequest, "search.html", p, "Search", data)
+		}
 		if err != nil {
 			return err
 		}
