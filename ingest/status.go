@@ -27,6 +27,10 @@ type AccountStatus struct {
 	LastSuccess map[holdfast.Workload]time.Time `json:"last_success"`
 }
 
+// Person reports whether the account is a directory account (a user, a
+// shared mailbox, a room, a guest) rather than a site, a team or a chat.
+func (a AccountStatus) Person() bool { return a.Kind != "" || a.State != "" }
+
 // Status is what holdfast status reports.
 type Status struct {
 	Workloads map[holdfast.Workload]*WorkloadStatus `json:"workloads"`

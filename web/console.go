@@ -81,12 +81,26 @@ func (s *Server) render(c *echo.Context, status int, name string, p *access.Prin
 	// reads ("contract\u202egpj.pdf" showing as "contractfdp.jpg"): the page
 	// shows them as escapes, as the CLI does. The templates carry none.
 	page := holdfast.Visible(buf.String(), true)
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", consoleCSP)
+	pageHeaders(c.Response().Header(), consoleCSP)
+	return c.HTMLBlob(status, []byte(page))
+}
+
+// pageHeaders are every console page's: its CSP, no sniffing, no referrer
+// sent on, nothing kept in caches.
+func pageHeaders(h http.Header, csp string) {
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	return c.HTMLBlob(status, []byte(page))
+}
+
+// attachmentHeaders are every download of captured bytes': always an
+// attachment under a name made safe (restore.FileName), never sniffed or
+// rendered.
+func attachmentHeaders(h http.Header, name string) {
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": restore.FileName(name)}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
 }
 
 // pageError answers a page's error as a page; without a session, the
@@ -260,7 +274,7 @@ func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
 		r := tenantRow{Name: ts.Tenant, Error: ts.Error, Running: running[ts.Tenant]}
 		if ts.Status != nil {
 			for _, a := range ts.Accounts {
-				if a.Kind != "" || a.State != "" {
+				if a.Person() {
 					r.Accounts++
 				}
 				if a.State != "" && a.State != holdfast.StateActive {
@@ -458,11 +472,7 @@ func (s *Server) mailBodyPage(c *echo.Context, p *access.Principal) error {
 		template.HTMLEscape(&out, []byte(b.Plain))
 		out.WriteString("</pre>")
 	}
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", mailBodyCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
+	pageHeaders(c.Response().Header(), mailBodyCSP)
 	return c.HTMLBlob(http.StatusOK, out.Bytes())
 }
 
@@ -509,10 +519,7 @@ func (s *Server) attachment(c *echo.Context, p *access.Principal) error {
 	if a.Cut {
 		return holdfast.E(op, holdfast.Invalid, "the attachment is larger than 32 MiB: download the whole message (as captured) and open it in a mail program")
 	}
-	h := c.Response().Header()
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": restore.FileName(a.Name)}))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	attachmentHeaders(c.Response().Header(), a.Name)
 	return c.Blob(http.StatusOK, "application/octet-stream", a.Data)
 }
 

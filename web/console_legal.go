@@ -27,7 +27,7 @@ func (s *Server) holdsPage(c *echo.Context, p *access.Principal) error {
 	var accounts []string
 	if st, err := s.app.KeptStatus(ctx, tenant); err == nil {
 		for _, a := range st.Accounts {
-			if a.Kind != "" || a.State != "" {
+			if a.Person() {
 				accounts = append(accounts, a.UPN)
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -277,9 +276,7 @@ func (s *Server) itemContent(c *echo.Context, p *access.Principal) error {
 		h := c.Response().Header()
 		h.Set("Content-Type", info.ContentType)
 		h.Set("Content-Length", strconv.FormatInt(info.Size, 10))
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": info.Name}))
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+		attachmentHeaders(h, info.Name)
 		if sum, err := hex.DecodeString(info.SHA256); err == nil {
 			h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":") // RFC 9530
 		}
