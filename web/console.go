@@ -67,11 +67,7 @@ type pageData struct {
 // render writes a page with the console's headers.
 func (s *Server) render(c *echo.Context, status int, name string, p *access.Principal, title string, data any) error {
 	pg := pageData{Title: title, P: p, Now: time.Now(), Data: data}
-	if ck, err := c.Request().Cookie(cookieName); err == nil {
-		if ses := s.sessions.get(ck.Value); ses != nil {
-			pg.CSRF = ses.csrf
-		}
-	}
+	pg.CSRF, _ = c.Request().Context().Value(csrfKey{}).(string) // the guard's session's
 	var buf bytes.Buffer
 	if err := consoleTemplates.ExecuteTemplate(&buf, name, pg); err != nil {
 		return holdfast.E("console", err)

@@ -98,14 +98,23 @@ func (s *Server) Handler() http.Handler { return s.e }
 
 type principalKey struct{}
 
+type csrfKey struct{}
+
 // guard authenticates the request, checks the route's permission and
 // tenant, then calls the handler.
 func (s *Server) guard(r route) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		p, _, err := s.principal(c)
+		p, ses, err := s.principal(c)
 		if err != nil {
 			return err
 		}
+		// Who asks, and the session's CSRF token for the console's forms,
+		// from here on: its error pages too say who is signed in.
+		ctx := context.WithValue(c.Request().Context(), principalKey{}, p)
+		if ses != nil {
+			ctx = context.WithValue(ctx, csrfKey{}, ses.csrf)
+		}
+		c.SetRequest(c.Request().WithContext(ctx))
 		if r.perm != "" && !access.Allowed(p.Role, r.perm) {
 			return holdfast.Errorf("api", holdfast.Permission, "a %s may not %s", p.Role, r.perm)
 		}
@@ -120,8 +129,6 @@ func (s *Server) guard(r route) echo.HandlerFunc {
 				return holdfast.Errorf("api", holdfast.NotFound, "no tenant %s", t)
 			}
 		}
-		ctx := context.WithValue(c.Request().Context(), principalKey{}, p)
-		c.SetRequest(c.Request().WithContext(ctx))
 		return r.handle(c, p)
 	}
 }
