@@ -211,28 +211,8 @@ func TestLateBackupsAreToldOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var mu sync.Mutex
-	var got []Event
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var e Event
-		json.NewDecoder(r.Body).Decode(&e)
-		mu.Lock()
-		got = append(got, e)
-		mu.Unlock()
-	}))
-	defer srv.Close()
-	c := &Config{}
-	c.AddWebhook(srv.URL, []string{BackupLate}, "", nil)
-	Save(dir, c)
-	n := NewNotifier(dir, nil)
-	l := NewLateChecker(a, n)
+	check, told := lateChecks(t, a, dir, BackupLate)
 	capture()
-	check := func() {
-		if err := l.Check(ctx); err != nil {
-			t.Fatal(err)
-		}
-		n.Wait()
-	}
 	check()
 	now = now.Add(25 * time.Hour) // past the default RPO of 24 hours
 	check()
@@ -241,7 +221,7 @@ func TestLateBackupsAreToldOnce(t *testing.T) {
 	check() // caught up
 	now = now.Add(25 * time.Hour)
 	check() // late again: told again
-	if len(got) != 2 || got[0].Event != BackupLate || !strings.Contains(got[0].Summary, "ann@contoso.example") {
+	if got := told(); len(got) != 2 || got[0].Event != BackupLate || !strings.Contains(got[0].Summary, "ann@contoso.example") {
 		t.Errorf("told %d times: %+v, want twice", len(got), got)
 	}
 }
@@ -285,28 +265,7 @@ func TestUnsignedCheckpointIsTold(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var got []Event
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var e Event
-		json.NewDecoder(r.Body).Decode(&e)
-		mu.Lock()
-		got = append(got, e)
-		mu.Unlock()
-	}))
-	defer srv.Close()
-	c := &Config{}
-	c.AddWebhook(srv.URL, []string{CheckpointUnsigned}, "", nil)
-	Save(dir, c)
-	n := NewNotifier(dir, nil)
-	l := NewLateChecker(a, n)
-	check := func() {
-		t.Helper()
-		if err := l.Check(ctx); err != nil {
-			t.Fatal(err)
-		}
-		n.Wait()
-	}
+	check, told := lateChecks(t, a, dir, CheckpointUnsigned)
 	check() // unsigned, but not for long
 	now = now.Add(61 * time.Minute)
 	check()
@@ -316,11 +275,9 @@ func TestUnsignedCheckpointIsTold(t *testing.T) {
 	}
 	s.Close(ctx)
 	check() // signed
-	mu.Lock()
-	if len(got) != 1 || got[0].Event != CheckpointUnsigned || !strings.Contains(got[0].Summary, "waited for a signed checkpoint") {
+	if got := told(); len(got) != 1 || got[0].Event != CheckpointUnsigned || !strings.Contains(got[0].Summary, "waited for a signed checkpoint") {
 		t.Errorf("told %+v, want once that records wait for a checkpoint", got)
 	}
-	mu.Unlock()
 
 	// The newest checkpoint altered on disk.
 	ckpts, _ := filepath.Glob(filepath.Join(a.TenantDir("contoso"), "checkpoints", "*"))
@@ -334,9 +291,44 @@ func TestUnsignedCheckpointIsTold(t *testing.T) {
 		t.Fatal(err)
 	}
 	check()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(got) != 2 || !strings.Contains(got[1].Summary, "does not verify") {
+	if got := told(); len(got) != 2 || !strings.Contains(got[1].Summary, "does not verify") {
 		t.Errorf("after the newest checkpoint was altered: told %+v, want that it does not verify", got)
 	}
+}
+
+// lateChecks is a LateChecker over a's data directory whose notices of
+// event go to a webhook the test runs: check is one round of it, waited
+// out; told is what arrived so far.
+func lateChecks(t *testing.T, a *app.App, dir, event string) (check func(), told func() []Event) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []Event
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e Event
+		json.NewDecoder(r.Body).Decode(&e)
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	c := &Config{}
+	c.AddWebhook(srv.URL, []string{event}, "", nil)
+	if err := Save(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	n := NewNotifier(dir, nil)
+	l := NewLateChecker(a, n)
+	check = func() {
+		t.Helper()
+		if err := l.Check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		n.Wait()
+	}
+	told = func() []Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]Event(nil), got...)
+	}
+	return check, told
 }
