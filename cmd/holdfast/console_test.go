@@ -144,10 +144,7 @@ func TestConsoleTechnicianJourney(t *testing.T) {
 	if _, err := ft.Mutate(faketenant.Mutation{Scenario: "overwrite-folder"}); err != nil {
 		t.Fatal(err)
 	}
-	before := map[string]string{}
-	for _, it := range ft.Truth() {
-		before[it.Account+"|"+it.ID] = it.SHA256
-	}
+	before := truthBy(ft)
 	backupNow()
 	waitRuns(2)
 
@@ -168,23 +165,7 @@ func TestConsoleTechnicianJourney(t *testing.T) {
 	if !strings.Contains(result, "completed") || !strings.Contains(result, "Holdfast restore ") {
 		t.Fatalf("restore result: %q", result)
 	}
-	restored := 0
-	for _, it := range ft.Truth() {
-		if sha, ok := before[it.Account+"|"+it.ID]; ok {
-			if sha != it.SHA256 {
-				t.Errorf("the restore changed %s %s", it.Account, it.Path)
-			}
-			continue
-		}
-		if it.Account != info.Users[0] || !strings.HasPrefix(it.Path, "/Holdfast restore ") || !strings.HasSuffix(it.Path, faketenant.ClientFolder) {
-			t.Errorf("unexpected new item %s %s", it.Account, it.Path)
-			continue
-		}
-		if !originals[it.SHA256] {
-			t.Errorf("%s restored with content %.12s, not the original's", it.Path, it.SHA256)
-		}
-		restored++
-	}
+	restored := restoredClientFolder(t, ft, before, info.Users[0], originals)
 	if restored == 0 {
 		t.Error("nothing was restored into the tenant")
 	}

@@ -270,10 +270,7 @@ func TestRestoreClientFolderAfterDisaster(t *testing.T) {
 
 	// Into the tenant: a new folder in the same OneDrive, the original tree
 	// below it, the original bytes, and nothing else changed.
-	beforeRestore := map[string]string{}
-	for _, it := range ft.Truth() {
-		beforeRestore[it.Account+"|"+it.ID] = it.SHA256
-	}
+	beforeRestore := truthBy(ft)
 	var tr struct {
 		Status, Target string
 		Items          int
@@ -283,28 +280,11 @@ func TestRestoreClientFolderAfterDisaster(t *testing.T) {
 	if tr.Status != "completed" || tr.Items != len(originals) || !strings.Contains(tr.Target, "Holdfast restore ") {
 		t.Fatalf("restore --to-tenant: %+v", tr)
 	}
-	restored := 0
-	for _, it := range ft.Truth() {
-		if sha, ok := beforeRestore[it.Account+"|"+it.ID]; ok {
-			if sha != it.SHA256 {
-				t.Errorf("the restore changed %s %s", it.Account, it.Path)
-			}
-			continue
-		}
-		if it.Account != info.Users[0] || !strings.HasPrefix(it.Path, "/Holdfast restore ") || !strings.HasSuffix(it.Path, faketenant.ClientFolder) {
-			t.Errorf("unexpected new item %s %s", it.Account, it.Path)
-			continue
-		}
-		found := false
-		for _, sha := range originals {
-			found = found || sha == it.SHA256
-		}
-		if !found {
-			t.Errorf("restored file %s does not hold an original's bytes", it.ID)
-		}
-		restored++
+	originalBytes := map[string]bool{}
+	for _, sha := range originals {
+		originalBytes[sha] = true
 	}
-	if restored != len(originals) {
+	if restored := restoredClientFolder(t, ft, beforeRestore, info.Users[0], originalBytes); restored != len(originals) {
 		t.Errorf("%d files restored into the tenant, want %d", restored, len(originals))
 	}
 	// A second restore in the same second would need the same folder name:
@@ -412,4 +392,39 @@ func connectedFakeWith(t *testing.T, o faketenant.Options) (*faketenant.Server, 
 	t.Setenv("FAKE_SECRET", info.ClientSecret)
 	c.ok(connectArgs(info, "contoso", "--client-secret-env", "FAKE_SECRET")...)
 	return ft, info, c
+}
+
+// truthBy is the fake tenant's items' content, by account|item.
+func truthBy(ft *faketenant.Server) map[string]string {
+	out := map[string]string{}
+	for _, it := range ft.Truth() {
+		out[it.Account+"|"+it.ID] = it.SHA256
+	}
+	return out
+}
+
+// restoredClientFolder checks a restore of the client folder into the
+// tenant against what was there before it: nothing changed, every new item
+// under "/Holdfast restore …" + ClientFolder in account's drive, holding
+// bytes among originals. It returns how many items the restore added.
+func restoredClientFolder(t *testing.T, ft *faketenant.Server, before map[string]string, account string, originals map[string]bool) int {
+	t.Helper()
+	restored := 0
+	for _, it := range ft.Truth() {
+		if sha, ok := before[it.Account+"|"+it.ID]; ok {
+			if sha != it.SHA256 {
+				t.Errorf("the restore changed %s %s", it.Account, it.Path)
+			}
+			continue
+		}
+		if it.Account != account || !strings.HasPrefix(it.Path, "/Holdfast restore ") || !strings.HasSuffix(it.Path, faketenant.ClientFolder) {
+			t.Errorf("unexpected new item %s %s", it.Account, it.Path)
+			continue
+		}
+		if !originals[it.SHA256] {
+			t.Errorf("restored file %s holds %.12s, not an original's bytes", it.Path, it.SHA256)
+		}
+		restored++
+	}
+	return restored
 }
