@@ -28,11 +28,6 @@ import (
 // The technician's, the auditor's and the admin's pages: settings and
 // jobs, restores, reports, findings, the audit log, users and tokens.
 
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 // back redirects to a console page with a sentence saying what was done.
 func back(c *echo.Context, path, done string) error {
 	return c.Redirect(http.StatusSeeOther, consolePath+path+"?done="+url.QueryEscape(done))
@@ -55,22 +50,27 @@ func (s *Server) reportsPage(c *echo.Context, p *access.Principal) error {
 	slices.Reverse(list)
 	var rows []reportRow
 	for i, r := range list {
-		row := reportRow{ReportIssued: r}
-		switch pdf, err := os.ReadFile(r.File); {
-		case i >= 20:
+		rows = append(rows, reportRow{ReportIssued: r})
+		row := &rows[i]
+		if i >= 20 {
 			row.Problem = "not checked on this page (older than the 20 newest): download it and verify it"
-		case err != nil:
-			row.Problem = "the file is not on this machine: " + err.Error()
-		default:
-			if v, err := s.app.VerifyReport(c.Request().Context(), tenant, pdf, nil); err != nil {
-				row.Problem = err.Error()
-			} else if got := sha256Hex(pdf); got != r.SHA256 {
-				row.Problem = "the file's SHA-256 is " + got + ", not the one logged"
-			} else {
-				row.Valid, row.Signed = true, v.SignatureInfo.Signer
-			}
+			continue
 		}
-		rows = append(rows, row)
+		pdf, err := os.ReadFile(r.File)
+		if err != nil {
+			row.Problem = "the file is not on this machine: " + err.Error()
+			continue
+		}
+		if sum := sha256.Sum256(pdf); hex.EncodeToString(sum[:]) != r.SHA256 {
+			row.Problem = "the file's SHA-256 is " + hex.EncodeToString(sum[:]) + ", not the one logged"
+			continue
+		}
+		v, err := s.app.VerifyReport(c.Request().Context(), tenant, pdf, nil)
+		if err != nil {
+			row.Problem = err.Error()
+			continue
+		}
+		row.Valid, row.Signed = true, v.SignatureInfo.Signer
 	}
 	var cases []string
 	if holds, err := s.app.Holds(c.Request().Context(), tenant); err == nil {
