@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/holdfast/holdfast"
@@ -76,10 +77,11 @@ func (a *App) Proof(ctx context.Context, tenant string, o ProofOptions) (*store.
 
 // LogOptions select records of a tenant's log.
 type LogOptions struct {
-	Type  string // only records of this type
-	From  uint64 // first record index
-	Last  uint64 // start at the last N records
-	Limit int    // at most this many (0: all)
+	Type  string   // only records of this type
+	Types []string // only records of these types (with Type: of any of them)
+	From  uint64   // first record index
+	Last  uint64   // start at the last N records
+	Limit int      // at most this many (0: all)
 }
 
 // errEnough stops a scan early.
@@ -109,11 +111,15 @@ func (a *App) Records(ctx context.Context, tenant string, o LogOptions, fn func(
 		n++
 		return fn(raw, r)
 	}
-	if o.Type == "" {
+	types := o.Types
+	if o.Type != "" {
+		types = append(slices.Clone(types), o.Type)
+	}
+	if len(types) == 0 {
 		err = s.Records(ctx, o.From, visit)
 	} else {
-		// Only that type's records are decoded: Scan picks them out first.
-		err = s.Scan(ctx, o.From, []string{o.Type}, func(raw []byte) error {
+		// Only those types' records are decoded: Scan picks them out first.
+		err = s.Scan(ctx, o.From, types, func(raw []byte) error {
 			var r record.Record
 			if err := json.Unmarshal(raw, &r); err != nil {
 				return holdfast.E("log", holdfast.Integrity, err)

@@ -145,3 +145,17 @@ func TestMailAttachmentsDownloadOneByOne(t *testing.T) {
 		t.Errorf("an auditor downloading an attachment: %d, want 403", w.Code)
 	}
 }
+
+// TestAuditFilterShowsOnlyAuditRecords: the audit log's "what" filter
+// names kinds of audit record only; asking it for item versions is
+// refused, not an auditor's way to item metadata.
+func TestAuditFilterShowsOnlyAuditRecords(t *testing.T) {
+	f := newFixture(t)
+	addMail(t, f, "contoso", "ann@contoso.example", "invoice")
+	if w := f.do(access.Auditor, "GET", "/console/tenants/contoso/audit?what=item.version", nil); w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), "invoice") {
+		t.Errorf("the audit log filtered to item versions: %d", w.Code)
+	}
+	if w := f.do(access.Auditor, "GET", "/console/tenants/contoso/audit?what=tenant.created", nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "tenant.created") {
+		t.Errorf("the audit log filtered to tenant.created: %d", w.Code)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/holdfast/holdfast"
@@ -388,14 +387,12 @@ func (s *Server) audit(c *echo.Context, p *access.Principal) error {
 	}
 	out := []json.RawMessage{}
 	next := from
-	_, err := s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{From: from}, func(raw []byte, r record.Record) error {
+	_, err := s.app.Records(c.Request().Context(), c.Param("tenant"), app.LogOptions{From: from, Types: auditTypes}, func(raw []byte, r record.Record) error {
 		if len(out) >= limit {
 			return errStop
 		}
 		next = r.Index + 1
-		if slices.Contains(auditTypes, r.Type) {
-			out = append(out, append(json.RawMessage(nil), raw...))
-		}
+		out = append(out, append(json.RawMessage(nil), raw...))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
