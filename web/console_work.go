@@ -338,17 +338,10 @@ func (s *Server) connectForm(c *echo.Context, p *access.Principal) error {
 }
 
 func (s *Server) runNowForm(c *echo.Context, p *access.Principal) error {
-	kind := schedule.Kind(c.FormValue("kind"))
-	if !slices.Contains(schedule.Kinds, kind) {
-		return holdfast.Errorf("run now", holdfast.Invalid, "kind %q: one of backup, verify, restore-test, report", kind)
-	}
-	if s.state == nil {
-		return app.ErrNoScheduler
-	}
-	if err := s.state.RunNow(c.Param("tenant"), kind); err != nil {
+	kind, err := s.askRun(c, p, c.FormValue("kind"))
+	if err != nil {
 		return err
 	}
-	s.log.Info("run asked", "tenant", c.Param("tenant"), "kind", kind, "by", actor(c, p).String())
 	return back(c, "/tenants/"+c.Param("tenant"), "The "+string(kind)+" is queued; it shows under Running now when it starts")
 }
 

@@ -26,19 +26,28 @@ func (s *Server) runNow(c *echo.Context, p *access.Principal) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	kind := schedule.Kind(b.Kind)
-	if !slices.Contains(schedule.Kinds, kind) {
-		return holdfast.Errorf("run now", holdfast.Invalid, "kind %q: one of backup, verify, restore-test, report", b.Kind)
-	}
-	state := s.state
-	if state == nil {
-		return app.ErrNoScheduler
-	}
-	if err := state.RunNow(c.Param("tenant"), kind); err != nil {
+	kind, err := s.askRun(c, p, b.Kind)
+	if err != nil {
 		return err
 	}
-	s.log.Info("run asked", "tenant", c.Param("tenant"), "kind", kind, "by", actor(c, p).String())
 	return c.JSON(http.StatusAccepted, map[string]any{"tenant": c.Param("tenant"), "kind": kind, "status": "queued"})
+}
+
+// askRun asks the scheduler for the request's tenant's procedure of kind
+// now (the API's and the console's one way).
+func (s *Server) askRun(c *echo.Context, p *access.Principal, kindText string) (schedule.Kind, error) {
+	kind := schedule.Kind(kindText)
+	if !slices.Contains(schedule.Kinds, kind) {
+		return "", holdfast.Errorf("run now", holdfast.Invalid, "kind %q: one of backup, verify, restore-test, report", kindText)
+	}
+	if s.state == nil {
+		return "", app.ErrNoScheduler
+	}
+	if err := s.state.RunNow(c.Param("tenant"), kind); err != nil {
+		return "", err
+	}
+	s.log.Info("run asked", "tenant", c.Param("tenant"), "kind", kind, "by", actor(c, p).String())
+	return kind, nil
 }
 
 // runs lists the tenant's finished backup runs (newest first, at most 50)
