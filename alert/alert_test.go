@@ -193,14 +193,8 @@ func TestEmail(t *testing.T) {
 func TestLateBackupsAreToldOnce(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	a := app.New(dir, app.Options{Now: func() time.Time { return now }})
+	a := tenantApp(t, dir, &now)
 	ctx := context.Background()
-	if _, err := a.Init("test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.AddTenant(ctx, app.Actor{Name: "t"}, "contoso"); err != nil {
-		t.Fatal(err)
-	}
 	capture := func() {
 		s, err := a.Open(ctx, "contoso", app.Write)
 		if err != nil {
@@ -245,14 +239,8 @@ func TestDeferredJobIsNoAlert(t *testing.T) {
 func TestUnsignedCheckpointIsTold(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	a := app.New(dir, app.Options{Now: func() time.Time { return now }})
+	a := tenantApp(t, dir, &now)
 	ctx := context.Background()
-	if _, err := a.Init("test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.AddTenant(ctx, app.Actor{Name: "t"}, "contoso"); err != nil {
-		t.Fatal(err)
-	}
 	// A writer that died after its flush and before its checkpoint: the
 	// records are durable and unsigned.
 	s, err := a.Open(ctx, "contoso", app.Write)
@@ -331,4 +319,18 @@ func lateChecks(t *testing.T, a *app.App, dir, event string) (check func(), told
 		return append([]Event(nil), got...)
 	}
 	return check, told
+}
+
+// tenantApp is the application layer over a new data directory dir with
+// tenant contoso, on a clock that reads *now.
+func tenantApp(t *testing.T, dir string, now *time.Time) *app.App {
+	t.Helper()
+	a := app.New(dir, app.Options{Now: func() time.Time { return *now }})
+	if _, err := a.Init("test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddTenant(context.Background(), app.Actor{Name: "t"}, "contoso"); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
