@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/store"
 )
 
@@ -70,6 +71,9 @@ type Options struct {
 	// Progress receives progress of long steps (what, done, total); nil
 	// discards it.
 	Progress func(what string, done, total int64)
+	// Accounts is how many accounts the process backs up at once, across
+	// every tenant (0: ingest.DefaultAccounts); runs share it fairly.
+	Accounts int
 }
 
 // App runs Holdfast's operations on one data directory.
@@ -78,6 +82,7 @@ type App struct {
 	opts Options
 
 	cache caches // what is read again and again, until a log grows
+	pool  *ingest.Pool
 }
 
 // New returns the application layer over data directory dir.
@@ -88,7 +93,7 @@ func New(dir string, opts Options) *App {
 	if opts.Note == nil {
 		opts.Note = func(string) {}
 	}
-	return &App{data: store.DataDir{Dir: dir}, opts: opts}
+	return &App{data: store.DataDir{Dir: dir}, opts: opts, pool: ingest.NewPool(opts.Accounts)}
 }
 
 // Data is the data directory the App works on.

@@ -11,9 +11,9 @@ import (
 // BackupOptions configure a backup run.
 type BackupOptions struct {
 	Workloads []holdfast.Workload
-	Accounts  int // mailboxes backed up at once; 0: ingest's default
-	// Progress is called with running totals, from the run's workers.
-	Progress func(ingest.Counts)
+	Accounts  int // this run's accounts in progress at once; 0: as many as the App's pool allows
+	// Progress is told where the run stands, twice a second.
+	Progress func(ingest.Progress)
 	// Throttled reports the time spent waiting on throttling so far.
 	Throttled func() time.Duration
 }
@@ -35,7 +35,7 @@ func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.S
 		return nil, err
 	}
 	defer closeStore(ctx, s)
-	res, runErr := ingest.Run(ctx, src, s, ingest.Options{Workloads: o.Workloads, Accounts: o.Accounts, Progress: o.Progress, Throttled: o.Throttled, Now: a.opts.Now, Actor: who.String()})
+	res, runErr := ingest.Run(ctx, src, s, ingest.Options{Workloads: o.Workloads, Accounts: o.Accounts, Pool: a.pool, Progress: o.Progress, Throttled: o.Throttled, Now: a.opts.Now, Actor: who.String()})
 	if res == nil {
 		return nil, runErr
 	}

@@ -68,10 +68,10 @@ type ServiceState struct {
 
 // ServiceStatus is a snapshot of a ServiceState.
 type ServiceStatus struct {
-	Tenants  int                      `json:"tenants"`
-	Running  map[string]schedule.Job  `json:"running"`  // by tenant/kind
-	Progress map[string]ingest.Counts `json:"progress"` // running backups' totals so far, by tenant/backup
-	Last     map[string]JobOutcome    `json:"last"`     // by tenant/kind
+	Tenants  int                        `json:"tenants"`
+	Running  map[string]schedule.Job    `json:"running"`  // by tenant/kind
+	Progress map[string]ingest.Progress `json:"progress"` // where running backups stand, by tenant/backup
+	Last     map[string]JobOutcome      `json:"last"`     // by tenant/kind
 }
 
 // JobOutcome is how a job last ended.
@@ -83,7 +83,7 @@ type JobOutcome struct {
 
 func (st *ServiceState) init() {
 	if st.s.Running == nil {
-		st.s = ServiceStatus{Running: map[string]schedule.Job{}, Progress: map[string]ingest.Counts{}, Last: map[string]JobOutcome{}}
+		st.s = ServiceStatus{Running: map[string]schedule.Job{}, Progress: map[string]ingest.Progress{}, Last: map[string]JobOutcome{}}
 	}
 }
 
@@ -104,7 +104,7 @@ func (st *ServiceState) Started(j schedule.Job) {
 }
 
 // Progressed records a running backup's totals so far.
-func (st *ServiceState) Progressed(j schedule.Job, c ingest.Counts) {
+func (st *ServiceState) Progressed(j schedule.Job, c ingest.Progress) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.init()
@@ -248,7 +248,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		ts := plans[j.Tenant]
 		plansMu.Unlock()
 		start := time.Now()
-		r, err := a.RunJob(ctx, j, ts.Schedule, o.Connect, func(c ingest.Counts) { state.Progressed(j, c) })
+		r, err := a.RunJob(ctx, j, ts.Schedule, o.Connect, func(c ingest.Progress) { state.Progressed(j, c) })
 		r.Took = time.Since(start)
 		if holdfast.Is(holdfast.Locked, err) && ctx.Err() == nil {
 			// Another process holds the tenant's store (an operator's
@@ -343,7 +343,7 @@ func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule
 // RunJob runs one scheduled job as the scheduler: a backup (and the
 // policies after it when the schedule says so), a verify run, a restore
 // test or a report. Each writes the same records as its CLI twin.
-func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, conn Connector, progress func(ingest.Counts)) (JobResult, error) {
+func (a *App) RunJob(ctx context.Context, j schedule.Job, sc record.Schedule, conn Connector, progress func(ingest.Progress)) (JobResult, error) {
 	who := Scheduler
 	var out JobResult
 	switch j.Kind {

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/holdfast/holdfast/graphlimit"
 )
 
 // Options configure the seeded tenant and its faults.
@@ -41,6 +43,14 @@ type Options struct {
 	// rely on: a new reply makes its root message come back in channel
 	// delta. Microsoft does not promise it; off by default.
 	RepliesSurfaceRoots bool
+	// Limits override Microsoft's published throttling limits, which the
+	// server enforces unless NoLimits; Limits.Scale divides every window.
+	Limits   graphlimit.Limits
+	NoLimits bool
+	// LargeMailbox, above 1, makes the first user's mailbox that many
+	// times ItemsPerUser: a tenant with one mailbox much larger than the
+	// rest, as the throughput benchmark needs.
+	LargeMailbox int
 }
 
 func (o *Options) defaults() {
@@ -245,7 +255,11 @@ func (t *Tenant) seedMailbox(u *User) {
 	clientsF := mk("Clients", "", inbox.ID)
 	harbour := mk("Harbour Bakery", "", clientsF.ID)
 	targets := []*Folder{inbox, inbox, inbox, sent, clientsF, harbour}
-	for i := 0; i < t.opts.ItemsPerUser; i++ {
+	n := t.opts.ItemsPerUser
+	if t.opts.LargeMailbox > 1 && len(t.Users) > 0 && u == t.Users[0] {
+		n *= t.opts.LargeMailbox
+	}
+	for i := 0; i < n; i++ {
 		f := targets[i%len(targets)]
 		t.addMessage(u, f, i)
 	}

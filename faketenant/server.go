@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/holdfast/holdfast/graphlimit"
 )
 
 // Info is what a client needs to connect, printed by holdfast fake-tenant
@@ -36,6 +38,8 @@ type Info struct {
 	Departed      []string `json:"departed"` // employees who left (disabled, unlicensed, deleted)
 	// Accounts that are not employees, by kind: shared, room, guest.
 	Others map[string]string `json:"others"`
+	// Limits are the throttling limits the server enforces (zero: none).
+	Limits graphlimit.Limits `json:"limits"`
 }
 
 // Server serves the fake tenant over HTTPS.
@@ -51,6 +55,7 @@ type Server struct {
 	srv      *http.Server
 	base     string
 	stats    Stats
+	limits   *limiter // nil: no limits enforced
 
 	uploadsMu sync.Mutex
 	uploads   map[string]*uploadSession // open upload sessions by token
@@ -67,6 +72,12 @@ type Stats struct {
 	Short      int `json:"short_bodies"`
 	Corrupt    int `json:"corrupt_bodies"`
 	TokensSent int `json:"tokens"`
+	// Requests refused under Microsoft's limits, by the limit.
+	LimitedMailbox     int `json:"limited_mailbox"`
+	LimitedConcurrency int `json:"limited_concurrency"`
+	LimitedSharePoint  int `json:"limited_sharepoint"`
+	LimitedTeams       int `json:"limited_teams"`
+	LimitedDirectory   int `json:"limited_directory"`
 }
 
 // New builds a server for a seeded tenant. stateDir (optional) keeps the CA
@@ -77,8 +88,69 @@ func New(opts Options, stateDir string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fake tenant CA: %w", err)
 	}
-	return &Server{t: newTenant(opts), opts: opts, ca: c, stateDir: stateDir, tokens: map[string]time.Time{},
-		faultRng: mrand.New(mrand.NewPCG(opts.Seed, 0xfa17))}, nil
+	s := &Server{t: newTenant(opts), opts: opts, ca: c, stateDir: stateDir, tokens: map[string]time.Time{},
+		faultRng: mrand.New(mrand.NewPCG(opts.Seed, 0xfa17))}
+	if !opts.NoLimits {
+		s.limits = newLimiter(opts.Limits.WithDefaults(len(s.t.Users)))
+	}
+	return s, nil
+}
+
+// Limits are the limits the server enforces (zero when none).
+func (s *Server) Limits() graphlimit.Limits {
+	if s.limits == nil {
+		return graphlimit.Limits{}
+	}
+	return s.limits.lim
+}
+
+// ThrottleMailbox makes Exchange refuse every request to a mailbox for d,
+// with Retry-After saying how long is left: a mailbox throttled for
+// minutes, as a test needs it.
+func (s *Server) ThrottleMailbox(upn string, d time.Duration) {
+	s.mu.Lock()
+	u := s.t.user(upn)
+	s.mu.Unlock()
+	if u != nil && s.limits != nil {
+		s.limits.block(u.ID, d)
+	}
+}
+
+// limit charges a request against Microsoft's limits. It returns the
+// function that ends the request's charge, or false when it answered with
+// Graph's throttling response.
+func (s *Server) limit(w http.ResponseWriter, r *http.Request, parts []string) (func(), bool) {
+	if s.limits == nil {
+		return func() {}, true
+	}
+	if len(parts) >= 2 && parts[0] == "users" {
+		// One mailbox, whether addressed by id or by UPN.
+		s.mu.Lock()
+		if u := s.t.user(parts[1]); u != nil {
+			parts = append([]string{"users", u.ID}, parts[2:]...)
+		}
+		s.mu.Unlock()
+	}
+	release, refused := s.limits.admit(graphlimit.Classify(r.Method, parts, r.URL.Query()))
+	if refused == nil {
+		return release, true
+	}
+	s.mu.Lock()
+	switch {
+	case refused.concurrency:
+		s.stats.LimitedConcurrency++
+	case refused.charge.Service == graphlimit.Exchange:
+		s.stats.LimitedMailbox++
+	case refused.charge.Service == graphlimit.SharePoint:
+		s.stats.LimitedSharePoint++
+	case refused.charge.Service == graphlimit.Teams:
+		s.stats.LimitedTeams++
+	default:
+		s.stats.LimitedDirectory++
+	}
+	s.mu.Unlock()
+	throttled(w, refused)
+	return nil, false
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a port) and serves.
@@ -110,7 +182,7 @@ func (s *Server) Start(addr string) (Info, error) {
 func (s *Server) Info() Info {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	info := Info{GraphEndpoint: s.base, LoginEndpoint: s.base, TenantID: s.t.ID, ClientID: s.t.ClientID, ClientSecret: s.t.ClientSecret, AdminURL: s.base + "/admin"}
+	info := Info{GraphEndpoint: s.base, LoginEndpoint: s.base, TenantID: s.t.ID, ClientID: s.t.ClientID, ClientSecret: s.t.ClientSecret, AdminURL: s.base + "/admin", Limits: s.Limits()}
 	if s.stateDir != "" {
 		info.CAFile = filepath.Join(s.stateDir, "ca.pem")
 	}
@@ -223,11 +295,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.fault(w, r) {
 			return
 		}
+		release, ok := s.limit(w, r, parts)
+		if !ok {
+			return
+		}
+		defer release()
 		s.serveUpload(w, r, parts[1])
 	case len(parts) == 2 && parts[0] == "download":
 		if s.fault(w, r) {
 			return
 		}
+		release, ok := s.limit(w, r, parts)
+		if !ok {
+			return
+		}
+		defer release()
 		s.damaged(w, r, true, func(w http.ResponseWriter) { s.serveDownload(w, r, parts[1]) })
 	case len(parts) > 0 && parts[0] == "v1.0":
 		if s.fault(w, r) {
@@ -237,6 +319,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
 			return
 		}
+		release, ok := s.limit(w, r, parts[1:])
+		if !ok {
+			return
+		}
+		defer release()
 		s.damaged(w, r, false, func(w http.ResponseWriter) { s.serveGraph(w, r, parts[1:]) })
 	default:
 		s.serveIdentity(w, r, parts)

@@ -23,8 +23,9 @@ type (
 
 // MailFolder is a mail folder with its display path ("Inbox/Clients").
 type MailFolder struct {
-	ID   string
-	Path string
+	ID    string
+	Path  string
+	Items int64 // messages in the folder, as Graph counts them (totalItemCount)
 }
 
 // MessageChange is one entry of a message delta page.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/record"
@@ -11,8 +13,52 @@ import (
 
 // Mail: a stream per mail folder, messages fetched as MIME.
 
+// survey is an account's mail folders as listed before the accounts start.
+type survey struct {
+	folders []MailFolder
+	err     error
+}
+
+// survey lists every mailbox's folders before any account starts, Accounts
+// at a time: their item counts order the accounts largest first and give
+// the run's progress its total. It returns each account's message count.
+func (r *runner) survey(ctx context.Context, accounts []holdfast.Account) map[string]int64 {
+	size := map[string]int64{}
+	if !slices.Contains(r.opts.Workloads, holdfast.Mail) {
+		return size
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, r.opts.Accounts)
+	for _, a := range accounts {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			folders, err := r.src.MailFolders(ctx, a.ID)
+			var n int64
+			for _, f := range folders {
+				n += f.Items
+			}
+			mu.Lock()
+			r.surveyed[a.ID] = survey{folders, err}
+			size[a.ID] = n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return size
+}
+
 func (r *runner) mailbox(ctx context.Context, a holdfast.Account) error {
-	folders, err := r.src.MailFolders(ctx, a.ID)
+	r.mu.Lock()
+	sv, ok := r.surveyed[a.ID]
+	r.mu.Unlock()
+	folders, err := sv.folders, sv.err
+	if !ok {
+		folders, err = r.src.MailFolders(ctx, a.ID)
+	}
 	if errors.Is(err, ErrGone) {
 		return nil // no mailbox (unlicensed, room, guest): nothing to capture
 	}
@@ -61,6 +107,7 @@ func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFol
 			continue
 		}
 		seen[ch.ID] = true
+		r.track.seen(a.ID, 1, true)
 		if it != nil && !it.deleted && it.change == ch.Meta.ChangeKey {
 			continue // already captured: a rerun or a resync
 		}

@@ -19,17 +19,23 @@ import (
 // Options configure a backup run.
 type Options struct {
 	Workloads []holdfast.Workload
-	// Accounts is how many mailboxes are backed up at once (default 4).
+	// Accounts bounds how many of this run's accounts are in progress at
+	// once (default: as many as Pool allows). All of a tenant's accounts
+	// may progress together; Graph's limits are per mailbox.
 	Accounts int
+	// Pool is the process's budget of accounts in progress, shared fairly
+	// with the other runs drawing on it (default: a pool of this run's
+	// own, of Accounts or DefaultAccounts slots).
+	Pool *Pool
 	// PerMailbox bounds concurrent content downloads per mailbox; Graph
 	// allows 4 concurrent requests per mailbox per app (default 4).
 	PerMailbox int
 	Now        func() time.Time
 	// Actor is who started the run (a person, the scheduler), for run.started.
 	Actor string
-	// Progress, if set, is called after each page with running totals,
-	// from the run's workers: concurrently.
-	Progress func(Counts)
+	// Progress, if set, is called with where the run stands about twice a
+	// second and once at its end, from one goroutine.
+	Progress func(Progress)
 	// Throttled reports the time spent waiting on throttling so far.
 	Throttled func() time.Duration
 	// CommitInterval is how often finished folders' delta links are made
@@ -174,6 +180,9 @@ type runner struct {
 	start    time.Time
 	failures []FailedItem
 
+	track    *tracker
+	surveyed map[string]survey // account id → its mail folders, listed before the accounts start
+
 	chatsDone  map[string]bool        // chats captured this run
 	posMu      sync.Mutex             // serialises commitPositions
 	positions  []record.DeltaPosition // finished streams whose links await a flush
@@ -191,8 +200,11 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Accounts <= 0 {
-		opts.Accounts = 4
+	if opts.Pool == nil {
+		opts.Pool = NewPool(opts.Accounts)
+	}
+	if opts.Accounts <= 0 || opts.Accounts > opts.Pool.Size() {
+		opts.Accounts = opts.Pool.Size()
 	}
 	if opts.CommitInterval <= 0 {
 		opts.CommitInterval = 2 * time.Second
@@ -206,7 +218,7 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if len(opts.Workloads) == 0 {
 		opts.Workloads = holdfast.Workloads
 	}
-	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), lastSigned: time.Now(), chatsDone: map[string]bool{}}
+	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), lastSigned: time.Now(), chatsDone: map[string]bool{}, track: newTracker(), surveyed: map[string]survey{}}
 	r.id = newRunID(r.start)
 	r.res = &Result{RunFinished: record.RunFinished{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}}
 	for _, w := range opts.Workloads {
@@ -219,8 +231,48 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if _, err := st.Append(ctx, record.TypeRunStarted, record.RunStarted{Run: r.id, Workloads: opts.Workloads, Started: r.start.UTC(), Actor: opts.Actor}); err != nil {
 		return nil, holdfast.E(op, err)
 	}
+	stop := r.reportProgress()
 	runErr := r.run(ctx)
+	r.track.setPhase("finishing")
+	stop()
 	return r.finish(ctx, runErr)
+}
+
+// reportProgress calls Options.Progress twice a second until stopped, and
+// once more when stopped.
+func (r *runner) reportProgress() (stop func()) {
+	if r.opts.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				r.opts.Progress(r.progress())
+				return
+			case <-tick.C:
+				r.opts.Progress(r.progress())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (r *runner) progress() Progress {
+	r.mu.Lock()
+	c := r.totalsLocked()
+	r.mu.Unlock()
+	p := r.track.snapshot(c, time.Since(r.start))
+	if r.opts.Throttled != nil {
+		p.Throttled = r.opts.Throttled().Seconds()
+	}
+	return p
 }
 
 func (r *runner) run(ctx context.Context) error {
@@ -238,30 +290,44 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.noteGroups(ctx); err != nil {
 		return err
 	}
-	jobs := make(chan holdfast.Account)
-	errs := make(chan error, len(accounts)+len(r.opts.Workloads))
+	var live []holdfast.Account
+	for _, a := range accounts {
+		if a.Deleted == nil { // soft-deleted: Graph no longer serves the mailbox; captured data stays
+			live = append(live, a)
+		}
+	}
+	size := r.survey(ctx, live)
+	largestFirst(live, size)
+	for _, a := range live {
+		r.track.add(a, size[a.ID])
+	}
+	errs := make(chan error, len(live)+len(r.opts.Workloads))
 	var wg sync.WaitGroup
-	for i := 0; i < r.opts.Accounts; i++ {
+	mine := make(chan struct{}, r.opts.Accounts)
+	for _, a := range live {
+		select {
+		case mine <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if err := r.opts.Pool.acquire(ctx, r); err != nil {
+			<-mine
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for a := range jobs {
-				if err := r.account(ctx, a); err != nil {
-					errs <- err
-				}
+			defer func() { <-mine }()
+			defer r.opts.Pool.release(r)
+			r.track.state(a.ID, AccountRunning)
+			if err := r.account(ctx, a); err != nil {
+				errs <- err
 			}
+			r.track.state(a.ID, AccountDone)
 		}()
 	}
-	for _, a := range accounts {
-		if a.Deleted != nil {
-			continue // soft-deleted: Graph no longer serves the mailbox; captured data stays
-		}
-		select {
-		case jobs <- a:
-		case <-ctx.Done():
-		}
-	}
-	close(jobs)
 	wg.Wait()
 	for _, w := range r.opts.Workloads {
 		if ctx.Err() != nil {
@@ -270,8 +336,10 @@ func (r *runner) run(ctx context.Context) error {
 		var err error
 		switch w {
 		case holdfast.SharePoint:
+			r.track.setPhase("sharepoint")
 			err = r.sharePoint(ctx)
 		case holdfast.Teams:
+			r.track.setPhase("teams")
 			err = r.channels(ctx)
 		}
 		if err != nil {
@@ -293,13 +361,8 @@ func (r *runner) fail(f FailedItem) {
 
 func (r *runner) count(w holdfast.Workload, f func(c *Counts)) {
 	r.mu.Lock()
-	c := r.perWl[w]
-	f(c)
-	snapshot := r.totalsLocked()
+	f(r.perWl[w])
 	r.mu.Unlock()
-	if r.opts.Progress != nil {
-		r.opts.Progress(snapshot)
-	}
 }
 
 func (r *runner) totalsLocked() Counts {

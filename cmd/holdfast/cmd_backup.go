@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -38,7 +38,7 @@ failed or completed with failed items (listed).`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Workloads, "workloads", "all", "comma-separated workloads: mail, calendar, contacts, onedrive, sharepoint, teams (default all)")
-	cmd.Flags().IntVar(&opts.Accounts, "parallel", 4, "mailboxes backed up at once")
+	cmd.Flags().IntVar(&opts.Accounts, "parallel", ingest.DefaultAccounts, "accounts backed up at once (Graph's limits are per mailbox: each mailbox gets at most 4 requests at a time)")
 	return cmd
 }
 
@@ -60,24 +60,7 @@ func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error 
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	var progress func(ingest.Counts)
-	if g.stderrTTY {
-		// Workers report from several goroutines: one line at a time.
-		var mu sync.Mutex
-		last := time.Time{}
-		progress = func(c ingest.Counts) {
-			mu.Lock()
-			defer mu.Unlock()
-			if time.Since(last) < 200*time.Millisecond {
-				return
-			}
-			last = time.Now()
-			el := time.Since(start).Seconds()
-			fmt.Fprintf(g.stderr, "\rbackup: %d new, %d changed, %d deleted, %s (%.0f items/s), throttled %.0fs",
-				c.ItemsNew, c.ItemsChanged, c.ItemsDeleted, humanBytes(c.Bytes), float64(c.ItemsNew+c.ItemsChanged)/el, client.Throttled().Seconds())
-		}
-	}
+	progress := backupProgress(g)
 	res, runErr := a.Backup(ctx, g.actor(), name, client, app.BackupOptions{Workloads: ws, Accounts: opts.Accounts, Progress: progress, Throttled: client.Throttled})
 	g.endProgress()
 	if res == nil {
@@ -114,4 +97,59 @@ func runBackup(ctx context.Context, g *globalOptions, opts backupOptions) error 
 		return holdfast.Errorf(op, holdfast.Other, "completed with %d failed items", len(res.FailedItems))
 	}
 	return nil
+}
+
+// backupProgress shows where a backup stands: one line on a terminal; with
+// --json, a JSON line on stderr every few seconds (stdout keeps the result
+// alone), naming the accounts in progress.
+func backupProgress(g *globalOptions) func(ingest.Progress) {
+	switch {
+	case g.JSON:
+		var last time.Time
+		enc := json.NewEncoder(g.stderr)
+		return func(p ingest.Progress) {
+			if time.Since(last) < 5*time.Second && p.Phase != "finishing" {
+				return
+			}
+			last = time.Now()
+			running := p.PerAccount[:0:0]
+			for _, a := range p.PerAccount {
+				if a.State == ingest.AccountRunning {
+					running = append(running, a)
+				}
+			}
+			p.PerAccount = running
+			enc.Encode(struct {
+				Progress ingest.Progress `json:"progress"`
+			}{p})
+		}
+	case g.stderrTTY:
+		return func(p ingest.Progress) {
+			fmt.Fprintf(g.stderr, "\r\033[K%s", progressLine(p)) // numbers only: no tenant text
+		}
+	}
+	return nil
+}
+
+// progressLine is a backup's progress in one line.
+func progressLine(p ingest.Progress) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "backup: %d/%d accounts done, %d running", p.AccountsDone, p.Accounts, p.Running)
+	if p.MailExpected > 0 {
+		fmt.Fprintf(&b, ", mail %d of %d (%.0f%%)", p.MailSeen, p.MailExpected, 100*float64(min(p.MailSeen, p.MailExpected))/float64(p.MailExpected))
+	}
+	fmt.Fprintf(&b, "; %d new, %d changed, %d deleted, %s", p.ItemsNew, p.ItemsChanged, p.ItemsDeleted, humanBytes(p.Bytes))
+	if p.ElapsedS > 0 {
+		fmt.Fprintf(&b, " (%.0f items/s)", float64(p.ItemsNew+p.ItemsChanged)/p.ElapsedS)
+	}
+	if p.RemainingS > 0 {
+		fmt.Fprintf(&b, ", about %s left", (time.Duration(p.RemainingS) * time.Second).Round(time.Second))
+	}
+	if p.Phase != "accounts" {
+		fmt.Fprintf(&b, " [%s]", p.Phase)
+	}
+	if p.Throttled > 0 {
+		fmt.Fprintf(&b, ", throttled %.0fs", p.Throttled)
+	}
+	return b.String()
 }

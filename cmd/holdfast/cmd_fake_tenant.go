@@ -52,6 +52,17 @@ add needs, then serves until interrupted.`,
 	f.Float64Var(&o.ExpireDelta, "expire-delta", 0, "probability that a delta token has expired (410)")
 	f.DurationVar(&o.Latency, "latency", 0, "added latency per request")
 	f.DurationVar(&o.RetryAfter, "retry-after", 0, "Retry-After of throttling answers (default 1s)")
+	f.IntVar(&o.LargeMailbox, "large-mailbox", 0, "make the first user's mailbox this many times --items-per-user")
+	// Microsoft's published limits, enforced unless --no-limits; zero
+	// takes Microsoft's figure (for the tenant's size).
+	f.BoolVar(&o.NoLimits, "no-limits", false, "enforce none of Microsoft's throttling limits")
+	f.Float64Var(&o.Limits.Scale, "limit-scale", 1, "divide every limit's window by this (the same shape in less time)")
+	f.IntVar(&o.Limits.MailboxRequests, "mailbox-requests", 0, "Exchange requests per mailbox per 10 minutes (default 10,000)")
+	f.IntVar(&o.Limits.MailboxConcurrency, "mailbox-concurrency", 0, "Exchange concurrent requests per mailbox (default 4)")
+	f.IntVar(&o.Limits.SharePointUnits, "sharepoint-units", 0, "SharePoint resource units per minute (default by tenant size: 1,200 up to 1,000 licences)")
+	f.IntVar(&o.Limits.TeamsMessagesRate, "teams-messages-rps", 0, "Teams channel and chat message reads per second (default 20)")
+	f.IntVar(&o.Limits.TeamsOtherRate, "teams-rps", 0, "other Teams reads per second (default 30)")
+	f.IntVar(&o.Limits.DirectoryUnits, "directory-units", 0, "directory resource units per 10 seconds (default by tenant size: 3,500 under 50 users)")
 	var m faketenant.Mutation
 	var mstate string
 	mutate := &cobra.Command{

@@ -20,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/graphlimit"
 	"github.com/holdfast/holdfast/ingest"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	kauth "github.com/microsoft/kiota-authentication-azure-go"
@@ -55,10 +56,12 @@ type Conn struct {
 	GraphEndpoint string // service root without /v1.0
 	LoginEndpoint string // authority host
 	CAFile        string // extra trusted CA (private CAs, the fake tenant)
-	// Budgets override DefaultBudgets; a class with Rate 0 is unlimited.
-	// NoBudgets turns request budgets off (benchmarks of Holdfast itself).
-	Budgets   map[string]Budget
-	NoBudgets bool
+	// Limits override Microsoft's published limits the client meters
+	// itself within (graphlimit; zero fields take Microsoft's figures, for
+	// a tenant under 1,000 licences). NoMeter turns metering off: the
+	// client then lives on Graph's throttling answers alone.
+	Limits  graphlimit.Limits
+	NoMeter bool
 }
 
 // Client is a Graph client for one tenant. It implements ingest.Source.
@@ -104,15 +107,9 @@ func New(c Conn) (*Client, error) {
 		base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	th := newThrottle(base)
-	if !c.NoBudgets {
-		limits := map[string]Budget{}
-		for k, v := range DefaultBudgets {
-			limits[k] = v
-		}
-		for k, v := range c.Budgets {
-			limits[k] = v
-		}
-		th.budgets = newBudgets(limits)
+	th.graphHost = graphURL.Host
+	if !c.NoMeter {
+		th.meter = newMeter(c.Limits.WithDefaults(0))
 	}
 	// The credential's own requests go through a plain client that trusts
 	// the same CA; azidentity retries token requests itself.
@@ -270,6 +267,14 @@ func deref(s *string) string {
 
 func derefBool(b *bool) bool { return b != nil && *b }
 
+// itemCount is a mail folder's totalItemCount (0 when Graph leaves it out).
+func itemCount(f models.MailFolderable) int64 {
+	if n := f.GetTotalItemCount(); n != nil && *n > 0 {
+		return int64(*n)
+	}
+	return 0
+}
+
 func derefInt64(n *int64) int64 {
 	if n == nil {
 		return 0
@@ -369,7 +374,7 @@ func (c *Client) MailFolders(ctx context.Context, userID string) ([]ingest.MailF
 	err = pages(op, resp, err, func(u string) (models.MailFolderCollectionResponseable, error) { return mb.WithUrl(u).Get(ctx, nil) },
 		func(fs []models.MailFolderable) error {
 			for _, f := range fs {
-				mf := ingest.MailFolder{ID: deref(f.GetId()), Path: deref(f.GetDisplayName())}
+				mf := ingest.MailFolder{ID: deref(f.GetId()), Path: deref(f.GetDisplayName()), Items: itemCount(f)}
 				out = append(out, mf)
 				queue = append(queue, mf)
 			}
@@ -386,7 +391,7 @@ func (c *Client) MailFolders(ctx context.Context, userID string) ([]ingest.MailF
 		err = pages(op, cr, err, func(u string) (models.MailFolderCollectionResponseable, error) { return cb.WithUrl(u).Get(ctx, nil) },
 			func(fs []models.MailFolderable) error {
 				for _, f := range fs {
-					mf := ingest.MailFolder{ID: deref(f.GetId()), Path: parent.Path + "/" + deref(f.GetDisplayName())}
+					mf := ingest.MailFolder{ID: deref(f.GetId()), Path: parent.Path + "/" + deref(f.GetDisplayName()), Items: itemCount(f)}
 					out = append(out, mf)
 					queue = append(queue, mf)
 				}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/graphlimit"
 	"github.com/holdfast/holdfast/ingest"
 	"github.com/holdfast/holdfast/ingest/graph"
 	"github.com/holdfast/holdfast/record"
@@ -70,10 +71,11 @@ func TestBackupCrashSafety(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("HOLDFAST_CRASH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	// Enough work, slowly enough served, that kills land mid-run.
-	// Request budgets off on both sides, so that kill times scale with the
-	// work, not with quota waits.
-	e := newEnv(t, faketenant.Options{Seed: 11, ItemsPerUser: 60, Latency: 2 * time.Millisecond})
+	// Enough work, slowly enough served, that kills land mid-run. The
+	// client is unmetered and the fake tenant's limits are scaled so that
+	// twenty runs in a row fit in them: kill times scale with the work,
+	// not with quota waits.
+	e := newEnv(t, faketenant.Options{Seed: 11, ItemsPerUser: 60, Latency: 2 * time.Millisecond, Limits: graphlimit.Limits{Scale: 60}})
 	e.client, _ = graph.New(connOf(e.info, true))
 	start := time.Now()
 	e.backup(workloads...)

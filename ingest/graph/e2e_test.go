@@ -51,11 +51,11 @@ func newEnv(t *testing.T, o faketenant.Options) *env {
 	return &env{t: t, ft: ft, info: info, data: d, client: c}
 }
 
-// connOf is the connection to a fake tenant; noBudgets turns request
-// budgets off where timing matters (crash kills, benchmarks).
-func connOf(info faketenant.Info, noBudgets bool) graph.Conn {
+// connOf is the connection to a fake tenant, metered within the limits the
+// fake tenant enforces (at its scale); noMeter turns metering off.
+func connOf(info faketenant.Info, noMeter bool) graph.Conn {
 	return graph.Conn{TenantID: info.TenantID, ClientID: info.ClientID, ClientSecret: info.ClientSecret,
-		GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile, NoBudgets: noBudgets}
+		GraphEndpoint: info.GraphEndpoint, LoginEndpoint: info.LoginEndpoint, CAFile: info.CAFile, NoMeter: noMeter, Limits: info.Limits}
 }
 
 // newDataDir initialises a data directory with one tenant.

@@ -11,35 +11,53 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/holdfast/holdfast/graphlimit"
 )
 
-// throttle is the transport under the SDK's middleware. It retries
-// requests Graph throttled (429), could not serve (503, 504) or whose
-// connection dropped, waiting as Retry-After says or with exponential
-// backoff and jitter, and pauses every request of the tenant while Graph is
-// throttling, so that a throttled app backs off as a whole.
+// throttle is the transport under the SDK's middleware. It meters requests
+// within Microsoft's limits (meter), and retries requests Graph throttled
+// (429), could not serve (503, 504) or whose connection dropped, waiting
+// as Retry-After says or with exponential backoff and jitter. A throttling
+// answer pauses the scope Graph throttles: one mailbox for Exchange (a
+// 429 for one mailbox says nothing of another), the tenant's SharePoint,
+// Teams or directory requests for those services.
 type throttle struct {
 	base       http.RoundTripper
-	budgets    *budgets // per-workload request budgets; nil: none
+	meter      *meter // nil: unmetered
+	graphHost  string // Graph's host; requests elsewhere are file downloads
 	maxRetries int
 	baseDelay  time.Duration
 	maxDelay   time.Duration
 
 	mu      sync.Mutex
-	fence   time.Time     // no request goes out before this
-	waited  time.Duration // total time requests spent waiting
+	fences  map[string]time.Time // scope → no request of it goes out before this
+	waited  time.Duration        // total time requests spent waiting on throttling answers
 	retries int
 }
 
 func newThrottle(base http.RoundTripper) *throttle {
-	return &throttle{base: base, maxRetries: 20, baseDelay: 200 * time.Millisecond, maxDelay: 60 * time.Second}
+	return &throttle{base: base, maxRetries: 20, baseDelay: 200 * time.Millisecond, maxDelay: 60 * time.Second, fences: map[string]time.Time{}}
 }
 
-// Throttled returns the total time requests waited on throttling.
+// Throttled returns the total time requests waited on throttling answers.
 func (t *throttle) Throttled() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.waited
+}
+
+// scope is what a throttling answer to a request pauses.
+func scope(cs []graphlimit.Charge) string {
+	for _, c := range cs {
+		if c.Mailbox() {
+			return c.Key
+		}
+	}
+	if len(cs) > 0 {
+		return string(cs[0].Service)
+	}
+	return ""
 }
 
 func (t *throttle) wait(ctx context.Context, until time.Time) error {
@@ -71,23 +89,28 @@ func retryable(err error) bool {
 
 func (t *throttle) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	cs := charges(req, t.graphHost)
+	sc := scope(cs)
 	for attempt := 0; ; attempt++ {
 		t.mu.Lock()
-		fence := t.fence
+		fence := t.fences[sc]
 		t.mu.Unlock()
 		if err := t.wait(ctx, fence); err != nil {
 			return nil, err
 		}
-		if _, err := t.budgets.wait(ctx, req.URL.Path); err != nil {
+		release, err := t.meter.acquire(ctx, cs)
+		if err != nil {
 			return nil, err
 		}
 		r := req
 		if attempt > 0 && req.Body != nil {
 			if req.GetBody == nil {
+				release()
 				return nil, errors.New("graph: cannot retry a request whose body cannot be replayed")
 			}
 			body, err := req.GetBody()
 			if err != nil {
+				release()
 				return nil, err
 			}
 			r = req.Clone(ctx)
@@ -100,6 +123,11 @@ func (t *throttle) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		again := retryable(err) || status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
 		if !again || attempt >= t.maxRetries || ctx.Err() != nil {
+			if resp != nil && resp.Body != nil {
+				resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+			} else {
+				release()
+			}
 			return resp, err
 		}
 		delay := t.backoff(attempt)
@@ -110,12 +138,13 @@ func (t *throttle) RoundTrip(req *http.Request) (*http.Response, error) {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 		}
+		release()
 		t.mu.Lock()
 		t.retries++
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-			// Tenant-wide pause: every request waits out the throttling.
-			if f := time.Now().Add(delay); f.After(t.fence) {
-				t.fence = f
+			// Pause what Graph throttles: this mailbox, or the service.
+			if f := time.Now().Add(delay); f.After(t.fences[sc]) {
+				t.fences[sc] = f
 			}
 		}
 		t.mu.Unlock()
