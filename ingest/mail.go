@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/record"
@@ -15,48 +17,104 @@ import (
 
 // survey is an account's mail folders as listed before the accounts start.
 type survey struct {
+	done    chan struct{} // closed when folders and err are set
 	folders []MailFolder
 	err     error
 }
 
-// survey lists every mailbox's folders before any account starts, Accounts
+// surveyWait is the longest a run waits for its mailboxes' folder lists
+// before starting the accounts. Once 90 % of the lists have come, it waits
+// at most as long again for the rest: a mailbox Graph is throttling must
+// not hold back the others; it starts when its list comes, as if empty.
+const surveyWait = 30 * time.Second
+
+// survey lists every mailbox's folders before the accounts start, Accounts
 // at a time: their item counts order the accounts largest first and give
-// the run's progress its total. It returns each account's message count.
+// the run's progress its total. It returns each account's message count,
+// for the accounts whose lists came within surveyWait.
 func (r *runner) survey(ctx context.Context, accounts []holdfast.Account) map[string]int64 {
 	size := map[string]int64{}
-	if !slices.Contains(r.opts.Workloads, holdfast.Mail) {
+	if !slices.Contains(r.opts.Workloads, holdfast.Mail) || len(accounts) == 0 {
 		return size
 	}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, r.opts.Accounts)
+	all := make(chan struct{})
+	most := make(chan struct{}) // closed when 90 % of the lists came
+	need, came := (len(accounts)*9+9)/10, 0
+	start := time.Now()
+	r.mu.Lock()
 	for _, a := range accounts {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			folders, err := r.src.MailFolders(ctx, a.ID)
-			var n int64
-			for _, f := range folders {
-				n += f.Items
-			}
-			mu.Lock()
-			r.surveyed[a.ID] = survey{folders, err}
-			size[a.ID] = n
-			mu.Unlock()
-		}()
+		r.surveyed[a.ID] = &survey{done: make(chan struct{})}
 	}
-	wg.Wait()
-	return size
+	r.mu.Unlock()
+	go func() {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, r.opts.Accounts)
+		for _, a := range accounts {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				folders, err := r.src.MailFolders(ctx, a.ID)
+				var n int64
+				for _, f := range folders {
+					n += f.Items
+				}
+				r.mu.Lock()
+				sv := r.surveyed[a.ID]
+				sv.folders, sv.err = folders, err
+				r.mu.Unlock()
+				close(sv.done)
+				r.track.expect(a.ID, n)
+				mu.Lock()
+				size[a.ID] = n
+				if came++; came == need {
+					close(most)
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		close(all)
+	}()
+	t := time.NewTimer(surveyWait)
+	defer t.Stop()
+	select {
+	case <-all:
+	case <-most:
+		rest := time.NewTimer(max(time.Since(start), time.Second))
+		defer rest.Stop()
+		select {
+		case <-all:
+		case <-rest.C:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return maps.Clone(size)
 }
 
 func (r *runner) mailbox(ctx context.Context, a holdfast.Account) error {
 	r.mu.Lock()
-	sv, ok := r.surveyed[a.ID]
+	sv := r.surveyed[a.ID]
 	r.mu.Unlock()
-	folders, err := sv.folders, sv.err
-	if !ok {
+	var folders []MailFolder
+	var err error
+	if sv != nil {
+		select {
+		case <-sv.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+		folders, err = sv.folders, sv.err
+		r.mu.Unlock()
+	} else {
 		folders, err = r.src.MailFolders(ctx, a.ID)
 	}
 	if errors.Is(err, ErrGone) {

@@ -58,21 +58,42 @@ type accountTrack struct {
 	state    atomic.Value // string
 	items    atomic.Int64
 	mailSeen atomic.Int64
-	expected int64
+	expected int64 // set under tracker.mu
 }
 
 func newTracker() *tracker {
 	return &tracker{phase: "accounts", byID: map[string]*accountTrack{}}
 }
 
-func (t *tracker) add(a holdfast.Account, expected int64) {
-	at := &accountTrack{upn: a.UPN, expected: expected}
+func (t *tracker) add(a holdfast.Account) {
+	at := &accountTrack{upn: a.UPN}
 	at.state.Store(AccountQueued)
 	t.mu.Lock()
 	t.order = append(t.order, at)
 	t.byID[a.ID] = at
-	t.expected += expected
 	t.mu.Unlock()
+}
+
+// expect sets how many messages an account's mailbox holds.
+func (t *tracker) expect(accountID string, n int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if at := t.byID[accountID]; at != nil {
+		t.expected += n - at.expected
+		at.expected = n
+	}
+}
+
+// reorder lists the accounts in the order they are started.
+func (t *tracker) reorder(accounts []holdfast.Account) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.order = t.order[:0]
+	for _, a := range accounts {
+		if at := t.byID[a.ID]; at != nil {
+			t.order = append(t.order, at)
+		}
+	}
 }
 
 func (t *tracker) account(id string) *accountTrack {

@@ -181,7 +181,7 @@ type runner struct {
 	failures []FailedItem
 
 	track    *tracker
-	surveyed map[string]survey // account id → its mail folders, listed before the accounts start
+	surveyed map[string]*survey // account id → its mail folders, listed before the accounts start
 
 	chatsDone  map[string]bool        // chats captured this run
 	posMu      sync.Mutex             // serialises commitPositions
@@ -218,7 +218,7 @@ func Run(ctx context.Context, src Source, st Store, opts Options) (*Result, erro
 	if len(opts.Workloads) == 0 {
 		opts.Workloads = holdfast.Workloads
 	}
-	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), lastSigned: time.Now(), chatsDone: map[string]bool{}, track: newTracker(), surveyed: map[string]survey{}}
+	r := &runner{src: src, st: st, opts: opts, start: opts.Now(), perWl: map[holdfast.Workload]*Counts{}, lastCommit: time.Now(), lastSigned: time.Now(), chatsDone: map[string]bool{}, track: newTracker(), surveyed: map[string]*survey{}}
 	r.id = newRunID(r.start)
 	r.res = &Result{RunFinished: record.RunFinished{Run: r.id, Workloads: map[holdfast.Workload]Counts{}, FailedItems: []FailedItem{}, Departed: []string{}}}
 	for _, w := range opts.Workloads {
@@ -296,11 +296,12 @@ func (r *runner) run(ctx context.Context) error {
 			live = append(live, a)
 		}
 	}
+	for _, a := range live {
+		r.track.add(a)
+	}
 	size := r.survey(ctx, live)
 	largestFirst(live, size)
-	for _, a := range live {
-		r.track.add(a, size[a.ID])
-	}
+	r.track.reorder(live)
 	errs := make(chan error, len(live)+len(r.opts.Workloads))
 	var wg sync.WaitGroup
 	mine := make(chan struct{}, r.opts.Accounts)
