@@ -77,3 +77,35 @@ func TestThrottledMailboxDoesNotHoldBackOthers(t *testing.T) {
 	e.backup(workloads...)
 	e.compare()
 }
+
+// TestLargestMailboxFirst: the run starts with the largest mailbox, as the
+// folders' item counts tell, and its progress names every account with
+// what it holds and what was seen.
+func TestLargestMailboxFirst(t *testing.T) {
+	e := newEnv(t, faketenant.Options{Seed: 5, Users: 6, ItemsPerUser: 10, LargeMailbox: 8})
+	ctx := context.Background()
+	s, err := e.data.OpenTenant(ctx, "contoso", store.OpenTenantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	var last ingest.Progress
+	res, err := ingest.Run(ctx, e.client, s, ingest.Options{Workloads: []holdfast.Workload{holdfast.Mail}, Accounts: 1, Progress: func(p ingest.Progress) { last = p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(last.PerAccount) == 0 || last.PerAccount[0].Account != e.info.Users[0] {
+		t.Fatalf("start order %+v, want %s (80 messages) first", last.PerAccount, e.info.Users[0])
+	}
+	for i, a := range last.PerAccount {
+		if i > 0 && a.MailExpected > last.PerAccount[i-1].MailExpected {
+			t.Errorf("%s (%d messages) started after %s (%d)", a.Account, a.MailExpected, last.PerAccount[i-1].Account, last.PerAccount[i-1].MailExpected)
+		}
+		if a.State != ingest.AccountDone || a.MailSeen != a.MailExpected {
+			t.Errorf("%s at the end: %+v, want done with every message seen", a.Account, a)
+		}
+	}
+	if last.MailExpected != int64(res.ItemsNew) || last.AccountsDone != last.Accounts {
+		t.Errorf("final progress: %d messages expected, %d accounts of %d done; the run captured %d", last.MailExpected, last.AccountsDone, last.Accounts, res.ItemsNew)
+	}
+}
