@@ -48,7 +48,11 @@ bench:
 	$(GO) test -run '^$$' -bench 'AppendFile' -benchtime 25x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'Verify' -benchtime 5x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'Export' -benchtime 3x ./restore
-	$(GO) test -run '^$$' -bench 'Backup|RestoreToTenant' -benchtime 1x ./ingest/graph
+	$(MAKE) bin/holdfast-baseline
+	HOLDFAST_BASELINE_BIN=$(CURDIR)/bin/holdfast-baseline $(GO) test -run '^$$' -bench 'BackupCPUBound' -benchtime 1x ./ingest/graph
+	HOLDFAST_BASELINE_BIN=$(CURDIR)/bin/holdfast-baseline $(GO) test -run '^$$' -bench 'BackupThrottleBound' -benchtime 1x -v ./ingest/graph
+	$(GO) test -run '^$$' -bench 'BackupManyMailboxes' -benchtime 1x ./ingest/graph
+	$(GO) test -run '^$$' -bench 'RestoreToTenant' -benchtime 1x ./ingest/graph
 	$(GO) test -run '^$$' -bench 'Index$$' -benchtime 1x ./index
 	$(GO) test -run '^$$' -bench 'Query' -benchtime 200x ./index
 	$(GO) test -run '^$$' -bench 'Eval|Inventory' -benchtime 1x ./policy
@@ -56,6 +60,16 @@ bench:
 	$(GO) test -run '^$$' -bench 'Scheduler' -benchtime 2000x ./schedule
 	$(GO) test -run '^$$' -bench 'Search' -benchtime 200x ./web
 	$(GO) test -run '^$$' -bench 'StatusAll|ConsolePages' -benchtime 100x ./web
+
+# Holdfast as it was before issue 18 (4 accounts at a time, a small
+# request budget per mailbox, a tenant-wide pause on any 429): the ingest
+# benchmarks time it beside today's defaults against the same fake tenant.
+BASELINE_REV ?= 1146083
+bin/holdfast-baseline:
+	rm -rf bin/baseline-src && mkdir -p bin/baseline-src
+	git archive $(BASELINE_REV) | tar -x -C bin/baseline-src
+	cd bin/baseline-src && $(GO) build -o ../holdfast-baseline ./cmd/holdfast
+	rm -rf bin/baseline-src
 
 # The console's screenshots in docs/console, taken by its browser journeys.
 screenshots: deps

@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/index"
 	"github.com/holdfast/holdfast/ingest"
+	"github.com/holdfast/holdfast/store"
 )
 
 // BackupOptions configure a backup run.
@@ -35,16 +37,64 @@ func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.S
 		return nil, err
 	}
 	defer closeStore(ctx, s)
+	// The search index follows the run: what the run has made durable is
+	// indexed while it goes on capturing, and the rest when it ends.
+	indexed := a.indexAlong(ctx, s)
 	res, runErr := ingest.Run(ctx, src, s, ingest.Options{Workloads: o.Workloads, Accounts: o.Accounts, Pool: a.pool, Progress: o.Progress, Throttled: o.Throttled, Now: a.opts.Now, Actor: who.String()})
+	// It is derived data: if updating it fails, the next search or backup
+	// catches it up from the store.
+	if err := indexed(); err != nil {
+		a.note("the search index was not updated (%v); the next search catches up", err)
+	}
 	if res == nil {
 		return nil, runErr
 	}
-	// Keep the search index current. It is derived data: if this fails,
-	// the next search or backup catches it up from the store.
-	if ix, err := a.index(ctx, s); err != nil {
-		a.note("the search index was not updated (%v); the next search catches up", err)
-	} else {
-		ix.Close()
-	}
 	return res, runErr
 }
+
+// indexAlong brings the tenant's search index up to date with the
+// committed log, again and again, while a backup runs, so that indexing
+// overlaps capture instead of following it; done stops it, brings the
+// index up to the end of the log and closes it.
+func (a *App) indexAlong(ctx context.Context, s *store.Store) (done func() error) {
+	ix, err := index.Open(indexDir(s))
+	if err != nil {
+		return func() error { return err }
+	}
+	stop := make(chan struct{})
+	finished := make(chan error, 1)
+	go func() {
+		for {
+			next := ix.Next()
+			if _, err := ix.Update(ctx, s, nil); err != nil {
+				finished <- err
+				return
+			}
+			wait := time.Duration(0)
+			if ix.Next() == next {
+				wait = indexIdle // nothing new was committed: look again shortly
+			}
+			select {
+			case <-stop:
+				finished <- nil
+				return
+			case <-time.After(wait):
+			}
+		}
+	}()
+	return func() error {
+		close(stop)
+		err := <-finished
+		if err == nil {
+			_, err = a.updateIndex(ctx, s, ix)
+		}
+		if cerr := ix.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+}
+
+// indexIdle is how long a backup's indexing waits when the log has nothing
+// new committed.
+const indexIdle = 250 * time.Millisecond

@@ -88,16 +88,22 @@ func (a *App) index(ctx context.Context, s *store.Store) (*index.Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err = a.updateIndex(ctx, s, ix); err != nil {
+		ix.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+// updateIndex brings ix up to the end of s's log, showing progress when
+// that is long.
+func (a *App) updateIndex(ctx context.Context, s *store.Store, ix *index.Index) (int, error) {
 	var progress func(uint64)
 	if p := a.progress("indexing"); p != nil && s.Size()-min(ix.Next(), s.Size()) > 5000 {
 		total := int64(s.Size())
 		progress = func(n uint64) { p(int64(n), total) }
 	}
-	if _, err = ix.Update(ctx, s, progress); err != nil {
-		ix.Close()
-		return nil, err
-	}
-	return ix, nil
+	return ix.Update(ctx, s, progress)
 }
 
 // searchIndex is index for a search. Beside a running backup it searches

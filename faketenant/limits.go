@@ -21,10 +21,11 @@ type limiter struct {
 	windows  map[string]*graphlimit.Window
 	inflight map[string]int
 	blocked  map[string]time.Time // mailboxes throttled by a test until then
+	served   map[string]float64   // units admitted, by key
 }
 
 func newLimiter(l graphlimit.Limits) *limiter {
-	return &limiter{lim: l, windows: map[string]*graphlimit.Window{}, inflight: map[string]int{}, blocked: map[string]time.Time{}}
+	return &limiter{lim: l, windows: map[string]*graphlimit.Window{}, inflight: map[string]int{}, blocked: map[string]time.Time{}, served: map[string]float64{}}
 }
 
 func (l *limiter) window(key string) *graphlimit.Window {
@@ -75,6 +76,7 @@ func (l *limiter) admit(charges []graphlimit.Charge) (func(), *refusal) {
 	mailbox := ""
 	for _, c := range charges {
 		l.window(c.Key).Allow(now, c.Cost)
+		l.served[c.Key] += c.Cost
 		if c.Mailbox() {
 			mailbox = c.Key
 			l.inflight[mailbox]++

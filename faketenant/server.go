@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	mrand "math/rand/v2"
 	"net"
@@ -102,6 +103,26 @@ func (s *Server) Limits() graphlimit.Limits {
 		return graphlimit.Limits{}
 	}
 	return s.limits.lim
+}
+
+// MailboxRequests is how many requests each mailbox (by UPN) was served,
+// as the limits counted them: what a benchmark's lower bound is made of.
+func (s *Server) MailboxRequests() map[string]float64 {
+	out := map[string]float64{}
+	if s.limits == nil {
+		return out
+	}
+	s.limits.mu.Lock()
+	served := maps.Clone(s.limits.served)
+	s.limits.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.t.accounts() {
+		if n, ok := served["mailbox/"+u.ID]; ok {
+			out[u.UPN] = n
+		}
+	}
+	return out
 }
 
 // ThrottleMailbox makes Exchange refuse every request to a mailbox for d,

@@ -260,7 +260,11 @@ func (s *Server) dashboardPage(c *echo.Context, p *access.Principal) error {
 		for k, j := range st.Running {
 			what := string(j.Kind)
 			if pr, ok := st.Progress[k]; ok {
-				what += fmt.Sprintf(" (%d items so far)", pr.ItemsNew+pr.ItemsChanged)
+				what += fmt.Sprintf(" (%d items so far, %d of %d accounts done", pr.ItemsNew+pr.ItemsChanged, pr.AccountsDone, pr.Accounts)
+				if pr.RemainingS > 0 {
+					what += fmt.Sprintf(", about %s left", (time.Duration(pr.RemainingS) * time.Second).Round(time.Second))
+				}
+				what += ")"
 			}
 			running[j.Tenant] = append(running[j.Tenant], what)
 		}

@@ -91,7 +91,10 @@ func New(c Conn) (*Client, error) {
 		return nil, err
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.MaxIdleConnsPerHost = 32
+	// Every account in progress may hold 4 requests: keep their connections
+	// (a new TLS handshake costs more CPU than the request).
+	base.MaxIdleConnsPerHost = 4 * ingest.DefaultAccounts
+	base.MaxIdleConns = 4 * ingest.DefaultAccounts
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
@@ -267,6 +270,13 @@ func deref(s *string) string {
 
 func derefBool(b *bool) bool { return b != nil && *b }
 
+// hasChildren reports whether a mail folder may have child folders: a
+// childFolderCount of 0 spares a request per folder; without one, ask.
+func hasChildren(f models.MailFolderable) bool {
+	n := f.GetChildFolderCount()
+	return n == nil || *n > 0
+}
+
 // itemCount is a mail folder's totalItemCount (0 when Graph leaves it out).
 func itemCount(f models.MailFolderable) int64 {
 	if n := f.GetTotalItemCount(); n != nil && *n > 0 {
@@ -376,7 +386,9 @@ func (c *Client) MailFolders(ctx context.Context, userID string) ([]ingest.MailF
 			for _, f := range fs {
 				mf := ingest.MailFolder{ID: deref(f.GetId()), Path: deref(f.GetDisplayName()), Items: itemCount(f)}
 				out = append(out, mf)
-				queue = append(queue, mf)
+				if hasChildren(f) {
+					queue = append(queue, mf)
+				}
 			}
 			return nil
 		})
@@ -393,7 +405,9 @@ func (c *Client) MailFolders(ctx context.Context, userID string) ([]ingest.MailF
 				for _, f := range fs {
 					mf := ingest.MailFolder{ID: deref(f.GetId()), Path: parent.Path + "/" + deref(f.GetDisplayName()), Items: itemCount(f)}
 					out = append(out, mf)
-					queue = append(queue, mf)
+					if hasChildren(f) {
+						queue = append(queue, mf)
+					}
 				}
 				return nil
 			})
