@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/ingest"
 )
 
 func startFake(t *testing.T, o faketenant.Options) faketenant.Info {
@@ -67,8 +68,18 @@ func TestBackupCommands(t *testing.T) {
 		Checkpoint  struct{ Size uint64 }
 		FailedItems []any `json:"failed_items"`
 	}
-	out := c.ok("--json", "--tenant", "contoso", "backup")
+	code, out, errs := c.run("--json", "--tenant", "contoso", "backup")
+	if code != 0 {
+		t.Fatalf("backup --json: exit %d: %s", code, errs)
+	}
 	jsonDoc(t, out, &res)
+	// Progress goes to stderr as JSON lines, the last one at the end.
+	var last struct{ Progress ingest.Progress }
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Progress.Accounts == 0 ||
+		last.Progress.AccountsDone != last.Progress.Accounts || last.Progress.MailSeen != last.Progress.MailExpected || last.Progress.MailExpected == 0 {
+		t.Errorf("backup --json's last progress line: %v\n%s", err, errs)
+	}
 	sum := 0
 	for _, w := range []string{"mail", "calendar", "contacts", "onedrive", "sharepoint", "teams"} {
 		if res.Workloads[w].ItemsNew == 0 {
@@ -126,7 +137,7 @@ func TestBackupCommands(t *testing.T) {
 	}
 	// A wrong secret fails clearly and stores nothing new.
 	t.Setenv("FAKE_SECRET", "wrong")
-	code, _, errs := c.run("--tenant", "contoso", "backup")
+	code, _, errs = c.run("--tenant", "contoso", "backup")
 	if code != exitError || !strings.Contains(errs, "AADSTS7000215") {
 		t.Errorf("wrong secret: exit %d, %s", code, errs)
 	}
