@@ -92,7 +92,13 @@ func New(opts Options, stateDir string) (*Server, error) {
 	s := &Server{t: newTenant(opts), opts: opts, ca: c, stateDir: stateDir, tokens: map[string]time.Time{},
 		faultRng: mrand.New(mrand.NewPCG(opts.Seed, 0xfa17))}
 	if !opts.NoLimits {
-		s.limits = newLimiter(opts.Limits.WithDefaults(len(s.t.Users)))
+		licensed := 0
+		for _, u := range s.t.Users {
+			if u.Licensed {
+				licensed++
+			}
+		}
+		s.limits = newLimiter(opts.Limits.WithDefaults(licensed, len(s.t.accounts())))
 	}
 	return s, nil
 }

@@ -98,9 +98,9 @@ type Limits struct {
 	DirectoryUnits     int     `json:"directory_units,omitempty"` // per 10 s
 }
 
-// WithDefaults fills what is unset with Microsoft's figures for a tenant of
-// the given number of users (licences).
-func (l Limits) WithDefaults(users int) Limits {
+// WithDefaults fills what is unset with Microsoft's figures for a tenant
+// with the given licences (SharePoint's tiers) and users (the directory's).
+func (l Limits) WithDefaults(licences, users int) Limits {
 	set := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -111,7 +111,7 @@ func (l Limits) WithDefaults(users int) Limits {
 	}
 	set(&l.MailboxRequests, MailboxRequests)
 	set(&l.MailboxConcurrency, MailboxConcurrency)
-	set(&l.SharePointUnits, SharePointUnits(users))
+	set(&l.SharePointUnits, SharePointUnits(licences))
 	set(&l.TeamsMessagesRate, TeamsMessagesRate)
 	set(&l.TeamsChannelsRate, TeamsChannelsRate)
 	set(&l.TeamsOtherRate, TeamsOtherRate)

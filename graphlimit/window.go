@@ -38,6 +38,9 @@ func NewWindow(limit float64, span time.Duration, slots, lag int) *Window {
 // Limit is the window's limit in units.
 func (w *Window) Limit() float64 { return w.limit }
 
+// SetLimit changes the limit, keeping what was counted.
+func (w *Window) SetLimit(limit float64) { w.limit = limit }
+
 func (w *Window) slotOf(t time.Time) int64 { return t.UnixNano() / int64(w.slot) }
 
 func (w *Window) start(i int64) time.Time { return time.Unix(0, i*int64(w.slot)) }

@@ -108,3 +108,15 @@ func TestCosts(t *testing.T) {
 		t.Error("directory units by users")
 	}
 }
+
+// Limits by tenant size: what is set stays, the rest follows Microsoft's
+// tiers.
+func TestWithDefaults(t *testing.T) {
+	l := Limits{SharePointUnits: 10}.WithDefaults(2000, 600)
+	if l.SharePointUnits != 10 || l.DirectoryUnits != 8000 || l.MailboxRequests != MailboxRequests || l.Scale != 1 {
+		t.Errorf("got %+v", l)
+	}
+	if l := (Limits{}).WithDefaults(2000, 2100); l.SharePointUnits != 2400 || l.DirectoryUnits != 8000 {
+		t.Errorf("2,000 licences, 2,100 users: got %+v", l)
+	}
+}

@@ -112,7 +112,7 @@ func New(c Conn) (*Client, error) {
 	th := newThrottle(base)
 	th.graphHost = graphURL.Host
 	if !c.NoMeter {
-		th.meter = newMeter(c.Limits.WithDefaults(0))
+		th.meter = newMeter(c.Limits)
 	}
 	// The credential's own requests go through a plain client that trusts
 	// the same CA; azidentity retries token requests itself.
@@ -322,7 +322,7 @@ func (c *Client) Accounts(ctx context.Context) ([]holdfast.Account, error) {
 			out = append(out, a)
 		}
 	}
-	top := int32(c.pageSize)
+	top := int32(999) // the most Graph pages users by
 	ub := c.gc.Users()
 	resp, err := ub.Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Select: sel, Top: &top}})
 	err = pages(op, resp, err, func(u string) (models.UserCollectionResponseable, error) { return ub.WithUrl(u).Get(ctx, nil) },
@@ -337,6 +337,16 @@ func (c *Client) Accounts(ctx context.Context) ([]holdfast.Account, error) {
 	if err != nil {
 		return nil, err
 	}
+	licensed, present := 0, 0
+	for _, a := range out {
+		if a.Deleted == nil {
+			present++
+			if a.Licensed {
+				licensed++
+			}
+		}
+	}
+	c.th.meter.sized(licensed, present)
 	// Shared, room and equipment mailboxes look like departed employees
 	// (disabled, unlicensed); their mailbox settings tell them apart. Only
 	// those accounts are asked: one request each.

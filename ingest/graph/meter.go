@@ -19,14 +19,35 @@ import (
 // mailbox. A request waits for its turn rather than being refused, and
 // requests for one mailbox never wait on another's.
 type meter struct {
-	lim     graphlimit.Limits
+	given   graphlimit.Limits // as configured: zero fields take Microsoft's figures
+	lim     graphlimit.Limits // in force, for the tenant's size once known
 	mu      sync.Mutex
 	windows map[string]*graphlimit.Window
 	slots   map[string]chan struct{} // per mailbox: its concurrent requests
 }
 
+// newMeter meters within l, taking Microsoft's figures for a small tenant
+// until sized tells it the tenant's size.
 func newMeter(l graphlimit.Limits) *meter {
-	return &meter{lim: l, windows: map[string]*graphlimit.Window{}, slots: map[string]chan struct{}{}}
+	return &meter{given: l, lim: l.WithDefaults(0, 0), windows: map[string]*graphlimit.Window{}, slots: map[string]chan struct{}{}}
+}
+
+// sized sets the tenant-wide limits that depend on the tenant's size
+// (SharePoint's units by licences, the directory's by users), so that a
+// large tenant is not metered at a small one's limits.
+func (m *meter) sized(licences, users int) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lim = m.given.WithDefaults(licences, users)
+	for key, w := range m.windows {
+		if !strings.HasPrefix(key, "mailbox/") {
+			limit, _, _ := m.lim.Window(key)
+			w.SetLimit(limit)
+		}
+	}
 }
 
 // charges names the limits a request counts against. A request to another
