@@ -92,7 +92,11 @@
     if (kinds.length === 0) { el.textContent = "Nothing runs for this tenant."; return; }
     el.textContent = kinds.map(function (k) {
       var p = v[k].progress, s = k + " running (due " + new Date(v[k].job.Due || v[k].job.due).toLocaleString() + ")";
-      if (p) s += ": " + (p.items_new + p.items_changed) + " items captured, " + p.items_deleted + " deletions, " + Math.round(p.bytes / 1048576) + " MiB";
+      if (p) {
+        s += ": " + (p.items_new + p.items_changed) + " items captured, " + p.items_deleted + " deletions, " + Math.round(p.bytes / 1048576) + " MiB";
+        if (p.accounts) s += "; " + p.accounts_done + " of " + p.accounts + " accounts done, " + p.running + " running";
+        if (p.remaining_s) s += ", about " + Math.ceil(p.remaining_s / 60) + " min left";
+      }
       return s;
     }).join("; ");
   }
