@@ -54,25 +54,27 @@ func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.S
 
 // indexAlong brings the tenant's search index up to date with the
 // committed log, again and again, while a backup runs, so that indexing
-// overlaps capture instead of following it; done stops it, brings the
-// index up to the end of the log and closes it.
+// overlaps capture instead of following it; done stops it and brings the
+// index up to the end of the log. It holds the index (and its lock) only
+// while it updates it: a search beside the backup waits for one update at
+// most, never for the whole run.
 func (a *App) indexAlong(ctx context.Context, s *store.Store) (done func() error) {
-	ix, err := index.Open(indexDir(s))
-	if err != nil {
-		return func() error { return err }
-	}
 	stop := make(chan struct{})
 	finished := make(chan error, 1)
 	go func() {
+		var next uint64 // the first record not yet indexed, as last seen
 		for {
-			next := ix.Next()
-			if _, err := ix.Update(ctx, s, nil); err != nil {
-				finished <- err
-				return
-			}
-			wait := time.Duration(0)
-			if ix.Next() == next {
-				wait = indexIdle // nothing new was committed: look again shortly
+			wait := indexIdle // nothing new was committed: look again shortly
+			if s.Size() > next {
+				n, err := a.indexStep(ctx, s)
+				if err != nil {
+					finished <- err
+					return
+				}
+				if n > next {
+					wait = 0
+				}
+				next = n
 			}
 			select {
 			case <-stop:
@@ -84,17 +86,36 @@ func (a *App) indexAlong(ctx context.Context, s *store.Store) (done func() error
 	}()
 	return func() error {
 		close(stop)
-		err := <-finished
-		if err == nil {
-			_, err = a.updateIndex(ctx, s, ix)
+		if err := <-finished; err != nil {
+			return err
 		}
-		if cerr := ix.Close(); err == nil {
-			err = cerr
+		ix, err := a.index(ctx, s)
+		if err != nil {
+			return err
 		}
-		return err
+		return ix.Close()
 	}
+}
+
+// indexStep updates the index beside a capture, in small batches (what
+// the run holds and what Bleve analyses at once add up), and returns the
+// first record it has not indexed.
+func (a *App) indexStep(ctx context.Context, s *store.Store) (uint64, error) {
+	ix, err := index.Open(indexDir(s))
+	if err != nil {
+		return 0, err
+	}
+	defer ix.Close()
+	ix.SetBatch(alongBatch)
+	if _, err := ix.Update(ctx, s, nil); err != nil {
+		return 0, err
+	}
+	return ix.Next(), nil
 }
 
 // indexIdle is how long a backup's indexing waits when the log has nothing
 // new committed.
 const indexIdle = 250 * time.Millisecond
+
+// alongBatch is the Bleve batch of the indexing beside a backup's capture.
+const alongBatch = 100

@@ -51,6 +51,7 @@ type Index struct {
 	directSort int    // hits up to which newest sorts them all
 	exactRun   int    // the fewest documents in doubt worth a run of their own
 	next       uint64 // the first log record not yet indexed
+	batch      int    // documents per Bleve batch (SetBatch)
 
 	users   map[string]string // Entra user id → UPN, from account records
 	current map[string]uint64 // item key → record of its current version (loaded lazily)
@@ -64,6 +65,21 @@ const (
 	itemKeyPrefix   = "item|"
 	mappingVersion  = "11" // 11: a malformed MIME part no longer hides the rest of a message
 )
+
+// DefaultBatch is how many documents Update gives Bleve at once: Bleve
+// analyses a batch's documents together, so a batch's memory grows with it,
+// and its speed too, up to about this size.
+const DefaultBatch = 500
+
+// SetBatch sets how many documents Update gives Bleve at once (n <= 0:
+// DefaultBatch). A backup indexing beside its capture uses smaller batches,
+// so that the two together hold less memory.
+func (ix *Index) SetBatch(n int) {
+	if n <= 0 {
+		n = DefaultBatch
+	}
+	ix.batch = n
+}
 
 // Text fields searched by free text and by phrases (term vectors on).
 var textFields = []string{"subject", "body", "attachment", "attachmentnames", "filename"}
@@ -224,7 +240,7 @@ func openLocked(dir string) (*Index, error) {
 			return nil, holdfast.E(op, holdfast.IO, err)
 		}
 	}
-	ix := &Index{b: b, dir: dir, users: map[string]string{}, current: map[string]uint64{}, directSort: 1000, exactRun: 8192}
+	ix := &Index{b: b, dir: dir, users: map[string]string{}, current: map[string]uint64{}, directSort: 1000, exactRun: 8192, batch: DefaultBatch}
 	if v, err := b.GetInternal([]byte(nextKey)); err == nil && v != nil {
 		ix.next, _ = strconv.ParseUint(string(v), 10, 64)
 	}
@@ -365,7 +381,7 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		pending[docID(r.Index)] = j.doc
 		ix.current[key] = r.Index
 		n++
-		if len(pending) >= 500 {
+		if len(pending) >= ix.batch {
 			return commit()
 		}
 		return nil
