@@ -55,30 +55,61 @@ func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.S
 // indexAlong brings the tenant's search index up to date with the
 // committed log, again and again, while a backup runs, so that indexing
 // overlaps capture instead of following it; done stops it and brings the
-// index up to the end of the log. It holds the index (and its lock) only
-// while it updates it: a search beside the backup waits for one update at
+// index up to the end of the log. It lets go of the index (and its lock)
+// every indexHold, so that a search beside the backup waits for that at
 // most, never for the whole run.
 func (a *App) indexAlong(ctx context.Context, s *store.Store) (done func() error) {
 	stop := make(chan struct{})
 	finished := make(chan error, 1)
 	go func() {
-		var next uint64 // the first record not yet indexed, as last seen
+		var ix *index.Index
+		var opened time.Time
+		var next uint64       // the first record not yet indexed, as last seen
+		let := func() error { // let go of the index
+			if ix == nil {
+				return nil
+			}
+			err := ix.Close()
+			ix = nil
+			return err
+		}
+		step := func() error {
+			if ix == nil {
+				var err error
+				if ix, err = index.Open(indexDir(s)); err != nil {
+					return err
+				}
+				// Beside the capture, small batches: what the run holds
+				// and what Bleve analyses at once add up.
+				ix.SetBatch(alongBatch)
+				opened = time.Now()
+			}
+			_, err := ix.Update(ctx, s, nil)
+			next = ix.Next()
+			return err
+		}
 		for {
 			wait := indexIdle // nothing new was committed: look again shortly
 			if s.Size() > next {
-				n, err := a.indexStep(ctx, s)
-				if err != nil {
+				before := next
+				if err := step(); err != nil {
+					let()
 					finished <- err
 					return
 				}
-				if n > next {
+				if next > before {
 					wait = 0
 				}
-				next = n
+			}
+			if ix != nil && time.Since(opened) >= indexHold {
+				if err := let(); err != nil {
+					finished <- err
+					return
+				}
 			}
 			select {
 			case <-stop:
-				finished <- nil
+				finished <- let()
 				return
 			case <-time.After(wait):
 			}
@@ -97,25 +128,13 @@ func (a *App) indexAlong(ctx context.Context, s *store.Store) (done func() error
 	}
 }
 
-// indexStep updates the index beside a capture, in small batches (what
-// the run holds and what Bleve analyses at once add up), and returns the
-// first record it has not indexed.
-func (a *App) indexStep(ctx context.Context, s *store.Store) (uint64, error) {
-	ix, err := index.Open(indexDir(s))
-	if err != nil {
-		return 0, err
-	}
-	defer ix.Close()
-	ix.SetBatch(alongBatch)
-	if _, err := ix.Update(ctx, s, nil); err != nil {
-		return 0, err
-	}
-	return ix.Next(), nil
-}
-
 // indexIdle is how long a backup's indexing waits when the log has nothing
 // new committed.
 const indexIdle = 250 * time.Millisecond
+
+// indexHold is how long a backup's indexing keeps the index before it lets
+// a search in (var: tests shorten it).
+var indexHold = 10 * time.Second
 
 // alongBatch is the Bleve batch of the indexing beside a backup's capture.
 const alongBatch = 100

@@ -48,10 +48,13 @@ func (s blockedSource) MessageMIME(_ context.Context, _, id string) (io.ReadClos
 }
 
 // TestSearchBesideABackupDoesNotWaitForIt: the index follows a backup while
-// it runs, but holds the index only while it updates it, so a search
-// beside a running backup answers at once instead of waiting for the run
-// to end; once it ends, the search finds what it captured.
+// it runs, but lets go of it every indexHold, so a search beside a running
+// backup answers instead of waiting for the run to end; once it ends, the
+// search finds what it captured.
 func TestSearchBesideABackupDoesNotWaitForIt(t *testing.T) {
+	hold := indexHold
+	indexHold = 200 * time.Millisecond
+	defer func() { indexHold = hold }()
 	a := newApp(t)
 	ctx := context.Background()
 	who := Actor{Name: "test"}
