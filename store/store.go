@@ -941,9 +941,15 @@ func parseBatchName(name string) (batch, error) {
 
 // scanRecords calls fn for each committed record with index in [from, to).
 func (s *Store) scanRecords(ctx context.Context, from, to uint64, fn func(raw []byte, r Record) error) error {
-	i := sort.Search(len(s.batches), func(i int) bool { return s.batches[i].last >= from })
-	for ; i < len(s.batches) && s.batches[i].first < to; i++ {
-		if err := readBatch(ctx, s.be, s.batches[i], from, to, fn); err != nil {
+	// The writer appends batches as it flushes (the index reads a running
+	// backup's log beside it): read the list as it stands. Batches are
+	// only ever appended, so the ones seen do not change.
+	s.mu.Lock()
+	batches := s.batches
+	s.mu.Unlock()
+	i := sort.Search(len(batches), func(i int) bool { return batches[i].last >= from })
+	for ; i < len(batches) && batches[i].first < to; i++ {
+		if err := readBatch(ctx, s.be, batches[i], from, to, fn); err != nil {
 			return err
 		}
 	}

@@ -168,7 +168,13 @@ func New(c Conn) (*Client, error) {
 	adapter.SetBaseUrl(graphURL.String() + "/v1.0")
 	download := &http.Client{Transport: th, Timeout: 30 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Client{cred: cred, scope: scope, gc: msgraphsdk.NewGraphServiceClient(adapter), adapter: adapter, http: hc, download: download, th: th, pageSize: 100}, nil
+	// msgraphsdk.NewGraphServiceClient writes the SDK's global backing
+	// store factory (the value it already holds) every time, while other
+	// tenants' clients read it building models: a data race in a process
+	// that backs up several tenants at once. A nil factory leaves the
+	// global as it is and sets up this adapter the same way.
+	gc := &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}
+	return &Client{cred: cred, scope: scope, gc: gc, adapter: adapter, http: hc, download: download, th: th, pageSize: 100}, nil
 }
 
 func endpoint(s, what string) (*url.URL, error) {
