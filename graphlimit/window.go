@@ -132,10 +132,3 @@ func (w *Window) Reserve(now time.Time, cost float64) time.Duration {
 	}
 	return 0
 }
-
-// Empty reports whether nothing counts at now any more (the window can be
-// forgotten).
-func (w *Window) Empty(now time.Time) bool {
-	w.prune(w.slotOf(now))
-	return len(w.slots) == 0
-}

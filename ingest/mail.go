@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -29,13 +28,12 @@ type survey struct {
 const surveyWait = 30 * time.Second
 
 // survey lists every mailbox's folders before the accounts start, Accounts
-// at a time: their item counts order the accounts largest first and give
-// the run's progress its total. It returns each account's message count,
-// for the accounts whose lists came within surveyWait.
-func (r *runner) survey(ctx context.Context, accounts []holdfast.Account) map[string]int64 {
-	size := map[string]int64{}
+// at a time: their item counts (told to the tracker) order the accounts
+// largest first and give the run's progress its total. It returns once
+// every list came, or as surveyWait says.
+func (r *runner) survey(ctx context.Context, accounts []holdfast.Account) {
 	if !slices.Contains(r.opts.Workloads, holdfast.Mail) || len(accounts) == 0 {
-		return size
+		return
 	}
 	var mu sync.Mutex
 	all := make(chan struct{})
@@ -68,7 +66,6 @@ func (r *runner) survey(ctx context.Context, accounts []holdfast.Account) map[st
 				close(sv.done)
 				r.track.expect(a.ID, n)
 				mu.Lock()
-				size[a.ID] = n
 				if came++; came == need {
 					close(most)
 				}
@@ -94,9 +91,6 @@ func (r *runner) survey(ctx context.Context, accounts []holdfast.Account) map[st
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return maps.Clone(size)
 }
 
 func (r *runner) mailbox(ctx context.Context, a holdfast.Account) error {
@@ -165,7 +159,7 @@ func (r *runner) messagesPage(ctx context.Context, a holdfast.Account, f MailFol
 			continue
 		}
 		seen[ch.ID] = true
-		r.track.seen(a.ID, 1, true)
+		r.track.seen(a.ID)
 		if it != nil && !it.deleted && it.change == ch.Meta.ChangeKey {
 			continue // already captured: a rerun or a resync
 		}

@@ -20,7 +20,6 @@ type Progress struct {
 	Accounts     int               `json:"accounts"` // accounts to back up
 	AccountsDone int               `json:"accounts_done"`
 	Running      int               `json:"running"`
-	Items        int64             `json:"items"`                   // items looked at: captured, or already held
 	MailExpected int64             `json:"mail_expected,omitempty"` // messages the mailboxes hold, as their folders count them
 	MailSeen     int64             `json:"mail_seen"`               // messages looked at so far
 	RemainingS   float64           `json:"remaining_s,omitempty"`   // estimate, from the mail done and to do
@@ -32,7 +31,6 @@ type Progress struct {
 type AccountProgress struct {
 	Account      string `json:"account"`
 	State        string `json:"state"` // queued, running, done
-	Items        int64  `json:"items"`
 	MailSeen     int64  `json:"mail_seen"`
 	MailExpected int64  `json:"mail_expected,omitempty"`
 }
@@ -56,7 +54,6 @@ type tracker struct {
 type accountTrack struct {
 	upn      string
 	state    atomic.Value // string
-	items    atomic.Int64
 	mailSeen atomic.Int64
 	expected int64 // set under tracker.mu
 }
@@ -108,14 +105,23 @@ func (t *tracker) setPhase(p string) {
 	t.mu.Unlock()
 }
 
-// seen counts items looked at in an account, mail among them.
-func (t *tracker) seen(accountID string, n int, mail bool) {
+// seen counts a message looked at in an account's mailbox: captured, or
+// already held.
+func (t *tracker) seen(accountID string) {
 	if at := t.account(accountID); at != nil {
-		at.items.Add(int64(n))
-		if mail {
-			at.mailSeen.Add(int64(n))
-		}
+		at.mailSeen.Add(1)
 	}
+}
+
+// sizes is what each account's mailbox holds, as far as the survey knows.
+func (t *tracker) sizes() map[string]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]int64, len(t.byID))
+	for id, at := range t.byID {
+		out[id] = at.expected
+	}
+	return out
 }
 
 func (t *tracker) state(accountID, s string) {
@@ -130,14 +136,13 @@ func (t *tracker) snapshot(c Counts, elapsed time.Duration) Progress {
 	defer t.mu.Unlock()
 	p := Progress{Counts: c, Phase: t.phase, ElapsedS: elapsed.Seconds(), Accounts: len(t.order), MailExpected: t.expected}
 	for _, at := range t.order {
-		ap := AccountProgress{Account: at.upn, State: at.state.Load().(string), Items: at.items.Load(), MailSeen: at.mailSeen.Load(), MailExpected: at.expected}
+		ap := AccountProgress{Account: at.upn, State: at.state.Load().(string), MailSeen: at.mailSeen.Load(), MailExpected: at.expected}
 		switch ap.State {
 		case AccountDone:
 			p.AccountsDone++
 		case AccountRunning:
 			p.Running++
 		}
-		p.Items += ap.Items
 		p.MailSeen += ap.MailSeen
 		p.PerAccount = append(p.PerAccount, ap)
 	}

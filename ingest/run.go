@@ -299,8 +299,8 @@ func (r *runner) run(ctx context.Context) error {
 	for _, a := range live {
 		r.track.add(a)
 	}
-	size := r.survey(ctx, live)
-	largestFirst(live, size)
+	r.survey(ctx, live)
+	largestFirst(live, r.track.sizes())
 	r.track.reorder(live)
 	errs := make(chan error, len(live)+len(r.opts.Workloads))
 	var wg sync.WaitGroup
