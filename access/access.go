@@ -498,7 +498,7 @@ func (s *Store) CheckPassword(name, pw, code string) (*Principal, error) {
 	}
 	i := slices.IndexFunc(f.Users, func(u User) bool { return u.Name == name })
 	if i < 0 {
-		checkPassword(dummyHash, pw) // the same work for an unknown user
+		checkPassword(dummyHash(), pw) // the same work for an unknown user
 		return nil, ErrUnauthenticated
 	}
 	u := f.Users[i]
@@ -547,5 +547,10 @@ func (s *Store) EnrollTOTP(name string, rec Recorder) (url, secret string, err e
 }
 
 // dummyHash is checked against for unknown users, so that the time taken
-// does not say whether a user exists.
-var dummyHash, _ = hashPassword("holdfast: no such user")
+// does not say whether a user exists. It is made on first use, not when
+// the package loads: argon2id's 64 MiB and quarter second would otherwise
+// be paid by every process, a backup or `holdfast --help` included.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := hashPassword("holdfast: no such user")
+	return h
+})

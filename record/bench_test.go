@@ -7,7 +7,8 @@ import (
 
 // BenchmarkCanonical measures the canonical encoding of a typical
 // item.version's data (a message's metadata), which every captured
-// version goes through once, against version 1's (Go's encoding/json).
+// version goes through once, against the first RFC 8785 version (on encoding/json's Decoder) and
+// version 1's (Go's encoding/json).
 func BenchmarkCanonical(b *testing.B) {
 	data, err := json.Marshal(samples()[TypeItemVersion])
 	if err != nil {
@@ -18,6 +19,15 @@ func BenchmarkCanonical(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if _, err := Canonical(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rfc8785-decoder", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := canonicalByDecoder(data); err != nil {
 				b.Fatal(err)
 			}
 		}

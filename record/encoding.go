@@ -243,14 +243,12 @@ func Canonical(b []byte) ([]byte, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("JSON text is not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	out := make([]byte, 0, len(b))
-	out, err := canonicalValue(out, dec, 0)
+	p := jcsParser{b: b}
+	out, err := p.value(make([]byte, 0, len(b)), 0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if p.space(); p.i < len(b) {
 		return nil, errors.New("trailing data after JSON value")
 	}
 	return out, nil
@@ -259,84 +257,302 @@ func Canonical(b []byte) ([]byte, error) {
 // maxDepth bounds nesting, so hostile input cannot exhaust the stack.
 const maxDepth = 200
 
-func canonicalValue(out []byte, dec *json.Decoder, depth int) ([]byte, error) {
+// jcsParser reads one JSON text (RFC 8259, as strictly as encoding/json)
+// and writes its canonical form as it goes. It is a scanner of its own
+// rather than encoding/json's Decoder because every record is
+// canonicalised when it is appended and again when it is read: the
+// Decoder's tokens cost an allocation or three each, this costs about one
+// per object. encoding_test.go holds the Decoder-based version it must
+// agree with byte for byte (FuzzCanonicalAgreesWithDecoder).
+type jcsParser struct {
+	b []byte
+	i int
+}
+
+func (p *jcsParser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jcsParser) errorf(format string, args ...any) error {
+	return fmt.Errorf("JSON syntax error at offset %d: %s", p.i, fmt.Sprintf(format, args...))
+}
+
+func (p *jcsParser) value(out []byte, depth int) ([]byte, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("JSON nested deeper than %d", maxDepth)
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	p.space()
+	if p.i >= len(p.b) {
+		return nil, p.errorf("unexpected end of JSON input")
 	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '[':
-			out = append(out, '[')
-			for i := 0; dec.More(); i++ {
-				if i > 0 {
-					out = append(out, ',')
-				}
-				if out, err = canonicalValue(out, dec, depth+1); err != nil {
-					return nil, err
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(out, depth)
+	case c == '[':
+		p.i++
+		out = append(out, '[')
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
 			return append(out, ']'), nil
-		case '{':
-			// Members are written to scratch in the order they come and
-			// copied out in sorted order.
-			type member struct {
-				name       string
-				start, end int
-			}
-			var ms []member
-			var scratch []byte
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				name, _ := k.(string)
-				start := len(scratch)
-				if scratch, err = canonicalValue(scratch, dec, depth+1); err != nil {
-					return nil, err
-				}
-				ms = append(ms, member{name, start, len(scratch)})
-			}
-			if _, err := dec.Token(); err != nil {
+		}
+		for {
+			var err error
+			if out, err = p.value(out, depth+1); err != nil {
 				return nil, err
 			}
-			slices.SortFunc(ms, func(a, b member) int { return compareUTF16(a.name, b.name) })
-			out = append(out, '{')
-			for i, m := range ms {
-				if i > 0 {
-					if ms[i-1].name == m.name {
-						return nil, fmt.Errorf("duplicate member name %q", m.name)
-					}
-					out = append(out, ',')
-				}
-				out = appendString(out, m.name)
-				out = append(out, ':')
-				out = append(out, scratch[m.start:m.end]...)
+			p.space()
+			if p.i >= len(p.b) {
+				return nil, p.errorf("unexpected end of JSON input")
 			}
-			return append(out, '}'), nil
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+				out = append(out, ',')
+			case ']':
+				p.i++
+				return append(out, ']'), nil
+			default:
+				return nil, p.errorf("invalid character %q after array element", p.b[p.i])
+			}
 		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case string:
-		return appendString(out, t), nil
-	case json.Number:
-		return appendNumber(out, t)
-	case bool:
-		if t {
-			return append(out, "true"...), nil
+	case c == '"':
+		s, err := p.str()
+		if err != nil {
+			return nil, err
 		}
-		return append(out, "false"...), nil
-	case nil:
-		return append(out, "null"...), nil
+		return appendString(out, s), nil
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number(out)
+	default:
+		for _, lit := range []string{"true", "false", "null"} {
+			if bytes.HasPrefix(p.b[p.i:], []byte(lit)) {
+				p.i += len(lit)
+				return append(out, lit...), nil
+			}
+		}
+		return nil, p.errorf("invalid character %q looking for beginning of value", c)
 	}
-	return nil, fmt.Errorf("unexpected JSON token %v", tok)
+}
+
+// object reads an object and writes its members sorted by their names'
+// UTF-16 code units; members are written to scratch in the order they
+// come and copied out in sorted order.
+func (p *jcsParser) object(out []byte, depth int) ([]byte, error) {
+	type member struct {
+		name       string
+		start, end int
+	}
+	p.i++ // {
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return append(out, '{', '}'), nil
+	}
+	var ms []member
+	var scratch []byte
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, p.errorf("looking for the beginning of an object member's name")
+		}
+		name, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, p.errorf("looking for ':' after an object member's name")
+		}
+		p.i++
+		start := len(scratch)
+		if scratch, err = p.value(scratch, depth+1); err != nil {
+			return nil, err
+		}
+		ms = append(ms, member{name, start, len(scratch)})
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, p.errorf("unexpected end of JSON input")
+		}
+		if p.b[p.i] == '}' {
+			p.i++
+			break
+		}
+		if p.b[p.i] != ',' {
+			return nil, p.errorf("invalid character %q after object member", p.b[p.i])
+		}
+		p.i++
+	}
+	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(a.name, b.name) })
+	out = append(out, '{')
+	for i, m := range ms {
+		if i > 0 {
+			if ms[i-1].name == m.name {
+				return nil, fmt.Errorf("duplicate member name %q", m.name)
+			}
+			out = append(out, ',')
+		}
+		out = appendString(out, m.name)
+		out = append(out, ':')
+		out = append(out, scratch[m.start:m.end]...)
+	}
+	return append(out, '}'), nil
+}
+
+// str reads a string and returns its value, decoding escapes as
+// encoding/json does: a surrogate escape that is not half of a pair
+// becomes U+FFFD.
+func (p *jcsParser) str() (string, error) {
+	p.i++ // "
+	start := p.i
+	// The common case: no escapes, so the value is the bytes as they are.
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if c == '"' {
+			s := string(p.b[start:p.i])
+			p.i++
+			return s, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return "", p.errorf("invalid character %q in string literal", c)
+		}
+		p.i++
+	}
+	buf := append([]byte(nil), p.b[start:p.i]...)
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return string(buf), nil
+		case c < 0x20:
+			return "", p.errorf("invalid character %q in string literal", c)
+		case c != '\\':
+			buf = append(buf, c)
+			p.i++
+			continue
+		}
+		if p.i+1 >= len(p.b) {
+			break
+		}
+		e := p.b[p.i+1]
+		p.i += 2
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r := u4(p.b, p.i-2)
+			if r < 0 {
+				return "", p.errorf("invalid \\u escape in string literal")
+			}
+			p.i += 4
+			if utf16.IsSurrogate(r) {
+				// A high surrogate followed by a low one is one
+				// character; anything else is U+FFFD, and an escape
+				// that follows is read on its own.
+				if d := utf16.DecodeRune(r, u4(p.b, p.i)); d != utf8.RuneError {
+					p.i += 6
+					buf = utf8.AppendRune(buf, d)
+					continue
+				}
+				r = utf8.RuneError
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return "", p.errorf("invalid escape %q in string literal", e)
+		}
+	}
+	return "", p.errorf("unexpected end of JSON input in string literal")
+}
+
+// u4 returns the character of the \uXXXX escape at b[i:], or -1 if there
+// is none.
+func u4(b []byte, i int) rune {
+	if i < 0 || i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range b[i+2 : i+6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// number reads a number as RFC 8259 writes it and writes it as RFC 8785
+// does.
+func (p *jcsParser) number(out []byte) ([]byte, error) {
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	if p.i < len(p.b) && p.b[p.i] == '0' {
+		p.i++
+	} else if digits() == 0 {
+		return nil, p.errorf("invalid character in numeric literal")
+	}
+	integer := true
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		integer = false
+		if digits() == 0 {
+			return nil, p.errorf("invalid character after decimal point in numeric literal")
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		integer = false
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return nil, p.errorf("invalid character in exponent of numeric literal")
+		}
+	}
+	lit := p.b[start:p.i]
+	// An integer of at most 15 digits, other than -0, is written as it
+	// came: a double holds it exactly and ECMAScript writes its digits.
+	if d := bytes.TrimPrefix(lit, []byte("-")); integer && len(d) <= 15 && (d[0] != '0' || len(lit) == 1) {
+		return append(out, lit...), nil
+	}
+	return appendNumber(out, json.Number(lit))
 }
 
 // compareUTF16 orders strings by their UTF-16 code units, as RFC 8785
