@@ -74,3 +74,14 @@ func (l *lockFile) release() error {
 	}
 	return nil
 }
+
+// LockDir takes the same exclusive lock on dir (its file "lock") that a
+// store's writer takes, for other processes that keep state of their own
+// there (a witness); release drops it.
+func LockDir(dir string) (release func() error, err error) {
+	l, _, err := acquireLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	return l.release, nil
+}
