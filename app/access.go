@@ -105,7 +105,7 @@ func (a *App) logAccess(ctx context.Context, tenant string, data record.AccessCh
 	if err != nil {
 		return err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	_, err = logRead(ctx, s, record.TypeAccessChanged, data)
 	return err
 }

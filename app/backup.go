@@ -36,7 +36,7 @@ func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.S
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	// The search index follows the run: what the run has made durable is
 	// indexed while it goes on capturing, and the rest when it ends.
 	indexed := a.indexAlong(ctx, s)

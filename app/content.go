@@ -49,7 +49,7 @@ func (a *App) ItemContent(ctx context.Context, who Actor, tenant string, o Conte
 	if err != nil {
 		return err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	notFound := holdfast.Errorf(op, holdfast.NotFound, "record %d is not a captured version of item %q", o.Record, o.Item)
 	if o.Record >= s.Size() {
 		return notFound

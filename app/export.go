@@ -52,7 +52,7 @@ func (a *App) Export(ctx context.Context, who Actor, tenant string, o ExportOpti
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	h := holds[strings.ToLower(o.Case)]
 	if h == nil {
 		return nil, holdfast.Errorf(op, holdfast.NotFound, "no case %q (holdfast hold create places one)", o.Case)

@@ -41,7 +41,7 @@ func (a *App) Generate(ctx context.Context, who Actor, tenant string, o Generate
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	start := a.now()
 	res := &Generated{Items: o.Items}
 	prog := a.progress("generate")

@@ -30,7 +30,7 @@ func (a *App) Health(ctx context.Context, tenant string) (*Health, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer closeStore(ctx, s)
+		defer a.closeStore(ctx, s)
 		h := &Health{Findings: map[string]int{}}
 		types := []string{record.TypePolicyEvaluated, record.TypeVerifyRun, record.TypeCheckpoint}
 		err = s.Scan(ctx, 0, types, func(raw []byte) error {

@@ -50,7 +50,7 @@ func (a *App) PlaceHold(ctx context.Context, who Actor, tenant string, o HoldOpt
 	if err != nil {
 		return HoldPlaced{}, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	if h := holds[strings.ToLower(p.Case)]; h != nil && h.Active() {
 		return HoldPlaced{}, holdfast.Errorf(op, holdfast.Exist, "case %q already has an active hold (placed %s by %s)", h.Case, h.Placed.Format(time.RFC3339), h.Actor)
 	}
@@ -101,7 +101,7 @@ func (a *App) ReleaseHold(ctx context.Context, who Actor, tenant, name, reason s
 	if err != nil {
 		return "", err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	h := holds[strings.ToLower(name)]
 	if h == nil || !h.Active() {
 		return "", holdfast.Errorf(op, holdfast.NotFound, "no active hold for case %q (holdfast hold list)", name)
@@ -121,7 +121,7 @@ func (a *App) Holds(ctx context.Context, tenant string) ([]*hold.Hold, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	list := []*hold.Hold{}
 	for _, h := range holds {
 		list = append(list, h)
@@ -144,7 +144,7 @@ func (a *App) ShowHold(ctx context.Context, tenant, name string) (HoldShown, err
 	if err != nil {
 		return HoldShown{}, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	h := holds[strings.ToLower(name)]
 	if h == nil {
 		return HoldShown{}, holdfast.Errorf(op, holdfast.NotFound, "no hold for case %q (holdfast hold list)", name)

@@ -74,7 +74,7 @@ func (a *App) PolicySettings(ctx context.Context, tenant string) (policy.Setting
 	if err != nil {
 		return settings, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	err = s.Scan(ctx, 0, []string{record.TypePolicySettings}, func(raw []byte) error {
 		var r record.Record
 		if err := json.Unmarshal(raw, &r); err != nil {
@@ -103,7 +103,7 @@ func (a *App) UnsignedTail(ctx context.Context, tenant string) (*Unsigned, error
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	size := s.Size()
 	c, err := s.LatestCheckpoint(ctx)
 	if err != nil && !holdfast.Is(holdfast.NotFound, err) {

@@ -40,7 +40,7 @@ func (a *App) SetPolicy(ctx context.Context, who Actor, tenant string, ch Settin
 	if err != nil {
 		return policy.Settings{}, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	inv, err := policy.Build(ctx, s, tenant, StoreInfo(s), a.now())
 	if err != nil {
 		return policy.Settings{}, err
@@ -108,7 +108,7 @@ func (a *App) Inventory(ctx context.Context, who Actor, tenant string, dir Direc
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	return a.inventory(ctx, s, tenant, dir)
 }
 
@@ -123,7 +123,7 @@ func (a *App) EvaluatePolicies(ctx context.Context, who Actor, tenant string, b 
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	inv, err := a.inventory(ctx, s, tenant, dir)
 	if err != nil {
 		return nil, err

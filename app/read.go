@@ -29,7 +29,7 @@ func (a *App) Status(ctx context.Context, tenant string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	st, err := ingest.ReadStatus(ctx, s)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func (a *App) LatestCheckpoint(ctx context.Context, tenant string) (store.Checkp
 	if err != nil {
 		return store.Checkpoint{}, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	c, err := s.LatestCheckpoint(ctx)
 	if err != nil {
 		return store.Checkpoint{}, holdfast.E("checkpoint", err)
@@ -68,7 +68,7 @@ func (a *App) Proof(ctx context.Context, tenant string, o ProofOptions) (*store.
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	if o.Inclusion {
 		return s.InclusionBundle(ctx, o.Record, o.Checkpoint)
 	}
@@ -97,7 +97,7 @@ func (a *App) Records(ctx context.Context, tenant string, o LogOptions, fn func(
 	if err != nil {
 		return 0, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	if o.Last > 0 {
 		if size := s.Size(); size > o.Last {
 			o.From = max(o.From, size-o.Last)
@@ -168,7 +168,7 @@ func (a *App) VerifyReport(ctx context.Context, tenant string, pdf []byte, v not
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	v, err = note.NewVerifier(s.Config().LogKey)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Integrity, err, "the store's log key")
@@ -215,7 +215,7 @@ func (a *App) Item(ctx context.Context, who Actor, tenant, item string) (*ItemHi
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	h := &ItemHistory{Item: item, Versions: []ItemVersion{}}
 	types := []string{record.TypeItemVersion, record.TypeTombstone, record.TypeDeletedUnseen}
 	// A cheap filter for ids a record writes as they are (no character
@@ -297,7 +297,7 @@ func (a *App) Run(ctx context.Context, tenant, run string) (*RunDetail, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	var out *RunDetail
 	failed := []record.FailedItem{}
 	var finished *record.RunFinished

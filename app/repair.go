@@ -29,7 +29,7 @@ func (a *App) Repair(ctx context.Context, who Actor, tenant string, o RepairOpti
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	if len(s.MissingPacks()) == 0 {
 		if d := s.Damaged(); d != "" {
 			return nil, holdfast.Errorf(op, holdfast.Integrity, "the damage is not missing content, which is all repair can mend: %s", d)

@@ -50,7 +50,7 @@ func (a *App) IssueReport(ctx context.Context, who Actor, tenant string, o Repor
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	if o.Kind != "hold" {
 		o.Case = ""
 	}

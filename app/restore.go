@@ -107,7 +107,7 @@ func (a *App) Restore(ctx context.Context, who Actor, tenant string, o RestoreOp
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	start := a.now()
 	if o.ToTenant && !o.DryRun {
 		return a.restoreToTenant(ctx, who, tenant, s, o, start)
@@ -257,7 +257,7 @@ func (a *App) RestoreTest(ctx context.Context, who Actor, tenant string, sample 
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	start := a.now()
 	selected, err := restore.Select(ctx, s, restore.Scope{})
 	if err != nil {

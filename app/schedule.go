@@ -27,7 +27,7 @@ func (a *App) Schedule(ctx context.Context, tenant string) (*TenantSchedule, err
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	return readSchedule(ctx, s)
 }
 
@@ -80,7 +80,7 @@ func (a *App) SetSchedule(ctx context.Context, who Actor, tenant string, ch Sche
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	cur, err := readSchedule(ctx, s)
 	if err != nil {
 		return nil, err

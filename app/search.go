@@ -39,7 +39,7 @@ func (a *App) Search(ctx context.Context, who Actor, tenant string, o SearchOpti
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	ix, err := a.searchIndex(ctx, s)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (a *App) RebuildIndex(ctx context.Context, who Actor, tenant string) (Index
 	if err != nil {
 		return IndexRebuilt{}, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	start := a.now()
 	var progress func(uint64)
 	if p := a.progress("indexing"); p != nil {

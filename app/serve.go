@@ -298,7 +298,7 @@ func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule
 	if err != nil {
 		return nil, time.Time{}, nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	ts := &TenantSchedule{Schedule: schedule.Default(), Default: true}
 	var since time.Time
 	if r, _, err := s.Record(ctx, 0); err == nil {

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -16,6 +19,10 @@ type VerifyOptions struct {
 	// elsewhere that the log must be consistent with.
 	HeldCheckpoints [][]byte
 	HeldNames       []string // their names, for messages
+	// Witnesses are witness vkeys the caller trusts: a checkpoint must
+	// carry WitnessThreshold of their cosignatures (0: all).
+	Witnesses        []string
+	WitnessThreshold int
 }
 
 // Verified is a verify run's outcome.
@@ -57,15 +64,38 @@ func (a *App) Verify(ctx context.Context, who Actor, tenant string, o VerifyOpti
 		}
 		held = append(held, exps...)
 	}
+	var wvs []note.Verifier
+	for _, k := range o.Witnesses {
+		wv, err := witness.NewVerifier(k)
+		if err != nil {
+			return nil, holdfast.E(op, err, "--witness")
+		}
+		wvs = append(wvs, wv)
+	}
+	if o.WitnessThreshold < 0 || o.WitnessThreshold > len(wvs) {
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "--witness-threshold %d: want 1 to the %d witnesses given", o.WitnessThreshold, len(wvs))
+	}
 	s, err := a.Open(ctx, tenant, Shared)
 	if err != nil {
 		return nil, err
 	}
-	defer closeStore(ctx, s)
+	defer a.closeStore(ctx, s)
 	start := a.now()
-	rep, err := s.Verify(ctx, store.VerifyOptions{ReadDataPercent: o.ReadDataPercent, ExpectedKey: vkey, Held: held, Progress: a.progress("verify")})
+	rep, err := s.Verify(ctx, store.VerifyOptions{ReadDataPercent: o.ReadDataPercent, ExpectedKey: vkey, Held: held, Progress: a.progress("verify"),
+		Witnesses: wvs, WitnessThreshold: o.WitnessThreshold})
 	if err != nil {
 		return nil, holdfast.E(op, err)
+	}
+	// A witness that refused the log's newest checkpoint as inconsistent
+	// with what it cosigned has seen a rolled-back or forked log.
+	if sts, err := a.WitnessStatuses(tenant); err == nil {
+		for _, st := range sts {
+			if st.Refused != "" {
+				rep.Failures = append(rep.Failures, store.Failure{Object: "witness " + st.Name,
+					Problem: fmt.Sprintf("refused checkpoint %d on %s: %s", st.Latest, st.At.Format(time.RFC3339), st.Refused)})
+				rep.OK = false
+			}
+		}
 	}
 	rec := record.VerifyRun{OK: rep.OK, Records: rep.Records, Blobs: rep.Blobs, Bytes: rep.Bytes, Checkpoints: rep.Checkpoints,
 		ReadDataPercent: o.ReadDataPercent, PacksRead: rep.PacksRead, HeldCheckpoints: rep.Held, Failures: len(rep.Failures),

@@ -59,6 +59,8 @@ func samples() map[string]any {
 			RestoreTest: "0 4 1 * *", RestoreSample: 20, Report: "0 6 1 * *", ReportKind: "procedures", ReportDir: "/srv/reports/contoso"}, Actor: "alice@host"},
 		TypeAccessChanged: AccessChanged{Change: "token.created", User: "legal1", Role: "legal", Tenants: []string{"contoso"}, Token: "3f9a0c11d2e4b5a6",
 			Expires: time.Date(2027, 3, 6, 10, 0, 0, 0, time.UTC), Actor: "admin (API, 10.0.0.5)"},
+		TypeWitnessesSet: WitnessesSet{Witnesses: []Witness{{Name: "witness.example/w1", Key: "witness.example/w1+0a1b2c3d+BFo3ufrW0YLuO6hIBHpHkjk8ZdxUkngDWbKy4Q+ANmTS", URL: "https://witness.example/w1"}},
+			Change: "witness.added", Witness: "witness.example/w1", Actor: "alice@host"},
 		TypePolicyEvaluated: PolicyEvaluated{Tenant: "contoso", Actor: "alice@host", PolicyHash: "p", PolicyFiles: []string{"stale.rego"}, InputHash: "i", FindingsHash: "f", Findings: map[string]int{"high": 1}},
 	}
 }

@@ -39,6 +39,7 @@ const (
 	TypePolicyEvaluated  = "policy.evaluated"    // PolicyEvaluated: the policies were evaluated
 	TypeScheduleSet      = "schedule.set"        // ScheduleSet: a tenant's schedule, and who set it
 	TypeAccessChanged    = "access.changed"      // AccessChanged: a user or token that reaches this tenant was added, disabled, enabled or revoked
+	TypeWitnessesSet     = "witnesses.set"       // WitnessesSet: the witnesses the tenant's checkpoints go to, and who set them
 )
 
 // types maps each record type to a new value of its data's Go type.
@@ -68,6 +69,7 @@ var types = map[string]func() any{
 	TypePolicyEvaluated:  func() any { return new(PolicyEvaluated) },
 	TypeScheduleSet:      func() any { return new(ScheduleSet) },
 	TypeAccessChanged:    func() any { return new(AccessChanged) },
+	TypeWitnessesSet:     func() any { return new(WitnessesSet) },
 }
 
 // Types returns every record type Holdfast writes, sorted.
@@ -535,6 +537,25 @@ type Schedule struct {
 type ScheduleSet struct {
 	Schedule
 	Actor string `json:"actor,omitempty"`
+}
+
+// WitnessesSet is the data of witnesses.set: the whole list of witnesses
+// (c2sp.org/tlog-witness) the tenant's checkpoints are submitted to after
+// the change, the change, and who made it. The log keeps every list a
+// tenant ever had, so an auditor sees when a witness was added or dropped.
+type WitnessesSet struct {
+	Witnesses []Witness `json:"witnesses"`
+	Change    string    `json:"change"` // witness.added, witness.removed
+	Witness   string    `json:"witness"`
+	Actor     string    `json:"actor,omitempty"`
+}
+
+// Witness is one witness: its name and vkey (type 0x04, cosignature/v1),
+// and its submission URL (never with credentials or a query).
+type Witness struct {
+	Name string `json:"name"`
+	Key  string `json:"vkey"`
+	URL  string `json:"url"`
 }
 
 // AccessChanged is the data of access.changed: who may reach a tenant's

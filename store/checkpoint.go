@@ -118,6 +118,7 @@ func (s *Store) issueLocked(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, err
 	}
 	s.lastCkp = s.size
+	s.issued = true
 	return Checkpoint{Origin: s.cfg.Origin, Size: s.size, Root: root, Note: msg}, nil
 }
 
@@ -160,6 +161,14 @@ func (s *Store) readCheckpoint(ctx context.Context, size uint64) (Checkpoint, er
 		return Checkpoint{}, holdfast.Errorf("read checkpoint", holdfast.Integrity, "%s says size %d", checkpointName(size), c.Size)
 	}
 	return c, nil
+}
+
+// Issued reports whether this store issued a checkpoint since it was
+// opened (the witnesses are then asked to cosign the newest).
+func (s *Store) Issued() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issued
 }
 
 // LatestCheckpoint returns the newest checkpoint, or NotFound if none was issued.

@@ -29,6 +29,7 @@ const (
 	packPrefix  = "packs/"
 	logPrefix   = "log/"
 	ckptPrefix  = "checkpoints/"
+	cosigPrefix = "cosignatures/"
 	logSuffix   = ".jsonl"
 	maxLineSize = 64 << 20
 
@@ -82,6 +83,7 @@ type Store struct {
 	verifier note.Verifier
 	localDir string
 	readOnly bool
+	issued   bool // a checkpoint was issued since Open
 	spool    bool // Shared, and another process holds the writer lock
 	lock     *lockFile
 	now      func() time.Time

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/holdfast/holdfast/record"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Failure is one thing Verify found wrong, naming the object; it is
@@ -35,20 +37,29 @@ type VerifyOptions struct {
 	// Held are checkpoints kept outside the repository (ParseHeldCheckpoints):
 	// the log must reach each one's size and have its root there.
 	Held []Expectation
+	// Witnesses, if any, are the witnesses' verifiers (c2sp.org/tlog-
+	// cosignature) the caller trusts: some checkpoint must carry
+	// WitnessThreshold of their cosignatures (0: all of them), and the
+	// newest such is reported.
+	Witnesses        []note.Verifier
+	WitnessThreshold int
 }
 
 // VerifyReport is the outcome of Verify.
 type VerifyReport struct {
-	OK          bool      `json:"ok"`
-	Records     uint64    `json:"records"`
-	Blobs       int       `json:"blobs"`
-	Bytes       int64     `json:"bytes"` // plaintext bytes re-hashed
-	Packs       int       `json:"packs"`
-	PacksRead   int       `json:"packs_read"` // packs whose blob data was re-hashed
-	Checkpoints int       `json:"checkpoints"`
-	Held        int       `json:"held_checkpoints,omitempty"` // held elsewhere, checked against the log
-	Failures    []Failure `json:"failures"`
-	Notes       []string  `json:"notes,omitempty"`
+	OK          bool   `json:"ok"`
+	Records     uint64 `json:"records"`
+	Blobs       int    `json:"blobs"`
+	Bytes       int64  `json:"bytes"` // plaintext bytes re-hashed
+	Packs       int    `json:"packs"`
+	PacksRead   int    `json:"packs_read"` // packs whose blob data was re-hashed
+	Checkpoints int    `json:"checkpoints"`
+	Held        int    `json:"held_checkpoints,omitempty"` // held elsewhere, checked against the log
+	// Witnessed is the size of the newest checkpoint with the threshold of
+	// cosignatures by the trusted witnesses (when witnesses were given).
+	Witnessed uint64    `json:"witnessed_checkpoint,omitempty"`
+	Failures  []Failure `json:"failures"`
+	Notes     []string  `json:"notes,omitempty"`
 }
 
 const maxFailures = 1000
@@ -265,6 +276,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 			lastGood = n
 		}
 	}
+	v.witnesses(ctx, ckSizes, lastGood)
 	// 4. What is known of the log from outside it: this machine's records
 	// of its length, checkpoints held by others.
 	for _, e := range expected {
@@ -330,6 +342,54 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	}
 	v.r.OK = len(v.r.Failures) == 0
 	return v.r, nil
+}
+
+// witnesses finds the newest checkpoint the trusted witnesses cosigned,
+// enough of them; a cosignature by a trusted witness that does not verify
+// is a failure.
+func (v *verifier) witnesses(ctx context.Context, sizes []uint64, lastGood uint64) {
+	ws := v.opts.Witnesses
+	if len(ws) == 0 {
+		return
+	}
+	k := v.opts.WitnessThreshold
+	if k <= 0 || k > len(ws) {
+		k = len(ws)
+	}
+	newest := uint64(0)
+	for _, n := range sizes {
+		newest = max(newest, n)
+		msg, err := v.s.Cosigned(ctx, n)
+		if err != nil {
+			continue // the checkpoint's own failure is reported above
+		}
+		nt, err := note.Open(msg, note.VerifierList(ws...))
+		var inv *note.InvalidSignatureError
+		switch {
+		case errors.As(err, &inv):
+			v.fail(fmt.Sprintf("%s%020d-%08x", cosigPrefix, n, inv.Hash), "the cosignature by witness %s does not verify over checkpoint %d", inv.Name, n)
+			continue
+		case err != nil:
+			continue // no trusted witness cosigned it
+		}
+		seen := map[uint32]bool{}
+		for _, sig := range nt.Sigs {
+			for _, w := range ws {
+				if sig.Hash == w.KeyHash() && sig.Name == w.Name() {
+					seen[sig.Hash] = true
+				}
+			}
+		}
+		if len(seen) >= k && n > v.r.Witnessed && n <= lastGood {
+			v.r.Witnessed = n
+		}
+	}
+	switch {
+	case v.r.Witnessed == 0:
+		v.fail("cosignatures", "no checkpoint of this log carries %d of the %d given witnesses' cosignatures", k, len(ws))
+	case v.r.Witnessed < newest:
+		v.r.Notes = append(v.r.Notes, fmt.Sprintf("checkpoint %d is the newest with %d of the given witnesses' cosignatures; the checkpoints after it, up to %d, are not yet cosigned by enough of them", v.r.Witnessed, k, newest))
+	}
 }
 
 // batchesBetween names the log batches that hold records [from, to).

@@ -269,7 +269,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, orig
 	if evidence != nil {
 		ref.Request = string(evidence)
 	}
-	s.log.Warn("add-checkpoint refused", "status", status, "origin", strconv.Quote(origin), "reason", reason, "remote", r.RemoteAddr)
+	s.log.Warn("add-checkpoint refused", "status", status, "origin", origin, "reason", reason, "remote", r.RemoteAddr)
 	if b, err := json.Marshal(ref); err == nil {
 		if f, err := os.OpenFile(filepath.Join(s.dir, refusedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
 			f.Write(append(b, '\n'))

@@ -13,6 +13,8 @@ import (
 type verifyOptions struct {
 	ReadDataSubset string
 	Checkpoints    []string // files holding checkpoints kept elsewhere
+	Witnesses      []string // witness vkeys
+	Threshold      int
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
@@ -23,6 +25,11 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 		Long: `Re-read the tenant's repository from storage, trusting no cache: re-hash every
 pack and blob, decode every record, recompute the Merkle tree, check every
 checkpoint's signature and root, and check that every reference resolves.
+
+With --witness VKEY (repeatable) a checkpoint must also carry the cosignatures
+of --witness-threshold of those witnesses (default: all), and a witness that
+refused the log's newest checkpoint as inconsistent with what it cosigned (a
+rolled-back or forked log) is a failure.
 
 The log must also reach every size this machine has seen it at (its
 high-water mark under <data>/keys/seen/) and every checkpoint given with
@@ -39,6 +46,8 @@ a verify.run record followed by a new checkpoint.`,
 	}
 	cmd.Flags().StringVar(&opts.ReadDataSubset, "read-data-subset", "100", "percentage of packs whose blob data is read and re-hashed, e.g. 10 or 10% (at least one pack)")
 	cmd.Flags().StringArrayVar(&opts.Checkpoints, "checkpoint", nil, "a signed checkpoint or proof bundle kept elsewhere; the log must reach it (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.Witnesses, "witness", nil, "a witness's vkey: a checkpoint must carry the witnesses' cosignatures (repeatable)")
+	cmd.Flags().IntVar(&opts.Threshold, "witness-threshold", 0, "how many of the --witness keys must have cosigned (default: all)")
 	return cmd
 }
 
@@ -55,7 +64,7 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 	if err != nil {
 		return err
 	}
-	vo := app.VerifyOptions{ReadDataPercent: pct}
+	vo := app.VerifyOptions{ReadDataPercent: pct, Witnesses: opts.Witnesses, WitnessThreshold: opts.Threshold}
 	for _, f := range opts.Checkpoints {
 		b, err := readInput(f, 1<<20)
 		if err != nil {
@@ -82,6 +91,9 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 			rep.Records, rep.Packs, rep.PacksRead, rep.Blobs, humanBytes(rep.Bytes), rep.Checkpoints, rep.DurationS)
 		if rep.Held > 0 {
 			g.print("Checked the log against %d checkpoint(s) held elsewhere\n", rep.Held)
+		}
+		if rep.Witnessed > 0 {
+			g.print("Witnessed: checkpoint %d carries the cosignatures of the given witnesses\n", rep.Witnessed)
 		}
 		for _, n := range rep.Notes {
 			g.print("note: %s\n", n)

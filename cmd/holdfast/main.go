@@ -242,6 +242,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 integrity failure.`,
 		newPolicyCommand(g),
 		newReportCommand(g),
 		newSignerCommand(g),
+		newWitnessCommand(g),
 	)
 	return root
 }
