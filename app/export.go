@@ -78,10 +78,12 @@ func (a *App) Export(ctx context.Context, who Actor, tenant string, o ExportOpti
 	for _, v := range dv {
 		deleted[v] = true
 	}
-	// The proofs need a checkpoint that covers every record.
+	// The proofs need a checkpoint that covers every record, cosigned by
+	// the tenant's witnesses if it has any.
 	if _, _, err := s.Checkpoint(ctx); err != nil {
 		return nil, err
 	}
+	a.witnessNow(ctx, s)
 	out, _ := filepath.Abs(o.Out)
 	meta := ediscovery.Meta{Case: h.Case, Query: o.Query, Actor: who.String(), Created: a.now().UTC().Truncate(time.Second), Tenant: tenant, LoadFile: o.LoadFile}
 	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, meta, out, a.progressOr(o.Progress, "export"))

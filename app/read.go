@@ -138,6 +138,7 @@ type ReportVerified struct {
 	*reports.SignatureInfo
 	CheckpointSize uint64 `json:"checkpoint_size"`
 	CheckpointRoot []byte `json:"-"`
+	Checkpoint     []byte `json:"-"` // the note embedded in the report, with its cosignatures
 }
 
 // VerifyReport checks a signed report: its PDF signature over the whole
@@ -159,7 +160,7 @@ func (a *App) VerifyReport(ctx context.Context, tenant string, pdf []byte, v not
 		if err != nil {
 			return nil, holdfast.E(op, holdfast.Integrity, err, "the report's checkpoint")
 		}
-		return &ReportVerified{SignatureInfo: info, CheckpointSize: ckp.Size, CheckpointRoot: ckp.Root}, nil
+		return &ReportVerified{SignatureInfo: info, CheckpointSize: ckp.Size, CheckpointRoot: ckp.Root, Checkpoint: n}, nil
 	}
 	if tenant == "" {
 		return nil, holdfast.E(op, holdfast.Invalid, "give --key VKEY to check offline, or --tenant T to check against the store")
@@ -181,7 +182,7 @@ func (a *App) VerifyReport(ctx context.Context, tenant string, pdf []byte, v not
 	if err != nil || !bytes.Equal(stored.Root, ckp.Root) {
 		return nil, holdfast.Errorf(op, holdfast.Integrity, "the report's checkpoint of size %d is not the one in the store", ckp.Size)
 	}
-	return &ReportVerified{SignatureInfo: info, CheckpointSize: ckp.Size, CheckpointRoot: ckp.Root}, nil
+	return &ReportVerified{SignatureInfo: info, CheckpointSize: ckp.Size, CheckpointRoot: ckp.Root, Checkpoint: n}, nil
 }
 
 // ItemVersion is one captured version of an item, or its deletion.

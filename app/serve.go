@@ -223,6 +223,18 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 	}
 	apply(s)
 	changes := make(chan func(*schedule.Scheduler))
+	// Checkpoints a witness has not cosigned yet (it was down) are
+	// submitted again every reload.
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(o.Reload):
+			}
+			a.RetryWitnesses(ctx)
+		}
+	}()
 	go func() {
 		for {
 			select {

@@ -323,11 +323,60 @@ func submitCheckpoint(ctx context.Context, s *store.Store, c store.Checkpoint, w
 // write ends witnessed (or with the reason it is not in the status).
 func (a *App) closeStore(ctx context.Context, s *store.Store) {
 	if s.Issued() {
-		if ws, err := readWitnesses(ctx, s); err != nil {
-			a.note("the tenant's witnesses could not be read: %v", err)
-		} else if len(ws) > 0 {
-			a.syncWitnesses(context.WithoutCancel(ctx), s.Config().Tenant, s, ws)
-		}
+		a.witnessNow(ctx, s)
 	}
 	closeStore(ctx, s)
+}
+
+// witnessNow submits the newest checkpoint to the tenant's witnesses, if
+// it has any: at the end of a write, and before an export carries the
+// checkpoint.
+func (a *App) witnessNow(ctx context.Context, s *store.Store) {
+	ws, err := readWitnesses(ctx, s)
+	if err != nil {
+		a.note("the tenant's witnesses could not be read: %v", err)
+		return
+	}
+	if len(ws) > 0 {
+		a.syncWitnesses(context.WithoutCancel(ctx), s.Config().Tenant, s, ws)
+	}
+}
+
+// RetryWitnesses submits again, for every tenant, a newest checkpoint
+// that one of its witnesses has not cosigned: the witness was down, or the
+// write that issued it ended before it could submit. A witness that
+// refused the newest checkpoint is not asked again until the log grows.
+// Tenants are taken eight at a time, so that a witness that is down for
+// all of them costs minutes, not hours.
+func (a *App) RetryWitnesses(ctx context.Context) {
+	tenants, err := a.Tenants()
+	if err != nil {
+		return
+	}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, t := range tenants {
+		sts, err := a.WitnessStatuses(t)
+		if err != nil || len(sts) == 0 {
+			continue
+		}
+		size, _, known, _ := a.data.LogMark(t)
+		need := false
+		for _, st := range sts {
+			grew := known && st.Latest < size
+			need = need || grew || (!st.OK() && st.Refused == "")
+		}
+		if !need || ctx.Err() != nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(t string) {
+			defer func() { <-sem; wg.Done() }()
+			if _, err := a.SyncWitnesses(ctx, t); err != nil {
+				a.note("tenant %s: submitting to its witnesses: %v", t, err)
+			}
+		}(t)
+	}
+	wg.Wait()
 }

@@ -432,11 +432,14 @@ type Problem struct {
 
 // Report is what Verify found.
 type Report struct {
-	Items    int       `json:"items"`
-	Files    int       `json:"files"`
-	Proofs   int       `json:"proofs"`
-	Size     uint64    `json:"checkpoint_size"`
-	Problems []Problem `json:"problems"`
+	Items  int    `json:"items"`
+	Files  int    `json:"files"`
+	Proofs int    `json:"proofs"`
+	Size   uint64 `json:"checkpoint_size"`
+	// Witnesses is how many of the trusted witnesses cosigned the
+	// package's checkpoint (when witnesses were given).
+	Witnesses int       `json:"witness_cosignatures,omitempty"`
+	Problems  []Problem `json:"problems"`
 }
 
 // Limits that keep Verify bounded whatever the package holds.
@@ -456,7 +459,7 @@ const (
 // It streams: each entry is read no further than the size the manifest
 // states, the package's total expansion is capped, and memory stays
 // bounded however large or hostile the package.
-func Verify(pkg string, v note.Verifier) (*Report, error) {
+func Verify(pkg string, v note.Verifier, wp store.WitnessPolicy) (*Report, error) {
 	const op = "verify export"
 	f, err := os.Open(pkg)
 	if err != nil {
@@ -575,7 +578,7 @@ func Verify(pkg string, v note.Verifier) (*Report, error) {
 			continue
 		}
 		b, err := store.ParseBundle(keep.Bytes())
-		if err == nil && b.Checkpoint != man.Checkpoint {
+		if err == nil && store.CheckpointBody(b.Checkpoint) != store.CheckpointBody(man.Checkpoint) {
 			err = fmt.Errorf("proves against another checkpoint than the package's")
 		}
 		var res store.BundleResult
@@ -605,6 +608,11 @@ func Verify(pkg string, v note.Verifier) (*Report, error) {
 	}
 	if ck, err := readSmall("checkpoint.txt", maxSmallFile); err != nil || string(ck) != man.Checkpoint {
 		rep.Problems = append(rep.Problems, Problem{"checkpoint.txt", "differs from the manifest's checkpoint"})
+	}
+	if n, err := wp.Check([]byte(man.Checkpoint)); err != nil {
+		rep.Problems = append(rep.Problems, Problem{"checkpoint.txt", err.Error()})
+	} else {
+		rep.Witnesses = n
 	}
 	// Every native and text comes from proven records; captured ones are
 	// their record's bytes.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -60,7 +61,7 @@ func TestVerifyRefusesABomb(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	_, err := Verify(pkg, testVerifier(t))
+	_, err := Verify(pkg, testVerifier(t), store.WitnessPolicy{})
 	runtime.ReadMemStats(&after)
 	if !holdfast.Is(holdfast.Integrity, err) || !strings.Contains(err.Error(), "zip bomb") {
 		t.Errorf("Verify of a %d-byte package holding 600 MiB: %v, want an integrity error naming a zip bomb", st.Size(), err)
@@ -83,7 +84,7 @@ func TestVerifyReadsNoFurtherThanTheManifest(t *testing.T) {
 	w.Write(mj)
 	zw.Close()
 	os.WriteFile(p, buf.Bytes(), 0o644)
-	rep, err := Verify(p, testVerifier(t))
+	rep, err := Verify(p, testVerifier(t), store.WitnessPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}

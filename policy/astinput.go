@@ -162,7 +162,8 @@ var (
 	kSettings, kProfile, kRetentionDays, kRPOHours       = k("settings"), k("profile"), k("retention_days"), k("rpo_hours")
 	kRequiredYears, kRequireWORM, kStore, kBackend       = k("required_years"), k("require_worm"), k("store"), k("backend")
 	kObjectLock, kAccounts, kLastRun, kHolds             = k("object_lock"), k("accounts"), k("last_run"), k("holds")
-	kRestoreTests, kVerifyRuns                           = k("restore_tests"), k("verify_runs")
+	kRestoreTests, kVerifyRuns, kWitnesses               = k("restore_tests"), k("verify_runs"), k("witnesses")
+	kName, kCosigned, kPending, kSize                    = k("name"), k("cosigned"), k("pending"), k("size")
 	kDepartedRecord, kLastCaptureRecord, kPlacedRecord   = k("departed_record"), k("last_capture_record"), k("placed_record")
 )
 
@@ -324,6 +325,14 @@ func (inv *Inventory) value(block int) (ast.Value, string) {
 	for i, h := range inv.Holds {
 		holds[i] = b.obj(b.kv(kCase, b.str(h.Case)), b.kv(kCustodians, b.strs(h.Custodians)), b.kv(kActive, b.boolean(h.Active)), b.kv(kPlaced, b.ts(h.Placed)), b.kv(kPlacedRecord, b.int(int64(h.PlacedRecord))))
 	}
+	witnesses := make([]*ast.Term, len(inv.Witnesses))
+	for i, w := range inv.Witnesses {
+		var pending *ast.Term
+		if p := w.Pending; p != nil {
+			pending = b.obj(b.kv(kSize, b.int(int64(p.Size))), b.kv(kTime, b.ts(p.Time)))
+		}
+		witnesses[i] = b.obj(b.kv(kName, b.str(w.Name)), b.kv(kCosigned, b.int(int64(w.Cosigned))), b.kv(kPending, pending))
+	}
 	v := b.obj(
 		b.kv(kTenant, b.str(inv.Tenant)),
 		b.kv(kEvaluatedAt, b.ts(inv.EvaluatedAt)),
@@ -336,6 +345,7 @@ func (inv *Inventory) value(block int) (ast.Value, string) {
 		b.kv(kHolds, b.arr(holds)),
 		b.kv(kRestoreTests, b.checks(inv.RestoreTests)),
 		b.kv(kVerifyRuns, b.checks(inv.VerifyRuns)),
+		b.kv(kWitnesses, b.arr(witnesses)),
 	)
 	return v.Value, b.sum()
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func syntheticInventory(n int, now time.Time) *Inventory {
-	inv := &Inventory{Tenant: "bench", EvaluatedAt: now, Settings: DefaultSettings(), Store: StoreInfo{Backend: "local", ObjectLock: "none"},
+	inv := &Inventory{Tenant: "bench", EvaluatedAt: now, Settings: DefaultSettings(), Store: StoreInfo{Backend: "local", ObjectLock: "none"}, Witnesses: []WitnessState{},
 		Holds: []Hold{}, RestoreTests: []Check{{Time: now.Add(-time.Hour), Passed: true}}, VerifyRuns: []Check{{Time: now.Add(-time.Hour), Passed: true}}}
 	first, fresh, stale := now.AddDate(-1, 0, 0), now.Add(-time.Hour), now.Add(-72*time.Hour)
 	for i := 0; i < n; i++ {

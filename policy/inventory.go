@@ -9,7 +9,9 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,29 @@ type Inventory struct {
 	Holds        []Hold     `json:"holds"`
 	RestoreTests []Check    `json:"restore_tests"`
 	VerifyRuns   []Check    `json:"verify_runs"`
+	// Witnesses are the tenant's witnesses and how far each has cosigned
+	// the log's checkpoints.
+	Witnesses []WitnessState `json:"witnesses"`
+}
+
+// WitnessState is one configured witness: the newest checkpoint it
+// cosigned, and the oldest checkpoint after that, which waits for it.
+type WitnessState struct {
+	Name     string         `json:"name"`
+	Cosigned uint64         `json:"cosigned"` // 0: none yet
+	Pending  *CheckpointRef `json:"pending,omitempty"`
+}
+
+// CheckpointRef is a checkpoint and when it was issued.
+type CheckpointRef struct {
+	Size uint64    `json:"size"`
+	Time time.Time `json:"time"`
+}
+
+// cosignedLister is what a Scanner that keeps witnesses' cosignatures
+// (the store) also offers.
+type cosignedLister interface {
+	CosignedSizes(ctx context.Context) (map[uint64][]uint32, error)
 }
 
 // Settings are a tenant's retention settings, set with holdfast policy set
@@ -196,13 +221,16 @@ type Scanner interface {
 }
 
 var inventoryTypes = []string{record.TypeAccountState, record.TypeAccountDeparted, record.TypeDeltaPosition, record.TypeItemVersion, record.TypeRunFinished,
-	record.TypeHoldPlaced, record.TypeHoldReleased, record.TypeRestorePerformed, record.TypeVerifyRun, record.TypePolicySettings}
+	record.TypeHoldPlaced, record.TypeHoldReleased, record.TypeRestorePerformed, record.TypeVerifyRun, record.TypePolicySettings,
+	record.TypeCheckpoint, record.TypeWitnessesSet}
 
 // Build reads the inventory of a tenant from its log.
 func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now time.Time) (*Inventory, error) {
 	const op = "policy inventory"
 	inv := &Inventory{Tenant: tenant, EvaluatedAt: now.UTC().Truncate(time.Second), Settings: DefaultSettings(), Store: si,
-		Holds: []Hold{}, RestoreTests: []Check{}, VerifyRuns: []Check{}}
+		Holds: []Hold{}, RestoreTests: []Check{}, VerifyRuns: []Check{}, Witnesses: []WitnessState{}}
+	var checkpoints []CheckpointRef
+	var witnesses []record.Witness
 	accounts := map[string]*Account{}
 	account := func(upn string) *Account {
 		key := strings.ToLower(upn)
@@ -347,6 +375,18 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 				return err
 			}
 			inv.Settings = d
+		case record.TypeCheckpoint:
+			var d record.CheckpointIssued
+			if err := data(&d); err != nil {
+				return err
+			}
+			checkpoints = append(checkpoints, CheckpointRef{Size: d.Size, Time: t})
+		case record.TypeWitnessesSet:
+			var d record.WitnessesSet
+			if err := data(&d); err != nil {
+				return err
+			}
+			witnesses = d.Witnesses
 		}
 		return nil
 	})
@@ -371,7 +411,40 @@ func Build(ctx context.Context, lg Scanner, tenant string, si StoreInfo, now tim
 	if inv.Accounts == nil {
 		inv.Accounts = []*Account{}
 	}
+	if cl, ok := lg.(cosignedLister); ok && len(witnesses) > 0 {
+		cosigned, err := cl.CosignedSizes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		inv.Witnesses = witnessStates(witnesses, checkpoints, cosigned)
+	}
 	return inv, nil
+}
+
+// witnessStates says, for each witness, the newest checkpoint it cosigned
+// and the oldest one after it, which waits for its cosignature.
+func witnessStates(ws []record.Witness, ckpts []CheckpointRef, cosigned map[uint64][]uint32) []WitnessState {
+	out := []WitnessState{}
+	for _, w := range ws {
+		st := WitnessState{Name: w.Name}
+		parts := strings.SplitN(w.Key, "+", 3)
+		hash, err := strconv.ParseUint(parts[min(1, len(parts)-1)], 16, 32)
+		if err == nil {
+			for size, hashes := range cosigned {
+				if size > st.Cosigned && slices.Contains(hashes, uint32(hash)) {
+					st.Cosigned = size
+				}
+			}
+		}
+		for _, c := range ckpts {
+			if c.Size > st.Cosigned {
+				st.Pending = &c
+				break
+			}
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // accountKind maps the kind an account.state record gives a user (a

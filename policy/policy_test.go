@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/record"
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
@@ -110,6 +112,7 @@ func TestValueMatchesJSON(t *testing.T) {
 	inv.Holds = []Hold{{Case: "c", Custodians: []string{"x"}, Active: true, Placed: now}}
 	inv.Accounts[3].ID, inv.Accounts[3].OnHold = "id-3", true
 	inv.Settings.RPOHours = 12.5
+	inv.Witnesses = []WitnessState{{Name: "w1", Cosigned: 40, Pending: &CheckpointRef{Size: 52, Time: now}}, {Name: "w2", Cosigned: 52}}
 	js, _ := json.Marshal(inv)
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(js))
@@ -200,4 +203,16 @@ func TestInventoryMatchesSchema(t *testing.T) {
 		}
 	}
 	check("inventory", doc, schema)
+}
+
+func TestWitnessStates(t *testing.T) {
+	t0 := time.Date(2026, 6, 30, 12, 0, 0, 0, time.UTC)
+	ckpts := []CheckpointRef{{10, t0}, {20, t0.Add(time.Hour)}, {30, t0.Add(2 * time.Hour)}}
+	ws := []record.Witness{{Name: "a", Key: "a+0000000a+BAAA"}, {Name: "b", Key: "b+0000000b+BAAA"}, {Name: "c", Key: "c+0000000c+BAAA"}}
+	cosigned := map[uint64][]uint32{10: {0xa, 0xb}, 20: {0xa}, 30: {0xa}}
+	got := witnessStates(ws, ckpts, cosigned)
+	want := []WitnessState{{Name: "a", Cosigned: 30}, {Name: "b", Cosigned: 10, Pending: &ckpts[1]}, {Name: "c", Pending: &ckpts[0]}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("witnessStates:\ngot  %+v\nwant %+v", got, want)
+	}
 }

@@ -157,6 +157,7 @@ type Store interface {
 	Record(ctx context.Context, i uint64) (store.Record, []byte, error)
 	CheckpointSizes(ctx context.Context) ([]uint64, error)
 	CheckpointAt(ctx context.Context, size uint64) (store.Checkpoint, error)
+	Cosigned(ctx context.Context, size uint64) ([]byte, error)
 }
 
 // Build reads the model of a report of kind over [from, to] from the
@@ -380,7 +381,13 @@ func (m *Model) checkpoint(ctx context.Context, s Store) error {
 		if err != nil {
 			return err
 		}
-		m.Checkpoint = CheckpointSummary{Size: c.Size, Root: hex.EncodeToString(c.Root), Note: string(c.Note)}
+		// The note as the witnesses have cosigned it so far, so that an
+		// auditor can check it against their keys too.
+		n, err := s.Cosigned(ctx, c.Size)
+		if err != nil {
+			return err
+		}
+		m.Checkpoint = CheckpointSummary{Size: c.Size, Root: hex.EncodeToString(c.Root), Note: string(n)}
 		return nil
 	}
 	return holdfast.Errorf("build report", holdfast.Invalid, "no checkpoint was issued by %s: back the tenant up first", m.To.Format(time.RFC3339))

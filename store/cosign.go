@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -110,6 +111,15 @@ func (s *Store) Cosigned(ctx context.Context, size uint64) ([]byte, error) {
 	return out, nil
 }
 
+// withCosignatures is c's note with the cosignatures kept for it, or the
+// bare note if they cannot be read (the proof holds without them).
+func (s *Store) withCosignatures(ctx context.Context, c Checkpoint) string {
+	if msg, err := s.Cosigned(ctx, c.Size); err == nil {
+		return string(msg)
+	}
+	return string(c.Note)
+}
+
 // CosignedSizes lists, for each checkpoint size with cosignatures, the key
 // hashes of the witnesses that cosigned it.
 func (s *Store) CosignedSizes(ctx context.Context) (map[uint64][]uint32, error) {
@@ -124,4 +134,71 @@ func (s *Store) CosignedSizes(ctx context.Context) (map[uint64][]uint32, error) 
 		return nil
 	})
 	return out, err
+}
+
+// WitnessPolicy is what a verifier trusts besides the log's key: the
+// witnesses' verifiers, and how many of them must have cosigned a
+// checkpoint (0: all).
+type WitnessPolicy struct {
+	Witnesses []note.Verifier
+	Threshold int
+}
+
+// Required is how many cosignatures the policy needs.
+func (p WitnessPolicy) Required() int {
+	if p.Threshold <= 0 || p.Threshold > len(p.Witnesses) {
+		return len(p.Witnesses)
+	}
+	return p.Threshold
+}
+
+// Check counts the trusted witnesses whose cosignatures on the signed
+// checkpoint msg verify, and returns an Integrity error unless there are
+// enough of them, or if a trusted witness's cosignature does not verify.
+// An empty policy accepts every checkpoint.
+func (p WitnessPolicy) Check(msg []byte) (int, error) {
+	const op = "witness cosignatures"
+	if len(p.Witnesses) == 0 {
+		return 0, nil
+	}
+	n, err := note.Open(msg, note.VerifierList(p.Witnesses...))
+	var inv *note.InvalidSignatureError
+	var unverified *note.UnverifiedNoteError
+	switch {
+	case errors.As(err, &inv):
+		return 0, holdfast.E(op, holdfast.Integrity, &BadCosignatureError{Witness: inv.Name})
+	case errors.As(err, &unverified):
+		return 0, holdfast.Errorf(op, holdfast.Integrity, "the checkpoint carries none of the given witnesses' cosignatures (%d needed)", p.Required())
+	case err != nil:
+		return 0, holdfast.E(op, holdfast.Integrity, err)
+	}
+	seen := map[uint32]bool{}
+	for _, sig := range n.Sigs {
+		for _, w := range p.Witnesses {
+			if sig.Hash == w.KeyHash() && sig.Name == w.Name() {
+				seen[sig.Hash] = true
+			}
+		}
+	}
+	if len(seen) < p.Required() {
+		return len(seen), holdfast.Errorf(op, holdfast.Integrity, "the checkpoint carries %d of the given witnesses' cosignatures; %d are needed", len(seen), p.Required())
+	}
+	return len(seen), nil
+}
+
+// BadCosignatureError: a trusted witness's cosignature on a checkpoint
+// does not verify (altered, or not over this checkpoint).
+type BadCosignatureError struct{ Witness string }
+
+func (e *BadCosignatureError) Error() string {
+	return fmt.Sprintf("the cosignature by witness %s does not verify over the checkpoint", e.Witness)
+}
+
+// CheckpointBody returns the signed part of a checkpoint note (origin,
+// size, root and any extension lines), without its signatures: two copies
+// of one checkpoint that gathered different cosignatures have the same
+// body.
+func CheckpointBody(msg string) string {
+	body, _, _ := strings.Cut(msg, "\n\n")
+	return body
 }

@@ -47,6 +47,9 @@ type BundleResult struct {
 	OldSize uint64 `json:"old_size,omitempty"`
 	NewSize uint64 `json:"new_size,omitempty"`
 	Root    []byte `json:"root"`
+	// Witnesses is how many trusted witnesses cosigned the checkpoint
+	// (set by a caller that checked a WitnessPolicy).
+	Witnesses int `json:"witness_cosignatures,omitempty"`
 }
 
 // leafHashes returns the leaf hashes of records [0, size), 32 bytes each.
@@ -133,7 +136,7 @@ func (s *Store) InclusionBundle(ctx context.Context, index, size uint64) (*Bundl
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
-	b := &Bundle{Format: BundleFormat, Kind: "inclusion", Index: index, Record: string(raw), Checkpoint: string(c.Note), Proof: p}
+	b := &Bundle{Format: BundleFormat, Kind: "inclusion", Index: index, Record: string(raw), Checkpoint: s.withCosignatures(ctx, c), Proof: p}
 	// Never hand out a proof that does not verify against our own key.
 	if _, err := VerifyBundle(b, s.verifier); err != nil {
 		return nil, holdfast.E(op, holdfast.Integrity, err, "the log does not match its checkpoint; run holdfast verify")
@@ -168,7 +171,7 @@ func (s *Store) ConsistencyBundle(ctx context.Context, oldSize, newSize uint64) 
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
-	b := &Bundle{Format: BundleFormat, Kind: "consistency", OldCheckpoint: string(oc.Note), NewCheckpoint: string(nc.Note), Proof: p}
+	b := &Bundle{Format: BundleFormat, Kind: "consistency", OldCheckpoint: s.withCosignatures(ctx, oc), NewCheckpoint: s.withCosignatures(ctx, nc), Proof: p}
 	if _, err := VerifyBundle(b, s.verifier); err != nil {
 		return nil, holdfast.E(op, holdfast.Integrity, err, "the log does not match its checkpoints; run holdfast verify")
 	}

@@ -348,13 +348,9 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 // enough of them; a cosignature by a trusted witness that does not verify
 // is a failure.
 func (v *verifier) witnesses(ctx context.Context, sizes []uint64, lastGood uint64) {
-	ws := v.opts.Witnesses
-	if len(ws) == 0 {
+	p := WitnessPolicy{Witnesses: v.opts.Witnesses, Threshold: v.opts.WitnessThreshold}
+	if len(p.Witnesses) == 0 {
 		return
-	}
-	k := v.opts.WitnessThreshold
-	if k <= 0 || k > len(ws) {
-		k = len(ws)
 	}
 	newest := uint64(0)
 	for _, n := range sizes {
@@ -363,32 +359,21 @@ func (v *verifier) witnesses(ctx context.Context, sizes []uint64, lastGood uint6
 		if err != nil {
 			continue // the checkpoint's own failure is reported above
 		}
-		nt, err := note.Open(msg, note.VerifierList(ws...))
-		var inv *note.InvalidSignatureError
-		switch {
-		case errors.As(err, &inv):
-			v.fail(fmt.Sprintf("%s%020d-%08x", cosigPrefix, n, inv.Hash), "the cosignature by witness %s does not verify over checkpoint %d", inv.Name, n)
+		_, err = p.Check(msg)
+		var bad *BadCosignatureError
+		if errors.As(err, &bad) {
+			v.fail(fmt.Sprintf("%s%020d", cosigPrefix, n), "%v", bad)
 			continue
-		case err != nil:
-			continue // no trusted witness cosigned it
 		}
-		seen := map[uint32]bool{}
-		for _, sig := range nt.Sigs {
-			for _, w := range ws {
-				if sig.Hash == w.KeyHash() && sig.Name == w.Name() {
-					seen[sig.Hash] = true
-				}
-			}
-		}
-		if len(seen) >= k && n > v.r.Witnessed && n <= lastGood {
+		if err == nil && n > v.r.Witnessed && n <= lastGood {
 			v.r.Witnessed = n
 		}
 	}
 	switch {
 	case v.r.Witnessed == 0:
-		v.fail("cosignatures", "no checkpoint of this log carries %d of the %d given witnesses' cosignatures", k, len(ws))
+		v.fail("cosignatures", "no checkpoint of this log carries %d of the %d given witnesses' cosignatures", p.Required(), len(p.Witnesses))
 	case v.r.Witnessed < newest:
-		v.r.Notes = append(v.r.Notes, fmt.Sprintf("checkpoint %d is the newest with %d of the given witnesses' cosignatures; the checkpoints after it, up to %d, are not yet cosigned by enough of them", v.r.Witnessed, k, newest))
+		v.r.Notes = append(v.r.Notes, fmt.Sprintf("checkpoint %d is the newest with %d of the given witnesses' cosignatures; the checkpoints after it, up to %d, are not yet cosigned by enough of them", v.r.Witnessed, p.Required(), newest))
 	}
 }
 

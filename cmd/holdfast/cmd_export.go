@@ -59,8 +59,9 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 
 func newVerifyExportCommand(g *globalOptions) *cobra.Command {
 	var key string
+	var wf witnessFlags
 	cmd := &cobra.Command{
-		Use:   "verify-export FILE.zip --key VKEY",
+		Use:   "verify-export FILE.zip --key VKEY [--witness VKEY ...]",
 		Short: "Check an eDiscovery export offline: hashes, proofs, checkpoint signature",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,7 +69,11 @@ func newVerifyExportCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := ediscovery.Verify(args[0], v)
+			wp, err := wf.policy()
+			if err != nil {
+				return err
+			}
+			rep, err := ediscovery.Verify(args[0], v, wp)
 			if err != nil {
 				return err
 			}
@@ -82,6 +87,9 @@ func newVerifyExportCommand(g *globalOptions) *cobra.Command {
 				}
 				if len(rep.Problems) == 0 {
 					g.print("Export intact: %d items, %d files match the manifest, %d inclusion proofs valid against the signed checkpoint of size %d\n", rep.Items, rep.Files, rep.Proofs, rep.Size)
+					if rep.Witnesses > 0 {
+						g.print("The checkpoint carries the cosignatures of %d of the given witnesses\n", rep.Witnesses)
+					}
 				}
 			}
 			if len(rep.Problems) > 0 {
@@ -91,5 +99,6 @@ func newVerifyExportCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "the log's verifier key, or a file holding it (required)")
+	wf.add(cmd)
 	return cmd
 }

@@ -60,13 +60,17 @@ certification file.`,
 	f.BoolVar(&o.All, "all", false, "every tenant, one report each, into the directory --out")
 	f.StringVar(&o.TSA, "tsa", "", "URL of an RFC 3161 time-stamping authority to time-stamp the signature")
 	var key string
+	var wf witnessFlags
 	verify := &cobra.Command{
-		Use:   "verify FILE.pdf (--key VKEY | --tenant T)",
+		Use:   "verify FILE.pdf (--key VKEY | --tenant T) [--witness VKEY ...]",
 		Short: "Check a report's signature and the checkpoint it speaks for",
 		Args:  cobra.ExactArgs(1),
-		RunE:  func(cmd *cobra.Command, args []string) error { return runReportVerify(cmd.Context(), g, args[0], key) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReportVerify(cmd.Context(), g, args[0], key, wf)
+		},
 	}
 	verify.Flags().StringVar(&key, "key", "", "the log's verifier key (offline), or a file holding it")
+	wf.add(verify)
 	cmd.AddCommand(verify)
 	return cmd
 }
@@ -157,8 +161,12 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	return nil
 }
 
-func runReportVerify(ctx context.Context, g *globalOptions, file, key string) error {
+func runReportVerify(ctx context.Context, g *globalOptions, file, key string, wf witnessFlags) error {
 	const op = "report verify"
+	wp, err := wf.policy()
+	if err != nil {
+		return err
+	}
 	pdf, err := os.ReadFile(file)
 	if err != nil {
 		return holdfast.E(op, holdfast.Invalid, err)
@@ -181,11 +189,16 @@ func runReportVerify(ctx context.Context, g *globalOptions, file, key string) er
 	if err != nil {
 		return err
 	}
+	witnesses, err := wp.Check(rv.Checkpoint)
+	if err != nil {
+		return holdfast.E(op, err, "the report's checkpoint")
+	}
 	out := struct {
 		*reports.SignatureInfo
 		CheckpointSize uint64 `json:"checkpoint_size"`
 		CheckpointRoot string `json:"checkpoint_root"`
-	}{rv.SignatureInfo, rv.CheckpointSize, hex.EncodeToString(rv.CheckpointRoot)}
+		Witnesses      int    `json:"witness_cosignatures,omitempty"`
+	}{rv.SignatureInfo, rv.CheckpointSize, hex.EncodeToString(rv.CheckpointRoot), witnesses}
 	if g.JSON {
 		return g.emit(out)
 	}
@@ -195,6 +208,9 @@ func runReportVerify(ctx context.Context, g *globalOptions, file, key string) er
 		g.print("Time-stamped %s by %s (RFC 3161)\n", info.Timestamp.Time.Format(time.RFC3339), info.Timestamp.TSA)
 	}
 	g.print("The report speaks for checkpoint %d, root %s, whose signature is valid\n", out.CheckpointSize, out.CheckpointRoot)
+	if witnesses > 0 {
+		g.print("The checkpoint carries the cosignatures of %d of the given witnesses\n", witnesses)
+	}
 	return nil
 }
 

@@ -13,8 +13,7 @@ import (
 type verifyOptions struct {
 	ReadDataSubset string
 	Checkpoints    []string // files holding checkpoints kept elsewhere
-	Witnesses      []string // witness vkeys
-	Threshold      int
+	Witnesses      witnessFlags
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
@@ -46,8 +45,7 @@ a verify.run record followed by a new checkpoint.`,
 	}
 	cmd.Flags().StringVar(&opts.ReadDataSubset, "read-data-subset", "100", "percentage of packs whose blob data is read and re-hashed, e.g. 10 or 10% (at least one pack)")
 	cmd.Flags().StringArrayVar(&opts.Checkpoints, "checkpoint", nil, "a signed checkpoint or proof bundle kept elsewhere; the log must reach it (repeatable)")
-	cmd.Flags().StringArrayVar(&opts.Witnesses, "witness", nil, "a witness's vkey: a checkpoint must carry the witnesses' cosignatures (repeatable)")
-	cmd.Flags().IntVar(&opts.Threshold, "witness-threshold", 0, "how many of the --witness keys must have cosigned (default: all)")
+	opts.Witnesses.add(cmd)
 	return cmd
 }
 
@@ -64,7 +62,7 @@ func runVerify(ctx context.Context, g *globalOptions, opts verifyOptions) error 
 	if err != nil {
 		return err
 	}
-	vo := app.VerifyOptions{ReadDataPercent: pct, Witnesses: opts.Witnesses, WitnessThreshold: opts.Threshold}
+	vo := app.VerifyOptions{ReadDataPercent: pct, Witnesses: opts.Witnesses.vkeys(), WitnessThreshold: opts.Witnesses.Threshold}
 	for _, f := range opts.Checkpoints {
 		b, err := readInput(f, 1<<20)
 		if err != nil {

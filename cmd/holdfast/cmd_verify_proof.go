@@ -12,7 +12,8 @@ import (
 )
 
 type verifyProofOptions struct {
-	Key string
+	Key       string
+	Witnesses witnessFlags
 }
 
 func newVerifyProofCommand(g *globalOptions) *cobra.Command {
@@ -30,6 +31,7 @@ It needs no data directory and no network. Exits 0 when the proof holds and
 		},
 	}
 	cmd.Flags().StringVar(&opts.Key, "key", "", "the log's verifier key, or a file holding it (required)")
+	opts.Witnesses.add(cmd)
 	return cmd
 }
 
@@ -62,7 +64,18 @@ func runVerifyProof(g *globalOptions, opts verifyProofOptions, file string) erro
 	if err != nil {
 		return holdfast.E(op, err, file)
 	}
+	wp, err := opts.Witnesses.policy()
+	if err != nil {
+		return err
+	}
 	res, err := store.VerifyBundle(b, v)
+	if err == nil {
+		ckpt := b.Checkpoint
+		if b.Kind == "consistency" {
+			ckpt = b.NewCheckpoint
+		}
+		res.Witnesses, err = wp.Check([]byte(ckpt))
+	}
 	if err != nil {
 		if g.JSON {
 			g.emit(map[string]any{"ok": false, "error": err.Error()})
@@ -81,6 +94,9 @@ func runVerifyProof(g *globalOptions, opts verifyProofOptions, file string) erro
 		g.print("OK: record %d (%s) is included in log %s at checkpoint %d (root %s), signed by %s\n", res.Index, res.Type, res.Origin, res.Size, root, v.Name())
 	case "consistency":
 		g.print("OK: the log %s at checkpoint %d is an extension of checkpoint %d (root %s): nothing was altered or removed in between; signed by %s\n", res.Origin, res.NewSize, res.OldSize, root, v.Name())
+	}
+	if res.Witnesses > 0 {
+		g.print("The checkpoint carries the cosignatures of %d of the given witnesses\n", res.Witnesses)
 	}
 	return nil
 }

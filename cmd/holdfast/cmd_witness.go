@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/store"
 	"github.com/holdfast/holdfast/witness"
 	"github.com/spf13/cobra"
 )
@@ -308,4 +310,45 @@ func (g *globalOptions) witnessStatuses(st []app.WitnessStatus) error {
 		}
 	}
 	return nil
+}
+
+// witnessFlags are the --witness and --witness-threshold flags of every
+// command that verifies a checkpoint.
+type witnessFlags struct {
+	Keys      []string
+	Threshold int
+}
+
+func (w *witnessFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&w.Keys, "witness", nil, "a witness's vkey (or a file holding it): the checkpoint must carry the witnesses' cosignatures (repeatable)")
+	cmd.Flags().IntVar(&w.Threshold, "witness-threshold", 0, "how many of the --witness keys must have cosigned (default: all)")
+}
+
+// vkeys returns the keys given, read from files where a file was named.
+func (w *witnessFlags) vkeys() []string {
+	out := make([]string, 0, len(w.Keys))
+	for _, k := range w.Keys {
+		if b, err := os.ReadFile(k); err == nil {
+			k = strings.TrimSpace(string(b))
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// policy parses the flags into the store's witness policy.
+func (w *witnessFlags) policy() (store.WitnessPolicy, error) {
+	var p store.WitnessPolicy
+	for _, k := range w.vkeys() {
+		v, err := witness.NewVerifier(k)
+		if err != nil {
+			return p, holdfast.E("--witness", err)
+		}
+		p.Witnesses = append(p.Witnesses, v)
+	}
+	if w.Threshold < 0 || w.Threshold > len(p.Witnesses) {
+		return p, holdfast.Errorf("--witness-threshold", holdfast.Invalid, "%d: want 1 to the %d witnesses given", w.Threshold, len(p.Witnesses))
+	}
+	p.Threshold = w.Threshold
+	return p, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/holdfast/holdfast/faketenant"
 	"github.com/holdfast/holdfast/witness"
 )
 
@@ -22,11 +23,15 @@ import (
 // the tenant's log, serves it in this process and returns its URL and
 // vkey.
 func startWitness(t *testing.T, c *cli, name string) (url, vkey string, stop func()) {
+	return startWitnessFor(t, c, "acme", name)
+}
+
+func startWitnessFor(t *testing.T, c *cli, tenant, name string) (url, vkey string, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
 	vkey = strings.TrimSpace(c.ok("witness", "keygen", "--name", name, "--key", key))
-	origin, logKey := tenantLog(t, c)
+	origin, logKey := tenantLog(t, c, tenant)
 	c.ok("witness", "allow", "--data", filepath.Join(dir, "state"), origin, logKey)
 	signer, err := readWitnessKey(key)
 	if err != nil {
@@ -49,10 +54,10 @@ func startWitness(t *testing.T, c *cli, name string) (url, vkey string, stop fun
 	return hs.URL, vkey, stop
 }
 
-// tenantLog returns the acme log's origin and key.
-func tenantLog(t *testing.T, c *cli) (origin, vkey string) {
+// tenantLog returns a tenant log's origin and key.
+func tenantLog(t *testing.T, c *cli, tenant string) (origin, vkey string) {
 	t.Helper()
-	note := c.ok("--tenant", "acme", "checkpoint")
+	note := c.ok("--tenant", tenant, "checkpoint")
 	origin, _, _ = strings.Cut(note, "\n")
 	return origin, strings.TrimSpace(c.ok("log-key"))
 }
@@ -136,7 +141,7 @@ func TestWitnessKeepsStateAfterSIGKILL(t *testing.T) {
 	if code, _, errs := c.run("witness", "keygen", "--name", "w.example/k", "--key", key); code == 0 || !strings.Contains(errs, "never overwritten") {
 		t.Errorf("keygen over an existing key: exit %d %q", code, errs)
 	}
-	origin, logKey := tenantLog(t, c)
+	origin, logKey := tenantLog(t, c, "acme")
 	state := filepath.Join(dir, "state")
 	c.ok("witness", "allow", "--data", state, origin, logKey)
 	addr := freeAddr(t)
@@ -181,4 +186,49 @@ func waitListening(t *testing.T, addr string) {
 		}
 	}
 	t.Fatalf("nothing listens on %s", addr)
+}
+
+// TestWitnessedEvidence: proof bundles, export packages and reports carry
+// the cosigned checkpoint, and their offline checks take --witness.
+func TestWitnessedEvidence(t *testing.T) {
+	ft, info, c := connectedFakeWith(t, faketenant.Options{Seed: 7, Users: 3, ItemsPerUser: 12})
+	_ = ft
+	c.ok("--tenant", "contoso", "backup", "--workloads", "mail")
+	url, vkey, _ := startWitnessFor(t, c, "contoso", "w.example/evidence")
+	_, never, stopNever := startWitnessFor(t, c, "contoso", "w.example/never")
+	stopNever()
+	c.ok("--tenant", "contoso", "witness", "add", url, vkey)
+	logKey := strings.TrimSpace(c.ok("log-key"))
+	dir := t.TempDir()
+
+	c.ok("--tenant", "contoso", "hold", "create", "--case", "Evidence", "--custodian", info.Users[0], "--reason", "test")
+	pkg := filepath.Join(dir, "export.zip")
+	c.ok("--tenant", "contoso", "export", "--case", "Evidence", "--query", "kind:email", "--out", pkg)
+	bundle := filepath.Join(dir, "proof.json")
+	c.ok("--tenant", "contoso", "proof", "--record", "3", "--out", bundle)
+	pdf := filepath.Join(dir, "report.pdf")
+	c.skew = 2 * time.Second // a report speaks for the checkpoints of whole seconds before it
+	c.ok("--tenant", "contoso", "report", "--kind", "procedures", "--out", pdf)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"verify-export", []string{"verify-export", pkg, "--key", logKey}},
+		{"verify-proof", []string{"verify-proof", bundle, "--key", logKey}},
+		{"report verify", []string{"report", "verify", pdf, "--key", logKey}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := c.ok(append(tc.args, "--witness", vkey)...)
+			if !strings.Contains(out, "cosignatures of 1 of the given witnesses") {
+				t.Errorf("with the witness that cosigned:\n%s", out)
+			}
+			if code, out, errs := c.run(append(tc.args, "--witness", never)...); code != exitIntegrity || !strings.Contains(out+errs, "none of the given witnesses") {
+				t.Errorf("with a witness that never cosigned: exit %d\n%s%s", code, out, errs)
+			}
+			if code, out, errs := c.run(append(tc.args, "--witness", vkey, "--witness", never, "--witness-threshold", "2")...); code != exitIntegrity || !strings.Contains(out+errs, "1 of the given witnesses' cosignatures; 2 are needed") {
+				t.Errorf("threshold 2 with one cosignature: exit %d\n%s%s", code, out, errs)
+			}
+		})
+	}
 }

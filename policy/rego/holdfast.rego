@@ -229,6 +229,15 @@ findings contains finding("verify-failed", "critical", "", "", "the last verify 
 	not last.passed
 }
 
+# --- witnesses: every checkpoint cosigned within witness_max_age_hours
+
+findings contains finding("checkpoint-unwitnessed", "high", "", "", msg, w) if {
+	some w in input.witnesses
+	w.pending
+	hours_since(w.pending.time) > cfg.witness_max_age_hours
+	msg := sprintf("checkpoint %v, issued %v hours ago, is not cosigned by witness %s (more than %v hours; it has cosigned up to %v): is it down, or does it refuse the log? holdfast witness list", [w.pending.size, round(hours_since(w.pending.time)), w.name, cfg.witness_max_age_hours, w.cosigned])
+}
+
 # --- failed items of the last run, grouped by account, workload and reason
 
 failure_groups[[f.account, f.workload, f.reason]] contains f.item if {

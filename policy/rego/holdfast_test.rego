@@ -256,6 +256,25 @@ test_verify_failed_is_critical if {
 	fs[0].severity == "critical"
 }
 
+# checkpoint-unwitnessed
+
+test_checkpoint_unwitnessed_past_the_age if {
+	fs := find(object.union(base, {"witnesses": [
+		{"name": "w1.example/w", "cosigned": 40, "pending": {"size": 52, "time": "2026-06-28T00:00:00Z"}},
+		{"name": "w2.example/w", "cosigned": 52},
+	]}), "checkpoint-unwitnessed")
+	count(fs) == 1
+	contains(fs[0].message, "w1.example/w")
+}
+
+test_checkpoint_pending_within_the_age if {
+	not "checkpoint-unwitnessed" in rules(object.union(base, {"witnesses": [{"name": "w", "cosigned": 40, "pending": {"size": 52, "time": "2026-06-30T10:00:00Z"}}]}))
+}
+
+test_no_witnesses_no_finding if {
+	not "checkpoint-unwitnessed" in rules(base)
+}
+
 # failed-items
 
 test_failed_items_grouped if {
