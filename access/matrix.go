@@ -21,11 +21,12 @@ const (
 	ReadAudit     Permission = "audit:read"    // the log of procedures and accesses
 	ReadFindings  Permission = "findings:read" // evaluate the policies and read the findings
 	ManageUsers   Permission = "users:write"
-	ReadMetrics   Permission = "metrics:read"  // /metrics: every tenant's figures
-	ReadAlerts    Permission = "alerts:read"   // alert delivery attempts
-	Reports       Permission = "reports:write" // issue signed reports, list, download and verify them
-	RestoreZip    Permission = "restore:zip"   // restore to a zip and download it: the items' content
-	WritePolicy   Permission = "policy:write"  // a tenant's retention settings (profile, retention, RPO, workloads)
+	ReadMetrics   Permission = "metrics:read"    // /metrics: every tenant's figures
+	ReadAlerts    Permission = "alerts:read"     // alert delivery attempts
+	Reports       Permission = "reports:write"   // issue signed reports, list, download and verify them
+	RestoreZip    Permission = "restore:zip"     // restore to a zip and download it: the items' content
+	WritePolicy   Permission = "policy:write"    // a tenant's retention settings (profile, retention, RPO, workloads)
+	WriteWitness  Permission = "witnesses:write" // add and remove the witnesses a tenant's checkpoints go to
 )
 
 // matrix is the one table of who may do what; docs/API.md prints it and
@@ -51,6 +52,7 @@ var matrix = map[Permission][]Role{
 	Reports:       {Admin, Technician, Auditor},
 	RestoreZip:    {Admin},
 	WritePolicy:   {Admin, Technician},
+	WriteWitness:  {Admin},
 }
 
 // Allowed reports whether role r has permission p. An unknown permission
@@ -59,5 +61,5 @@ func Allowed(r Role, p Permission) bool { return slices.Contains(matrix[p], r) }
 
 // Permissions lists every permission, in the table's order.
 func Permissions() []Permission {
-	return []Permission{ReadTenants, AddTenants, ConnectTenant, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports, RestoreZip, WritePolicy}
+	return []Permission{ReadTenants, AddTenants, ConnectTenant, ReadSchedule, WriteSchedule, RunJobs, ReadContent, ReadHolds, WriteHolds, Export, Restore, ReadProofs, ReadAudit, ReadFindings, ManageUsers, ReadMetrics, ReadAlerts, Reports, RestoreZip, WritePolicy, WriteWitness}
 }

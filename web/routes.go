@@ -58,6 +58,9 @@ func (s *Server) table() []route {
 		{"POST", t + "/holds/:case/release", access.WriteHolds, true, s.releaseHold},
 		{"GET", t + "/checkpoint", access.ReadProofs, true, s.checkpoint},
 		{"GET", t + "/proofs/records/:index", access.ReadProofs, true, s.proof},
+		{"GET", t + "/witnesses", access.ReadProofs, true, s.witnesses},
+		{"POST", t + "/witnesses", access.WriteWitness, true, s.addWitness},
+		{"DELETE", t + "/witnesses", access.WriteWitness, true, s.removeWitness},
 		{"GET", t + "/findings", access.ReadFindings, true, s.findings},
 		{"GET", api + "/policies", access.ReadFindings, false, s.policies},
 		{"POST", api + "/policies/test", access.ReadFindings, false, s.testPolicies},
@@ -404,3 +407,58 @@ func (s *Server) audit(c *echo.Context, p *access.Principal) error {
 }
 
 var errStop = holdfast.E("audit", holdfast.Other, "enough")
+
+// witnesses lists the tenant's witnesses and where each stands with its
+// log (as the last submission found).
+func (s *Server) witnesses(c *echo.Context, p *access.Principal) error {
+	ctx, tenant := c.Request().Context(), c.Param("tenant")
+	ws, err := s.app.Witnesses(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	sts, err := s.app.WitnessStatuses(tenant)
+	if err != nil {
+		return err
+	}
+	out := make([]app.WitnessStatus, 0, len(ws))
+	for _, w := range ws {
+		st := app.WitnessStatus{Name: w.Name, URL: w.URL, Error: "not submitted to yet"}
+		for _, x := range sts {
+			if x.Name == w.Name {
+				st = x
+			}
+		}
+		out = append(out, st)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"witnesses": out})
+}
+
+// addWitness adds a witness ({"url", "vkey"}) and submits the newest
+// checkpoint to it at once.
+func (s *Server) addWitness(c *echo.Context, p *access.Principal) error {
+	var b struct {
+		URL  string `json:"url"`
+		VKey string `json:"vkey"`
+	}
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	st, err := s.app.AddWitness(c.Request().Context(), actor(c, p), c.Param("tenant"), b.URL, b.VKey)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, map[string]any{"witnesses": st})
+}
+
+// removeWitness drops the witness named by ?name= (witness names hold
+// slashes, so they are not a path segment).
+func (s *Server) removeWitness(c *echo.Context, p *access.Principal) error {
+	name := c.QueryParam("name")
+	if name == "" {
+		return holdfast.E("witness remove", holdfast.Invalid, "?name= names the witness")
+	}
+	if err := s.app.RemoveWitness(c.Request().Context(), actor(c, p), c.Param("tenant"), name); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
