@@ -265,57 +265,104 @@ func (a *App) syncWitnesses(ctx context.Context, tenant string, s *store.Store, 
 	return out
 }
 
-// submitCheckpoint asks witness w to cosign checkpoint c with a proof
-// from the size it last cosigned (as far as this store knows; a witness
-// that knows another size says so, and the request is made again once).
+// maxChain bounds how many checkpoints one submission round sends a
+// witness: the newest ones a witness has not cosigned, oldest first (a
+// witness back after a long outage cosigns the newest few; the newest
+// vouches for everything before it).
+const maxChain = 16
+
+// submitCheckpoint asks witness w to cosign, in order, every checkpoint up
+// to c it has not cosigned (at most maxChain), each with a consistency
+// proof from the one before, starting from the size it last cosigned as far
+// as this store knows; a witness that knows another size says so, and the
+// round starts again from there, once.
 func submitCheckpoint(ctx context.Context, s *store.Store, c store.Checkpoint, w record.Witness, v *witness.Verifier, st *WitnessStatus) {
 	ctx, cancel := context.WithTimeout(ctx, WitnessTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: WitnessTimeout}
 	old := st.Cosigned
 	for attempt := 0; attempt < 2; attempt++ {
-		var hashes [][]byte
 		if old > c.Size {
 			st.Refused = fmt.Sprintf("it has cosigned size %d of this log, beyond its newest checkpoint %d: the log was rolled back", old, c.Size)
 			return
 		}
-		if old > 0 && old < c.Size {
-			b, err := s.ConsistencyBundle(ctx, old, c.Size)
-			switch {
-			case holdfast.Is(holdfast.NotFound, err):
-				st.Refused = fmt.Sprintf("it has cosigned size %d of this log, and this log has no checkpoint of that size (its newest is %d): the log was rolled back or forked", old, c.Size)
-				return
-			case err != nil:
-				st.Refused = fmt.Sprintf("it has cosigned size %d of this log, which this log cannot prove its newest checkpoint %d consistent with (%v): the log was rolled back or forked", old, c.Size, err)
-				return
-			}
-			hashes = b.Proof
-		}
-		sig, err := witness.Submit(ctx, client, w.URL, old, hashes, c.Note)
-		var conflict *witness.ConflictError
-		var refused *witness.RefusedError
-		switch {
-		case err == nil:
-			if err := s.AddCosignature(ctx, c.Size, v, sig); err != nil {
-				st.Error = fmt.Sprintf("its answer: %v", err)
-				return
-			}
-			st.Cosigned = c.Size
+		all, err := s.CheckpointSizes(ctx)
+		if err != nil {
+			st.Error = fmt.Sprintf("listing the checkpoints: %v", err)
 			return
-		case errors.As(err, &conflict) && conflict.SizeKnown && attempt == 0:
-			old = conflict.Size
-			continue
-		case errors.As(err, &conflict):
-			st.Refused = fmt.Sprintf("it holds another checkpoint of this log at size %d: the log shows two histories (%s)", c.Size, err)
-		case errors.As(err, &refused) && refused.Status == http.StatusUnprocessableEntity:
-			st.Refused = fmt.Sprintf("checkpoint %d is not consistent with size %d, which it cosigned: the log was rolled back or forked (%v)", c.Size, old, err)
-		case errors.As(err, &refused) && (refused.Status == http.StatusNotFound || refused.Status == http.StatusForbidden):
-			st.Error = fmt.Sprintf("it does not witness this log (%v); its operator adds it with: holdfast witness allow --data DIR %s %s", err, c.Origin, s.Config().LogKey)
-		default:
-			st.Error = err.Error()
 		}
-		return
+		var chain []uint64
+		for _, n := range all {
+			if n > old && n <= c.Size {
+				chain = append(chain, n)
+			}
+		}
+		chain = chain[max(0, len(chain)-maxChain):]
+		if len(chain) == 0 {
+			// The witness holds this very size: it cosigns it again if it is
+			// the same checkpoint, and says so if it is another.
+			chain = []uint64{c.Size}
+		}
+		proofs, err := s.ConsistencyChain(ctx, min(old, chain[0]), chain)
+		switch {
+		case holdfast.Is(holdfast.NotFound, err):
+			st.Refused = fmt.Sprintf("it has cosigned size %d of this log, and this log has no checkpoint of that size (its newest is %d): the log was rolled back or forked", old, c.Size)
+			return
+		case err != nil:
+			st.Refused = fmt.Sprintf("it has cosigned size %d of this log, which this log cannot prove its newest checkpoint %d consistent with (%v): the log was rolled back or forked", old, c.Size, err)
+			return
+		}
+		again := false
+		for i, n := range chain {
+			from := old
+			if i > 0 {
+				from = chain[i-1]
+			}
+			if !submitOne(ctx, client, s, n, from, proofs[i], w, v, st, attempt == 0, &old, &again) {
+				break
+			}
+		}
+		if !again {
+			return
+		}
 	}
+}
+
+// submitOne sends checkpoint n with the proof from size from; it says
+// whether to go on with the next, and sets again (with old the witness's
+// size) when the round should start over from the witness's size.
+func submitOne(ctx context.Context, client *http.Client, s *store.Store, n, from uint64, proof [][]byte, w record.Witness, v *witness.Verifier, st *WitnessStatus, mayRetry bool, old *uint64, again *bool) bool {
+	c, err := s.CheckpointAt(ctx, n)
+	if err != nil {
+		st.Error = fmt.Sprintf("reading checkpoint %d: %v", n, err)
+		return false
+	}
+	if from == n {
+		proof = nil
+	}
+	sig, err := witness.Submit(ctx, client, w.URL, from, proof, c.Note)
+	var conflict *witness.ConflictError
+	var refused *witness.RefusedError
+	switch {
+	case err == nil:
+		if err := s.AddCosignature(ctx, n, v, sig); err != nil {
+			st.Error = fmt.Sprintf("its answer: %v", err)
+			return false
+		}
+		st.Cosigned = n
+		return true
+	case errors.As(err, &conflict) && conflict.SizeKnown && mayRetry:
+		*old, *again = conflict.Size, true
+	case errors.As(err, &conflict):
+		st.Refused = fmt.Sprintf("it holds another checkpoint of this log at size %d: the log shows two histories (%s)", n, err)
+	case errors.As(err, &refused) && refused.Status == http.StatusUnprocessableEntity:
+		st.Refused = fmt.Sprintf("checkpoint %d is not consistent with size %d, which it cosigned: the log was rolled back or forked (%v)", n, from, err)
+	case errors.As(err, &refused) && (refused.Status == http.StatusNotFound || refused.Status == http.StatusForbidden):
+		st.Error = fmt.Sprintf("it does not witness this log (%v); its operator adds it with: holdfast witness allow --data DIR %s %s", err, c.Origin, s.Config().LogKey)
+	default:
+		st.Error = err.Error()
+	}
+	return false
 }
 
 // closeStore closes s; when s issued a checkpoint and the tenant has

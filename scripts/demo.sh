@@ -33,6 +33,18 @@ $HF tenant add contoso --tenant-id "$(echo "$INFO" | json tenant_id)" --client-i
   --graph-endpoint "$GRAPH" --login-endpoint "$(echo "$INFO" | json login_endpoint)" --ca-file "$(echo "$INFO" | json ca_file)"
 $HF tenant test contoso
 
+step "3b. An independent witness (an auditor would run it): it cosigns each checkpoint only if the log never went back"
+$HF witness keygen --name witness.auditor.example/w1 --key "$DEMO_DIR/witness.key" > "$DEMO_DIR/witness.vkey"
+WKEY=$(cat "$DEMO_DIR/witness.vkey")
+$HF witness allow --data "$DEMO_DIR/witness" "$($HF --tenant contoso checkpoint | head -1)" "$KEY"
+$HF witness serve --listen 127.0.0.1:0 --key "$DEMO_DIR/witness.key" --data "$DEMO_DIR/witness" > "$DEMO_DIR/witness.out" 2> "$DEMO_DIR/witness.log" &
+WITNESS_PID=$!
+trap 'kill $FAKE_PID $WITNESS_PID 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q "serving add-checkpoint on" "$DEMO_DIR/witness.out" 2>/dev/null && break; sleep 0.1; done
+WURL=http://$(sed -n 's/.* on \([^;]*\);.*/\1/p' "$DEMO_DIR/witness.out")
+$HF --tenant contoso witness add "$WURL" "$WKEY"
+echo "   From now on every checkpoint the tenant's log issues goes to the witness, which keeps its own record of the log."
+
 step "4. Full backup — mail, calendars, contacts, OneDrive, SharePoint, Teams — through msgraph-sdk-go and azidentity, as against real Microsoft 365"
 $HF --tenant contoso backup
 
@@ -90,7 +102,7 @@ $HF --tenant contoso hold create --case "Harbour v Contoso" --custodian "$ALICE"
   --reason "Letter before action received 2026-11-20"
 $HF --tenant contoso hold show --case "Harbour v Contoso"
 $HF --tenant contoso export --case "Harbour v Contoso" --query 'kind:email OR kind:docs' --out "$DEMO_DIR/harbour-export.zip"
-$HF verify-export "$DEMO_DIR/harbour-export.zip" --key "$KEY"
+$HF verify-export "$DEMO_DIR/harbour-export.zip" --key "$KEY" --witness "$WKEY"
 echo "   Counsel gets natives, a load file and, for every item, a proof that it is in the signed log."
 
 step "8c. Policies: which accounts and workloads are not protected, in sentences a technician can act on"
@@ -101,15 +113,15 @@ echo "   (The deleted employee's data is flagged: they left without a recent bac
 step "8d. Evidence for the auditor: a signed procedures report, checked by poppler's pdfsig and offline"
 $HF --tenant contoso report --kind procedures --out "$DEMO_DIR/procedures-report.pdf"
 if command -v pdfsig >/dev/null; then pdfsig "$DEMO_DIR/procedures-report.pdf" | grep -E "Signature Validation|Total document signed"; fi
-$HF report verify "$DEMO_DIR/procedures-report.pdf" --key "$KEY"
+$HF report verify "$DEMO_DIR/procedures-report.pdf" --key "$KEY" --witness "$WKEY"
 
-step "9. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint"
-$HF --tenant contoso verify
+step "9. Verify: re-hash every pack and blob, recompute the Merkle tree, check every signed checkpoint and the witness's cosignatures"
+$HF --tenant contoso verify --witness "$WKEY"
 
 step "10. Prove to an auditor that a captured message is in the signed log, offline, with only the public key"
 REC=$($HF --tenant contoso --json log --type item.version --limit 1 | sed -n 's/.*"index":\([0-9]*\).*/\1/p' | head -1)
 $HF --tenant contoso proof --record "$REC" --out "$DEMO_DIR/record-$REC.proof.json"
-$HF verify-proof "$DEMO_DIR/record-$REC.proof.json" --key "$KEY"
+$HF verify-proof "$DEMO_DIR/record-$REC.proof.json" --key "$KEY" --witness "$WKEY"
 SIZES=$($HF --tenant contoso --json log --type checkpoint.issued | sed -n 's/.*"size":\([0-9]*\).*/\1/p')
 OLD=$(echo "$SIZES" | head -1); NEW=$(echo "$SIZES" | tail -1)
 $HF --tenant contoso proof --consistency "$OLD" "$NEW" --out "$DEMO_DIR/consistency.proof.json"
@@ -117,6 +129,9 @@ $HF verify-proof "$DEMO_DIR/consistency.proof.json" --key "$KEY"
 
 step "11. Tampering is caught: flip one byte of a pack in a copy of the repository"
 cp -a "$DEMO_DIR/data" "$DEMO_DIR/tampered"
+# The copy is a what-if: it stops submitting to the real witness (to which
+# its own checkpoints would be a second history of the tenant's log).
+HOLDFAST_DATA="$DEMO_DIR/tampered" $HF --tenant contoso witness remove witness.auditor.example/w1 > /dev/null
 PACK=$(find "$DEMO_DIR/tampered/tenants/contoso/packs" -type f | head -1)
 chmod u+w "$PACK"
 printf '\xff' | dd of="$PACK" bs=1 seek=2048 conv=notrunc status=none
@@ -164,10 +179,34 @@ verify_rolledback "$DEMO_DIR/rolledback-verify2.txt" \
   "Even with every local trace removed, the checkpoint the auditor kept shows the records are missing (exit 3)." \
   --checkpoint "$DEMO_DIR/auditor.checkpoint"
 
+step "11c. A rollback that goes on writing is refused by the witness: an old copy of the whole data directory, keys included, put back"
+cp -a "$DEMO_DIR/data" "$DEMO_DIR/forked"
+$HF --tenant contoso verify > /dev/null
+echo "   (The real log went on: a verify run, its checkpoint cosigned by the witness.)"
+HOLDFAST_DATA="$DEMO_DIR/forked" $HF --tenant contoso verify 2>&1 | grep -i "refused" | head -1
+set +e
+HOLDFAST_DATA="$DEMO_DIR/forked" $HF --tenant contoso verify --witness "$WKEY" > "$DEMO_DIR/forked-verify.txt" 2>&1
+code=$?
+set -e
+grep '^FAILED witness' "$DEMO_DIR/forked-verify.txt" | head -1
+if [ "$code" -ne 3 ]; then
+  echo "   UNEXPECTED: verify exited $code on a log the witness refused" >&2
+  exit 1
+fi
+echo "   verify exited 3: whoever holds the machine cannot make the witness cosign a second history."
+
 step "12. The log: every action is a record (the last few)"
 $HF --tenant contoso log --last 5
+
+UNCOSIGNED=0
+for c in "$HOLDFAST_DATA"/tenants/contoso/checkpoints/*; do
+  ls "$HOLDFAST_DATA/tenants/contoso/cosignatures/$(basename "$c")-"* > /dev/null 2>&1 || { UNCOSIGNED=$((UNCOSIGNED + 1)); echo "   not cosigned: checkpoint $((10#$(basename "$c")))"; }
+done
+echo "   $(ls "$HOLDFAST_DATA"/tenants/contoso/checkpoints | wc -l) checkpoints issued, $UNCOSIGNED of them not cosigned by the witness."
 
 step "Done"
 echo "Everything is in $DEMO_DIR. The log's public key, for auditors:"
 echo "  $KEY"
+echo "and the witness's key:"
+echo "  $WKEY"
 echo "Next: make console — the service on this data: schedules, the JSON API, a one-time admin (Ctrl-C stops it)."

@@ -255,3 +255,54 @@ func VerifyBundle(b *Bundle, v note.Verifier) (BundleResult, error) {
 	}
 	return BundleResult{}, holdfast.Errorf(op, holdfast.Invalid, "unknown proof kind %q", b.Kind)
 }
+
+// ConsistencyChain returns the consistency proofs from checkpoint from to
+// the first of sizes, and from each of sizes to the next (all issued
+// checkpoints, ascending; from 0 needs no proof), reading the log once:
+// what a witness that last cosigned from is sent to cosign each in turn.
+// Every proof is checked against the checkpoints' roots before it is
+// returned.
+func (s *Store) ConsistencyChain(ctx context.Context, from uint64, sizes []uint64) ([][][]byte, error) {
+	const op = "proof"
+	if len(sizes) == 0 {
+		return nil, nil
+	}
+	roots := map[uint64][]byte{}
+	prev := from
+	for _, n := range append([]uint64{from}, sizes...) {
+		if n < prev {
+			return nil, holdfast.Errorf(op, holdfast.Invalid, "checkpoint sizes must ascend (%d after %d)", n, prev)
+		}
+		prev = n
+		if n == 0 {
+			continue
+		}
+		c, err := s.CheckpointAt(ctx, n)
+		if err != nil {
+			return nil, holdfast.E(op, err)
+		}
+		roots[n] = c.Root
+	}
+	leaves, err := s.leafHashes(ctx, sizes[len(sizes)-1])
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	out := make([][][]byte, len(sizes))
+	prev = from
+	for i, n := range sizes {
+		if prev > 0 && prev < n {
+			nodes, err := proof.Consistency(prev, n)
+			if err != nil {
+				return nil, holdfast.E(op, holdfast.Invalid, err)
+			}
+			if out[i], err = proofHashes(leaves, nodes); err != nil {
+				return nil, holdfast.E(op, err)
+			}
+			if err := proof.VerifyConsistency(hasher, prev, n, out[i], roots[prev], roots[n]); err != nil {
+				return nil, holdfast.E(op, holdfast.Integrity, err, "the log does not match its checkpoints; run holdfast verify")
+			}
+		}
+		prev = n
+	}
+	return out, nil
+}

@@ -36,6 +36,9 @@ func TestDemo(t *testing.T) {
 		"OK: nothing stored was altered or removed",
 		"verify exited 3 (integrity failure) and named the damaged pack",
 		": passed",
+		"Witnessed: checkpoint",
+		"FAILED witness witness.auditor.example/w1: refused checkpoint",
+		"checkpoints issued, 0 of them not cosigned by the witness.",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q", want)
