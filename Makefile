@@ -36,6 +36,8 @@ test-long: deps
 	done
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime 60s ./record
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime 60s ./record
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalAgreesWithDecoder$$' -fuzztime 60s ./record
+	$(GO) test -run '^$$' -fuzz '^FuzzAddCheckpoint$$' -fuzztime 60s ./witness
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 60s ./kql
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyzeText$$' -fuzztime 60s ./index
 	$(GO) test -run '^$$' -fuzz '^FuzzMailBody$$' -fuzztime 60s ./index

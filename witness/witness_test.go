@@ -352,3 +352,52 @@ func copyDir(src, dst string) error {
 		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
 	})
 }
+
+// FuzzAddCheckpoint: whatever body a client sends, the witness answers
+// without panicking, and never cosigns a checkpoint its log's key did not
+// sign.
+func FuzzAddCheckpoint(f *testing.F) {
+	f.Add([]byte("old 0\n\nexample.com/log\n1\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n— example.com/log AAAA\n"))
+	f.Add([]byte("old 5\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"))
+	f.Add([]byte("old 01\n\n"))
+	f.Add([]byte(""))
+	dir := f.TempDir()
+	skey, _, _ := GenerateKey("w.example/fuzz")
+	signer, _ := ParseSignerKey(skey, nil)
+	lskey, lvkey, _ := note.GenerateKey(rand.Reader, "log")
+	logSigner, _ := note.NewSigner(lskey)
+	if err := AddLog(dir, "example.com/log", lvkey); err != nil {
+		f.Fatal(err)
+	}
+	w, err := Open(dir, signer, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { w.Close() })
+	signed, _ := note.Sign(&note.Note{Text: "example.com/log\n3\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"}, logSigner)
+	f.Add(append([]byte("old 0\n\n"), signed...))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		status, _, _, _, sig := w.add(body)
+		if status != http.StatusOK {
+			return
+		}
+		_, _, msg, err := parseRequest(body)
+		if err != nil {
+			t.Fatalf("cosigned a request that does not parse: %q", body)
+		}
+		if _, err := note.Open(msg, note.VerifierList(mustVerifier(lvkey))); err != nil {
+			t.Fatalf("cosigned a checkpoint the log did not sign: %q", body)
+		}
+		if len(sig) == 0 {
+			t.Fatal("200 without a cosignature")
+		}
+	})
+}
+
+func mustVerifier(vkey string) note.Verifier {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
