@@ -18,13 +18,14 @@ test: deps
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 # What the tests need besides Go: poppler's pdfsig and pdftotext (report
-# signatures and text) and Debian's chromium (the console's browser tests),
+# signatures and text), OpenSSL's CMS verifier (a second check of report
+# signatures) and Debian's chromium (the console's browser tests),
 # installed with apt when missing.
 deps:
-	@command -v pdfsig >/dev/null && command -v pdftotext >/dev/null && command -v chromium >/dev/null || { \
-		echo "installing poppler-utils (pdfsig, pdftotext) and chromium for the report and console tests"; \
+	@command -v pdfsig >/dev/null && command -v pdftotext >/dev/null && command -v chromium >/dev/null && command -v openssl >/dev/null || { \
+		echo "installing poppler-utils (pdfsig, pdftotext), openssl and chromium for the report and console tests"; \
 		SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq poppler-utils chromium; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq poppler-utils openssl chromium; }
 
 # Longer: 500 SIGKILLs, the race detector (the backup progress test among
 # them), and a minute of fuzzing per parser and decoder.

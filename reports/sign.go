@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -143,7 +144,7 @@ func Sign(ctx context.Context, pdf []byte, s Signer, at time.Time, reason string
 	}
 	const placeholder = "          " // ten digits
 	offsets[sigN] = u.Len()
-	fmt.Fprintf(&u, "%d 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 %s %s %s]\n/Contents <", sigN, placeholder, placeholder, placeholder)
+	fmt.Fprintf(&u, "%d 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 %s %s %s]\n/Contents <", sigN, placeholder, placeholder, placeholder)
 	contentsStart := u.Len() - 1
 	u.WriteString(strings.Repeat("0", sigHexLen))
 	u.WriteString(">")
@@ -168,23 +169,9 @@ func Sign(ctx context.Context, pdf []byte, s Signer, at time.Time, reason string
 	brAt := bytes.Index(out[offsets[sigN]:], []byte("/ByteRange [0 ")) + offsets[sigN] + len("/ByteRange [0 ")
 	copy(out[brAt:], br)
 	signed := append(append([]byte(nil), out[:contentsStart]...), out[contentsEnd:]...)
-	sd, err := pkcs7.NewSignedData(signed)
+	der, err := cadesSign(ctx, signed, s, s.TSA)
 	if err != nil {
-		return nil, holdfast.E(op, err)
-	}
-	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-	if err := sd.AddSignerChain(s.Cert, s.Key, s.Chain, pkcs7.SignerInfoConfig{}); err != nil {
-		return nil, holdfast.E(op, err)
-	}
-	if s.TSA != "" {
-		if _, err := stampSigner(ctx, sd, s.TSA); err != nil {
-			return nil, err // never a report silently without the time-stamp asked for
-		}
-	}
-	sd.Detach()
-	der, err := sd.Finish()
-	if err != nil {
-		return nil, holdfast.E(op, err)
+		return nil, err
 	}
 	h := hex.EncodeToString(der)
 	if len(h) > sigHexLen {
@@ -205,6 +192,9 @@ var (
 
 // SignatureInfo is what Verify found.
 type SignatureInfo struct {
+	// Profile is PAdES-B-B or PAdES-B-T for ETSI.CAdES.detached
+	// signatures, adbe.pkcs7.detached for reports signed before them.
+	Profile     string     `json:"profile"`
 	Signer      string     `json:"signer"`
 	Fingerprint string     `json:"certificate_sha256"`
 	WholeFile   bool       `json:"total_document_signed"`
@@ -249,10 +239,27 @@ func VerifySignature(pdf []byte) (*SignatureInfo, error) {
 	if err := p7.Verify(); err != nil {
 		return nil, holdfast.E(op, holdfast.Integrity, err, "digest mismatch: the report was changed after it was signed")
 	}
-	info := &SignatureInfo{WholeFile: r[2]+r[3] == len(pdf)}
-	if s := p7.GetOnlySigner(); s != nil {
-		info.Signer = s.Subject.CommonName
-		info.Fingerprint = fingerprint(s)
+	info := &SignatureInfo{WholeFile: r[2]+r[3] == len(pdf), Profile: "adbe.pkcs7.detached"}
+	signer := p7.GetOnlySigner()
+	if signer != nil {
+		info.Signer = signer.Subject.CommonName
+		info.Fingerprint = fingerprint(signer)
+	}
+	if bytes.Contains(pdf[i:min(len(pdf), i+400)], []byte("/SubFilter /ETSI.CAdES.detached")) {
+		// PAdES: the signed attributes bind the signer's certificate
+		// (signing-certificate-v2) and carry no signing-time.
+		var sc signingCertificateV2
+		if err := p7.UnmarshalSignedAttribute(oidSigningCertificateV2, &sc); err != nil || len(sc.Certs) == 0 || signer == nil {
+			return info, holdfast.E(op, holdfast.Integrity, "a PAdES signature without the signing-certificate-v2 attribute")
+		}
+		if h := sha256.Sum256(signer.Raw); !bytes.Equal(sc.Certs[0].CertHash, h[:]) {
+			return info, holdfast.E(op, holdfast.Integrity, "the signing-certificate-v2 attribute names another certificate than the signer's")
+		}
+		var t time.Time
+		if p7.UnmarshalSignedAttribute(oidSigningTime, &t) == nil {
+			return info, holdfast.E(op, holdfast.Integrity, "a PAdES signature with a signing-time attribute")
+		}
+		info.Profile = "PAdES-B-B"
 	}
 	if token, err := tokenOf(p7); err == nil {
 		ts, err := checkToken(token, p7.Signers[0].EncryptedDigest)
@@ -260,6 +267,9 @@ func VerifySignature(pdf []byte) (*SignatureInfo, error) {
 			return info, err
 		}
 		info.Timestamp = &ts.Timestamp
+		if info.Profile == "PAdES-B-B" {
+			info.Profile = "PAdES-B-T"
+		}
 	}
 	if !info.WholeFile {
 		return info, holdfast.Errorf(op, holdfast.Integrity, "the signature covers %d of the file's %d bytes: something was appended after signing", r[2]+r[3], len(pdf))

@@ -3,9 +3,15 @@ package reports
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/asn1"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,11 +65,11 @@ func TestSignAcceptedByPdfsig(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := pdfsig(t, signed)
-	if !strings.Contains(out, "Signature is Valid.") || !strings.Contains(out, "Total document signed") {
-		t.Fatalf("pdfsig does not accept the signature:\n%s", out)
+	if !strings.Contains(out, "Signature is Valid.") || !strings.Contains(out, "Total document signed") || !strings.Contains(out, "Signature Type: ETSI.CAdES.detached") {
+		t.Fatalf("pdfsig does not accept the signature as PAdES:\n%s", out)
 	}
 	info, err := VerifySignature(signed)
-	if err != nil || !info.WholeFile || info.Fingerprint != s.Fingerprint() {
+	if err != nil || !info.WholeFile || info.Fingerprint != s.Fingerprint() || info.Profile != "PAdES-B-B" {
 		t.Fatalf("VerifySignature: %+v %v", info, err)
 	}
 	// One flipped byte, in the original document and in the update.
@@ -76,5 +82,95 @@ func TestSignAcceptedByPdfsig(t *testing.T) {
 		if _, err := VerifySignature(bad); err == nil {
 			t.Errorf("byte %d changed, VerifySignature accepted it", at)
 		}
+	}
+}
+
+// signatureCMS returns a signed PDF's CMS and the bytes it signs.
+func signatureCMS(t *testing.T, pdf []byte) (cms, signed []byte) {
+	t.Helper()
+	i := bytes.LastIndex(pdf, []byte("/Type /Sig"))
+	m := reByteRange.FindSubmatch(pdf[i:])
+	c := reContents.FindSubmatch(pdf[i:])
+	var r [4]int
+	for k := range r {
+		r[k], _ = strconv.Atoi(string(m[k+1]))
+	}
+	full, _ := hex.DecodeString(string(c[1]))
+	var rv asn1.RawValue
+	rest, err := asn1.Unmarshal(full, &rv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return full[:len(full)-len(rest)], append(append([]byte(nil), pdf[r[0]:r[1]]...), pdf[r[2]:r[2]+r[3]]...)
+}
+
+// TestPAdESSignedAttributes: the CMS signs exactly the content type, the
+// message digest and signing-certificate-v2 naming the signer's
+// certificate by its SHA-256 (no signing-time, as PAdES baseline wants),
+// and OpenSSL's CMS verifier, a second and independent implementation,
+// accepts it over the signed byte range.
+func TestPAdESSignedAttributes(t *testing.T) {
+	s := testSigner(t)
+	pdf, err := Sign(context.Background(), samplePDF(t), *s, time.Now(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms, signed := signatureCMS(t, pdf)
+	var ci struct {
+		Type    asn1.ObjectIdentifier
+		Content asn1.RawValue `asn1:"explicit,tag:0"`
+	}
+	if _, err := asn1.Unmarshal(cms, &ci); err != nil || !ci.Type.Equal(oidSignedData) {
+		t.Fatalf("ContentInfo: %v %v", ci.Type, err)
+	}
+	var sd cmsSignedData
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		t.Fatal(err)
+	}
+	var si cmsSignerInfo
+	if _, err := asn1.Unmarshal(sd.SignerInfos.Bytes, &si); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rest := si.SignedAttrs.Bytes; len(rest) > 0; {
+		var a cmsAttribute
+		if rest, err = asn1.Unmarshal(rest, &a); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a.Type.String())
+		if a.Type.Equal(oidSigningCertificateV2) {
+			var sc signingCertificateV2
+			if _, err := asn1.Unmarshal(a.Values.Bytes, &sc); err != nil {
+				t.Fatal(err)
+			}
+			if h := sha256.Sum256(s.Cert.Raw); len(sc.Certs) != 1 || !bytes.Equal(sc.Certs[0].CertHash, h[:]) || sc.Certs[0].IssuerSerial.Serial.Cmp(s.Cert.SerialNumber) != 0 {
+				t.Errorf("signing-certificate-v2 does not name the signer's certificate: %+v", sc)
+			}
+		}
+	}
+	sort.Strings(got)
+	want := []string{oidContentType.String(), oidMessageDigest.String(), oidSigningCertificateV2.String()}
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("signed attributes %v, want %v", got, want)
+	}
+
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatal("openssl is not installed; make test installs it")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sig.der"), cms, 0o644)
+	os.WriteFile(filepath.Join(dir, "signed"), signed, 0o644)
+	verify := func() ([]byte, error) {
+		return exec.Command("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", filepath.Join(dir, "sig.der"),
+			"-content", filepath.Join(dir, "signed"), "-noverify", "-out", os.DevNull).CombinedOutput()
+	}
+	if out, err := verify(); err != nil || !strings.Contains(string(out), "Verification successful") {
+		t.Errorf("openssl cms -verify: %v\n%s", err, out)
+	}
+	signed[100] ^= 1
+	os.WriteFile(filepath.Join(dir, "signed"), signed, 0o644)
+	if out, err := verify(); err == nil {
+		t.Errorf("openssl cms -verify accepted a changed document:\n%s", out)
 	}
 }

@@ -65,10 +65,10 @@ func TestTimestampedSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, err := VerifySignature(signed)
-	if err != nil || info.Timestamp == nil || !info.Timestamp.Time.Equal(gen) || info.Timestamp.TSA != "Test TSA" {
+	if err != nil || info.Timestamp == nil || !info.Timestamp.Time.Equal(gen) || info.Timestamp.TSA != "Test TSA" || info.Profile != "PAdES-B-T" {
 		t.Fatalf("VerifySignature: %+v %v", info, err)
 	}
-	if out := pdfsig(t, signed); !strings.Contains(out, "Signature is Valid.") || !strings.Contains(out, "Total document signed") {
+	if out := pdfsig(t, signed); !strings.Contains(out, "Signature is Valid.") || !strings.Contains(out, "Total document signed") || !strings.Contains(out, "ETSI.CAdES.detached") {
 		t.Errorf("pdfsig on a time-stamped report:\n%s", out)
 	}
 	// A TSA that fails is an error, never a report without the time-stamp.
