@@ -199,6 +199,41 @@ type SignatureInfo struct {
 	Fingerprint string     `json:"certificate_sha256"`
 	WholeFile   bool       `json:"total_document_signed"`
 	Timestamp   *Timestamp `json:"timestamp,omitempty"` // RFC 3161, if the signature has one
+	// Issuer is the CA the signer's certificate chains to, when
+	// CheckChain was given it.
+	Issuer string `json:"issuer,omitempty"`
+
+	signer  *x509.Certificate
+	certs   []*x509.Certificate
+	claimed time.Time // the signature dictionary's /M
+}
+
+var reSigningTime = regexp.MustCompile(`/M \(D:(\d{14})Z\)`)
+
+// CheckChain verifies that the signer's certificate chains to one of
+// roots (the MSP's report-signing CA, which the auditor trusts once) as
+// of the time the signature was made: the time-stamp's when there is one,
+// else the claimed signing time. An expired certificate does not fail a
+// report signed while it was valid.
+func (info *SignatureInfo) CheckChain(roots *x509.CertPool) error {
+	const op = "verify report signature"
+	if info.signer == nil {
+		return holdfast.E(op, holdfast.Integrity, "the signature carries no signer certificate")
+	}
+	at := info.claimed
+	if info.Timestamp != nil {
+		at = info.Timestamp.Time
+	}
+	inter := x509.NewCertPool()
+	for _, c := range info.certs {
+		inter.AddCert(c)
+	}
+	chains, err := info.signer.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return holdfast.E(op, holdfast.Integrity, err, "the signer's certificate does not chain to the trusted CA")
+	}
+	info.Issuer = chains[0][len(chains[0])-1].Subject.CommonName
+	return nil
 }
 
 // VerifySignature checks the last signature of a signed report: that it
@@ -244,6 +279,10 @@ func VerifySignature(pdf []byte) (*SignatureInfo, error) {
 	if signer != nil {
 		info.Signer = signer.Subject.CommonName
 		info.Fingerprint = fingerprint(signer)
+		info.signer, info.certs = signer, p7.Certificates
+	}
+	if m := reSigningTime.FindSubmatch(pdf[i:min(len(pdf), i+400+len(c[0]))]); m != nil {
+		info.claimed, _ = time.Parse("20060102150405", string(m[1]))
 	}
 	if bytes.Contains(pdf[i:min(len(pdf), i+400)], []byte("/SubFilter /ETSI.CAdES.detached")) {
 		// PAdES: the signed attributes bind the signer's certificate

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
 	"os"
@@ -172,5 +173,54 @@ func TestPAdESSignedAttributes(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "signed"), signed, 0o644)
 	if out, err := verify(); err == nil {
 		t.Errorf("openssl cms -verify accepted a changed document:\n%s", out)
+	}
+}
+
+// TestReportCA: CreateSigner makes a CA and a signer it issued; a report
+// signed by it chains to that CA (the auditor trusts the CA once), and not
+// to another data directory's.
+func TestReportCA(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	for _, d := range []string{dir, other} {
+		if err := CreateSigner(d, "Contoso MSP reports"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := LoadSigner(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Chain) != 1 || !s.Chain[0].IsCA || s.Cert.Issuer.CommonName != "Contoso MSP reports CA" {
+		t.Fatalf("the signer's chain: %d certificates, issuer %q", len(s.Chain), s.Cert.Issuer.CommonName)
+	}
+	pdf, err := Sign(context.Background(), samplePDF(t), *s, time.Now(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := func(d string) *x509.CertPool {
+		b, err := CACertificate(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := x509.NewCertPool()
+		p.AppendCertsFromPEM(b)
+		return p
+	}
+	info, err := VerifySignature(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := info.CheckChain(pool(dir)); err != nil || info.Issuer != "Contoso MSP reports CA" {
+		t.Errorf("chain to its own CA: %v (issuer %q)", err, info.Issuer)
+	}
+	info, _ = VerifySignature(pdf)
+	if err := info.CheckChain(pool(other)); err == nil {
+		t.Error("a report chained to another data directory's CA")
+	}
+	if out := pdfsig(t, pdf); !strings.Contains(out, "Signature is Valid.") || !strings.Contains(out, "Contoso MSP reports") {
+		t.Errorf("pdfsig on a CA-issued signer's report:\n%s", out)
+	}
+	if _, err := CACertificate(t.TempDir()); err == nil {
+		t.Error("a CA certificate where none was made")
 	}
 }

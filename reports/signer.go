@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -27,28 +28,84 @@ func signerPaths(keysDir string) (string, string) {
 	return filepath.Join(keysDir, "report.key"), filepath.Join(keysDir, "report.crt")
 }
 
-// CreateSigner makes a P-256 key and a self-signed certificate for name,
-// unless the directory has a signer already.
+// CreateSigner makes the MSP's report-signing CA (a P-256 key and a
+// self-signed CA certificate, keys/report-ca.key and .crt) and a signer
+// certificate issued by it, unless the directory has a signer already.
+// An auditor trusts the CA once (holdfast signer ca prints it) rather than
+// each report's certificate; a certificate from a public CA replaces the
+// signer with holdfast signer import.
 func CreateSigner(keysDir, name string) error {
 	const op = "create report signer"
 	keyPath, _ := signerPaths(keysDir)
 	if _, err := os.Stat(keyPath); err == nil {
 		return nil
 	}
+	now := time.Now().UTC()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return holdfast.E(op, err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: name + " CA", Organization: []string{"Holdfast"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(20, 0, 0),
+		IsCA: true, BasicConstraintsValid: true, MaxPathLen: 0, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return holdfast.E(op, err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return holdfast.E(op, err)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return holdfast.E(op, err)
 	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	now := time.Now().UTC()
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name, Organization: []string{"Holdfast"}},
+	tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: name, Organization: []string{"Holdfast"}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(10, 0, 0),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return holdfast.E(op, err)
 	}
-	return writeSigner(keysDir, key, [][]byte{der})
+	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
+	if err != nil {
+		return holdfast.E(op, err)
+	}
+	caKeyPath, caCertPath := caPaths(keysDir)
+	if err := os.MkdirAll(keysDir, 0o700); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	if err := store.WriteReplace(caKeyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: caKeyDER}), 0o600); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	if err := store.WriteReplace(caCertPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	return writeSigner(keysDir, key, [][]byte{der, caDER})
+}
+
+func caPaths(keysDir string) (string, string) {
+	return filepath.Join(keysDir, "report-ca.key"), filepath.Join(keysDir, "report-ca.crt")
+}
+
+// CACertificate returns the report-signing CA's certificate (PEM), for
+// auditors to trust; NotFound when the signer was imported without one.
+func CACertificate(keysDir string) ([]byte, error) {
+	_, p := caPaths(keysDir)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, holdfast.E("report CA", holdfast.NotFound, "this data directory has no report-signing CA (it was made before there was one, or its reports are signed by an imported certificate)")
+	}
+	if err != nil {
+		return nil, holdfast.E("report CA", holdfast.IO, err)
+	}
+	return b, nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	return n
 }
 
 func writeSigner(keysDir string, key crypto.Signer, certs [][]byte) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -59,17 +60,18 @@ certification file.`,
 	f.StringVar(&o.Case, "case", "", "the case of a hold report")
 	f.BoolVar(&o.All, "all", false, "every tenant, one report each, into the directory --out")
 	f.StringVar(&o.TSA, "tsa", "", "URL of an RFC 3161 time-stamping authority to time-stamp the signature")
-	var key string
+	var key, caFile string
 	var wf witnessFlags
 	verify := &cobra.Command{
-		Use:   "verify FILE.pdf (--key VKEY | --tenant T) [--witness VKEY ...]",
+		Use:   "verify FILE.pdf (--key VKEY | --tenant T) [--ca FILE] [--witness VKEY ...]",
 		Short: "Check a report's signature and the checkpoint it speaks for",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReportVerify(cmd.Context(), g, args[0], key, wf)
+			return runReportVerify(cmd.Context(), g, args[0], key, caFile, wf)
 		},
 	}
 	verify.Flags().StringVar(&key, "key", "", "the log's verifier key (offline), or a file holding it")
+	verify.Flags().StringVar(&caFile, "ca", "", "the MSP's report-signing CA certificate (PEM, from holdfast signer ca): the signer's certificate must chain to it")
 	wf.add(verify)
 	cmd.AddCommand(verify)
 	return cmd
@@ -161,11 +163,22 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	return nil
 }
 
-func runReportVerify(ctx context.Context, g *globalOptions, file, key string, wf witnessFlags) error {
+func runReportVerify(ctx context.Context, g *globalOptions, file, key, caFile string, wf witnessFlags) error {
 	const op = "report verify"
 	wp, err := wf.policy()
 	if err != nil {
 		return err
+	}
+	var roots *x509.CertPool
+	if caFile != "" {
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return holdfast.E(op, holdfast.Invalid, err, "--ca")
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			return holdfast.Errorf(op, holdfast.Invalid, "--ca %s holds no PEM certificate", caFile)
+		}
 	}
 	pdf, err := os.ReadFile(file)
 	if err != nil {
@@ -193,6 +206,11 @@ func runReportVerify(ctx context.Context, g *globalOptions, file, key string, wf
 	if err != nil {
 		return holdfast.E(op, err, "the report's checkpoint")
 	}
+	if roots != nil {
+		if err := rv.SignatureInfo.CheckChain(roots); err != nil {
+			return err
+		}
+	}
 	out := struct {
 		*reports.SignatureInfo
 		CheckpointSize uint64 `json:"checkpoint_size"`
@@ -203,7 +221,10 @@ func runReportVerify(ctx context.Context, g *globalOptions, file, key string, wf
 		return g.emit(out)
 	}
 	info := rv.SignatureInfo
-	g.print("Signature valid over the whole document, signed by %s (certificate SHA-256 %s)\n", info.Signer, info.Fingerprint[:16])
+	g.print("Signature valid over the whole document (%s), signed by %s (certificate SHA-256 %s)\n", info.Profile, info.Signer, info.Fingerprint[:16])
+	if info.Issuer != "" {
+		g.print("The signer's certificate was issued by %s, the CA given with --ca\n", info.Issuer)
+	}
 	if info.Timestamp != nil {
 		g.print("Time-stamped %s by %s (RFC 3161)\n", info.Timestamp.Time.Format(time.RFC3339), info.Timestamp.TSA)
 	}
@@ -246,6 +267,32 @@ func newSignerCommand(g *globalOptions) *cobra.Command {
 	imp.Flags().StringVar(&key, "key", "", "private key PEM file")
 	imp.Flags().StringVar(&p12, "p12", "", "PKCS #12 (.p12/.pfx) file with the key and certificate chain")
 	imp.Flags().StringVar(&passwordEnv, "password-env", "HOLDFAST_P12_PASSWORD", "environment variable holding the PKCS #12 password")
-	cmd.AddCommand(imp)
+	var caOut string
+	caCmd := &cobra.Command{
+		Use:   "ca [--out FILE]",
+		Short: "Print the report-signing CA's certificate (PEM), which auditors trust once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pem, err := reports.CACertificate(reportKeys(g))
+			if err != nil {
+				return err
+			}
+			if caOut == "" {
+				_, err := g.stdout.Write(pem)
+				return err
+			}
+			f, err := os.OpenFile(caOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return holdfast.E("signer ca", holdfast.Invalid, err)
+			}
+			if _, err := f.Write(pem); err != nil {
+				f.Close()
+				return holdfast.E("signer ca", holdfast.IO, err)
+			}
+			return f.Close()
+		},
+	}
+	caCmd.Flags().StringVar(&caOut, "out", "", "write it to this new file")
+	cmd.AddCommand(imp, caCmd)
 	return cmd
 }

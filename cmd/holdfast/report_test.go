@@ -162,3 +162,31 @@ func TestReportsFromABackup(t *testing.T) {
 		t.Errorf("mismatched key: %d %s", code, errs)
 	}
 }
+
+// TestReportCAThroughTheCLI: init makes a report-signing CA; signer ca
+// hands its certificate to the auditor, and report verify --ca checks a
+// report's signer against it.
+func TestReportCAThroughTheCLI(t *testing.T) {
+	c := setupTenant(t)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	c.ok("signer", "ca", "--out", ca)
+	if b, _ := os.ReadFile(ca); !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Fatalf("signer ca wrote %q", b)
+	}
+	pdf := filepath.Join(dir, "r.pdf")
+	c.skew = 2 * time.Second
+	c.ok("--tenant", "acme", "report", "--kind", "procedures", "--out", pdf)
+	key := strings.TrimSpace(c.ok("log-key"))
+	out := c.ok("report", "verify", pdf, "--key", key, "--ca", ca)
+	if !strings.Contains(out, "PAdES-B-B") || !strings.Contains(out, "issued by") {
+		t.Errorf("report verify --ca:\n%s", out)
+	}
+	other := newCLI(t)
+	other.ok("init")
+	otherCA := filepath.Join(dir, "other.pem")
+	other.ok("signer", "ca", "--out", otherCA)
+	if code, _, errs := c.run("report", "verify", pdf, "--key", key, "--ca", otherCA); code != exitIntegrity || !strings.Contains(errs, "does not chain") {
+		t.Errorf("report verify against another CA: exit %d %q", code, errs)
+	}
+}
