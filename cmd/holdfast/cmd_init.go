@@ -23,8 +23,9 @@ proofs and checkpoints with it. Running init again changes nothing.`,
 }
 
 func runInit(g *globalOptions) error {
-	// The report-signing key gets a self-signed certificate (holdfast
-	// signer import replaces it with a CA-issued pair).
+	// The report-signing key gets a certificate from the data directory's
+	// own report-signing CA (holdfast signer import replaces it with a pair
+	// from a public CA).
 	host, _ := os.Hostname()
 	res, err := app.New(g.Data, app.Options{}).Init("Holdfast report signer (" + host + ")")
 	if err != nil {
@@ -43,5 +44,8 @@ func runInit(g *globalOptions) error {
 		g.print("Data directory %s already exists; nothing changed\n", res.Dir)
 	}
 	g.print("Log verifier key (give this to auditors):\n%s\n", res.LogKey)
+	if res.Created {
+		g.print("Reports are signed by a certificate of this directory's report-signing CA; give auditors the CA once: holdfast signer ca --out report-ca.pem\n")
+	}
 	return nil
 }
