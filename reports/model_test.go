@@ -207,3 +207,37 @@ func TestCoverageStateShowsAccountKind(t *testing.T) {
 		}
 	}
 }
+
+// TestLongNamesAreToldApart: the outside review's layout points. Two
+// SharePoint sites whose URLs differ only past a column's width, and a
+// hold with many custodians, print whole (wrapped, not cut); the coverage
+// table says versions; the verify runs have a caption.
+func TestLongNamesAreToldApart(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	site := "https://contoso-accountants.sharepoint.com/sites/"
+	var custodians []string
+	for i := 0; i < 9; i++ {
+		custodians = append(custodians, fmt.Sprintf("custodian-%d@contoso-accountants.example", i))
+	}
+	m := &Model{Kind: "procedures", Tenant: "contoso", From: now.AddDate(0, -1, 0), To: now,
+		Coverage: []CoverageRow{
+			{Account: site + "ClientFilesHarbourBakery", Kind: "site", State: "active", Workload: "sharepoint", Last: &now, Items: 3},
+			{Account: site + "ClientFilesHarbourDairy", Kind: "site", State: "active", Workload: "sharepoint", Last: &now, Items: 4},
+		},
+		Holds:  []policy.Hold{{Case: "Harbour v Contoso", Custodians: custodians, Active: true, Placed: now}},
+		Verify: []policy.Check{{Time: now, Passed: true}},
+	}
+	pdf, err := Render(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(pdftotext(t, pdf)), " ")
+	for _, want := range []string{"HarbourBakery", "HarbourDairy", "custodian-8@contoso-", "Versions", "Verification runs of the store"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report lacks %q:\n%.3000s", want, text)
+		}
+	}
+	if strings.Contains(text, "sharepoi…") {
+		t.Error("a site's URL is still cut")
+	}
+}

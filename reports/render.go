@@ -73,6 +73,13 @@ func (d *doc) h2(s string) {
 	d.SetFont("dejavu", "", 9)
 }
 
+// caption names the table that follows.
+func (d *doc) caption(s string) {
+	d.SetFont("dejavu", "B", 9)
+	d.MultiCell(0, lineH+1, s, "", "L", false)
+	d.SetFont("dejavu", "", 9)
+}
+
 func (d *doc) para(s string) {
 	d.SetFont("dejavu", "", 9)
 	d.MultiCell(0, lineH, s, "", "L", false)
@@ -93,7 +100,55 @@ func (d *doc) fit(s string, w float64) string {
 	return string(r) + "…"
 }
 
-// table draws rows under a header that is repeated on every page.
+// maxCellLines bounds how many lines one cell wraps to; beyond it the
+// text is cut with an ellipsis (a cell of hostile length cannot take a page).
+const maxCellLines = 40
+
+// wrap breaks s into lines that fit width w, at spaces where it can and
+// inside a word (a URL, an address) where it must, so that two long names
+// that differ only at their ends are told apart.
+func (d *doc) wrap(s string, w float64) []string {
+	if utf8.RuneCountInString(s) > 3000 {
+		s = string([]rune(s)[:3000])
+	}
+	var lines []string
+	for _, para := range strings.Split(s, "\n") {
+		r := []rune(para)
+		for len(r) > 0 {
+			if d.GetStringWidth(string(r)) <= w-1 {
+				lines = append(lines, string(r))
+				break
+			}
+			// The longest prefix that fits, then back to a space in it.
+			n := 1
+			for n < len(r) && d.GetStringWidth(string(r[:n+1])) <= w-1 {
+				n++
+			}
+			cut := n
+			for k := n; k > n/2; k-- {
+				if r[k-1] == ' ' {
+					cut = k
+					break
+				}
+			}
+			lines = append(lines, strings.TrimRight(string(r[:cut]), " "))
+			r = []rune(strings.TrimLeft(string(r[cut:]), " "))
+		}
+	}
+	if len(lines) == 0 {
+		lines = []string{""}
+	}
+	if len(lines) > maxCellLines {
+		lines = append(lines[:maxCellLines-1], d.fit(lines[maxCellLines-1]+" "+lines[maxCellLines], w))
+		if !strings.HasSuffix(lines[maxCellLines-1], "…") {
+			lines[maxCellLines-1] = d.fit(lines[maxCellLines-1]+"…", w)
+		}
+	}
+	return lines
+}
+
+// table draws rows under a header that is repeated on every page; a cell
+// too long for its column wraps, and its row grows to hold it.
 func (d *doc) table(header []string, widths []float64, rows [][]string) {
 	head := func() {
 		d.SetFont("dejavu", "B", 8)
@@ -110,15 +165,29 @@ func (d *doc) table(header []string, widths []float64, rows [][]string) {
 		return
 	}
 	_, pageH := d.GetPageSize()
+	left, _, _, _ := d.GetMargins()
+	cells := make([][]string, len(widths))
 	for _, r := range rows {
-		if d.GetY()+lineH > pageH-margin-6 {
+		n := 1
+		for i, c := range r {
+			cells[i] = d.wrap(c, widths[i])
+			n = max(n, len(cells[i]))
+		}
+		h := float64(n) * lineH
+		if d.GetY()+h > pageH-margin-6 {
 			d.AddPage()
 			head()
 		}
-		for i, c := range r {
-			d.CellFormat(widths[i], lineH, d.fit(c, widths[i]), "1", 0, "L", false, 0, "")
+		x, y := left, d.GetY()
+		for i := range r {
+			d.Rect(x, y, widths[i], h, "D")
+			for k, line := range cells[i] {
+				d.SetXY(x, y+float64(k)*lineH)
+				d.CellFormat(widths[i], lineH, line, "", 0, "L", false, 0, "")
+			}
+			x += widths[i]
 		}
-		d.Ln(-1)
+		d.SetXY(left, y+h)
 	}
 }
 
@@ -215,14 +284,14 @@ func (d *doc) procedures() {
 	for _, c := range m.Coverage {
 		rows = append(rows, []string{c.Account, c.Workload, accountState(c.Kind, c.State), day(c.First), day(c.Last), fmt.Sprint(c.Items), size(c.Bytes)})
 	}
-	d.table([]string{"Account", "Workload", "State", "First capture", "Last capture", "Items", "Bytes"}, []float64{58, 20, 17, 27, 27, 14, 17}, rows)
+	d.table([]string{"Account", "Workload", "State", "First capture", "Last capture", "Versions", "Bytes"}, []float64{58, 20, 17, 27, 27, 14, 17}, rows)
 
 	d.h2("6. Departed employees and what was kept")
 	rows = rows[:0]
 	for _, r := range m.Departed {
 		rows = append(rows, []string{r.Account, r.State, r.Since.Format("2006-01-02"), r.Last, fmt.Sprint(r.Items), size(r.Bytes)})
 	}
-	d.table([]string{"Account", "State", "Since", "Last capture", "Items", "Bytes"}, []float64{62, 20, 22, 40, 16, 20}, rows)
+	d.table([]string{"Account", "State", "Since", "Last capture", "Versions", "Bytes"}, []float64{62, 20, 22, 40, 16, 20}, rows)
 
 	d.h2("7. Backup runs in the period")
 	rows = rows[:0]
@@ -250,6 +319,7 @@ func (d *doc) procedures() {
 	}
 	d.table([]string{"Case", "Custodians", "Placed", "Status"}, []float64{45, 90, 25, 20}, rows)
 	d.Ln(2)
+	d.caption("Verification runs of the store (holdfast verify: every pack and blob re-hashed, the Merkle tree recomputed)")
 	d.checks(m.Verify)
 
 	d.h2("10. The checkpoint this report speaks for, and how to verify it offline")
