@@ -78,31 +78,20 @@ type Signer struct {
 	// TSA, if set, is the URL of an RFC 3161 time-stamping authority
 	// whose token is added to every signature.
 	TSA string
+	// CA and CAKey are the data directory's report CA when it issued Cert:
+	// it signs the CRL a report carries as validation data.
+	CA    *x509.Certificate
+	CAKey crypto.Signer
 }
 
 // Sign appends the signature to pdf.
 func Sign(ctx context.Context, pdf []byte, s Signer, at time.Time, reason string) ([]byte, error) {
 	const op = "sign report"
-	tail := pdf[max(0, len(pdf)-1024):]
-	trailerAt := bytes.LastIndex(pdf, []byte("trailer"))
-	if trailerAt < 0 {
-		return nil, holdfast.E(op, holdfast.Invalid, "not a PDF with a trailer")
-	}
-	trailer := pdf[trailerAt:]
-	root, err := match(reTrailerRoot, trailer, "/Root in the trailer")
+	u, err := newUpdate(pdf)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
-	size, err := match(reTrailerSize, trailer, "/Size in the trailer")
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	info, _ := match(reTrailerInfo, trailer, "/Info")
-	prev, err := match(reStartXref, tail, "startxref")
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	catalog, err := object(pdf, root)
+	catalog, err := object(pdf, u.root)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
@@ -122,62 +111,31 @@ func Sign(ctx context.Context, pdf []byte, s Signer, at time.Time, reason string
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
-	sigN, widgetN := size, size+1
 	if strings.Contains(catalog, "/AcroForm") || strings.Contains(page, "/Annots") {
 		return nil, holdfast.E(op, holdfast.Invalid, "the PDF already has a form or annotations; Holdfast signs the reports it renders")
 	}
+	sigN, widgetN := u.next(), u.next()
 	if catalog, err = withEntry(catalog, fmt.Sprintf("/AcroForm << /Fields [%d 0 R] /SigFlags 3 >>", widgetN)); err != nil {
 		return nil, holdfast.E(op, err)
 	}
 	if page, err = withEntry(page, fmt.Sprintf("/Annots [%d 0 R]", widgetN)); err != nil {
 		return nil, holdfast.E(op, err)
 	}
-	var u bytes.Buffer
-	u.Write(pdf)
-	if !bytes.HasSuffix(pdf, []byte("\n")) {
-		u.WriteByte('\n')
-	}
-	offsets := map[int]int{}
-	obj := func(n int, body string) {
-		offsets[n] = u.Len()
-		fmt.Fprintf(&u, "%d 0 obj\n%s\nendobj\n", n, body)
-	}
-	const placeholder = "          " // ten digits
-	offsets[sigN] = u.Len()
-	fmt.Fprintf(&u, "%d 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 %s %s %s]\n/Contents <", sigN, placeholder, placeholder, placeholder)
-	contentsStart := u.Len() - 1
-	u.WriteString(strings.Repeat("0", sigHexLen))
-	u.WriteString(">")
-	contentsEnd := u.Len()
-	fmt.Fprintf(&u, "\n/M (D:%s) /Name (%s) /Reason (%s) >>\nendobj\n", at.UTC().Format("20060102150405Z"), pdfString(s.Name), pdfString(reason))
-	obj(widgetN, fmt.Sprintf("<< /Type /Annot /Subtype /Widget /FT /Sig /Rect [0 0 0 0] /F 132 /T (Holdfast signature) /V %d 0 R /P %d 0 R >>", sigN, pageN))
-	obj(root, catalog)
-	obj(pageN, page)
-	xref := u.Len()
-	u.WriteString("xref\n")
-	for _, n := range []int{pageN, root, sigN, widgetN} {
-		fmt.Fprintf(&u, "%d 1\n%010d 00000 n \n", n, offsets[n])
-	}
-	fmt.Fprintf(&u, "trailer\n<< /Size %d /Root %d 0 R", size+2, root)
-	if info > 0 {
-		fmt.Fprintf(&u, " /Info %d 0 R", info)
-	}
-	fmt.Fprintf(&u, " /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", prev, xref)
-	out := u.Bytes()
-	// The byte range: everything but the hex string with its brackets.
-	br := fmt.Sprintf("%-10d %-10d %-10d", contentsStart, contentsEnd, len(out)-contentsEnd)
-	brAt := bytes.Index(out[offsets[sigN]:], []byte("/ByteRange [0 ")) + offsets[sigN] + len("/ByteRange [0 ")
-	copy(out[brAt:], br)
-	signed := append(append([]byte(nil), out[:contentsStart]...), out[contentsEnd:]...)
+	sigAt := u.buf.Len()
+	start, end := u.sigPlaceholder(sigN, "/Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached",
+		fmt.Sprintf("/M (D:%s) /Name (%s) /Reason (%s) ", at.UTC().Format("20060102150405Z"), pdfString(s.Name), pdfString(reason)))
+	u.obj(widgetN, fmt.Sprintf("<< /Type /Annot /Subtype /Widget /FT /Sig /Rect [0 0 0 0] /F 132 /T (Holdfast signature) /V %d 0 R /P %d 0 R >>", sigN, pageN))
+	u.obj(u.root, catalog)
+	u.obj(pageN, page)
+	out := u.finish()
+	signed := fillByteRange(out, sigAt, start, end)
 	der, err := cadesSign(ctx, signed, s, s.TSA)
 	if err != nil {
 		return nil, err
 	}
-	h := hex.EncodeToString(der)
-	if len(h) > sigHexLen {
-		return nil, holdfast.Errorf(op, holdfast.Invalid, "the signature (%d bytes) does not fit the %d bytes reserved", len(der), sigHexLen/2)
+	if err := putContents(out, start, der); err != nil {
+		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
-	copy(out[contentsStart+1:], h)
 	return out, nil
 }
 

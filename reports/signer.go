@@ -179,6 +179,16 @@ func LoadSigner(keysDir string) (*Signer, error) {
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Integrity, err)
 	}
+	// The report CA, when it issued the signer, signs the CRLs reports
+	// carry as validation data.
+	caKeyPath, caCertPath := caPaths(keysDir)
+	if ckb, err := os.ReadFile(caKeyPath); err == nil {
+		if ccb, err := os.ReadFile(caCertPath); err == nil {
+			if ca, err := parseSigner(ckb, ccb); err == nil && s.Cert.CheckSignatureFrom(ca.Cert) == nil {
+				s.CA, s.CAKey = ca.Cert, ca.Key
+			}
+		}
+	}
 	return s, nil
 }
 
