@@ -24,6 +24,9 @@ type ReportOptions struct {
 	From, To time.Time
 	Policies *policy.Bundle
 	Signer   *reports.Signer
+	// DocumentTimestamp adds a document time-stamp by the signer's TSA
+	// over the signed report and its validation data (PAdES-B-LTA).
+	DocumentTimestamp bool
 }
 
 // SignerDir is where the report-signing key and certificate are kept.
@@ -73,9 +76,25 @@ func (a *App) IssueReport(ctx context.Context, who Actor, tenant string, o Repor
 	if err != nil {
 		return nil, err
 	}
+	if o.DocumentTimestamp && o.Signer.TSA == "" {
+		return nil, holdfast.E(op, holdfast.Invalid, "a document time-stamp (PAdES-B-LTA) needs a time-stamping authority (--tsa)")
+	}
 	signed, err := reports.Sign(ctx, pdf, *o.Signer, a.now(), "Holdfast "+o.Kind+" report of "+tenant)
 	if err != nil {
 		return nil, err
+	}
+	// A time-stamped signature (B-T) gets validation data after it (the
+	// chain, and the report CA's CRL): PAdES-B-LT. Without a time-stamp
+	// the report stays B-B, signed whole.
+	if o.Signer.TSA != "" {
+		if signed, err = reports.AddValidationData(signed, *o.Signer, a.now()); err != nil {
+			return nil, err
+		}
+	}
+	if o.DocumentTimestamp {
+		if signed, err = reports.AddDocumentTimestamp(ctx, signed, o.Signer.TSA); err != nil {
+			return nil, err
+		}
 	}
 	out, _ := filepath.Abs(o.Out)
 	if err := store.WriteNew(out, signed, 0o644); err != nil {

@@ -41,7 +41,7 @@ type pdfUpdate struct {
 	size    int // the next free object number
 }
 
-// newUpdate starts an pdfUpdate of pdf, reading its trailer.
+// newUpdate starts an update of pdf, reading its trailer.
 func newUpdate(pdf []byte) (*pdfUpdate, error) {
 	tail := pdf[max(0, len(pdf)-1024):]
 	trailerAt := bytes.LastIndex(pdf, []byte("trailer"))

@@ -150,13 +150,20 @@ var (
 
 // SignatureInfo is what Verify found.
 type SignatureInfo struct {
-	// Profile is PAdES-B-B or PAdES-B-T for ETSI.CAdES.detached
+	// Profile is PAdES-B-B, -B-T, -B-LT or -B-LTA for ETSI.CAdES.detached
 	// signatures, adbe.pkcs7.detached for reports signed before them.
 	Profile     string     `json:"profile"`
 	Signer      string     `json:"signer"`
 	Fingerprint string     `json:"certificate_sha256"`
 	WholeFile   bool       `json:"total_document_signed"`
 	Timestamp   *Timestamp `json:"timestamp,omitempty"` // RFC 3161, if the signature has one
+	// RevocationChecked: the validation data after the signature holds a
+	// CRL of the signer's issuer, current when the signature was made and
+	// not revoking the signer's certificate.
+	RevocationChecked bool `json:"revocation_checked,omitempty"`
+	// DocumentTimestamp is the document time-stamp over the whole file,
+	// validation data included (PAdES-B-LTA), if there is one.
+	DocumentTimestamp *Timestamp `json:"document_timestamp,omitempty"`
 	// Issuer is the CA the signer's certificate chains to, when
 	// CheckChain was given it.
 	Issuer string `json:"issuer,omitempty"`
@@ -266,6 +273,41 @@ func VerifySignature(pdf []byte) (*SignatureInfo, error) {
 		info.Timestamp = &ts.Timestamp
 		if info.Profile == "PAdES-B-B" {
 			info.Profile = "PAdES-B-T"
+		}
+	}
+	if end := r[2] + r[3]; end < len(pdf) {
+		// Only validation data and a document time-stamp may follow the
+		// signature (PAdES-B-LT, -B-LTA).
+		a, err := appended(pdf, end)
+		if err != nil {
+			return info, holdfast.Errorf(op, holdfast.Integrity, "the signature covers %d of the file's %d bytes, and what was appended after it is not validation data: %v", end, len(pdf), err)
+		}
+		if a.docTS >= 0 {
+			ts, err := checkDocTimestamp(pdf, a.docTS)
+			if err != nil {
+				return info, holdfast.E(op, holdfast.Integrity, err, "the document time-stamp")
+			}
+			info.DocumentTimestamp = ts
+		} else if a.dss && bytes.Count(pdf[end:], []byte("%%EOF")) != 1 {
+			return info, holdfast.Errorf(op, holdfast.Integrity, "more than the validation data was appended after the signature")
+		}
+		info.WholeFile = true
+		if a.dss && signer != nil {
+			at := info.claimed
+			if info.Timestamp != nil {
+				at = info.Timestamp.Time
+			}
+			for _, c := range info.certs {
+				if signer.CheckSignatureFrom(c) == nil && crlCurrent(a.crls, signer, c, at) {
+					info.RevocationChecked = true
+				}
+			}
+		}
+		switch {
+		case info.Profile == "PAdES-B-T" && info.RevocationChecked && info.DocumentTimestamp != nil:
+			info.Profile = "PAdES-B-LTA"
+		case info.Profile == "PAdES-B-T" && info.RevocationChecked:
+			info.Profile = "PAdES-B-LT"
 		}
 	}
 	if !info.WholeFile {

@@ -1,53 +1,18 @@
 package reports
 
 import (
+	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
-	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/digitorus/pkcs7"
 )
 
-// fakeTSA is an RFC 3161 time-stamping authority: it answers a
-// TimeStampReq with a token, a CMS SignedData over a TSTInfo that echoes the
-// imprint and nonce, signed by its own certificate.
+// fakeTSA serves TestTSA.
 func fakeTSA(t *testing.T, genTime time.Time) *httptest.Server {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "Test TSA"}, NotBefore: genTime.Add(-time.Hour), NotAfter: genTime.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	cert, _ := x509.ParseCertificate(der)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var req timeStampReq
-		if _, err := asn1.Unmarshal(body, &req); err != nil || r.Header.Get("Content-Type") != "application/timestamp-query" {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		info, _ := asn1.Marshal(tstInfo{Version: 1, Policy: asn1.ObjectIdentifier{1, 2, 3}, MessageImprint: req.MessageImprint, SerialNumber: big.NewInt(1),
-			GenTime: genTime, Nonce: req.Nonce})
-		sd, _ := pkcs7.NewSignedData(info)
-		sd.SetContentType(oidTSTInfo)
-		sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
-		if err := sd.AddSigner(cert, key, pkcs7.SignerInfoConfig{}); err != nil {
-			t.Error(err)
-		}
-		token, _ := sd.Finish()
-		resp, _ := asn1.Marshal(timeStampResp{Status: pkiStatusInfo{Status: 0}, TimeStampToken: asn1.RawValue{FullBytes: token}})
-		w.Header().Set("Content-Type", "application/timestamp-reply")
-		w.Write(resp)
-	}))
+	srv := httptest.NewServer(TestTSA(genTime))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -77,5 +42,64 @@ func TestTimestampedSignature(t *testing.T) {
 	s.TSA = dead.URL
 	if _, err := Sign(context.Background(), samplePDF(t), *s, time.Now(), "test"); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("a failing TSA: %v", err)
+	}
+}
+
+// TestPAdESLongTerm: validation data after the signature (the chain and a
+// CRL of the report CA) makes a time-stamped report PAdES-B-LT, and a
+// document time-stamp over the whole file B-LTA; pdfsig accepts both
+// signatures; anything else appended after the signature fails the check.
+func TestPAdESLongTerm(t *testing.T) {
+	gen := time.Now().UTC().Truncate(time.Second)
+	tsa := fakeTSA(t, gen)
+	s := testSigner(t)
+	if s.CA == nil || s.CAKey == nil {
+		t.Fatal("the test signer was not issued by its data directory's CA")
+	}
+	s.TSA = tsa.URL
+	ctx := context.Background()
+	signed, err := Sign(ctx, samplePDF(t), *s, time.Now(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, err := AddValidationData(signed, *s, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := VerifySignature(lt)
+	if err != nil || info.Profile != "PAdES-B-LT" || !info.RevocationChecked {
+		t.Fatalf("with validation data: %+v %v; want PAdES-B-LT", info, err)
+	}
+	lta, err := AddDocumentTimestamp(ctx, lt, tsa.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err = VerifySignature(lta)
+	if err != nil || info.Profile != "PAdES-B-LTA" || info.DocumentTimestamp == nil {
+		t.Fatalf("with a document time-stamp: %+v %v; want PAdES-B-LTA", info, err)
+	}
+	// pdfsig (poppler 22.12) validates the CAdES signature and lists the
+	// document time-stamp, which it cannot validate ("Unimplemented
+	// Feature"); VerifySignature checked the time-stamp above.
+	out := pdfsig(t, lta)
+	if !strings.Contains(out, "Signature Type: ETSI.CAdES.detached") || !strings.Contains(out, "Signature is Valid.") || !strings.Contains(out, "Holdfast document time-stamp") {
+		t.Errorf("pdfsig on a B-LTA report:\n%s", out)
+	}
+
+	// Something other than validation data after the signature.
+	u, err := newUpdate(lt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.obj(1, "<< /Producer (someone else) >>")
+	if _, err := VerifySignature(u.finish()); err == nil || !strings.Contains(err.Error(), "not validation data") {
+		t.Errorf("an object changed after the signature: %v", err)
+	}
+	// A byte changed in the validation data under the document time-stamp.
+	bad := append([]byte(nil), lta...)
+	at := bytes.Index(bad, []byte("/Type /DSS")) + 2
+	bad[at] = 'X'
+	if _, err := VerifySignature(bad); err == nil {
+		t.Error("a changed byte under the document time-stamp verified")
 	}
 }

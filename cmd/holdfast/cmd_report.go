@@ -21,6 +21,7 @@ func reportKeys(g *globalOptions) string { return app.New(g.Data, app.Options{})
 
 type reportOptions struct {
 	Kind, From, To, Out, PolicyDir, Case, TSA string
+	LTA                                       bool
 	All                                       bool
 }
 
@@ -59,7 +60,8 @@ certification file.`,
 	f.StringVar(&o.PolicyDir, "policy-dir", "", "policies to apply besides the embedded ones")
 	f.StringVar(&o.Case, "case", "", "the case of a hold report")
 	f.BoolVar(&o.All, "all", false, "every tenant, one report each, into the directory --out")
-	f.StringVar(&o.TSA, "tsa", "", "URL of an RFC 3161 time-stamping authority to time-stamp the signature")
+	f.StringVar(&o.TSA, "tsa", "", "URL of an RFC 3161 time-stamping authority to time-stamp the signature (PAdES-B-T; with the validation data every report carries, B-LT)")
+	f.BoolVar(&o.LTA, "lta", false, "add a document time-stamp by the --tsa over the signed report and its validation data (PAdES-B-LTA)")
 	var key, caFile string
 	var wf witnessFlags
 	verify := &cobra.Command{
@@ -118,7 +120,7 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	if err != nil {
 		return err
 	}
-	ro := app.ReportOptions{Kind: o.Kind, Case: o.Case, Out: o.Out, From: from, To: to, Policies: bundle, Signer: signer}
+	ro := app.ReportOptions{Kind: o.Kind, Case: o.Case, Out: o.Out, From: from, To: to, Policies: bundle, Signer: signer, DocumentTimestamp: o.LTA}
 	if !o.All {
 		name, err := g.tenant()
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/holdfast/holdfast/reports"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -188,5 +189,39 @@ func TestReportCAThroughTheCLI(t *testing.T) {
 	other.ok("signer", "ca", "--out", otherCA)
 	if code, _, errs := c.run("report", "verify", pdf, "--key", key, "--ca", otherCA); code != exitIntegrity || !strings.Contains(errs, "does not chain") {
 		t.Errorf("report verify against another CA: exit %d %q", code, errs)
+	}
+}
+
+// TestReportLongTermProfiles: with --tsa a report is PAdES-B-LT (the
+// signature time-stamped, the chain and the report CA's CRL after it);
+// with --lta too, B-LTA; --lta without a TSA is refused.
+func TestReportLongTermProfiles(t *testing.T) {
+	c := setupTenant(t)
+	tsa := httptest.NewServer(reports.TestTSA(time.Now().UTC().Truncate(time.Second)))
+	defer tsa.Close()
+	dir := t.TempDir()
+	key := strings.TrimSpace(c.ok("log-key"))
+	ca := filepath.Join(dir, "ca.pem")
+	c.ok("signer", "ca", "--out", ca)
+	c.skew = 2 * time.Second
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tsa", tsa.URL}, "PAdES-B-LT"},
+		{[]string{"--tsa", tsa.URL, "--lta"}, "PAdES-B-LTA"},
+	} {
+		pdf := filepath.Join(dir, tc.want+".pdf")
+		c.ok(append([]string{"--tenant", "acme", "report", "--kind", "procedures", "--out", pdf}, tc.args...)...)
+		out := c.ok("report", "verify", pdf, "--key", key, "--ca", ca)
+		if !strings.Contains(out, "("+tc.want+")") {
+			t.Errorf("%v: report verify:\n%s", tc.args, out)
+		}
+		if sig, _ := exec.Command("pdfsig", pdf).CombinedOutput(); !strings.Contains(string(sig), "Signature is Valid.") || !strings.Contains(string(sig), "ETSI.CAdES.detached") {
+			t.Errorf("%v: pdfsig:\n%s", tc.args, sig)
+		}
+	}
+	if code, _, errs := c.run("--tenant", "acme", "report", "--kind", "procedures", "--lta", "--out", filepath.Join(dir, "x.pdf")); code != exitUsage || !strings.Contains(errs, "needs a time-stamping authority") {
+		t.Errorf("--lta without --tsa: exit %d %q", code, errs)
 	}
 }
