@@ -192,12 +192,20 @@ func waitListening(t *testing.T, addr string) {
 // the cosigned checkpoint, and their offline checks take --witness.
 func TestWitnessedEvidence(t *testing.T) {
 	ft, info, c := connectedFakeWith(t, faketenant.Options{Seed: 7, Users: 3, ItemsPerUser: 12})
-	_ = ft
 	c.ok("--tenant", "contoso", "backup", "--workloads", "mail")
 	url, vkey, _ := startWitnessFor(t, c, "contoso", "w.example/evidence")
 	_, never, stopNever := startWitnessFor(t, c, "contoso", "w.example/never")
 	stopNever()
 	c.ok("--tenant", "contoso", "witness", "add", url, vkey)
+	c.ok("--tenant", "contoso", "witness", "add", "http://"+freeAddr(t), never) // down
+	// A backup with one witness down goes on, and ends cosigned by the other.
+	if _, err := ft.Mutate(faketenant.Mutation{Scenario: "activity"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := c.run("--tenant", "contoso", "backup", "--workloads", "mail"); code != exitOK || !strings.Contains(out+errs, "w.example/never has not cosigned") {
+		t.Errorf("a backup with a witness down: exit %d\n%s%s", code, out, errs)
+	}
+	c.ok("--tenant", "contoso", "verify", "--witness", vkey, "--witness", never, "--witness-threshold", "1")
 	logKey := strings.TrimSpace(c.ok("log-key"))
 	dir := t.TempDir()
 
