@@ -152,19 +152,6 @@ func checkToken(token, sig []byte) (*checkedToken, error) {
 	return t, nil
 }
 
-// stampSigner adds the TSA's token for the signer's signature value.
-func stampSigner(ctx context.Context, sd *pkcs7.SignedData, url string) (*Timestamp, error) {
-	si := &sd.GetSignedData().SignerInfos[0]
-	ts, err := requestTimestamp(ctx, http.DefaultClient, url, si.EncryptedDigest)
-	if err != nil {
-		return nil, err
-	}
-	if err := si.SetUnauthenticatedAttributes([]pkcs7.Attribute{{Type: oidTimeStampToken, Value: asn1.RawValue{FullBytes: ts.Token}}}); err != nil {
-		return nil, holdfast.E("time-stamp", err)
-	}
-	return ts, nil
-}
-
 // tokenOf returns the time-stamp token of a parsed signature, if any.
 func tokenOf(p7 *pkcs7.PKCS7) ([]byte, error) {
 	if len(p7.Signers) == 0 {

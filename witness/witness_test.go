@@ -246,12 +246,12 @@ func TestAddCheckpoint(t *testing.T) {
 // for its origin.
 func resign(t *testing.T, msg []byte) []byte {
 	t.Helper()
-	n, err := note.Open(msg, note.VerifierList())
+	_, err := note.Open(msg, note.VerifierList())
 	var unverified *note.UnverifiedNoteError
 	if !errors.As(err, &unverified) {
 		t.Fatalf("open without keys: %v", err)
 	}
-	n = unverified.Note
+	n := unverified.Note
 	skey, _, _ := note.GenerateKey(rand.Reader, "mallory")
 	s, _ := note.NewSigner(skey)
 	out, err := note.Sign(&note.Note{Text: n.Text}, s)
