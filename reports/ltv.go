@@ -90,6 +90,27 @@ func (u *pdfUpdate) stream(n int, data []byte) {
 	u.buf.WriteString("\nendstream\nendobj\n")
 }
 
+// firstPage returns the catalog (object root) and the first page's number
+// and dictionary, as last defined in pdf.
+func firstPage(pdf []byte, root int) (catalog string, pageN int, page string, err error) {
+	if catalog, err = object(pdf, root); err != nil {
+		return "", 0, "", err
+	}
+	pagesN, err := match(rePages, []byte(catalog), "/Pages in the catalog")
+	if err != nil {
+		return "", 0, "", err
+	}
+	pages, err := object(pdf, pagesN)
+	if err != nil {
+		return "", 0, "", err
+	}
+	if pageN, err = match(reKids, []byte(pages), "first page"); err != nil {
+		return "", 0, "", err
+	}
+	page, err = object(pdf, pageN)
+	return catalog, pageN, page, err
+}
+
 // finish writes the cross-reference section and the trailer.
 func (u *pdfUpdate) finish() []byte {
 	xref := u.buf.Len()
@@ -196,23 +217,7 @@ func AddDocumentTimestamp(ctx context.Context, pdf []byte, url string) ([]byte, 
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
-	catalog, err := object(pdf, u.root)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	pagesN, err := match(rePages, []byte(catalog), "/Pages in the catalog")
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	pages, err := object(pdf, pagesN)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	pageN, err := match(reKids, []byte(pages), "first page")
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	page, err := object(pdf, pageN)
+	catalog, pageN, page, err := firstPage(pdf, u.root)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}

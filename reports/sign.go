@@ -91,23 +91,7 @@ func Sign(ctx context.Context, pdf []byte, s Signer, at time.Time, reason string
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}
-	catalog, err := object(pdf, u.root)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	pagesN, err := match(rePages, []byte(catalog), "/Pages in the catalog")
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	pages, err := object(pdf, pagesN)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	pageN, err := match(reKids, []byte(pages), "first page")
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	page, err := object(pdf, pageN)
+	catalog, pageN, page, err := firstPage(pdf, u.root)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/holdfast/holdfast/policy"
 	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/reports"
+	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -283,15 +284,7 @@ func newSignerCommand(g *globalOptions) *cobra.Command {
 				_, err := g.stdout.Write(pem)
 				return err
 			}
-			f, err := os.OpenFile(caOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if err != nil {
-				return holdfast.E("signer ca", holdfast.Invalid, err)
-			}
-			if _, err := f.Write(pem); err != nil {
-				f.Close()
-				return holdfast.E("signer ca", holdfast.IO, err)
-			}
-			return f.Close()
+			return store.WriteNew(caOut, pem, 0o644)
 		},
 	}
 	caCmd.Flags().StringVar(&caOut, "out", "", "write it to this new file")

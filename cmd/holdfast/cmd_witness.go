@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -149,23 +148,8 @@ func runWitnessKeygen(g *globalOptions, name, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return holdfast.Errorf(op, holdfast.Exist, "%s exists; a witness key is never overwritten", keyFile)
-	}
-	if err != nil {
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	if _, err := f.WriteString(skey + "\n"); err != nil {
-		f.Close()
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return holdfast.E(op, holdfast.IO, err)
-	}
-	if err := f.Close(); err != nil {
-		return holdfast.E(op, holdfast.IO, err)
+	if err := store.WriteNew(keyFile, []byte(skey+"\n"), 0o600); err != nil {
+		return holdfast.E(op, err, "a witness key is never overwritten")
 	}
 	if g.JSON {
 		return g.emit(map[string]string{"name": name, "vkey": vkey, "key_file": keyFile})
