@@ -1,0 +1,197 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/store/storetest"
+)
+
+// gateway is a versitygw (posix backend, versioning and Object Lock)
+// started for the tests; make builds it into bin/versitygw.
+type gateway struct {
+	endpoint string
+	buckets  atomic.Int64
+}
+
+const (
+	testAccess = "holdfast-test"
+	testSecret = "holdfast-test-secret-key"
+)
+
+func startGateway(t *testing.T) *gateway {
+	t.Helper()
+	bin := os.Getenv("HOLDFAST_VERSITYGW")
+	if bin == "" {
+		bin, _ = filepath.Abs("../../bin/versitygw")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("versitygw is not built (%v); make test builds it: make bin/versitygw", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	root, versions := filepath.Join(dir, "root"), filepath.Join(dir, "versions")
+	os.MkdirAll(root, 0o755)
+	os.MkdirAll(versions, 0o755)
+	var log bytes.Buffer
+	cmd := exec.Command(bin, "--access", testAccess, "--secret", testSecret, "--port", addr, "posix", "--versioning-dir", versions, root)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw did not listen on %s:\n%s", addr, log.String())
+		}
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", testAccess)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecret)
+	t.Setenv("AWS_REGION", "us-east-1")
+	return &gateway{endpoint: "http://" + addr}
+}
+
+// backend returns a backend in a new bucket with Object Lock enabled.
+func (g *gateway) backend(t *testing.T, r Retention) *Backend {
+	t.Helper()
+	ctx := context.Background()
+	bucket := fmt.Sprintf("holdfast-%d", g.buckets.Add(1))
+	b, err := Open(ctx, "s3://"+bucket+"/repo", Options{Endpoint: g.endpoint, PathStyle: true, Retention: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBackendSuite(t *testing.T) {
+	g := startGateway(t)
+	storetest.RunBackend(t, func(t *testing.T) store.Backend { return g.backend(t, Retention{Mode: "GOVERNANCE", For: time.Hour}) })
+}
+
+func TestStoreSuite(t *testing.T) {
+	g := startGateway(t)
+	storetest.RunStore(t, func(t *testing.T) store.Backend { return g.backend(t, Retention{Mode: "GOVERNANCE", For: time.Hour}) },
+		func(t *testing.T) string { return t.TempDir() })
+}
+
+// TestObjectLock: what Object Lock on versitygw enforces for objects the
+// backend writes: each has the retention it was given, explicitly; a
+// locked version cannot be deleted, nor its compliance retention
+// shortened; a legal hold outlives the retention.
+func TestObjectLock(t *testing.T) {
+	g := startGateway(t)
+	ctx := context.Background()
+	b := g.backend(t, Retention{Mode: "COMPLIANCE", For: time.Hour})
+	if err := b.Put(ctx, "packs/ab/abcd", []byte("content")); err != nil {
+		t.Fatal(err)
+	}
+	key := aws.String(b.key("packs/ab/abcd"))
+	ret, err := b.client.GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{Bucket: &b.bucket, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ret.Retention.Mode != types.ObjectLockRetentionModeCompliance || time.Until(aws.ToTime(ret.Retention.RetainUntilDate)) < 59*time.Minute {
+		t.Errorf("retention %v until %v; want COMPLIANCE for an hour", ret.Retention.Mode, ret.Retention.RetainUntilDate)
+	}
+	version := func(b *Backend, key *string) *string {
+		vs, err := b.client.ListObjectVersions(ctx, &awss3.ListObjectVersionsInput{Bucket: &b.bucket, Prefix: key})
+		if err != nil || len(vs.Versions) == 0 {
+			t.Fatalf("versions of %s: %v", *key, err)
+		}
+		return vs.Versions[0].VersionId
+	}
+	v := version(b, key)
+	if _, err := b.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &b.bucket, Key: key, VersionId: v}); err == nil {
+		t.Error("a version under compliance retention was deleted")
+	}
+	if _, err := b.client.PutObjectRetention(ctx, &awss3.PutObjectRetentionInput{Bucket: &b.bucket, Key: key, VersionId: v,
+		Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeCompliance, RetainUntilDate: aws.Time(time.Now().Add(time.Minute))}}); err == nil {
+		t.Error("compliance retention was shortened")
+	}
+	if err := b.Put(ctx, "packs/ab/abcd", []byte("other")); !holdfast.Is(holdfast.Exist, err) {
+		t.Errorf("a second create of a name: %v; want Exist", err)
+	}
+
+	// A legal hold protects a version that has no retention. (On AWS it
+	// also outlives a retention that has passed; versitygw v1.8.0 skips the
+	// legal-hold check once a version's retention has expired — the gap is
+	// in docs/STORAGE.md — so that is not tested here.)
+	free := g.backend(t, Retention{})
+	if err := free.Put(ctx, "held", []byte("held content")); err != nil {
+		t.Fatal(err)
+	}
+	hk := aws.String(free.key("held"))
+	hv := version(free, hk)
+	hold := func(on bool) {
+		st := types.ObjectLockLegalHoldStatusOff
+		if on {
+			st = types.ObjectLockLegalHoldStatusOn
+		}
+		if _, err := free.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: &free.bucket, Key: hk, VersionId: hv,
+			LegalHold: &types.ObjectLockLegalHold{Status: st}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold(true)
+	if _, err := free.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &free.bucket, Key: hk, VersionId: hv}); err == nil {
+		t.Error("a version under a legal hold was deleted")
+	}
+	hold(false)
+	if _, err := free.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &free.bucket, Key: hk, VersionId: hv}); err != nil {
+		t.Errorf("the version, its hold released, could not be deleted: %v", err)
+	}
+}
+
+// TestConcurrentCreates: of many writers creating one name at once,
+// exactly one succeeds and the others are told it exists (versitygw's
+// conditional writes are atomic since its PR #2288).
+func TestConcurrentCreates(t *testing.T) {
+	g := startGateway(t)
+	b := g.backend(t, Retention{})
+	const n = 16
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			errs <- b.Put(context.Background(), "log/00000000000000000001", []byte(strings.Repeat("x", i+1)))
+		}(i)
+	}
+	won := 0
+	for i := 0; i < n; i++ {
+		err := <-errs
+		switch {
+		case err == nil:
+			won++
+		case !holdfast.Is(holdfast.Exist, err):
+			t.Errorf("a losing create: %v; want Exist", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent creates of one name succeeded; want exactly 1", won, n)
+	}
+}
