@@ -27,7 +27,7 @@ func (e *ConflictError) Error() string {
 	if e.SizeKnown {
 		return fmt.Sprintf("the witness's latest cosigned size of this log is %d", e.Size)
 	}
-	return "conflict: " + e.Message
+	return "conflict: " + strconv.Quote(e.Message) // another party's words
 }
 
 // RefusedError is any other refusal: the status and the witness's words
