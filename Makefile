@@ -46,10 +46,11 @@ test-long: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzWithoutMembers$$' -fuzztime 60s ./ingest/graph
 
 # Benchmarks; figures are written down in docs/BENCHMARKS.md.
-bench:
+bench: bin/versitygw
 	$(GO) test -run '^$$' -bench 'AppendEmail' -benchtime 20000x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'AppendFile' -benchtime 25x -benchmem ./store
 	$(GO) test -run '^$$' -bench 'Verify' -benchtime 5x -benchmem ./store
+	$(GO) test -run '^$$' -bench 'Backends' -benchtime 1x ./store/s3
 	$(GO) test -run '^$$' -bench 'Export' -benchtime 3x ./restore
 	$(MAKE) bin/holdfast-baseline
 	HOLDFAST_BASELINE_BIN=$(CURDIR)/bin/holdfast-baseline $(GO) test -run '^$$' -bench 'BackupCPUBound' -benchtime 1x ./ingest/graph

@@ -33,7 +33,7 @@ const (
 	testSecret = "holdfast-test-secret-key"
 )
 
-func startGateway(t *testing.T) *gateway {
+func startGateway(t testing.TB) *gateway {
 	t.Helper()
 	bin := os.Getenv("HOLDFAST_VERSITYGW")
 	if bin == "" {
@@ -75,7 +75,7 @@ func startGateway(t *testing.T) *gateway {
 }
 
 // backend returns a backend in a new bucket with Object Lock enabled.
-func (g *gateway) backend(t *testing.T, r Retention) *Backend {
+func (g *gateway) backend(t testing.TB, r Retention) *Backend {
 	t.Helper()
 	ctx := context.Background()
 	bucket := fmt.Sprintf("holdfast-%d", g.buckets.Add(1))
