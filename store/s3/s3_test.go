@@ -1,15 +1,8 @@
 package s3
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,72 +11,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/store"
+	"github.com/holdfast/holdfast/store/s3/s3test"
 	"github.com/holdfast/holdfast/store/storetest"
 )
 
-// gateway is a versitygw (posix backend, versioning and Object Lock)
-// started for the tests; make builds it into bin/versitygw.
-type gateway struct {
-	endpoint string
-	buckets  atomic.Int64
-}
+// gateway is a versitygw started for the tests (s3test).
+type gateway struct{ *s3test.Gateway }
 
-const (
-	testAccess = "holdfast-test"
-	testSecret = "holdfast-test-secret-key"
-)
-
-func startGateway(t testing.TB) *gateway {
-	t.Helper()
-	bin := os.Getenv("HOLDFAST_VERSITYGW")
-	if bin == "" {
-		bin, _ = filepath.Abs("../../bin/versitygw")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("versitygw is not built (%v); make test builds it: make bin/versitygw", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	root, versions := filepath.Join(dir, "root"), filepath.Join(dir, "versions")
-	os.MkdirAll(root, 0o755)
-	os.MkdirAll(versions, 0o755)
-	var log bytes.Buffer
-	cmd := exec.Command(bin, "--access", testAccess, "--secret", testSecret, "--port", addr, "posix", "--versioning-dir", versions, root)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %s:\n%s", addr, log.String())
-		}
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", testAccess)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecret)
-	t.Setenv("AWS_REGION", "us-east-1")
-	return &gateway{endpoint: "http://" + addr}
-}
+func startGateway(t testing.TB) *gateway { return &gateway{s3test.Start(t)} }
 
 // backend returns a backend in a new bucket with Object Lock enabled.
 func (g *gateway) backend(t testing.TB, r Retention) *Backend {
 	t.Helper()
-	ctx := context.Background()
-	bucket := fmt.Sprintf("holdfast-%d", g.buckets.Add(1))
-	b, err := Open(ctx, "s3://"+bucket+"/repo", Options{Endpoint: g.endpoint, PathStyle: true, Retention: r})
+	b, err := Open(context.Background(), "s3://"+g.Bucket(t)+"/repo", Options{Endpoint: g.Endpoint, PathStyle: true, Retention: r})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
 	return b
