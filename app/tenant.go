@@ -30,10 +30,16 @@ func (a *App) Init(signerName string) (store.InitResult, error) {
 // AddTenant creates a tenant's repository (its first record is
 // tenant.created), encrypted when the App has a master key.
 func (a *App) AddTenant(ctx context.Context, who Actor, name string) (store.Config, error) {
+	return a.AddTenantAt(ctx, who, name, nil)
+}
+
+// AddTenantAt is AddTenant with the repository in remote (an S3 bucket)
+// when it is not nil.
+func (a *App) AddTenantAt(ctx context.Context, who Actor, name string, remote *store.Remote) (store.Config, error) {
 	if err := who.validate("tenant add"); err != nil {
 		return store.Config{}, err
 	}
-	return a.data.AddTenant(ctx, name, store.AddTenantOptions{MasterKey: a.opts.MasterKey})
+	return a.data.AddTenant(ctx, name, store.AddTenantOptions{MasterKey: a.opts.MasterKey, Remote: remote})
 }
 
 // Tenants lists the tenants in the data directory.

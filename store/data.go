@@ -169,6 +169,9 @@ type AddTenantOptions struct {
 	// wrapped by it.
 	MasterKey []byte
 	Now       time.Time
+	// Remote, if set, puts the repository there (an S3 bucket) instead of
+	// under the data directory.
+	Remote *Remote
 }
 
 // AddTenant creates the repository of tenant name and returns its config.
@@ -182,8 +185,13 @@ func (d DataDir) AddTenant(ctx context.Context, name string, opts AddTenantOptio
 		return Config{}, holdfast.E(op, err)
 	}
 	dir := d.TenantDir(name)
-	if _, err := os.Stat(filepath.Join(dir, configName)); err == nil {
+	if tenantExists(dir) {
 		return Config{}, holdfast.Errorf(op, holdfast.Exist, "tenant %s already exists in %s", name, dir)
+	}
+	if opts.Remote != nil {
+		if err := ValidateRemote(*opts.Remote); err != nil {
+			return Config{}, err
+		}
 	}
 	if hw, ok, _ := readHighWater(d.highWaterFile(name)); ok {
 		return Config{}, holdfast.Errorf(op, holdfast.Integrity, "this machine has seen a log of %d records for tenant %s (%s, origin %s), but its repository is gone from %s: put it back rather than start a new log under the same name", hw.Size, name, d.highWaterFile(name), hw.Origin, dir)
@@ -215,8 +223,26 @@ func (d DataDir) AddTenant(ctx context.Context, name string, opts AddTenantOptio
 	if err != nil {
 		return Config{}, holdfast.E(op, err)
 	}
-	be := NewLocal(dir)
+	var be Backend = NewLocal(dir)
+	if opts.Remote != nil {
+		// The folder names the bucket before anything is written there, so
+		// that a repository in a bucket is never left without a folder
+		// that leads to it.
+		if be, err = openRemote(ctx, *opts.Remote); err != nil {
+			return Config{}, holdfast.E(op, err)
+		}
+		rb, _ := json.MarshalIndent(opts.Remote, "", "  ")
+		if err := WriteNew(filepath.Join(dir, remoteName), append(rb, '\n'), 0o600); err != nil {
+			return Config{}, holdfast.E(op, err)
+		}
+	}
 	if err := be.Put(ctx, configName, append(b, '\n')); err != nil {
+		if opts.Remote != nil {
+			os.Remove(filepath.Join(dir, remoteName))
+			if holdfast.Is(holdfast.Exist, err) {
+				return Config{}, holdfast.Errorf(op, holdfast.Exist, "%s already holds a repository: a tenant's log is never started twice in one place", opts.Remote.URL)
+			}
+		}
 		return Config{}, holdfast.E(op, err)
 	}
 	signer, err := d.Signer()
@@ -245,7 +271,7 @@ func (d DataDir) Tenants() ([]string, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if _, err := os.Stat(filepath.Join(d.Dir, "tenants", e.Name(), configName)); err == nil {
+		if tenantExists(filepath.Join(d.Dir, "tenants", e.Name())) {
 			names = append(names, e.Name())
 		}
 	}
@@ -269,7 +295,7 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 		return nil, err
 	}
 	dir := d.TenantDir(name)
-	if _, err := os.Stat(filepath.Join(dir, configName)); err != nil {
+	if !tenantExists(dir) {
 		if _, derr := os.Stat(filepath.Join(d.Dir, filepath.FromSlash(verifierKeyFile))); derr != nil {
 			return nil, d.notInitialised(op, derr)
 		}
@@ -297,7 +323,11 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 			}
 		}
 	}
-	s, err := Open(ctx, NewLocal(dir), o)
+	be, err := tenantBackend(ctx, dir)
+	if err != nil {
+		return nil, holdfast.E(op, err)
+	}
+	s, err := Open(ctx, be, o)
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
+	"github.com/holdfast/holdfast/store"
 	"github.com/spf13/cobra"
 )
 
@@ -12,6 +13,7 @@ func newTenantCommand(g *globalOptions) *cobra.Command {
 		Short: "Add and list tenants",
 	}
 	var conn connectionFlags
+	var repo store.Remote
 	add := &cobra.Command{
 		Use:   "add NAME [--tenant-id ID --client-id ID (--client-secret-env VAR | --client-secret-file F | --client-cert FILE)]",
 		Short: "Create a tenant's repository and connect it to Microsoft 365",
@@ -28,10 +30,17 @@ serve private endpoints and the fake tenant. Secrets are stored only as the
 name of the variable or file that holds them.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTenantAdd(cmd, g, args[0], &conn)
+			return runTenantAdd(cmd, g, args[0], &conn, &repo)
 		},
 	}
 	conn.register(add)
+	af := add.Flags()
+	af.StringVar(&repo.URL, "repository", "", "put the repository in S3 object storage: s3://bucket/prefix (credentials from the environment, shared config or instance role)")
+	af.StringVar(&repo.Endpoint, "s3-endpoint", "", "the S3 endpoint of an S3-compatible server (default: AWS's, or AWS_ENDPOINT_URL)")
+	af.BoolVar(&repo.PathStyle, "s3-path-style", false, "address the bucket in the path (most S3-compatible servers)")
+	af.StringVar(&repo.Region, "s3-region", "", "the bucket's region (default: from the environment)")
+	af.StringVar(&repo.LockMode, "lock-mode", "", "S3 Object Lock for every object written: governance or compliance")
+	af.IntVar(&repo.LockDays, "lock-days", 0, "days each object is locked from its creation (with --lock-mode)")
 	var conn2 connectionFlags
 	connect := &cobra.Command{
 		Use:   "connect NAME --tenant-id ID --client-id ID (--client-secret-env VAR | --client-secret-file F | --client-cert FILE)",
@@ -85,7 +94,7 @@ func runTenantConnect(g *globalOptions, name string, f *connectionFlags) error {
 	return nil
 }
 
-func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connectionFlags) error {
+func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connectionFlags, repo *store.Remote) error {
 	a, err := g.application()
 	if err != nil {
 		return err
@@ -98,7 +107,13 @@ func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connecti
 		}
 		conn = &c
 	}
-	cfg, err := a.AddTenant(cmd.Context(), g.actor(), name)
+	var remote *store.Remote
+	if repo.URL != "" {
+		remote = repo
+	} else if repo.Endpoint != "" || repo.LockMode != "" || repo.LockDays != 0 || repo.PathStyle || repo.Region != "" {
+		return holdfast.E("tenant add", holdfast.Invalid, "--s3-endpoint, --s3-path-style, --s3-region, --lock-mode and --lock-days go with --repository s3://bucket/prefix")
+	}
+	cfg, err := a.AddTenantAt(cmd.Context(), g.actor(), name, remote)
 	if err != nil {
 		return err
 	}
@@ -112,6 +127,9 @@ func runTenantAdd(cmd *cobra.Command, g *globalOptions, name string, f *connecti
 		return g.emit(v)
 	}
 	g.print("Created tenant %s in %s\n", v.Name, v.Dir)
+	if remote != nil {
+		g.print("Its repository is in %s (derived state stays in the folder above)\n", remote.URL)
+	}
 	g.print("Log origin: %s\n", v.Origin)
 	if conn != nil {
 		g.print("Connected to Microsoft 365 tenant %s through Graph at %s; check it with holdfast tenant test %s\n", conn.TenantID, conn.GraphEndpoint, name)

@@ -19,6 +19,7 @@ import (
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/app"
 	"github.com/holdfast/holdfast/store"
+	_ "github.com/holdfast/holdfast/store/s3" // repositories at s3:// URLs
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
 )
 
 // Retention is how objects are locked: Mode "GOVERNANCE" or "COMPLIANCE"
@@ -199,4 +200,11 @@ func mapErr(op, name string, err error) error {
 		return holdfast.Errorf(op, holdfast.NotFound, "%s does not exist", name)
 	}
 	return holdfast.E(op, holdfast.IO, err, name)
+}
+
+func init() {
+	store.RegisterRemote("s3", func(ctx context.Context, r store.Remote) (store.Backend, error) {
+		return Open(ctx, r.URL, Options{Endpoint: r.Endpoint, PathStyle: r.PathStyle, Region: r.Region,
+			Retention: Retention{Mode: strings.ToUpper(r.LockMode), For: time.Duration(r.LockDays) * 24 * time.Hour}})
+	})
 }

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/holdfast/holdfast"
+)
+
+// Remote is where a tenant's repository lives when it is not under the
+// data directory (an S3 bucket, say). It is kept in the tenant's folder
+// as repository.json; the folder then holds only derived state (the
+// index, caches, the writer lock), which is rebuilt from the repository
+// when missing.
+type Remote struct {
+	URL       string `json:"url"` // s3://bucket/prefix
+	Endpoint  string `json:"endpoint,omitempty"`
+	PathStyle bool   `json:"path_style,omitempty"`
+	Region    string `json:"region,omitempty"`
+	// LockMode (GOVERNANCE or COMPLIANCE) and LockDays lock every object
+	// written for that many days from its creation.
+	LockMode string `json:"lock_mode,omitempty"`
+	LockDays int    `json:"lock_days,omitempty"`
+}
+
+const remoteName = "repository.json"
+
+var (
+	remotesMu sync.Mutex
+	remotes   = map[string]func(context.Context, Remote) (Backend, error){}
+)
+
+// RegisterRemote makes repositories at URLs of scheme openable (package
+// store/s3 registers "s3"); the binary imports the packages it supports.
+func RegisterRemote(scheme string, open func(context.Context, Remote) (Backend, error)) {
+	remotesMu.Lock()
+	defer remotesMu.Unlock()
+	remotes[scheme] = open
+}
+
+func openRemote(ctx context.Context, r Remote) (Backend, error) {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return nil, holdfast.Errorf("repository", holdfast.Invalid, "repository %q is not a URL", r.URL)
+	}
+	remotesMu.Lock()
+	open := remotes[u.Scheme]
+	remotesMu.Unlock()
+	if open == nil {
+		return nil, holdfast.Errorf("repository", holdfast.Invalid, "repository %q: this build has no backend for %q", r.URL, u.Scheme)
+	}
+	return open(ctx, r)
+}
+
+// ValidateRemote checks a remote repository's settings.
+func ValidateRemote(r Remote) error {
+	const op = "repository"
+	u, err := url.Parse(r.URL)
+	if err != nil || u.Host == "" {
+		return holdfast.Errorf(op, holdfast.Invalid, "repository %q: want scheme://bucket/prefix", r.URL)
+	}
+	if u.User != nil || u.RawQuery != "" {
+		return holdfast.Errorf(op, holdfast.Invalid, "repository %q: no credentials or query in the URL (credentials come from the environment)", r.URL)
+	}
+	switch strings.ToUpper(r.LockMode) {
+	case "":
+		if r.LockDays != 0 {
+			return holdfast.E(op, holdfast.Invalid, "lock days without a lock mode (governance or compliance)")
+		}
+	case "GOVERNANCE", "COMPLIANCE":
+		if r.LockDays <= 0 {
+			return holdfast.E(op, holdfast.Invalid, "a lock mode needs the days to lock for")
+		}
+	default:
+		return holdfast.Errorf(op, holdfast.Invalid, "lock mode %q: want governance or compliance", r.LockMode)
+	}
+	return nil
+}
+
+// readRemote reads a tenant folder's repository.json, if there is one.
+func readRemote(dir string) (Remote, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, remoteName))
+	if errors.Is(err, os.ErrNotExist) {
+		return Remote{}, false, nil
+	}
+	if err != nil {
+		return Remote{}, false, holdfast.E("repository", holdfast.IO, err)
+	}
+	var r Remote
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Remote{}, false, holdfast.E("repository", holdfast.Integrity, err, filepath.Join(dir, remoteName))
+	}
+	return r, true, nil
+}
+
+// tenantBackend is the backend of the repository whose folder is dir: the
+// remote one it names, or the folder itself.
+func tenantBackend(ctx context.Context, dir string) (Backend, error) {
+	r, ok, err := readRemote(dir)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return openRemote(ctx, r)
+	}
+	return NewLocal(dir), nil
+}
+
+// tenantExists reports whether dir is a tenant's folder: a local
+// repository (config.json) or a remote one (repository.json).
+func tenantExists(dir string) bool {
+	for _, n := range []string{configName, remoteName} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
