@@ -111,6 +111,7 @@ func (a *App) IssueReport(ctx context.Context, who Actor, tenant string, o Repor
 
 // StoreInfo says where a store is and how immutable it is, for policies
 // and reports.
-func StoreInfo(*store.Store) policy.StoreInfo {
-	return policy.StoreInfo{Backend: "local", ObjectLock: "none"}
+func StoreInfo(s *store.Store) policy.StoreInfo {
+	backend, lock := s.Location()
+	return policy.StoreInfo{Backend: backend, ObjectLock: lock}
 }

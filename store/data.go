@@ -331,6 +331,9 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
+	if r, ok, _ := readRemote(dir); ok {
+		s.remote = &r
+	}
 	s.notes = append(notes, s.notes...)
 	return s, nil
 }

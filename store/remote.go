@@ -122,3 +122,20 @@ func tenantExists(dir string) bool {
 	}
 	return false
 }
+
+// Location says where a store's repository is and what object lock
+// guards it: ("local", "none"), or for a remote repository its scheme and
+// the lock mode every object is written with ("governance",
+// "compliance"; a bucket without Object Lock refuses those writes, so an
+// object that exists is locked as said).
+func (s *Store) Location() (backend, objectLock string) {
+	if s.remote == nil {
+		return "local", "none"
+	}
+	u, _ := url.Parse(s.remote.URL)
+	lock := strings.ToLower(s.remote.LockMode)
+	if lock == "" {
+		lock = "none"
+	}
+	return u.Scheme, lock
+}

@@ -83,8 +83,9 @@ type Store struct {
 	verifier note.Verifier
 	localDir string
 	readOnly bool
-	issued   bool // a checkpoint was issued since Open
-	spool    bool // Shared, and another process holds the writer lock
+	issued   bool    // a checkpoint was issued since Open
+	remote   *Remote // where the repository is, when not under the data directory
+	spool    bool    // Shared, and another process holds the writer lock
 	lock     *lockFile
 	now      func() time.Time
 

@@ -61,6 +61,11 @@ func TestTenantInS3(t *testing.T) {
 			break
 		}
 	}
+	// Policies see the bucket and its lock.
+	inv := c.ok("--tenant", "contoso", "--json", "policy", "inventory", "--offline")
+	if !strings.Contains(inv, `"backend":"s3"`) && !strings.Contains(inv, `"backend": "s3"`) || !strings.Contains(inv, "governance") {
+		t.Errorf("the inventory does not say where the store is:\n%.600s", inv)
+	}
 	// The folder holds derived state only: no packs or log.
 	if fs, _ := filepath.Glob(filepath.Join(c.data, "tenants", "contoso", "packs", "*")); len(fs) != 0 {
 		t.Errorf("packs written under the data directory: %v", fs)
