@@ -27,6 +27,9 @@ type Remote struct {
 	// written for that many days from its creation.
 	LockMode string `json:"lock_mode,omitempty"`
 	LockDays int    `json:"lock_days,omitempty"`
+	// CacheDir is where the backend may keep copies of what it wrote
+	// (derived state: the tenant's state/remote-cache).
+	CacheDir string `json:"-"`
 }
 
 const remoteName = "repository.json"
@@ -107,6 +110,7 @@ func tenantBackend(ctx context.Context, dir string) (Backend, error) {
 		return nil, err
 	}
 	if ok {
+		r.CacheDir = filepath.Join(dir, "state", "remote-cache")
 		return openRemote(ctx, r)
 	}
 	return NewLocal(dir), nil

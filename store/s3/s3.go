@@ -39,6 +39,7 @@ type Backend struct {
 	prefix    string // "" or ending in "/"
 	retention Retention
 	now       func() time.Time
+	cache     *cache // recently written objects, for ReadAt; nil: none
 }
 
 // New returns the backend over bucket/prefix through client.
@@ -58,7 +59,17 @@ type Options struct {
 	PathStyle bool
 	Region    string
 	Retention Retention
+	// CacheDir, if set, keeps copies of the objects this process wrote,
+	// up to CacheBytes (DefaultCacheBytes if 0), newest kept, from which
+	// ReadAt serves: a backup's index reads each message it just wrote,
+	// and a request per message to the bucket would halve its speed.
+	// Open (verify, log scans) always reads the bucket.
+	CacheDir   string
+	CacheBytes int64
 }
+
+// DefaultCacheBytes is the default size of the written-object cache.
+const DefaultCacheBytes = 512 << 20
 
 // Open returns the backend for a repository URL s3://bucket/prefix, with
 // credentials from the usual AWS sources (environment, shared config,
@@ -91,7 +102,14 @@ func Open(ctx context.Context, repoURL string, o Options) (*Backend, error) {
 		c.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		c.DisableLogOutputChecksumValidationSkipped = true
 	})
-	return New(client, u.Host, strings.TrimPrefix(u.Path, "/"), o.Retention), nil
+	b := New(client, u.Host, strings.TrimPrefix(u.Path, "/"), o.Retention)
+	if o.CacheDir != "" {
+		if o.CacheBytes == 0 {
+			o.CacheBytes = DefaultCacheBytes
+		}
+		b.cache = newCache(o.CacheDir, o.CacheBytes)
+	}
+	return b, nil
 }
 
 func (b *Backend) key(name string) string { return b.prefix + name }
@@ -115,6 +133,7 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		if _, err = b.client.PutObject(ctx, in); err == nil {
+			b.cache.put(name, data)
 			return nil
 		}
 		switch code(err) {
@@ -144,6 +163,9 @@ func (b *Backend) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 // ReadAt reads len(p) bytes at off.
 func (b *Backend) ReadAt(ctx context.Context, name string, p []byte, off int64) error {
 	if len(p) == 0 {
+		return nil
+	}
+	if b.cache.readAt(name, p, off) {
 		return nil
 	}
 	out, err := b.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key(name)),
@@ -205,6 +227,7 @@ func mapErr(op, name string, err error) error {
 func init() {
 	store.RegisterRemote("s3", func(ctx context.Context, r store.Remote) (store.Backend, error) {
 		return Open(ctx, r.URL, Options{Endpoint: r.Endpoint, PathStyle: r.PathStyle, Region: r.Region,
-			Retention: Retention{Mode: strings.ToUpper(r.LockMode), For: time.Duration(r.LockDays) * 24 * time.Hour}})
+			Retention: Retention{Mode: strings.ToUpper(r.LockMode), For: time.Duration(r.LockDays) * 24 * time.Hour},
+			CacheDir:  r.CacheDir})
 	})
 }

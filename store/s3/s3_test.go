@@ -136,3 +136,36 @@ func TestConcurrentCreates(t *testing.T) {
 		t.Errorf("%d of %d concurrent creates of one name succeeded; want exactly 1", won, n)
 	}
 }
+
+// TestCache: ReadAt serves what this process wrote from the local copy
+// (here after the bucket lost it), Open always reads the bucket, and the
+// copies stay within their limit.
+func TestCache(t *testing.T) {
+	g := startGateway(t)
+	ctx := context.Background()
+	bucket := g.Bucket(t)
+	b, err := Open(ctx, "s3://"+bucket+"/repo", Options{Endpoint: g.Endpoint, PathStyle: true, CacheDir: t.TempDir(), CacheBytes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "packs/a", []byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Client().DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &bucket, Key: aws.String("repo/packs/a")}); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 4)
+	if err := b.ReadAt(ctx, "packs/a", p, 3); err != nil || string(p) != "3456" {
+		t.Errorf("ReadAt from the copy: %q, %v", p, err)
+	}
+	if _, err := b.Open(ctx, "packs/a"); !holdfast.Is(holdfast.NotFound, err) {
+		t.Errorf("Open read the copy, not the bucket: %v", err)
+	}
+	// A second object pushes the first out of a 10-byte cache.
+	if err := b.Put(ctx, "packs/b", []byte("abcdefghij")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ReadAt(ctx, "packs/a", p, 0); !holdfast.Is(holdfast.NotFound, err) {
+		t.Errorf("the evicted copy still served: %v", err)
+	}
+}
