@@ -231,6 +231,11 @@ func (d DataDir) AddTenant(ctx context.Context, name string, opts AddTenantOptio
 		if be, err = openRemote(ctx, *opts.Remote); err != nil {
 			return Config{}, holdfast.E(op, err)
 		}
+		if lc, ok := be.(interface{ CheckLock(context.Context) error }); ok {
+			if err := lc.CheckLock(ctx); err != nil {
+				return Config{}, holdfast.E(op, err)
+			}
+		}
 		rb, _ := json.MarshalIndent(opts.Remote, "", "  ")
 		if err := WriteNew(filepath.Join(dir, remoteName), append(rb, '\n'), 0o600); err != nil {
 			return Config{}, holdfast.E(op, err)

@@ -74,6 +74,19 @@ func TestTenantInS3(t *testing.T) {
 	if code, _, errs := c.run("tenant", "add", "other", "--repository", repo, "--s3-endpoint", g.Endpoint, "--s3-path-style"); code == exitOK || !strings.Contains(errs, "already holds a repository") {
 		t.Errorf("a second tenant on one prefix: exit %d %q", code, errs)
 	}
+	// A bucket without Object Lock is refused for a locked repository,
+	// before anything is written.
+	plain := "holdfast-plain"
+	if _, err := g.Client().CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(plain)}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := c.run("tenant", "add", "unlocked", "--repository", "s3://"+plain+"/x", "--s3-endpoint", g.Endpoint, "--s3-path-style",
+		"--lock-mode", "compliance", "--lock-days", "7"); code == exitOK || !strings.Contains(errs, "cannot hold a locked repository") {
+		t.Errorf("a locked repository in a bucket without Object Lock: exit %d %q", code, errs)
+	}
+	if objs, _ := g.Client().ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(plain)}); len(objs.Contents) != 0 {
+		t.Errorf("%d objects written to the refused bucket", len(objs.Contents))
+	}
 	if code, _, errs := c.run("tenant", "add", "third", "--lock-mode", "governance"); code != exitUsage || !strings.Contains(errs, "go with --repository") {
 		t.Errorf("S3 flags without --repository: exit %d %q", code, errs)
 	}

@@ -114,6 +114,24 @@ func Open(ctx context.Context, repoURL string, o Options) (*Backend, error) {
 
 func (b *Backend) key(name string) string { return b.prefix + name }
 
+// CheckLock refuses a bucket without Object Lock when the backend locks
+// what it writes: such a bucket would refuse every write, and a
+// repository that must be WORM is refused before its first object.
+func (b *Backend) CheckLock(ctx context.Context) error {
+	if b.retention.Mode == "" {
+		return nil
+	}
+	out, err := b.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: aws.String(b.bucket)})
+	if err != nil || out.ObjectLockConfiguration == nil || out.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
+		why := "it has no Object Lock configuration"
+		if err != nil && code(err) != "ObjectLockConfigurationNotFoundError" {
+			why = err.Error()
+		}
+		return holdfast.Errorf("s3 object lock", holdfast.Invalid, "bucket %s cannot hold a locked repository: %s (create it with Object Lock enabled)", b.bucket, why)
+	}
+	return nil
+}
+
 // Put creates the object once: If-None-Match: * makes a second create of
 // the name fail (412) whoever made the first.
 func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
