@@ -90,7 +90,7 @@ screenshots: deps
 	HOLDFAST_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleInABrowser$$' ./web
 	HOLDFAST_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleTechnicianJourney$$' ./cmd/holdfast
 
-demo: build
+demo: build $(if $(HOLDFAST_DEMO_S3),bin/versitygw)
 	./scripts/demo.sh
 
 # The service on the demo's data (after make demo): until Ctrl-C.

@@ -27,10 +27,32 @@ step "2. Create the data directory and the log signing identity"
 $HF init
 KEY=$($HF log-key)
 
+# HOLDFAST_DEMO_S3=1: the tenant's repository goes to a bucket with Object
+# Lock in a local versitygw (make bin/versitygw builds it).
+REPO_ARGS=()
+if [ "${HOLDFAST_DEMO_S3:-}" = 1 ]; then
+  step "2b. Object storage: a local S3 gateway (versitygw) and a bucket with Object Lock"
+  mkdir -p "$DEMO_DIR/s3/root" "$DEMO_DIR/s3/versions"
+  S3_DIR=$(cd "$DEMO_DIR/s3" && pwd) # versitygw changes its directory: absolute paths
+  export AWS_ACCESS_KEY_ID=holdfast-demo AWS_SECRET_ACCESS_KEY=holdfast-demo-secret AWS_REGION=us-east-1
+  S3_PORT=${S3_PORT:-17171}
+  ./bin/versitygw --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" --port 127.0.0.1:$S3_PORT \
+    posix --versioning-dir "$S3_DIR/versions" "$S3_DIR/root" > "$S3_DIR/gateway.log" 2>&1 &
+  S3_PID=$!
+  trap 'kill $FAKE_PID $S3_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$S3_PORT" && break; sleep 0.1; done
+  # Creating the bucket is the MSP's, with its cloud's tools; here curl signs the request.
+  curl -sf -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+    -H "x-amz-bucket-object-lock-enabled: true" -X PUT "http://127.0.0.1:$S3_PORT/holdfast-demo"
+  echo "   Bucket holdfast-demo with Object Lock at http://127.0.0.1:$S3_PORT; every object the tenant writes is locked (governance, 1 day)."
+  REPO_ARGS=(--repository s3://holdfast-demo/tenants/contoso --s3-endpoint "http://127.0.0.1:$S3_PORT" --s3-path-style --lock-mode governance --lock-days 1)
+fi
+
 step "3. Add the tenant: its own repository, connected through an app registration"
 $HF tenant add contoso --tenant-id "$(echo "$INFO" | json tenant_id)" --client-id "$(echo "$INFO" | json client_id)" \
   --client-secret-file "$DEMO_DIR/client-secret" \
-  --graph-endpoint "$GRAPH" --login-endpoint "$(echo "$INFO" | json login_endpoint)" --ca-file "$(echo "$INFO" | json ca_file)"
+  --graph-endpoint "$GRAPH" --login-endpoint "$(echo "$INFO" | json login_endpoint)" --ca-file "$(echo "$INFO" | json ca_file)" "${REPO_ARGS[@]}"
 $HF tenant test contoso
 
 step "3b. An independent witness (an auditor would run it): it cosigns each checkpoint only if the log never went back"
@@ -39,7 +61,7 @@ WKEY=$(cat "$DEMO_DIR/witness.vkey")
 $HF witness allow --data "$DEMO_DIR/witness" "$($HF --tenant contoso checkpoint | head -1)" "$KEY"
 $HF witness serve --listen 127.0.0.1:0 --key "$DEMO_DIR/witness.key" --data "$DEMO_DIR/witness" > "$DEMO_DIR/witness.out" 2> "$DEMO_DIR/witness.log" &
 WITNESS_PID=$!
-trap 'kill $FAKE_PID $WITNESS_PID 2>/dev/null || true' EXIT
+trap 'kill $FAKE_PID $WITNESS_PID ${S3_PID:-} 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q "serving add-checkpoint on" "$DEMO_DIR/witness.out" 2>/dev/null && break; sleep 0.1; done
 WURL=http://$(sed -n 's/.* on \([^;]*\);.*/\1/p' "$DEMO_DIR/witness.out")
 $HF --tenant contoso witness add "$WURL" "$WKEY"
@@ -127,6 +149,9 @@ OLD=$(echo "$SIZES" | head -1); NEW=$(echo "$SIZES" | tail -1)
 $HF --tenant contoso proof --consistency "$OLD" "$NEW" --out "$DEMO_DIR/consistency.proof.json"
 $HF verify-proof "$DEMO_DIR/consistency.proof.json" --key "$KEY"
 
+if [ "${HOLDFAST_DEMO_S3:-}" = 1 ]; then
+  step "11. (Tampering and rollback with copies of the repository on disk: skipped — the repository is in the bucket, its objects locked)"
+else
 step "11. Tampering is caught: flip one byte of a pack in a copy of the repository"
 cp -a "$DEMO_DIR/data" "$DEMO_DIR/tampered"
 # The copy is a what-if: it stops submitting to the real witness (to which
@@ -194,15 +219,18 @@ if [ "$code" -ne 3 ]; then
   exit 1
 fi
 echo "   verify exited 3: whoever holds the machine cannot make the witness cosign a second history."
+fi
 
 step "12. The log: every action is a record (the last few)"
 $HF --tenant contoso log --last 5
 
+if [ "${HOLDFAST_DEMO_S3:-}" != 1 ]; then
 UNCOSIGNED=0
 for c in "$HOLDFAST_DATA"/tenants/contoso/checkpoints/*; do
   ls "$HOLDFAST_DATA/tenants/contoso/cosignatures/$(basename "$c")-"* > /dev/null 2>&1 || { UNCOSIGNED=$((UNCOSIGNED + 1)); echo "   not cosigned: checkpoint $((10#$(basename "$c")))"; }
 done
 echo "   $(ls "$HOLDFAST_DATA"/tenants/contoso/checkpoints | wc -l) checkpoints issued, $UNCOSIGNED of them not cosigned by the witness."
+fi
 
 step "Done"
 echo "Everything is in $DEMO_DIR. The log's public key, for auditors:"
