@@ -29,7 +29,7 @@ deps:
 
 # Longer: 500 SIGKILLs, the race detector (the backup progress test among
 # them), and a minute of fuzzing per parser and decoder.
-test-long: deps
+test-long: deps bin/versitygw
 	HOLDFAST_CRASH_ROUNDS=500 $(GO) test -count=1 -timeout 60m -run TestCrashSafety ./store
 	$(GO) test -count=1 -race -timeout 30m $(PKGS)
 	for f in FuzzPackHeader FuzzBlob FuzzCheckpoint FuzzProofBundle FuzzHeldCheckpoints; do \
