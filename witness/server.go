@@ -265,16 +265,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, origin, reason string, evidence []byte) {
-	ref := Refusal{Time: time.Now().UTC(), Remote: r.RemoteAddr, Status: status, Origin: origin, Reason: reason}
-	if evidence != nil {
-		ref.Request = string(evidence)
-	}
 	s.log.Warn("add-checkpoint refused", "status", status, "origin", origin, "reason", reason, "remote", r.RemoteAddr)
-	if b, err := json.Marshal(ref); err == nil {
-		if f, err := os.OpenFile(filepath.Join(s.dir, refusedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			f.Write(append(b, '\n'))
-			f.Sync()
-			f.Close()
+	// The refused file keeps what a log signed and the witness refused —
+	// evidence of the log's misbehaviour; requests nobody signed are only
+	// logged, so that anyone on the network cannot fill the disk.
+	if evidence != nil {
+		ref := Refusal{Time: time.Now().UTC(), Remote: r.RemoteAddr, Status: status, Origin: origin, Reason: reason, Request: string(evidence)}
+		if b, err := json.Marshal(ref); err == nil {
+			if f, err := os.OpenFile(filepath.Join(s.dir, refusedFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+				f.Write(append(b, '\n'))
+				f.Sync()
+				f.Close()
+			}
 		}
 	}
 	if size, ok := strings.CutPrefix(reason, sizeConflict); ok {

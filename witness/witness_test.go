@@ -233,9 +233,16 @@ func TestAddCheckpoint(t *testing.T) {
 	if st, _ := w.Latest(c2.Origin); st.Size != c2.Size {
 		t.Fatalf("after refusals the state moved to %d, want %d", st.Size, c2.Size)
 	}
+	// Kept as evidence: the refusals of requests the log signed (not the
+	// unknown origin's, nor the one signed by another key).
 	refused, err := Refusals(w.dir)
-	if err != nil || len(refused) != len(tests) {
-		t.Fatalf("refusals logged: %d, %v; want %d", len(refused), err, len(tests))
+	if err != nil || len(refused) != len(tests)-2 {
+		t.Fatalf("refusals kept: %d, %v; want %d", len(refused), err, len(tests)-2)
+	}
+	for _, r := range refused {
+		if !strings.Contains(r.Request, c3.Origin) && !strings.Contains(r.Request, c1.Origin) {
+			t.Errorf("a refusal kept without the signed request: %+v", r)
+		}
 	}
 	if _, err := Submit(ctx, hs.Client(), hs.URL, c2.Size, l.proof(t, c2.Size, c3.Size), c3.Note); err != nil {
 		t.Errorf("the right submission after the refusals: %v", err)
