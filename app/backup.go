@@ -46,6 +46,16 @@ func (a *App) Backup(ctx context.Context, who Actor, tenant string, src ingest.S
 	if err := indexed(); err != nil {
 		a.note("the search index was not updated (%v); the next search catches up", err)
 	}
+	// What the run captured for a custodian on hold is held from now on:
+	// in a bucket, its objects get the legal hold too.
+	if s.LegalHolds() {
+		if ix, err := a.index(ctx, s); err != nil {
+			a.note("the legal holds on newly held items' objects wait for the next backup: %v", err)
+		} else {
+			a.legalHoldsAfter(ctx, s, ix)
+			ix.Close()
+		}
+	}
 	if res == nil {
 		return nil, runErr
 	}

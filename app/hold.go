@@ -66,6 +66,7 @@ func (a *App) PlaceHold(ctx context.Context, who Actor, tenant string, o HoldOpt
 		return HoldPlaced{}, err
 	}
 	defer ix.Close()
+	a.legalHoldsAfter(ctx, s, ix)
 	h := &hold.Hold{HoldPlaced: p}
 	n, _ := h.Node()
 	count, err := ix.Count(ctx, n)
@@ -111,6 +112,14 @@ func (a *App) ReleaseHold(ctx context.Context, who Actor, tenant, name, reason s
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {
 		return "", err
+	}
+	if s.LegalHolds() {
+		if ix, err := a.index(ctx, s); err != nil {
+			a.note("the legal holds on the released items' objects stay until the next hold or backup: %v", err)
+		} else {
+			a.legalHoldsAfter(ctx, s, ix)
+			ix.Close()
+		}
 	}
 	return h.Case, nil
 }
@@ -199,4 +208,47 @@ func HeldRows(ctx context.Context, ix *index.Index, h *hold.Hold) ([]reports.Hel
 	}
 	total, err := ix.Count(ctx, base)
 	return rows, total, err
+}
+
+// syncLegalHolds puts the packs of every item version an active hold
+// covers under the backend's legal hold (S3 Object Lock), and takes it off
+// packs no active hold needs any more. On the local disk it does nothing.
+// ix is the tenant's index, up to date.
+func syncLegalHolds(ctx context.Context, s *store.Store, ix *index.Index, holds map[string]*hold.Hold) (set, cleared int, err error) {
+	if !s.LegalHolds() {
+		return 0, 0, nil
+	}
+	var held []uint64
+	for _, h := range holds {
+		if !h.Active() {
+			continue
+		}
+		n, err := h.Node()
+		if err != nil {
+			return 0, 0, err
+		}
+		vs, err := ix.Versions(ctx, n)
+		if err != nil {
+			return 0, 0, err
+		}
+		held = append(held, vs...)
+	}
+	return s.HoldPacks(ctx, held)
+}
+
+// legalHoldsAfter brings the legal holds on packs up to date after a
+// write that may change what is held (a hold placed or released, a backup
+// that captured more for a custodian); a failure is a note, and the next
+// such write tries again.
+func (a *App) legalHoldsAfter(ctx context.Context, s *store.Store, ix *index.Index) {
+	if !s.LegalHolds() {
+		return
+	}
+	holds, err := hold.Load(ctx, s)
+	if err == nil {
+		_, _, err = syncLegalHolds(ctx, s, ix, holds)
+	}
+	if err != nil {
+		a.note("the legal holds on the held items' objects were not brought up to date: %v (the next hold or backup tries again)", err)
+	}
 }

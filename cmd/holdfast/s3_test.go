@@ -61,6 +61,43 @@ func TestTenantInS3(t *testing.T) {
 			break
 		}
 	}
+	// A hold puts the objects holding the custodian's items under a legal
+	// hold; releasing it takes it off.
+	legalHolds := func() (on int) {
+		t.Helper()
+		l, err := g.Client().ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("tenants/contoso/packs/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range l.Contents {
+			h, err := g.Client().GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err == nil && h.LegalHold != nil && h.LegalHold.Status == "ON" {
+				on++
+			}
+		}
+		return on
+	}
+	if n := legalHolds(); n != 0 {
+		t.Fatalf("%d packs on legal hold before any hold", n)
+	}
+	c.ok("--tenant", "contoso", "hold", "create", "--case", "Harbour", "--custodian", info.Users[0], "--reason", "letter before action")
+	if n := legalHolds(); n == 0 {
+		t.Error("no pack on legal hold after a hold was placed")
+	}
+	// What a backup captures later for the custodian is held too.
+	before := legalHolds()
+	if _, err := ft.Mutate(faketenant.Mutation{Scenario: "activity"}); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("--tenant", "contoso", "backup", "--workloads", "mail")
+	if n := legalHolds(); n <= before {
+		t.Errorf("packs on legal hold: %d before a backup that captured more for the custodian, %d after", before, n)
+	}
+	c.ok("--tenant", "contoso", "hold", "release", "--case", "Harbour", "--reason", "settled")
+	if n := legalHolds(); n != 0 {
+		t.Errorf("%d packs still on legal hold after the release", n)
+	}
+
 	// Policies see the bucket and its lock.
 	inv := c.ok("--tenant", "contoso", "--json", "policy", "inventory", "--offline")
 	if !strings.Contains(inv, `"backend":"s3"`) && !strings.Contains(inv, `"backend": "s3"`) || !strings.Contains(inv, "governance") {

@@ -249,3 +249,19 @@ func init() {
 			CacheDir:  r.CacheDir})
 	})
 }
+
+// SetLegalHold puts the object's current version under a legal hold, or
+// takes it off: while it is on, the version cannot be deleted whatever its
+// retention (on AWS; see docs/STORAGE.md for versitygw's gap).
+func (b *Backend) SetLegalHold(ctx context.Context, name string, on bool) error {
+	status := types.ObjectLockLegalHoldStatusOff
+	if on {
+		status = types.ObjectLockLegalHoldStatusOn
+	}
+	_, err := b.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key(name)),
+		LegalHold: &types.ObjectLockLegalHold{Status: status}})
+	if err != nil {
+		return mapErr("s3 legal hold", name, err)
+	}
+	return nil
+}
