@@ -22,10 +22,11 @@ type legalHolder interface {
 // what no active hold still needs.
 const heldPacksFile = "legal-holds.json"
 
-// LegalHolds reports whether the repository's backend keeps legal holds.
+// LegalHolds reports whether the repository's backend keeps legal holds:
+// a bucket with Object Lock (a repository written with a lock mode).
 func (s *Store) LegalHolds() bool {
 	_, ok := s.be.(legalHolder)
-	return ok
+	return ok && s.remote != nil && s.remote.LockMode != ""
 }
 
 // HoldPacks makes the legal holds on the repository's packs exactly those
@@ -36,7 +37,7 @@ func (s *Store) LegalHolds() bool {
 func (s *Store) HoldPacks(ctx context.Context, held []uint64) (set, cleared int, err error) {
 	const op = "legal hold"
 	lh, ok := s.be.(legalHolder)
-	if !ok {
+	if !ok || !s.LegalHolds() {
 		return 0, 0, nil
 	}
 	need := map[string]bool{}
