@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/ingest"
@@ -74,11 +75,28 @@ func (a *App) SetPolicy(ctx context.Context, who Actor, tenant string, ch Settin
 	if err := policy.ValidateSettings(st); err != nil {
 		return policy.Settings{}, err
 	}
+	// A repository in a bucket locks what it writes from now on as the
+	// profile wants: compliance mode for a WORM profile, for its years or
+	// the retention days, whichever is longer (never shorter than before).
+	// A bucket without Object Lock is refused for such a profile before
+	// the settings are logged.
+	years, worm := policy.Requirement(st)
+	mode := "GOVERNANCE"
+	if worm {
+		mode = "COMPLIANCE"
+	}
+	r, changed, err := s.RaiseRetention(ctx, mode, max(st.RetentionDays, years*366))
+	if err != nil {
+		return policy.Settings{}, holdfast.E(op, err)
+	}
 	if _, err := s.Append(ctx, record.TypePolicySettings, record.PolicySettingsSet{PolicySettings: st, Actor: who.String()}); err != nil {
 		return policy.Settings{}, err
 	}
 	if _, _, err := s.Checkpoint(ctx); err != nil {
 		return policy.Settings{}, err
+	}
+	if changed {
+		a.note("objects of tenant %s written from now on are locked (%s) for %d days", tenant, strings.ToLower(r.LockMode), r.LockDays)
 	}
 	return st, nil
 }

@@ -468,3 +468,29 @@ func kindOf(upn string) string {
 	}
 	return "user"
 }
+
+// Requirement is how long a retention profile wants records kept, and
+// whether on write-once storage, as the embedded policy data says
+// (holdfast.profiles); the custom profile takes them from the settings.
+func Requirement(s Settings) (years int, worm bool) {
+	if s.Profile == "custom" {
+		return s.RequiredYears, s.RequireWORM
+	}
+	b, err := embedded.ReadFile("rego/data.json")
+	if err != nil {
+		return 0, false
+	}
+	var d struct {
+		Holdfast struct {
+			Profiles map[string]struct {
+				Years int  `json:"years"`
+				WORM  bool `json:"worm"`
+			} `json:"profiles"`
+		} `json:"holdfast"`
+	}
+	if json.Unmarshal(b, &d) != nil {
+		return 0, false
+	}
+	p := d.Holdfast.Profiles[s.Profile]
+	return p.Years, p.WORM
+}

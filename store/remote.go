@@ -143,3 +143,48 @@ func (s *Store) Location() (backend, objectLock string) {
 	}
 	return u.Scheme, lock
 }
+
+// RaiseRetention makes the objects written from now on locked at least
+// for days in at least mode (COMPLIANCE is above GOVERNANCE): a repository
+// in a bucket follows its tenant's retention profile upwards, never
+// downwards. It reports whether anything changed. A local repository has
+// nothing to raise.
+func (s *Store) RaiseRetention(ctx context.Context, mode string, days int) (Remote, bool, error) {
+	if s.remote == nil || days <= 0 {
+		return Remote{}, false, nil
+	}
+	r := *s.remote
+	mode = strings.ToUpper(mode)
+	changed := false
+	if days > r.LockDays {
+		r.LockDays, changed = days, true
+	}
+	if r.LockMode == "" || (mode == "COMPLIANCE" && strings.ToUpper(r.LockMode) != "COMPLIANCE") {
+		r.LockMode, changed = mode, true
+	}
+	if !changed {
+		return r, false, nil
+	}
+	if s.remote.LockMode == "" {
+		// Locking starts now: the bucket must have Object Lock. Without it
+		// a WORM requirement (compliance) is refused; a plain retention
+		// stays unlocked, as the repository was made.
+		lc, ok := s.be.(interface{ LockEnabled(context.Context) error })
+		err := holdfast.Errorf("retention", holdfast.Invalid, "repository %s cannot lock objects", r.URL)
+		if ok {
+			err = lc.LockEnabled(ctx)
+		}
+		if err != nil {
+			if mode == "COMPLIANCE" {
+				return *s.remote, false, err
+			}
+			return *s.remote, false, nil
+		}
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := WriteReplace(filepath.Join(s.localDir, remoteName), append(b, '\n'), 0o600); err != nil {
+		return r, false, holdfast.E("retention", holdfast.IO, err)
+	}
+	s.remote = &r
+	return r, true, nil
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -98,9 +99,28 @@ func TestTenantInS3(t *testing.T) {
 		t.Errorf("%d packs still on legal hold after the release", n)
 	}
 
+	// A WORM profile raises what is written from now on to compliance mode
+	// for its years; it never lowers it.
+	out = c.ok("--tenant", "contoso", "policy", "set", "--profile", "sec-17a-4", "--retention-days", "2200")
+	if !strings.Contains(out, "locked (compliance) for 2200 days") {
+		t.Errorf("policy set on a tenant in S3:\n%s", out)
+	}
+	c.ok("--tenant", "contoso", "generate", "--items", "2", "--size", "300")
+	newest := func() *string {
+		l, err := g.Client().ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("tenants/contoso/checkpoints/")})
+		if err != nil || len(l.Contents) == 0 {
+			t.Fatalf("checkpoints in the bucket: %v", err)
+		}
+		return l.Contents[len(l.Contents)-1].Key
+	}
+	r, err := g.Client().GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{Bucket: aws.String(bucket), Key: newest()})
+	if err != nil || r.Retention.Mode != "COMPLIANCE" || time.Until(aws.ToTime(r.Retention.RetainUntilDate)) < 2199*24*time.Hour {
+		t.Errorf("the newest checkpoint's retention: %+v, %v; want compliance for 2200 days", r.Retention, err)
+	}
+
 	// Policies see the bucket and its lock.
 	inv := c.ok("--tenant", "contoso", "--json", "policy", "inventory", "--offline")
-	if !strings.Contains(inv, `"backend":"s3"`) && !strings.Contains(inv, `"backend": "s3"`) || !strings.Contains(inv, "governance") {
+	if !strings.Contains(inv, `"backend":"s3"`) && !strings.Contains(inv, `"backend": "s3"`) || !strings.Contains(inv, "compliance") {
 		t.Errorf("the inventory does not say where the store is:\n%.600s", inv)
 	}
 	// The folder holds derived state only: no packs or log.
@@ -124,6 +144,12 @@ func TestTenantInS3(t *testing.T) {
 	if objs, _ := g.Client().ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String(plain)}); len(objs.Contents) != 0 {
 		t.Errorf("%d objects written to the refused bucket", len(objs.Contents))
 	}
+	// Unlocked there, a WORM profile is refused; a plain one is not.
+	c.ok("tenant", "add", "unlocked", "--repository", "s3://"+plain+"/x", "--s3-endpoint", g.Endpoint, "--s3-path-style")
+	if code, _, errs := c.run("--tenant", "unlocked", "policy", "set", "--profile", "sec-17a-4", "--retention-days", "2200"); code == exitOK || !strings.Contains(errs, "cannot hold a locked repository") {
+		t.Errorf("a WORM profile for a tenant in a bucket without Object Lock: exit %d %q", code, errs)
+	}
+	c.ok("--tenant", "unlocked", "policy", "set", "--profile", "nl-fiscal", "--retention-days", "2600")
 	if code, _, errs := c.run("tenant", "add", "third", "--lock-mode", "governance"); code != exitUsage || !strings.Contains(errs, "go with --repository") {
 		t.Errorf("S3 flags without --repository: exit %d %q", code, errs)
 	}

@@ -121,6 +121,12 @@ func (b *Backend) CheckLock(ctx context.Context) error {
 	if b.retention.Mode == "" {
 		return nil
 	}
+	return b.LockEnabled(ctx)
+}
+
+// LockEnabled returns nil when the bucket has Object Lock, and an error
+// that says so otherwise.
+func (b *Backend) LockEnabled(ctx context.Context) error {
 	out, err := b.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: aws.String(b.bucket)})
 	if err != nil || out.ObjectLockConfiguration == nil || out.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
 		why := "it has no Object Lock configuration"
