@@ -2,6 +2,8 @@ package s3
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,55 @@ func TestCache(t *testing.T) {
 	}
 	if err := b.ReadAt(ctx, "packs/a", p, 0); !holdfast.Is(holdfast.NotFound, err) {
 		t.Errorf("the evicted copy still served: %v", err)
+	}
+}
+
+// TestLeases: of two workers one holds a repository's lease; the other
+// cannot take it until it expires, then takes it in a new epoch, and the
+// first one's renewal fails (it must stop writing); a released lease is
+// taken at once.
+func TestLeases(t *testing.T) {
+	g := startGateway(t)
+	ctx := context.Background()
+	a := g.backend(t, Retention{Mode: "GOVERNANCE", For: time.Hour})
+	b, err := Open(ctx, "s3://"+a.bucket+"/repo", Options{Endpoint: g.Endpoint, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	la, err := a.AcquireLease(ctx, "worker-a", time.Second)
+	if err != nil || la.Epoch != 1 {
+		t.Fatalf("first lease: %+v, %v", la, err)
+	}
+	var held *LeaseHeldError
+	if _, err := b.AcquireLease(ctx, "worker-b", time.Second); !errors.As(err, &held) || held.Holder.Worker != "worker-a" {
+		t.Fatalf("a held lease taken: %v", err)
+	}
+	if err := a.RenewLease(ctx, la, time.Second); err != nil {
+		t.Fatalf("renewal by the holder: %v", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	lb, err := b.AcquireLease(ctx, "worker-b", time.Minute)
+	if err != nil || lb.Epoch != 2 || lb.Worker != "worker-b" {
+		t.Fatalf("the expired lease: %+v, %v; want worker-b in epoch 2", lb, err)
+	}
+	if err := a.RenewLease(ctx, la, time.Second); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("the old holder renewed a lease taken from it: %v", err)
+	}
+	// Two workers racing for a released lease: exactly one wins.
+	if err := b.ReleaseLease(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, w := range []*Backend{a, b} {
+		go func(w *Backend) { _, err := w.AcquireLease(ctx, fmt.Sprintf("racer-%p", w), time.Minute); errs <- err }(w)
+	}
+	won := 0
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err == nil {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of 2 racing workers took the lease; want 1", won)
 	}
 }
