@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,6 +123,16 @@ func TestTenantInS3(t *testing.T) {
 	inv := c.ok("--tenant", "contoso", "--json", "policy", "inventory", "--offline")
 	if !strings.Contains(inv, `"backend":"s3"`) && !strings.Contains(inv, `"backend": "s3"`) || !strings.Contains(inv, "compliance") {
 		t.Errorf("the inventory does not say where the store is:\n%.600s", inv)
+	}
+	// The folder's derived state, lost, is rebuilt from the bucket.
+	if err := os.RemoveAll(filepath.Join(c.data, "tenants", "contoso", "state")); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.ok("--tenant", "contoso", "search", "kind:email", "--limit", "1"); strings.TrimSpace(out) == "" {
+		t.Error("search after the state was lost found nothing")
+	}
+	if out := c.ok("--tenant", "contoso", "verify"); !strings.Contains(out, "OK: nothing stored was altered or removed") {
+		t.Errorf("verify after the state was lost:\n%s", out)
 	}
 	// The folder holds derived state only: no packs or log.
 	if fs, _ := filepath.Glob(filepath.Join(c.data, "tenants", "contoso", "packs", "*")); len(fs) != 0 {
