@@ -95,19 +95,6 @@ func (v *Verifier) String() string {
 	return formatKey(v.name, v.hash, append([]byte{algCosignatureV1}, v.pub...))
 }
 
-// Time returns the timestamp of a cosignature made by this witness (the
-// decoded note signature's bytes after the key hash).
-func Time(sig []byte) (time.Time, bool) {
-	if len(sig) != 4+8+ed25519.SignatureSize {
-		return time.Time{}, false
-	}
-	t := binary.BigEndian.Uint64(sig[4:])
-	if t > 1<<63-1 {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(t), 0).UTC(), true
-}
-
 // NewVerifier parses a witness's vkey (type 0x04, cosignature/v1).
 func NewVerifier(vkey string) (*Verifier, error) {
 	const op = "witness key"
