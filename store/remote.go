@@ -71,6 +71,18 @@ func ValidateRemote(r Remote) error {
 	if u.User != nil || u.RawQuery != "" {
 		return holdfast.Errorf(op, holdfast.Invalid, "repository %q: no credentials or query in the URL (credentials come from the environment)", r.URL)
 	}
+	if strings.Contains(r.Endpoint, "@") {
+		return holdfast.E(op, holdfast.Invalid, "the endpoint carries no credentials (it is kept in repository.json; credentials come from the environment)")
+	}
+	if r.Endpoint != "" {
+		e, err := url.Parse(r.Endpoint)
+		if err != nil || (e.Scheme != "https" && e.Scheme != "http") || e.Host == "" {
+			return holdfast.Errorf(op, holdfast.Invalid, "endpoint %q: want http(s)://host[:port]", r.Endpoint)
+		}
+		if e.User != nil || e.RawQuery != "" {
+			return holdfast.E(op, holdfast.Invalid, "the endpoint carries no credentials or query (it is kept in repository.json; credentials come from the environment)")
+		}
+	}
 	switch strings.ToUpper(r.LockMode) {
 	case "":
 		if r.LockDays != 0 {
