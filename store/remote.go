@@ -64,12 +64,15 @@ func openRemote(ctx context.Context, r Remote) (Backend, error) {
 // ValidateRemote checks a remote repository's settings.
 func ValidateRemote(r Remote) error {
 	const op = "repository"
+	if strings.Contains(r.URL, "@") {
+		return holdfast.E(op, holdfast.Invalid, "the repository URL carries no credentials (they come from the environment)")
+	}
 	u, err := url.Parse(r.URL)
 	if err != nil || u.Host == "" {
 		return holdfast.Errorf(op, holdfast.Invalid, "repository %q: want scheme://bucket/prefix", r.URL)
 	}
-	if u.User != nil || u.RawQuery != "" {
-		return holdfast.Errorf(op, holdfast.Invalid, "repository %q: no credentials or query in the URL (credentials come from the environment)", r.URL)
+	if u.RawQuery != "" {
+		return holdfast.Errorf(op, holdfast.Invalid, "repository %q: no query in the URL", r.URL)
 	}
 	if strings.Contains(r.Endpoint, "@") {
 		return holdfast.E(op, holdfast.Invalid, "the endpoint carries no credentials (it is kept in repository.json; credentials come from the environment)")

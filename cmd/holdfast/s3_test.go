@@ -161,8 +161,13 @@ func TestTenantInS3(t *testing.T) {
 		t.Errorf("a WORM profile for a tenant in a bucket without Object Lock: exit %d %q", code, errs)
 	}
 	c.ok("--tenant", "unlocked", "policy", "set", "--profile", "nl-fiscal", "--retention-days", "2600")
-	if code, _, errs := c.run("tenant", "add", "creds", "--repository", "s3://"+bucket+"/c", "--s3-endpoint", "http://ak:sk@127.0.0.1:1"); code != exitUsage || strings.Contains(errs, "sk@") {
-		t.Errorf("an endpoint with credentials: exit %d %q", code, errs)
+	for _, args := range [][]string{
+		{"--repository", "s3://" + bucket + "/c", "--s3-endpoint", "http://ak:secretkey@127.0.0.1:1"},
+		{"--repository", "s3://ak:secretkey@" + bucket + "/c"},
+	} {
+		if code, out, errs := c.run(append([]string{"tenant", "add", "creds"}, args...)...); code != exitUsage || strings.Contains(out+errs, "secretkey") {
+			t.Errorf("credentials in %v: exit %d %q", args, code, errs)
+		}
 	}
 	if code, _, errs := c.run("tenant", "add", "third", "--lock-mode", "governance"); code != exitUsage || !strings.Contains(errs, "go with --repository") {
 		t.Errorf("S3 flags without --repository: exit %d %q", code, errs)
