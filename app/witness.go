@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,6 +152,9 @@ func (a *App) setWitnesses(ctx context.Context, s *store.Store, who Actor, ws []
 // checkWitnessURL accepts an http or https URL without credentials, query
 // or fragment: it is written into the log, and a witness needs none.
 func checkWitnessURL(raw string) error {
+	if strings.Contains(raw, "@") {
+		return errors.New("a witness URL carries no credentials (it is written into the tenant's log)")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("witness URL %q: want http(s)://host/prefix", raw)
