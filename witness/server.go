@@ -252,19 +252,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequest))
 	if err != nil {
-		s.refuse(w, r, http.StatusRequestEntityTooLarge, "", "request body over 64 KiB", nil)
+		s.refuse(w, r, refused(http.StatusRequestEntityTooLarge, "", "request body over 64 KiB", nil))
 		return
 	}
-	status, origin, reason, evidence, sig := s.add(body)
-	if status != http.StatusOK {
-		s.refuse(w, r, status, origin, reason, evidence)
+	res := s.add(body)
+	if res.status != http.StatusOK {
+		s.refuse(w, r, res)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(sig)
+	w.Write(res.sig)
 }
 
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, origin, reason string, evidence []byte) {
+// result is add-checkpoint's answer: 200 with the cosignature, or a
+// refusal with its reason, the request as evidence when the log signed it,
+// and, for a 409 on the old size, the witness's size.
+type result struct {
+	status   int
+	origin   string
+	reason   string
+	evidence []byte
+	sig      []byte
+	size     *uint64
+}
+
+func refused(status int, origin, reason string, evidence []byte) result {
+	return result{status: status, origin: origin, reason: reason, evidence: evidence}
+}
+
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, res result) {
+	status, origin, reason, evidence := res.status, res.origin, res.reason, res.evidence
 	s.log.Warn("add-checkpoint refused", "status", status, "origin", origin, "reason", reason, "remote", r.RemoteAddr)
 	// The refused file keeps what a log signed and the witness refused —
 	// evidence of the log's misbehaviour; requests nobody signed are only
@@ -279,75 +296,74 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, orig
 			}
 		}
 	}
-	if size, ok := strings.CutPrefix(reason, sizeConflict); ok {
+	if res.size != nil {
 		w.Header().Set("Content-Type", "text/x.tlog.size")
 		w.WriteHeader(status)
-		fmt.Fprintf(w, "%s\n", strings.Fields(size)[0])
+		fmt.Fprintf(w, "%d\n", *res.size)
 		return
 	}
 	http.Error(w, reason, status)
 }
 
-// sizeConflict begins the reason of a 409 whose body is the witness's size.
-const sizeConflict = "old size does not match: the witness's latest size is "
-
 // add runs the checks of add-checkpoint on body and, when they pass,
 // persists the new state and returns the cosignature line.
-func (s *Server) add(body []byte) (status int, origin, reason string, evidence, sig []byte) {
+func (s *Server) add(body []byte) result {
 	old, hashes, msg, err := parseRequest(body)
 	if err != nil {
-		return http.StatusBadRequest, "", err.Error(), nil, nil
+		return refused(http.StatusBadRequest, "", err.Error(), nil)
 	}
 	text, _, _ := bytes.Cut(msg, []byte("\n\n"))
-	origin, _, _ = strings.Cut(string(text), "\n")
+	origin, _, _ := strings.Cut(string(text), "\n")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.logs[origin]
 	if !ok {
-		return http.StatusNotFound, origin, "unknown log origin", nil, nil
+		return refused(http.StatusNotFound, origin, "unknown log origin", nil)
 	}
 	n, err := note.Open(msg, note.VerifierList(v))
 	if err != nil {
-		return http.StatusForbidden, origin, "no signature by the log's key verifies: " + err.Error(), nil, nil
+		return refused(http.StatusForbidden, origin, "no signature by the log's key verifies: "+err.Error(), nil)
 	}
 	c, err := store.ParseCheckpoint(msg, v)
 	if err != nil {
-		return http.StatusBadRequest, origin, err.Error(), body, nil
+		return refused(http.StatusBadRequest, origin, err.Error(), body)
 	}
 	if old > c.Size {
-		return http.StatusBadRequest, origin, fmt.Sprintf("old size %d is larger than the checkpoint's %d", old, c.Size), body, nil
+		return refused(http.StatusBadRequest, origin, fmt.Sprintf("old size %d is larger than the checkpoint's %d", old, c.Size), body)
 	}
 	st, err := s.state(origin)
 	if err != nil {
-		return http.StatusInternalServerError, origin, err.Error(), body, nil
+		return refused(http.StatusInternalServerError, origin, err.Error(), body)
 	}
 	if old != st.Size {
-		return http.StatusConflict, origin, fmt.Sprintf("%s%d (the request says %d)", sizeConflict, st.Size, old), body, nil
+		res := refused(http.StatusConflict, origin, fmt.Sprintf("old size does not match: the witness's latest size is %d (the request says %d)", st.Size, old), body)
+		res.size = &st.Size
+		return res
 	}
 	if old == c.Size {
 		if old > 0 && !bytes.Equal(c.Root, st.Root) {
-			return http.StatusConflict, origin, fmt.Sprintf("a different root hash at size %d than the checkpoint the witness cosigned: a split view of the log", old), body, nil
+			return refused(http.StatusConflict, origin, fmt.Sprintf("a different root hash at size %d than the checkpoint the witness cosigned: a split view of the log", old), body)
 		}
 		if len(hashes) > 0 {
-			return http.StatusUnprocessableEntity, origin, "a consistency proof between equal sizes must be empty", body, nil
+			return refused(http.StatusUnprocessableEntity, origin, "a consistency proof between equal sizes must be empty", body)
 		}
 	} else if old == 0 {
 		if len(hashes) > 0 {
-			return http.StatusUnprocessableEntity, origin, "the consistency proof from size 0 must be empty", body, nil
+			return refused(http.StatusUnprocessableEntity, origin, "the consistency proof from size 0 must be empty", body)
 		}
 	} else if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old, c.Size, hashes, st.Root, c.Root); err != nil {
-		return http.StatusUnprocessableEntity, origin, fmt.Sprintf("the checkpoint of size %d is not consistent with the size %d the witness cosigned: %v", c.Size, old, err), body, nil
+		return refused(http.StatusUnprocessableEntity, origin, fmt.Sprintf("the checkpoint of size %d is not consistent with the size %d the witness cosigned: %v", c.Size, old, err), body)
 	}
 	signed, err := note.Sign(&note.Note{Text: n.Text}, s.signer)
 	if err != nil {
-		return http.StatusInternalServerError, origin, err.Error(), nil, nil
+		return refused(http.StatusInternalServerError, origin, err.Error(), nil)
 	}
 	next := State{Origin: origin, Size: c.Size, Root: c.Root, Checkpoint: string(msg), Cosigned: time.Now().UTC()}
 	b, _ := json.Marshal(next)
 	if err := store.WriteReplace(s.statePath(origin), b, 0o600); err != nil {
-		return http.StatusInternalServerError, origin, "persisting the witness's state: " + err.Error(), nil, nil
+		return refused(http.StatusInternalServerError, origin, "persisting the witness's state: "+err.Error(), nil)
 	}
-	return http.StatusOK, origin, "", nil, signed[len(n.Text)+1:]
+	return result{status: http.StatusOK, origin: origin, sig: signed[len(n.Text)+1:]}
 }
 
 // parseRequest reads an add-checkpoint body: "old N", proof lines, an

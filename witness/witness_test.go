@@ -384,7 +384,8 @@ func FuzzAddCheckpoint(f *testing.F) {
 	signed, _ := note.Sign(&note.Note{Text: "example.com/log\n3\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"}, logSigner)
 	f.Add(append([]byte("old 0\n\n"), signed...))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		status, _, _, _, sig := w.add(body)
+		res := w.add(body)
+		status, sig := res.status, res.sig
 		if status != http.StatusOK {
 			return
 		}
