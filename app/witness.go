@@ -159,8 +159,8 @@ func checkWitnessURL(raw string) error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("witness URL %q: want http(s)://host/prefix", raw)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return errors.New("a witness URL carries no credentials, query or fragment (it is written into the tenant's log)")
+	if u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("a witness URL carries no query or fragment (it is written into the tenant's log)")
 	}
 	return nil
 }
@@ -226,6 +226,7 @@ func (a *App) syncWitnesses(ctx context.Context, tenant string, s *store.Store, 
 	out := make([]WitnessStatus, len(ws))
 	latest, err := s.LatestCheckpoint(ctx)
 	cosigned, err2 := s.CosignedSizes(ctx)
+	prover := s.Prover(latest.Size) // one read of the log for every witness's proofs
 	var wg sync.WaitGroup
 	for i, w := range ws {
 		out[i] = WitnessStatus{Name: w.Name, URL: w.URL, Latest: latest.Size, At: a.now().UTC()}
@@ -249,7 +250,7 @@ func (a *App) syncWitnesses(ctx context.Context, tenant string, s *store.Store, 
 		wg.Add(1)
 		go func(st *WitnessStatus, w record.Witness, v *witness.Verifier) {
 			defer wg.Done()
-			submitCheckpoint(ctx, s, latest, w, v, st)
+			submitCheckpoint(ctx, s, prover, latest, w, v, st)
 		}(&out[i], w, v)
 	}
 	wg.Wait()
@@ -280,7 +281,7 @@ const maxChain = 16
 // proof from the one before, starting from the size it last cosigned as far
 // as this store knows; a witness that knows another size says so, and the
 // round starts again from there, once.
-func submitCheckpoint(ctx context.Context, s *store.Store, c store.Checkpoint, w record.Witness, v *witness.Verifier, st *WitnessStatus) {
+func submitCheckpoint(ctx context.Context, s *store.Store, prover *store.Prover, c store.Checkpoint, w record.Witness, v *witness.Verifier, st *WitnessStatus) {
 	ctx, cancel := context.WithTimeout(ctx, WitnessTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: WitnessTimeout}
@@ -307,7 +308,7 @@ func submitCheckpoint(ctx context.Context, s *store.Store, c store.Checkpoint, w
 			// the same checkpoint, and says so if it is another.
 			chain = []uint64{c.Size}
 		}
-		proofs, err := s.ConsistencyChain(ctx, min(old, chain[0]), chain)
+		proofs, err := prover.Chain(ctx, min(old, chain[0]), chain)
 		switch {
 		case holdfast.Is(holdfast.NotFound, err):
 			st.Refused = fmt.Sprintf("it has cosigned size %d of this log, and this log has no checkpoint of that size (its newest is %d): the log was rolled back or forked", old, c.Size)

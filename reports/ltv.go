@@ -43,22 +43,8 @@ type pdfUpdate struct {
 
 // newUpdate starts an update of pdf, reading its trailer.
 func newUpdate(pdf []byte) (*pdfUpdate, error) {
-	tail := pdf[max(0, len(pdf)-1024):]
-	trailerAt := bytes.LastIndex(pdf, []byte("trailer"))
-	if trailerAt < 0 {
-		return nil, fmt.Errorf("not a PDF with a trailer")
-	}
-	trailer := pdf[trailerAt:]
 	u := &pdfUpdate{offsets: map[int]int{}}
-	var err error
-	if u.root, err = match(reTrailerRoot, trailer, "/Root in the trailer"); err != nil {
-		return nil, err
-	}
-	if u.size, err = match(reTrailerSize, trailer, "/Size in the trailer"); err != nil {
-		return nil, err
-	}
-	u.info, _ = match(reTrailerInfo, trailer, "/Info")
-	if u.prev, err = match(reStartXref, tail, "startxref"); err != nil {
+	if err := u.readTrailer(pdf); err != nil {
 		return nil, err
 	}
 	u.buf.Write(pdf)
@@ -66,6 +52,27 @@ func newUpdate(pdf []byte) (*pdfUpdate, error) {
 		u.buf.WriteByte('\n')
 	}
 	return u, nil
+}
+
+// readTrailer reads the last trailer of pdf: root, size, info, and where
+// its cross-reference section starts.
+func (u *pdfUpdate) readTrailer(pdf []byte) error {
+	tail := pdf[max(0, len(pdf)-1024):]
+	trailerAt := bytes.LastIndex(pdf, []byte("trailer"))
+	if trailerAt < 0 {
+		return fmt.Errorf("not a PDF with a trailer")
+	}
+	trailer := pdf[trailerAt:]
+	var err error
+	if u.root, err = match(reTrailerRoot, trailer, "/Root in the trailer"); err != nil {
+		return err
+	}
+	if u.size, err = match(reTrailerSize, trailer, "/Size in the trailer"); err != nil {
+		return err
+	}
+	u.info, _ = match(reTrailerInfo, trailer, "/Info")
+	u.prev, err = match(reStartXref, tail, "startxref")
+	return err
 }
 
 // next reserves a new object number.
@@ -255,11 +262,11 @@ func appended(pdf []byte, signedEnd int) (a appendix, err error) {
 	before := pdf[:signedEnd]
 	rest := pdf[signedEnd:]
 	a.docTS = -1
-	u, err := newUpdate(before)
-	if err != nil {
+	var t pdfUpdate
+	if err := t.readTrailer(before); err != nil {
 		return a, err
 	}
-	root := u.root
+	root := t.root
 	catalog0, err := object(before, root)
 	if err != nil {
 		return a, err

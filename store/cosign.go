@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,10 +81,14 @@ func (s *Store) Cosigned(ctx context.Context, size uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.withLines(ctx, c)
+}
+
+// withLines is c's note followed by the cosignature lines kept for it.
+func (s *Store) withLines(ctx context.Context, c Checkpoint) ([]byte, error) {
 	out := bytes.Clone(c.Note)
 	var names []string
-	prefix := fmt.Sprintf("%s%020d-", cosigPrefix, size)
-	err = s.be.List(ctx, prefix, func(name string, _ int64) error {
+	err := s.be.List(ctx, fmt.Sprintf("%s%020d-", cosigPrefix, c.Size), func(name string, _ int64) error {
 		names = append(names, name)
 		return nil
 	})
@@ -94,14 +97,9 @@ func (s *Store) Cosigned(ctx context.Context, size uint64) ([]byte, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		rc, err := s.be.Open(ctx, name)
+		line, err := readAll(ctx, s.be, name, 4<<10)
 		if err != nil {
-			return nil, err
-		}
-		line, err := io.ReadAll(io.LimitReader(rc, 4<<10))
-		rc.Close()
-		if err != nil {
-			return nil, holdfast.E("read cosignature", holdfast.IO, err)
+			return nil, holdfast.E("read cosignature", holdfast.IO, err, name)
 		}
 		if !bytes.HasPrefix(line, []byte("— ")) || bytes.Count(line, []byte("\n")) != 1 || !bytes.HasSuffix(line, []byte("\n")) {
 			return nil, holdfast.Errorf("read cosignature", holdfast.Integrity, "%s is not one note signature line", name)
@@ -114,7 +112,7 @@ func (s *Store) Cosigned(ctx context.Context, size uint64) ([]byte, error) {
 // withCosignatures is c's note with the cosignatures kept for it, or the
 // bare note if they cannot be read (the proof holds without them).
 func (s *Store) withCosignatures(ctx context.Context, c Checkpoint) string {
-	if msg, err := s.Cosigned(ctx, c.Size); err == nil {
+	if msg, err := s.withLines(ctx, c); err == nil {
 		return string(msg)
 	}
 	return string(c.Note)

@@ -328,7 +328,7 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 			}
 		}
 	}
-	be, err := tenantBackend(ctx, dir)
+	be, remote, err := tenantBackend(ctx, dir)
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
@@ -336,9 +336,7 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 	if err != nil {
 		return nil, holdfast.E(op, err)
 	}
-	if r, ok, _ := readRemote(dir); ok {
-		s.remote = &r
-	}
+	s.remote = remote
 	s.notes = append(notes, s.notes...)
 	return s, nil
 }

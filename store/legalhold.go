@@ -40,25 +40,38 @@ func (s *Store) HoldPacks(ctx context.Context, held []uint64) (set, cleared int,
 	if !ok || !s.LegalHolds() {
 		return 0, 0, nil
 	}
+	// One pass over the log from the first held record to the last,
+	// rather than a read of a log batch per held record.
 	need := map[string]bool{}
-	for _, i := range held {
-		rec, _, err := s.Record(ctx, i)
-		if err != nil {
-			return 0, 0, holdfast.E(op, err)
+	if len(held) > 0 {
+		want := map[uint64]bool{}
+		lo, hi := held[0], held[0]
+		for _, i := range held {
+			want[i] = true
+			lo, hi = min(lo, i), max(hi, i)
 		}
-		for _, ref := range rec.Refs {
-			for _, id := range ref.Blobs() {
-				s.mu.Lock()
-				loc, ok := s.index[id]
-				var pack ID
-				if ok {
-					pack = s.packs[loc.pack]
-				}
-				s.mu.Unlock()
-				if ok {
-					need[packName(pack)] = true
+		err := s.scanRecords(ctx, lo, hi+1, func(_ []byte, rec Record) error {
+			if !want[rec.Index] {
+				return nil
+			}
+			for _, ref := range rec.Refs {
+				for _, id := range ref.Blobs() {
+					s.mu.Lock()
+					loc, ok := s.index[id]
+					var pack ID
+					if ok {
+						pack = s.packs[loc.pack]
+					}
+					s.mu.Unlock()
+					if ok {
+						need[packName(pack)] = true
+					}
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return 0, 0, holdfast.E(op, err)
 		}
 	}
 	p := filepath.Join(s.StateDir(), heldPacksFile)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/record"
@@ -256,16 +257,33 @@ func VerifyBundle(b *Bundle, v note.Verifier) (BundleResult, error) {
 	return BundleResult{}, holdfast.Errorf(op, holdfast.Invalid, "unknown proof kind %q", b.Kind)
 }
 
-// ConsistencyChain returns the consistency proofs from checkpoint from to
-// the first of sizes, and from each of sizes to the next (all issued
-// checkpoints, ascending; from 0 needs no proof), reading the log once:
-// what a witness that last cosigned from is sent to cosign each in turn.
-// Every proof is checked against the checkpoints' roots before it is
-// returned.
-func (s *Store) ConsistencyChain(ctx context.Context, from uint64, sizes []uint64) ([][][]byte, error) {
+// Prover answers consistency proofs between checkpoints up to size from
+// one read of the log's leaf hashes, made when it is first asked: a round
+// of submissions to several witnesses reads the log once, not once each.
+// It is safe for concurrent use.
+type Prover struct {
+	s      *Store
+	size   uint64
+	once   sync.Once
+	leaves []byte
+	err    error
+}
+
+// Prover returns a prover for checkpoints up to size.
+func (s *Store) Prover(size uint64) *Prover { return &Prover{s: s, size: size} }
+
+// Chain returns the consistency proofs from checkpoint from to the first
+// of sizes, and from each of sizes to the next (all issued checkpoints,
+// ascending, none beyond the prover's size; from 0 needs no proof): what
+// a witness that last cosigned from is sent to cosign each in turn. Every
+// proof is checked against the checkpoints' roots before it is returned.
+func (p *Prover) Chain(ctx context.Context, from uint64, sizes []uint64) ([][][]byte, error) {
 	const op = "proof"
 	if len(sizes) == 0 {
 		return nil, nil
+	}
+	if last := sizes[len(sizes)-1]; last > p.size {
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "checkpoint %d is beyond the prover's %d", last, p.size)
 	}
 	roots := map[uint64][]byte{}
 	prev := from
@@ -277,15 +295,16 @@ func (s *Store) ConsistencyChain(ctx context.Context, from uint64, sizes []uint6
 		if n == 0 {
 			continue
 		}
-		c, err := s.CheckpointAt(ctx, n)
+		c, err := p.s.CheckpointAt(ctx, n)
 		if err != nil {
 			return nil, holdfast.E(op, err)
 		}
 		roots[n] = c.Root
 	}
-	leaves, err := s.leafHashes(ctx, sizes[len(sizes)-1])
-	if err != nil {
-		return nil, holdfast.E(op, err)
+	// The read serves every caller: no one caller's deadline cuts it short.
+	p.once.Do(func() { p.leaves, p.err = p.s.leafHashes(context.WithoutCancel(ctx), p.size) })
+	if p.err != nil {
+		return nil, holdfast.E(op, p.err)
 	}
 	out := make([][][]byte, len(sizes))
 	prev = from
@@ -295,7 +314,7 @@ func (s *Store) ConsistencyChain(ctx context.Context, from uint64, sizes []uint6
 			if err != nil {
 				return nil, holdfast.E(op, holdfast.Invalid, err)
 			}
-			if out[i], err = proofHashes(leaves, nodes); err != nil {
+			if out[i], err = proofHashes(p.leaves, nodes); err != nil {
 				return nil, holdfast.E(op, err)
 			}
 			if err := proof.VerifyConsistency(hasher, prev, n, out[i], roots[prev], roots[n]); err != nil {

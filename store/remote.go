@@ -118,17 +118,18 @@ func readRemote(dir string) (Remote, bool, error) {
 }
 
 // tenantBackend is the backend of the repository whose folder is dir: the
-// remote one it names, or the folder itself.
-func tenantBackend(ctx context.Context, dir string) (Backend, error) {
+// remote one it names (returned too), or the folder itself.
+func tenantBackend(ctx context.Context, dir string) (Backend, *Remote, error) {
 	r, ok, err := readRemote(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if ok {
-		r.CacheDir = filepath.Join(dir, "state", "remote-cache")
-		return openRemote(ctx, r)
+	if !ok {
+		return NewLocal(dir), nil, nil
 	}
-	return NewLocal(dir), nil
+	r.CacheDir = filepath.Join(dir, "state", "remote-cache")
+	be, err := openRemote(ctx, r)
+	return be, &r, err
 }
 
 // tenantExists reports whether dir is a tenant's folder: a local

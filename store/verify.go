@@ -248,6 +248,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 
 	// 3. Checkpoints: signature, origin, size, root.
 	lastGood := uint64(0) // size of the newest checkpoint whose root matched
+	read := map[uint64]Checkpoint{}
 	for _, n := range ckSizes {
 		name := checkpointName(n)
 		v.r.Checkpoints++
@@ -261,6 +262,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 			v.fail(name, "%v", err)
 			continue
 		}
+		read[n] = c
 		switch {
 		case c.Origin != s.cfg.Origin:
 			v.fail(name, "is for log %q, not this tenant's log %q", c.Origin, s.cfg.Origin)
@@ -276,7 +278,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 			lastGood = n
 		}
 	}
-	v.witnesses(ctx, ckSizes, lastGood)
+	v.witnesses(ctx, ckSizes, read, lastGood)
 	// 4. What is known of the log from outside it: this machine's records
 	// of its length, checkpoints held by others.
 	for _, e := range expected {
@@ -347,7 +349,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 // witnesses finds the newest checkpoint the trusted witnesses cosigned,
 // enough of them; a cosignature by a trusted witness that does not verify
 // is a failure.
-func (v *verifier) witnesses(ctx context.Context, sizes []uint64, lastGood uint64) {
+func (v *verifier) witnesses(ctx context.Context, sizes []uint64, read map[uint64]Checkpoint, lastGood uint64) {
 	p := WitnessPolicy{Witnesses: v.opts.Witnesses, Threshold: v.opts.WitnessThreshold}
 	if len(p.Witnesses) == 0 {
 		return
@@ -355,9 +357,13 @@ func (v *verifier) witnesses(ctx context.Context, sizes []uint64, lastGood uint6
 	newest := uint64(0)
 	for _, n := range sizes {
 		newest = max(newest, n)
-		msg, err := v.s.Cosigned(ctx, n)
-		if err != nil {
+		c, ok := read[n]
+		if !ok {
 			continue // the checkpoint's own failure is reported above
+		}
+		msg, err := v.s.withLines(ctx, c)
+		if err != nil {
+			continue
 		}
 		_, err = p.Check(msg)
 		var bad *BadCosignatureError
