@@ -109,15 +109,22 @@ func Encode(r Record) ([]byte, error) {
 		}
 		data = c
 	}
-	return encodeEnvelope(r, data)
+	return appendEnvelope(make([]byte, 0, len(data)+128+len(r.Refs)*96), r, data)
 }
 
-// EncodeCanonicalData is Encode for a record whose data is already the
+// AppendCanonicalData is Encode for a record whose data is already the
 // output of Canonical (the store's hot path: it canonicalised the data when
-// the record was appended).
-func EncodeCanonicalData(r Record) ([]byte, error) { return encodeEnvelope(r, r.Data) }
+// the record was appended), appending the record to dst. On error dst is
+// returned as it was.
+func AppendCanonicalData(dst []byte, r Record) ([]byte, error) {
+	b, err := appendEnvelope(dst, r, r.Data)
+	if err != nil {
+		return dst, err
+	}
+	return b, nil
+}
 
-func encodeEnvelope(r Record, data []byte) ([]byte, error) {
+func appendEnvelope(b []byte, r Record, data []byte) ([]byte, error) {
 	const op = "encode record"
 	if !ValidType(r.Type) {
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "invalid record type %q", r.Type)
@@ -131,7 +138,6 @@ func encodeEnvelope(r Record, data []byte) ([]byte, error) {
 	}
 	// The members in the order RFC 8785 sorts them; every string here is
 	// ASCII that needs no escaping (hex, a type name, a time).
-	b := make([]byte, 0, len(data)+128+len(r.Refs)*96)
 	b = append(b, '{')
 	if len(data) > 0 {
 		b = append(b, `"data":`...)

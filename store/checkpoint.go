@@ -81,11 +81,11 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 	if err := s.writePackLocked(ctx); err != nil {
 		return Checkpoint{}, false, holdfast.E(op, err)
 	}
-	if s.lastCkp > 0 && s.size+uint64(len(s.pending)) == s.lastCkp {
+	if s.lastCkp > 0 && s.size+uint64(len(s.pendingEnds)) == s.lastCkp {
 		c, err := s.readCheckpoint(ctx, s.lastCkp)
 		return c, false, holdfastE(op, err)
 	}
-	size := s.size + uint64(len(s.pending)) + 1
+	size := s.size + uint64(len(s.pendingEnds)) + 1
 	if _, err := s.appendLocked(record.TypeCheckpoint, record.CheckpointIssued{Size: size}, nil); err != nil {
 		return Checkpoint{}, false, holdfast.E(op, err)
 	}

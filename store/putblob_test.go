@@ -15,15 +15,15 @@ import (
 )
 
 // PutBlob (streamed) and PutBytes (in memory) must give the same Ref for
-// every size around the small-read and chunk boundaries, and the content
-// must read back.
+// every size around the read buffers' and the chunk's boundaries, and the
+// content must read back.
 func TestPutBlobSizes(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	r := storetest.NewRepo(t, store.NewLocal(dir), dir, nil)
 	s := r.Open(t)
 	defer s.Close(ctx)
-	for _, n := range []int{0, 1, 64<<10 - 1, 64 << 10, 64<<10 + 1, store.ChunkSize - 1, store.ChunkSize, store.ChunkSize + 1, 2*store.ChunkSize + 7} {
+	for _, n := range []int{0, 1, 16<<10 - 1, 16 << 10, 16<<10 + 1, 256<<10 - 1, 256 << 10, 256<<10 + 1, store.ChunkSize - 1, store.ChunkSize, store.ChunkSize + 1, 2*store.ChunkSize + 7} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			content := bytes.Repeat([]byte{byte(n), byte(n >> 8), 'x'}, n/3+1)[:n]
 			a, err := s.PutBlob(ctx, iotest.HalfReader(bytes.NewReader(content)))
@@ -55,7 +55,7 @@ func TestPutBlobReaderFailure(t *testing.T) {
 	dir := t.TempDir()
 	s := storetest.NewRepo(t, store.NewLocal(dir), dir, nil).Open(t)
 	defer s.Close(ctx)
-	for _, n := range []int{10, 70 << 10, store.ChunkSize + 10} {
+	for _, n := range []int{10, 20 << 10, 300 << 10, store.ChunkSize + 10} {
 		for _, cause := range []error{io.ErrUnexpectedEOF, errors.New("connection reset by peer")} {
 			r := io.MultiReader(bytes.NewReader(make([]byte, n)), iotest.ErrReader(cause))
 			if ref, err := s.PutBlob(ctx, r); err == nil || !errors.Is(err, cause) {

@@ -110,12 +110,12 @@ type Store struct {
 	cache         treeState   // the tree cache: as found at Open, then only its size as saved
 
 	// Pending work, made durable by Flush.
-	packBuf      []byte
+	pack         *openPack // the pack being filled, nil before its first blob
 	packEntries  []packEntry
 	pendingBlob  map[ID]int // id → index in packEntries
-	pending      [][]byte   // canonical records not yet in a batch
+	pending      []byte     // canonical records not yet in a batch, each ended by "\n": the batch to be
+	pendingEnds  []int      // where each pending record's line ends in pending
 	pendingPacks []ID       // packs named by pending records
-	pendingSize  int
 
 	notes []string
 }
@@ -194,15 +194,24 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 		}
 	}
 	if !s.readOnly {
-		if l, ok := be.(*Local); ok {
-			n, err := l.Cleanup()
-			if err != nil {
-				s.lock.release()
-				return nil, holdfast.E(op, holdfast.IO, err)
-			}
-			if n > 0 {
-				s.notes = append(s.notes, fmt.Sprintf("removed %d incomplete file(s) left by an interrupted write; no committed data was touched", n))
-			}
+		// Files an interrupted write left: the backend's own, and the
+		// open pack (see openPack) when it lies outside the backend.
+		n, err := 0, error(nil)
+		l, local := be.(*Local)
+		if local {
+			n, err = l.Cleanup()
+		}
+		if err == nil && (!local || l.root != s.localDir) {
+			var m int
+			m, err = removeTempPacks(s.localDir)
+			n += m
+		}
+		if err != nil {
+			s.lock.release()
+			return nil, holdfast.E(op, holdfast.IO, err)
+		}
+		if n > 0 {
+			s.notes = append(s.notes, fmt.Sprintf("removed %d incomplete file(s) left by an interrupted write; no committed data was touched", n))
 		}
 	}
 	if err := s.load(ctx); err != nil {
@@ -260,6 +269,10 @@ func (s *Store) Close(ctx context.Context) error {
 		if err = s.Flush(ctx); err == nil {
 			_, _, err = s.Checkpoint(ctx)
 		}
+	}
+	if s.pack != nil {
+		s.pack.discard() // blobs never acknowledged
+		s.pack = nil
 	}
 	if rerr := s.lock.release(); err == nil && rerr != nil {
 		err = rerr
@@ -577,14 +590,19 @@ func (s *Store) appendPackRecord(id ID, entries []packEntry, adopted bool) error
 	return err
 }
 
-var (
-	smallPool = sync.Pool{New: func() any { b := make([]byte, smallChunk); return &b }}
-	chunkPool = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
-)
+// readTiers are the read buffers PutBlob grows through, each from a pool
+// of its own: most items (mail, contacts, events) fit the first, so a
+// download in flight — there are hundreds at once — holds 16 KiB rather
+// than a chunk. Content beyond the last is streamed in chunks.
+var readTiers = [...]int{16 << 10, 256 << 10, ChunkSize}
 
-// smallChunk is the first read of PutBlob: most items (mail, contacts,
-// events) fit, so they never touch a 4 MiB buffer.
-const smallChunk = 64 << 10
+var readPools [len(readTiers)]sync.Pool
+
+func init() {
+	for i, n := range readTiers {
+		readPools[i].New = func() any { b := make([]byte, n); return &b }
+	}
+}
 
 // PutBlob stores the content read from r and returns its Ref. Content is
 // split into ChunkSize blobs; each is stored once however often it is put.
@@ -595,19 +613,28 @@ func (s *Store) PutBlob(ctx context.Context, r io.Reader) (Ref, error) {
 	if err := s.writable(op); err != nil {
 		return Ref{}, err
 	}
-	sp := smallPool.Get().(*[]byte)
-	defer smallPool.Put(sp)
-	n, eof, err := fill(r, *sp)
-	if err != nil {
-		return Ref{}, holdfast.E(op, holdfast.IO, err, "read content")
+	tier := 0
+	bp := readPools[0].Get().(*[]byte)
+	defer func() { readPools[tier].Put(bp) }()
+	n, eof := 0, false
+	for {
+		m, end, err := fill(r, (*bp)[n:])
+		if err != nil {
+			return Ref{}, holdfast.E(op, holdfast.IO, err, "read content")
+		}
+		n, eof = n+m, end
+		if eof || tier == len(readTiers)-1 {
+			break
+		}
+		next := readPools[tier+1].Get().(*[]byte)
+		copy(*next, (*bp)[:n])
+		readPools[tier].Put(bp)
+		tier, bp = tier+1, next
 	}
 	if eof {
-		return s.PutBytes(ctx, (*sp)[:n]) // small content: one read, one chunk
+		return s.PutBytes(ctx, (*bp)[:n]) // content of one chunk at most
 	}
-	bp := chunkPool.Get().(*[]byte)
-	defer chunkPool.Put(bp)
 	buf := *bp
-	copy(buf, (*sp)[:n])
 	w := s.newRefWriter()
 	for {
 		m, eof, err := fill(r, buf[n:])
@@ -720,16 +747,20 @@ func (s *Store) addBlobLocked(ctx context.Context, id ID, rawLen int, stored []b
 	if _, ok := s.pendingBlob[id]; ok {
 		return nil
 	}
-	if s.packBuf == nil {
-		// One buffer for the life of the store: a pack is written once it
-		// reaches PackSize, so it never holds more than PackSize plus a chunk.
-		s.packBuf = make([]byte, 0, PackSize+ChunkSize+1<<20)
+	if s.pack == nil {
+		p, err := newOpenPack(s.localDir)
+		if err != nil {
+			return err
+		}
+		s.pack = p
 	}
-	off := len(s.packBuf)
-	s.packBuf = append(s.packBuf, stored...)
+	off := s.pack.size
+	if err := s.pack.write(stored); err != nil {
+		return err
+	}
 	s.pendingBlob[id] = len(s.packEntries)
 	s.packEntries = append(s.packEntries, packEntry{ID: id, RawLen: uint32(rawLen), StoredLen: uint32(len(stored)), Offset: uint32(off)})
-	if len(s.packBuf) >= PackSize {
+	if s.pack.size >= PackSize {
 		return s.writePackLocked(ctx)
 	}
 	return nil
@@ -740,15 +771,19 @@ func (s *Store) writePackLocked(ctx context.Context) error {
 	if len(s.packEntries) == 0 {
 		return nil
 	}
-	data := append(s.packBuf, encodeHeader(s.packEntries, s.sealer)...)
-	id := ID(sha256.Sum256(data))
-	name := packName(id)
-	if err := s.be.Put(ctx, name, data); err != nil && !holdfast.Is(holdfast.Exist, err) {
+	id, undo, err := s.pack.finish(encodeHeader(s.packEntries, s.sealer))
+	if err != nil {
 		return err
 	}
+	if err := s.pack.store(ctx, s.be, packName(id)); err != nil && !holdfast.Is(holdfast.Exist, err) {
+		// The pack stays open, its blobs pending: the next flush tries
+		// again.
+		return errors.Join(err, undo())
+	}
+	s.pack.discard()
+	s.pack = nil
 	entries := s.packEntries
 	s.addPack(id, entries)
-	s.packBuf = s.packBuf[:0]
 	s.packEntries = nil
 	clear(s.pendingBlob)
 	return s.appendPackRecord(id, entries, false)
@@ -782,7 +817,7 @@ func (s *Store) Append(ctx context.Context, typ string, data any, refs ...Ref) (
 	if err != nil {
 		return 0, holdfast.E(op, err)
 	}
-	if s.pendingSize >= flushRecordBytes {
+	if len(s.pending) >= flushRecordBytes {
 		if err := s.flushLocked(ctx); err != nil {
 			return 0, holdfast.E(op, err)
 		}
@@ -822,16 +857,17 @@ func (s *Store) appendLocked(typ string, data any, refs []Ref) (uint64, error) {
 
 // appendRawLocked queues a record whose data is already canonical.
 func (s *Store) appendRawLocked(typ string, data json.RawMessage, refs []Ref) (uint64, error) {
-	i := s.size + uint64(len(s.pending))
-	b, err := record.EncodeCanonicalData(Record{Index: i, Type: typ, Time: s.now(), Refs: refs, Data: data})
+	i := s.size + uint64(len(s.pendingEnds))
+	start := len(s.pending)
+	b, err := record.AppendCanonicalData(s.pending, Record{Index: i, Type: typ, Time: s.now(), Refs: refs, Data: data})
 	if err != nil {
 		return 0, err
 	}
-	if len(b) > maxLineSize {
-		return 0, holdfast.Errorf("encode record", holdfast.Invalid, "record of %d bytes exceeds the %d-byte limit", len(b), maxLineSize)
+	if n := len(b) - start; n > maxLineSize {
+		return 0, holdfast.Errorf("encode record", holdfast.Invalid, "record of %d bytes exceeds the %d-byte limit", n, maxLineSize)
 	}
-	s.pending = append(s.pending, b)
-	s.pendingSize += len(b)
+	s.pending = append(b, '\n')
+	s.pendingEnds = append(s.pendingEnds, len(s.pending))
 	return i, nil
 }
 
@@ -871,35 +907,33 @@ func (s *Store) flushLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(s.pending) == 0 {
+	if len(s.pendingEnds) == 0 {
 		s.removeSpooled(spooled) // only deposits already in the log
 		return nil
 	}
 	first := s.size
-	last := first + uint64(len(s.pending)) - 1
-	var buf bytes.Buffer
-	buf.Grow(s.pendingSize + len(s.pending))
-	for _, rec := range s.pending {
-		buf.Write(rec)
-		buf.WriteByte('\n')
-	}
+	last := first + uint64(len(s.pendingEnds)) - 1
 	name := batchName(first, last)
-	if err := s.be.Put(ctx, name, buf.Bytes()); err != nil {
+	if err := s.be.Put(ctx, name, s.pending); err != nil {
 		return err
 	}
-	for _, rec := range s.pending {
-		if err := s.tree.Append(LeafHash(rec), nil); err != nil {
+	start := 0
+	for _, end := range s.pendingEnds {
+		if err := s.tree.Append(LeafHash(s.pending[start:end-1]), nil); err != nil {
 			return err
 		}
+		start = end
 	}
 	for _, id := range s.pendingPacks {
 		s.logged[id] = true
 	}
 	s.pendingPacks = s.pendingPacks[:0]
-	s.batches = append(s.batches, batch{first: first, last: last, name: name, bytes: int64(buf.Len())})
+	s.batches = append(s.batches, batch{first: first, last: last, name: name, bytes: int64(len(s.pending))})
 	s.size = last + 1
-	s.pending = s.pending[:0]
-	s.pendingSize = 0
+	s.pending, s.pendingEnds = s.pending[:0], s.pendingEnds[:0]
+	if cap(s.pending) > 2*flushRecordBytes {
+		s.pending = nil // one large flush does not keep its buffer
+	}
 	s.saveTree()
 	s.raiseHighWater()
 	s.removeSpooled(spooled)
@@ -1099,8 +1133,12 @@ func (s *Store) ReadBlob(ctx context.Context, id ID) ([]byte, error) {
 	s.mu.Lock()
 	if i, ok := s.pendingBlob[id]; ok {
 		e := s.packEntries[i]
-		stored := append([]byte(nil), s.packBuf[e.Offset:e.Offset+e.StoredLen]...)
+		stored := make([]byte, e.StoredLen)
+		err := s.pack.readAt(stored, int64(e.Offset))
 		s.mu.Unlock()
+		if err != nil {
+			return nil, holdfast.E(op, err)
+		}
 		p, err := decodeBlob(stored, e, s.sealer)
 		if err != nil {
 			return nil, holdfast.E(op, holdfast.Integrity, err)

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,14 +59,43 @@ func (c *cache) put(name string, data []byte) {
 	if err := os.WriteFile(p+".tmp", data, 0o600); err != nil {
 		return
 	}
+	c.keep(name, p, int64(len(data)))
+}
+
+// putFile keeps a copy of an object written from f: a link to the file
+// when it is on the same filesystem (it is not written again), else a
+// copy.
+func (c *cache) putFile(name string, f *os.File, size int64) {
+	if c == nil || size > c.limit {
+		return
+	}
+	p := c.path(name)
+	os.Remove(p + ".tmp") // never write through a link left behind
+	if err := os.Link(f.Name(), p+".tmp"); err != nil {
+		w, err := os.OpenFile(p+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			return
+		}
+		_, err = io.Copy(w, io.NewSectionReader(f, 0, size))
+		if cerr := w.Close(); err != nil || cerr != nil {
+			os.Remove(p + ".tmp")
+			return
+		}
+	}
+	c.keep(name, p, size)
+}
+
+// keep renames the copy at p+".tmp" into place and drops the oldest
+// copies beyond the limit.
+func (c *cache) keep(name, p string, size int64) {
 	if err := os.Rename(p+".tmp", p); err != nil {
 		os.Remove(p + ".tmp")
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.order = append(c.order, cached{name, int64(len(data))})
-	c.size += int64(len(data))
+	c.order = append(c.order, cached{name, size})
+	c.size += size
 	for c.size > c.limit && len(c.order) > 0 {
 		old := c.order[0]
 		c.order = c.order[1:]

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -141,12 +142,31 @@ func (b *Backend) LockEnabled(ctx context.Context) error {
 // Put creates the object once: If-None-Match: * makes a second create of
 // the name fail (412) whoever made the first.
 func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
+	if err := b.put(ctx, name, func() io.ReadSeeker { return bytes.NewReader(data) }, int64(len(data))); err != nil {
+		return err
+	}
+	b.cache.put(name, data)
+	return nil
+}
+
+// PutFile creates the object from the file, as Put does, streaming it
+// (store.FilePutter): a pack is uploaded from the file it was assembled
+// in, never held in memory.
+func (b *Backend) PutFile(ctx context.Context, name string, f *os.File, size int64) error {
+	if err := b.put(ctx, name, func() io.ReadSeeker { return io.NewSectionReader(f, 0, size) }, size); err != nil {
+		return err
+	}
+	b.cache.putFile(name, f, size)
+	return nil
+}
+
+func (b *Backend) put(ctx context.Context, name string, body func() io.ReadSeeker, size int64) error {
 	const op = "s3 put"
 	in := &awss3.PutObjectInput{
 		Bucket:            aws.String(b.bucket),
 		Key:               aws.String(b.key(name)),
-		Body:              bytes.NewReader(data),
-		ContentLength:     aws.Int64(int64(len(data))),
+		Body:              body(),
+		ContentLength:     aws.Int64(size),
 		IfNoneMatch:       aws.String("*"),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}
@@ -157,7 +177,6 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		if _, err = b.client.PutObject(ctx, in); err == nil {
-			b.cache.put(name, data)
 			return nil
 		}
 		switch code(err) {
@@ -166,7 +185,7 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 		case "ConditionalRequestConflict":
 			// Another create of the name is in flight: ask again, and the
 			// answer is 412 once it has landed.
-			in.Body = bytes.NewReader(data)
+			in.Body = body()
 			time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"testing"
 
@@ -36,6 +37,43 @@ func RunBackend(t *testing.T, newBackend NewBackend) {
 		}
 		got := readAll(t, be, "log/a")
 		if string(got) != "first" {
+			t.Errorf("object after refused overwrite = %q, want %q", got, "first")
+		}
+	})
+	t.Run("PutFile", func(t *testing.T) {
+		be := newBackend(t)
+		fp, ok := be.(store.FilePutter)
+		if !ok {
+			t.Skip("the backend stores objects from memory only")
+		}
+		data := bytes.Repeat([]byte("0123456789"), 100_000)
+		f, err := os.CreateTemp(t.TempDir(), "pack")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := fp.PutFile(ctx, "packs/02/f", f, int64(len(data))); err != nil {
+			t.Fatalf("PutFile: %v", err)
+		}
+		if got := readAll(t, be, "packs/02/f"); !bytes.Equal(got, data) {
+			t.Errorf("object from PutFile: %d bytes, want the file's %d", len(got), len(data))
+		}
+		if err := fp.PutFile(ctx, "packs/02/f", f, 10); !holdfast.Is(holdfast.Exist, err) {
+			t.Fatalf("second PutFile of the same name = %v, want an Exist error", err)
+		}
+		if err := be.Put(ctx, "log/p", []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		if err := fp.PutFile(ctx, "log/p", f, 10); !holdfast.Is(holdfast.Exist, err) {
+			t.Fatalf("PutFile over an object made by Put = %v, want an Exist error", err)
+		}
+		if got := readAll(t, be, "packs/02/f"); !bytes.Equal(got, data) {
+			t.Errorf("object after refused overwrite: %d bytes, want %d", len(got), len(data))
+		}
+		if got := readAll(t, be, "log/p"); string(got) != "first" {
 			t.Errorf("object after refused overwrite = %q, want %q", got, "first")
 		}
 	})
