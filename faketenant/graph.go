@@ -117,13 +117,20 @@ func userJSON(u *User) map[string]any {
 		"accountEnabled": u.Enabled, "assignedLicenses": lic, "deletedDateTime": deleted, "userType": userType}
 }
 
-// selectFields keeps only $select'ed properties (and id, always).
+// selectFields keeps only $select'ed properties, and id and the
+// instance annotations (@removed, @odata.type, @odata.etag) always, as
+// Graph does.
 func selectFields(r *http.Request, m map[string]any) map[string]any {
 	sel := r.URL.Query().Get("$select")
 	if sel == "" {
 		return m
 	}
 	out := map[string]any{"id": m["id"]}
+	for k, v := range m {
+		if strings.HasPrefix(k, "@") {
+			out[k] = v
+		}
+	}
 	for _, f := range strings.Split(sel, ",") {
 		if v, ok := m[strings.TrimSpace(f)]; ok {
 			out[strings.TrimSpace(f)] = v
@@ -347,7 +354,8 @@ func (s *Server) messageJSON(u *User, m *Message) map[string]any {
 		"receivedDateTime": m.Received.Format(time.RFC3339), "sentDateTime": m.Received.Add(-time.Minute).Format(time.RFC3339),
 		"hasAttachments": m.HasAttach, "internetMessageId": m.InternetID, "subject": m.Subject, "bodyPreview": preview,
 		"importance": "normal", "parentFolderId": m.FolderID, "conversationId": m.Conversation, "isRead": m.IsRead, "isDraft": false,
-		"body":   map[string]string{"contentType": "text", "content": preview},
+		// The whole body, as Graph returns it unless $select leaves it out.
+		"body":   map[string]string{"contentType": "text", "content": m.Body},
 		"sender": map[string]any{"emailAddress": m.From}, "from": map[string]any{"emailAddress": m.From},
 		"toRecipients": recipients(m.To), "ccRecipients": recipients(m.Cc), "bccRecipients": []any{}, "replyTo": []any{},
 	}

@@ -165,13 +165,22 @@ func TestMessagesDelta(t *testing.T) {
 					removed = append(removed, v["id"].(string))
 				} else {
 					ids[v["id"].(string)] = true
+					// The $select of the first request holds in every
+					// link Graph returns: no body, the subject, and the
+					// annotations whatever was selected.
+					if _, ok := v["body"]; ok {
+						t.Errorf("a delta asked with $select=subject returned the body")
+					}
+					if v["subject"] == nil || v["@odata.etag"] == nil {
+						t.Errorf("a delta asked with $select=subject: subject %v, @odata.etag %v", v["subject"], v["@odata.etag"])
+					}
 				}
 			}
 			link, delta = p.NextLink, p.DeltaLink
 		}
 		return
 	}
-	first, _, delta := sync("/users/" + user + "/mailFolders/" + inbox + "/messages/delta()")
+	first, _, delta := sync("/users/" + user + "/mailFolders/" + inbox + "/messages/delta()?$select=subject")
 	want := 0
 	for _, it := range s.Truth() {
 		if it.Account == user && it.Path == "Inbox" {
@@ -190,6 +199,12 @@ func TestMessagesDelta(t *testing.T) {
 	var mime []byte
 	for id := range first {
 		c.get("/users/"+user+"/messages/"+id+"/$value", &mime)
+		// Without $select a message carries its whole body.
+		var m struct{ Body struct{ Content string } }
+		c.get("/users/"+user+"/messages/"+id, &m)
+		if !strings.Contains(m.Body.Content, "Kind regards,") {
+			t.Errorf("message body = %.80q…, want the whole text", m.Body.Content)
+		}
 		break
 	}
 	if !strings.HasPrefix(string(mime), "From: ") || !strings.Contains(string(mime), "\r\n") {

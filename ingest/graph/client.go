@@ -441,6 +441,10 @@ func (c *Client) MessagesDelta(ctx context.Context, userID, folderID, link strin
 	cfg := &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetRequestConfiguration{
 		// Immutable ids keep a message's id when it moves between folders.
 		Headers: headers(`IdType="ImmutableId"`, fmt.Sprintf("odata.maxpagesize=%d", c.pageSize)),
+		// Only what messageMeta reads: without $select every change
+		// carries the whole body, which the MIME download fetches again.
+		// Graph keeps the $select in the links it returns.
+		QueryParameters: &users.ItemMailFoldersItemMessagesDeltaRequestBuilderGetQueryParameters{Select: messageSelect},
 	}
 	return deltaPages(op, link, func(u string) (users.ItemMailFoldersItemMessagesDeltaGetResponseable, error) {
 		if u == "" {
@@ -472,6 +476,12 @@ func addrs(rs []models.Recipientable) []string {
 	}
 	return out
 }
+
+// messageSelect is what a message delta asks for: the properties
+// messageMeta reads (id always comes).
+var messageSelect = []string{"subject", "from", "toRecipients", "ccRecipients", "bccRecipients", "internetMessageId",
+	"conversationId", "changeKey", "hasAttachments", "isRead", "parentFolderId", "categories",
+	"receivedDateTime", "sentDateTime", "lastModifiedDateTime", "importance"}
 
 func messageMeta(m models.Messageable) ingest.MessageMeta {
 	meta := ingest.MessageMeta{
