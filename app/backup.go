@@ -130,8 +130,15 @@ func (a *App) indexAlong(ctx context.Context, s *store.Store) (done func() error
 		if err := <-finished; err != nil {
 			return err
 		}
-		ix, err := a.index(ctx, s)
+		// The rest of the log, in the same small batches: the run's
+		// memory peaks here otherwise.
+		ix, err := index.Open(indexDir(s))
 		if err != nil {
+			return err
+		}
+		ix.SetBatch(alongBatch)
+		if _, err := a.updateIndex(ctx, s, ix); err != nil {
+			ix.Close()
 			return err
 		}
 		return ix.Close()
