@@ -114,6 +114,9 @@ func (s *Store) issueLocked(ctx context.Context) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
+	if err := s.mayWrite("checkpoint"); err != nil {
+		return Checkpoint{}, err
+	}
 	if err := s.be.Put(ctx, checkpointName(s.size), msg); err != nil {
 		return Checkpoint{}, err
 	}

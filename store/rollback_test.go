@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,12 +25,12 @@ func rollBack(t *testing.T, tdir string, n int) uint64 {
 			t.Fatal(err)
 		}
 	}
-	last := logs[len(logs)-n-1]
-	var first, end uint64
-	if _, err := fmt.Sscanf(strings.TrimSuffix(filepath.Base(last), ".jsonl"), "%d-%d", &first, &end); err != nil {
+	// A batch is named by its first record: the log left ends before
+	// the first one removed.
+	size, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(logs[len(logs)-n]), ".jsonl"), 10, 64)
+	if err != nil {
 		t.Fatal(err)
 	}
-	size := end + 1
 	for _, c := range listFiles(t, tdir, "checkpoints") {
 		if cs, _ := strconv.ParseUint(filepath.Base(c), 10, 64); cs > size {
 			os.Remove(filepath.Join(tdir, c))

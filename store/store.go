@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -63,6 +64,11 @@ type Options struct {
 	Shared bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Fence, if set, is asked before every write to the backend; an error
+	// stops the writer (Locked). A worker holding a lease on the tenant
+	// says stop before the lease can lapse, so that it never writes once
+	// another worker may have taken the tenant over.
+	Fence func() error
 	// Repair opens a store whose only damage is missing packs for the
 	// writes of a repair (RecordRepair); any other damage still refuses.
 	Repair bool
@@ -105,6 +111,9 @@ type Store struct {
 	repairable bool
 	repair     bool
 
+	fence  func() error
+	fenced atomic.Pointer[string] // why another writer took over, once one did
+
 	highWaterFile string
 	seen          Expectation // this machine's high-water mark of the log
 	cache         treeState   // the tree cache: as found at Open, then only its size as saved
@@ -129,6 +138,10 @@ type batch struct {
 	first, last uint64
 	name        string
 	bytes       int64 // size of the batch file as listed
+	// open: the name gives only the first record (see batchName); last
+	// comes from the next batch's first (fromNext), or, for the newest,
+	// its lines.
+	open, fromNext bool
 }
 
 // Open opens the repository in be.
@@ -154,7 +167,7 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 		be: be, cfg: cfg, localDir: opts.LocalDir, now: opts.Now,
 		index: map[ID]blobLoc{}, logged: map[ID]bool{}, pendingBlob: map[ID]int{}, lost: map[ID]bool{},
 		readOnly: opts.ReadOnly || opts.Signer == nil, signer: opts.Signer,
-		highWaterFile: opts.HighWaterFile, repair: opts.Repair,
+		highWaterFile: opts.HighWaterFile, repair: opts.Repair, fence: opts.Fence,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -320,22 +333,35 @@ func (s *Store) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var listed []batch
 	err = s.be.List(ctx, logPrefix, func(name string, size int64) error {
 		b, err := parseBatchName(name)
 		if err != nil {
 			s.notes = append(s.notes, fmt.Sprintf("ignored %s: %v", name, err))
 			return nil
 		}
-		if b.first != s.size {
-			s.markDamaged(fmt.Sprintf("log batch %s starts at record %d but the log before it ends at record %d", name, b.first, int64(s.size)-1), hintVerify)
-		}
 		b.bytes = size
-		s.batches = append(s.batches, b)
-		s.size = b.last + 1
+		listed = append(listed, b)
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	closeBatches(listed)
+	if n := len(listed); n > 0 && listed[n-1].open {
+		if err := s.closeNewest(ctx, &listed[n-1]); err != nil {
+			return err
+		}
+		if listed[n-1].open {
+			listed = listed[:n-1] // not one whole record
+		}
+	}
+	for _, b := range listed {
+		if b.first != s.size {
+			s.markDamaged(fmt.Sprintf("log batch %s starts at record %d but the log before it ends at record %d", b.name, b.first, int64(s.size)-1), hintVerify)
+		}
+		s.batches = append(s.batches, b)
+		s.size = b.last + 1
 	}
 	err = s.be.List(ctx, ckptPrefix, func(name string, size int64) error {
 		n, err := strconv.ParseUint(strings.TrimPrefix(name, ckptPrefix), 10, 64)
@@ -401,6 +427,27 @@ func (s *Store) load(ctx context.Context) error {
 		if err := s.recoverCheckpoint(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// closeNewest finds the last record of the newest batch when its name
+// gives only the first: from the tree cache when the cache ends with that
+// batch as it was written, else by counting its lines.
+func (s *Store) closeNewest(ctx context.Context, b *batch) error {
+	if c := s.cache.Batches; len(c) > 0 && c[len(c)-1].Name == b.name && c[len(c)-1].Bytes == b.bytes && s.cache.Size > b.first {
+		b.last, b.open = s.cache.Size-1, false
+		return nil
+	}
+	n, err := countBatch(ctx, s.be, b.name)
+	if err != nil && !holdfast.Is(holdfast.Integrity, err) {
+		return err
+	}
+	if err != nil {
+		s.markDamaged(err.Error(), hintVerify)
+	}
+	if n > 0 {
+		b.last, b.open = b.first+n-1, false
 	}
 	return nil
 }
@@ -775,6 +822,9 @@ func (s *Store) writePackLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.mayWrite("write pack"); err != nil {
+		return errors.Join(err, undo())
+	}
 	if err := s.pack.store(ctx, s.be, packName(id)); err != nil && !holdfast.Is(holdfast.Exist, err) {
 		// The pack stays open, its blobs pending: the next flush tries
 		// again.
@@ -878,6 +928,21 @@ func (s *Store) writable(op string) error {
 	if s.damaged != "" && !(s.repair && s.repairable) {
 		return holdfast.Errorf(op, holdfast.Integrity, "refusing to write: %s", s.damaged)
 	}
+	return s.mayWrite(op)
+}
+
+// mayWrite refuses once the writer is fenced off: another writer
+// appended where it meant to, or its Fence (a lease about to lapse) says
+// stop. Every write to the backend asks it first.
+func (s *Store) mayWrite(op string) error {
+	if why := s.fenced.Load(); why != nil {
+		return holdfast.Errorf(op, holdfast.Locked, "%s: this writer stops writing the tenant (reopen it to go on from the log as it is)", *why)
+	}
+	if s.fence != nil {
+		if err := s.fence(); err != nil {
+			return holdfast.E(op, holdfast.Locked, err)
+		}
+	}
 	return nil
 }
 
@@ -913,8 +978,20 @@ func (s *Store) flushLocked(ctx context.Context) error {
 	}
 	first := s.size
 	last := first + uint64(len(s.pendingEnds)) - 1
-	name := batchName(first, last)
+	name := batchName(first)
+	if err := s.mayWrite("flush"); err != nil {
+		return err
+	}
 	if err := s.be.Put(ctx, name, s.pending); err != nil {
+		if holdfast.Is(holdfast.Exist, err) {
+			// Another writer appended at this place first: this one's view
+			// of the log is stale (its lease lapsed, or it was never the
+			// only writer). It stops; its pending records were never
+			// acknowledged, and the log stays one.
+			why := fmt.Sprintf("another writer appended record %d to the log first", first)
+			s.fenced.Store(&why)
+			return s.mayWrite("flush")
+		}
 		return err
 	}
 	start := 0
@@ -958,22 +1035,55 @@ func packIDFromName(name string) (ID, error) {
 	return id, nil
 }
 
-func batchName(first, last uint64) string {
-	return fmt.Sprintf("%s%020d-%020d%s", logPrefix, first, last, logSuffix)
+// batchName names the batch whose first record is first. The name holds
+// nothing else, so that of two writers appending at the same place —
+// a worker whose lease lapsed and the one that took the tenant over —
+// exactly one can create it (If-None-Match on S3, a hard link on disk)
+// and the other is fenced off (see flushLocked). Batches written before
+// were named first-last; they are read as they are.
+func batchName(first uint64) string {
+	return fmt.Sprintf("%s%020d%s", logPrefix, first, logSuffix)
 }
 
 func parseBatchName(name string) (batch, error) {
 	s := strings.TrimSuffix(strings.TrimPrefix(name, logPrefix), logSuffix)
-	a, b, ok := strings.Cut(s, "-")
-	if !ok || len(a) != 20 || len(b) != 20 || !strings.HasSuffix(name, logSuffix) {
+	a, b, ranged := strings.Cut(s, "-")
+	if len(a) != 20 || !strings.HasSuffix(name, logSuffix) || (ranged && len(b) != 20) {
 		return batch{}, fmt.Errorf("not a log batch name")
 	}
-	first, err1 := strconv.ParseUint(a, 10, 64)
-	last, err2 := strconv.ParseUint(b, 10, 64)
-	if err1 != nil || err2 != nil || last < first {
+	first, err := strconv.ParseUint(a, 10, 64)
+	if err != nil {
+		return batch{}, fmt.Errorf("not a log batch name")
+	}
+	if !ranged {
+		return batch{first: first, name: name, open: true}, nil
+	}
+	last, err := strconv.ParseUint(b, 10, 64)
+	if err != nil || last < first {
 		return batch{}, fmt.Errorf("not a log batch name")
 	}
 	return batch{first: first, last: last, name: name}, nil
+}
+
+// closeBatches gives each open batch but the last its last record: the
+// one before the next batch's first. A next batch that does not start
+// after it is left for the continuity checks to report (last = first, and
+// the next one overlaps).
+func closeBatches(bs []batch) {
+	for i := range bs {
+		if bs[i].open && i+1 < len(bs) {
+			bs[i].last = max(bs[i].first, bs[i+1].first-1)
+			bs[i].open, bs[i].fromNext = false, true
+		}
+	}
+}
+
+// countBatch counts the whole records of a batch; a cut last line is an
+// Integrity error beside the count of those before it.
+func countBatch(ctx context.Context, be Backend, name string) (uint64, error) {
+	var n uint64
+	err := eachLine(ctx, be, name, func([]byte) error { n++; return nil })
+	return n, err
 }
 
 // scanRecords calls fn for each committed record with index in [from, to).

@@ -124,15 +124,22 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	if err != nil {
 		return nil, err
 	}
-	var logs []objectInfo
+	var logs []batch // every log batch, its last record from its name or the next batch's first
 	err = s.be.List(ctx, logPrefix, func(name string, size int64) error {
-		logs = append(logs, objectInfo{name, size})
 		v.total += size
+		b, err := parseBatchName(name)
+		if err != nil {
+			v.fail(name, "unexpected file in log/: %v", err)
+			return nil
+		}
+		b.bytes = size
+		logs = append(logs, b)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	closeBatches(logs)
 	var packs []objectInfo
 	err = s.be.List(ctx, packPrefix, func(name string, size int64) error {
 		packs = append(packs, objectInfo{name, size})
@@ -198,15 +205,12 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	tree := rangeFactory.NewEmptyRange(0)
 	treeOK := true // tree covers exactly records [0, next)
 	var next uint64
-	for _, l := range logs {
+	for i := range logs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := parseBatchName(l.name)
-		if err != nil {
-			v.fail(l.name, "unexpected file in log/: %v", err)
-			continue
-		}
+		b := logs[i]
+		l := objectInfo{b.name, b.bytes}
 		switch {
 		case b.first > next:
 			v.fail(l.name, "records %d to %d are missing: no log batch holds them", next, b.first-1)
@@ -238,8 +242,19 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 		if rerr != nil {
 			v.fail(l.name, "cannot be read: %v", rerr)
 		}
+		if b.open { // the newest, named by its first record only: it holds what it holds
+			if count == 0 {
+				v.fail(l.name, "holds no whole record")
+				continue
+			}
+			b.last, logs[i].last = b.first+count-1, b.first+count-1
+		}
 		if n := b.last - b.first + 1; count != n {
-			v.fail(l.name, "holds %d whole records, its name says %d: the batch was truncated or altered", count, n)
+			say := "its name says"
+			if b.fromNext {
+				say = "the next batch's first record says"
+			}
+			v.fail(l.name, "holds %d whole records, %s %d: the batch was truncated or altered", count, say, n)
 			treeOK = false
 		}
 		next = b.last + 1
@@ -384,11 +399,11 @@ func (v *verifier) witnesses(ctx context.Context, sizes []uint64, read map[uint6
 }
 
 // batchesBetween names the log batches that hold records [from, to).
-func (v *verifier) batchesBetween(logs []objectInfo, from, to uint64) []string {
+func (v *verifier) batchesBetween(logs []batch, from, to uint64) []string {
 	var names []string
-	for _, l := range logs {
-		if b, err := parseBatchName(l.name); err == nil && b.last >= from && b.first < to {
-			names = append(names, l.name)
+	for _, b := range logs {
+		if b.last >= from && b.first < to {
+			names = append(names, b.name)
 		}
 	}
 	return names

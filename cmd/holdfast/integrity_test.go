@@ -53,9 +53,11 @@ func TestRollbackAndHeldCheckpoints(t *testing.T) {
 	for _, l := range logs[len(logs)-2:] {
 		os.Remove(l)
 	}
-	ends := strings.SplitN(strings.TrimSuffix(filepath.Base(logs[len(logs)-3]), ".jsonl"), "-", 2)
-	last, _ := strconv.ParseUint(ends[1], 10, 64)
-	left := strconv.FormatUint(last+1, 10)
+	// A batch is named by its first record: the log left ends before the
+	// first one removed.
+	first, _ := strconv.ParseUint(strings.TrimSuffix(filepath.Base(logs[len(logs)-2]), ".jsonl"), 10, 64)
+	last := first - 1
+	left := strconv.FormatUint(first, 10)
 	ckpts, _ := filepath.Glob(filepath.Join(tdir, "checkpoints", "*"))
 	for _, ck := range ckpts {
 		if n, _ := strconv.ParseUint(filepath.Base(ck), 10, 64); n > last+1 {
