@@ -14,6 +14,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,6 +75,11 @@ type Options struct {
 	// Accounts is how many accounts the process backs up at once, across
 	// every tenant (0: ingest.DefaultAccounts); runs share it fairly.
 	Accounts int
+	// Worker names this process to the other workers sharing tenants in
+	// a bucket (default: host:pid); LeaseTTL is how long its leases last
+	// unless renewed (default DefaultLeaseTTL).
+	Worker   string
+	LeaseTTL time.Duration
 }
 
 // App runs Holdfast's operations on one data directory.
@@ -81,14 +87,19 @@ type App struct {
 	data store.DataDir
 	opts Options
 
-	cache caches // what is read again and again, until a log grows
-	pool  *ingest.Pool
+	cache  caches // what is read again and again, until a log grows
+	pool   *ingest.Pool
+	leases leases    // the tenants' leases this process holds
+	runs   runStates // what each tenant's log says about its schedule
 }
 
 // New returns the application layer over data directory dir.
 func New(dir string, opts Options) *App {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Worker == "" {
+		opts.Worker = defaultWorker()
 	}
 	if opts.Note == nil {
 		opts.Note = func(string) {}
@@ -136,8 +147,26 @@ func (a *App) Open(ctx context.Context, tenant string, mode Mode) (*store.Store,
 	case Repair:
 		opts.Repair = true
 	}
+	if mode != ReadOnly {
+		// A tenant in a bucket is written under its lease (lease.go).
+		_, fence, release, err := a.holdTenant(ctx, tenant)
+		var held *store.LeaseHeldError
+		switch {
+		case errors.As(err, &held) && mode == Shared:
+			opts.Spool = true // reads beside the worker that holds it
+		case errors.As(err, &held):
+			return nil, holdfast.E("open tenant "+tenant, holdfast.Locked, err)
+		case err != nil:
+			return nil, err
+		default:
+			opts.Fence, opts.OnClose = fence, release
+		}
+	}
 	s, err := a.data.OpenTenant(ctx, tenant, opts)
 	if err != nil {
+		if opts.OnClose != nil {
+			opts.OnClose()
+		}
 		return nil, err
 	}
 	for _, n := range s.Notes() {

@@ -17,6 +17,7 @@ import (
 	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/reports"
 	"github.com/holdfast/holdfast/schedule"
+	"github.com/holdfast/holdfast/store"
 )
 
 // RetryLocked is how soon a job that found its tenant's store held by
@@ -55,7 +56,10 @@ type JobResult struct {
 	Verified *Verified                // a verify run
 	Test     *record.RestorePerformed // a restore test
 	Report   *record.ReportIssued
-	Took     time.Duration
+	// Skipped says why the job did not run: another worker sharing the
+	// tenant served it.
+	Skipped string
+	Took    time.Duration
 }
 
 // ServiceState is what the running service is doing, kept up to date by
@@ -260,9 +264,16 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		ts := plans[j.Tenant]
 		plansMu.Unlock()
 		start := time.Now()
-		r, err := a.RunJob(ctx, j, ts.Schedule, o.Connect, func(c ingest.Progress) { state.Progressed(j, c) })
+		r, err := a.runLeased(ctx, j, o, func(ctx context.Context) (JobResult, error) {
+			return a.RunJob(ctx, j, ts.Schedule, o.Connect, func(c ingest.Progress) { state.Progressed(j, c) })
+		})
 		r.Took = time.Since(start)
-		if holdfast.Is(holdfast.Locked, err) && ctx.Err() == nil {
+		var held *store.LeaseHeldError
+		if errors.As(err, &held) && ctx.Err() == nil {
+			// Another worker is on the tenant: ask again when its lease
+			// would lapse; by then it has run the job, or died.
+			err = &schedule.Deferred{Err: err, After: max(time.Until(held.Holder.Expires), time.Second) + leaseSlack}
+		} else if holdfast.Is(holdfast.Locked, err) && ctx.Err() == nil {
 			// Another process holds the tenant's store (an operator's
 			// backup from the shell): try again soon, not at the next slot.
 			err = &schedule.Deferred{Err: err, After: RetryLocked}
@@ -306,28 +317,64 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 // scheduleState reads what scheduling a tenant needs from its log: its
 // schedule, when it was created, and when each procedure last started.
 func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule, time.Time, map[schedule.Kind]time.Time, error) {
-	s, err := a.Open(ctx, tenant, ReadOnly)
+	st, err := a.runState(ctx, tenant)
 	if err != nil {
 		return nil, time.Time{}, nil, err
 	}
-	defer a.closeStore(ctx, s)
-	ts := &TenantSchedule{Schedule: schedule.Default(), Default: true}
-	var since time.Time
-	if r, _, err := s.Record(ctx, 0); err == nil {
-		since = r.Time
+	return st.ts, st.since, maps.Clone(st.last), nil
+}
+
+// runState is what a tenant's log says about its schedule, as of size.
+type runState struct {
+	size  uint64
+	ts    *TenantSchedule
+	since time.Time
+	last  map[schedule.Kind]time.Time
+}
+
+// runStates keeps each tenant's runState, so that a read again (at every
+// job a worker starts under a lease: another worker may have run it) reads
+// only what was logged since.
+type runStates struct {
+	mu sync.Mutex
+	by map[string]*runState
+}
+
+// runState reads the tenant's log from where it was last read.
+func (a *App) runState(ctx context.Context, tenant string) (*runState, error) {
+	s, err := a.Open(ctx, tenant, ReadOnly)
+	if err != nil {
+		return nil, err
 	}
-	last := map[schedule.Kind]time.Time{}
+	defer a.closeStore(ctx, s)
+	a.runs.mu.Lock()
+	prev := a.runs.by[tenant]
+	a.runs.mu.Unlock()
+	st := &runState{ts: &TenantSchedule{Schedule: schedule.Default(), Default: true}, last: map[schedule.Kind]time.Time{}}
+	if prev != nil && prev.size <= s.Size() {
+		ts := *prev.ts
+		st.size, st.ts, st.since, st.last = prev.size, &ts, prev.since, maps.Clone(prev.last)
+	}
+	if st.size == 0 {
+		if r, _, err := s.Record(ctx, 0); err == nil {
+			st.since = r.Time
+		}
+	}
+	size := s.Size()
 	// One pass over the log: the schedule, and when each procedure last ran.
 	types := []string{record.TypeScheduleSet, record.TypeRunStarted, record.TypeVerifyRun, record.TypeRestorePerformed, record.TypeReportIssued}
-	err = s.Scan(ctx, 0, types, func(raw []byte) error {
+	err = s.Scan(ctx, st.size, types, func(raw []byte) error {
 		var r record.Record
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return holdfast.E("read schedule state", holdfast.Integrity, err)
 		}
+		if r.Index >= size {
+			return nil
+		}
 		var k schedule.Kind
 		switch r.Type {
 		case record.TypeScheduleSet:
-			return ts.set(r)
+			return st.ts.set(r)
 		case record.TypeRunStarted:
 			k = schedule.Backup
 		case record.TypeVerifyRun:
@@ -344,12 +391,75 @@ func (a *App) scheduleState(ctx context.Context, tenant string) (*TenantSchedule
 		case record.TypeReportIssued:
 			k = schedule.Report
 		}
-		if r.Time.After(last[k]) {
-			last[k] = r.Time
+		if r.Time.After(st.last[k]) {
+			st.last[k] = r.Time
 		}
 		return nil
 	})
-	return ts, since, last, err
+	if err != nil {
+		return nil, err
+	}
+	st.size = size
+	a.runs.mu.Lock()
+	if a.runs.by == nil {
+		a.runs.by = map[string]*runState{}
+	}
+	a.runs.by[tenant] = st
+	a.runs.mu.Unlock()
+	return st, nil
+}
+
+// ranElsewhere says, under the tenant's lease, whether job j has been
+// served since it fell due — by another worker sharing the tenant — and
+// so must not run again: a job a person asked for, when the kind started
+// since they asked; a scheduled one, when the log's last start of the
+// kind puts the next slot after now.
+func (a *App) ranElsewhere(ctx context.Context, j schedule.Job, now time.Time) (string, error) {
+	st, err := a.runState(ctx, j.Tenant)
+	if err != nil {
+		return "", err
+	}
+	last := st.last[j.Kind]
+	if last.IsZero() {
+		return "", nil
+	}
+	served := !last.Before(j.Due)
+	if !j.Asked {
+		p, err := schedule.Parse(j.Tenant, st.ts.Schedule)
+		if err != nil {
+			return "", err
+		}
+		next := p.Next(j.Kind, last, st.since)
+		served = next.IsZero() || next.After(now)
+	}
+	if !served {
+		return "", nil
+	}
+	return fmt.Sprintf("%s of %s started at %s on another worker; not run again", j.Kind, j.Tenant, last.UTC().Format(time.RFC3339)), nil
+}
+
+// leaseSlack is added to a holder's lease expiry before asking again.
+const leaseSlack = 2 * time.Second
+
+// runLeased runs a job under the tenant's lease (for a tenant in a bucket,
+// which other workers may share), and not at all when another worker has
+// served it since it fell due. The job's context is cancelled when the
+// lease is about to lapse.
+func (a *App) runLeased(ctx context.Context, j schedule.Job, o ServeOptions, run func(context.Context) (JobResult, error)) (JobResult, error) {
+	lctx, _, release, err := a.holdTenant(ctx, j.Tenant)
+	if err != nil {
+		return JobResult{}, err
+	}
+	defer release()
+	why, err := a.ranElsewhere(lctx, j, o.Clock.Now())
+	if err != nil || why != "" {
+		return JobResult{Skipped: why}, err
+	}
+	r, err := run(lctx)
+	if c := context.Cause(lctx); err != nil && c != nil && lctx.Err() != nil && ctx.Err() == nil {
+		err = errors.Join(err, c) // the lease, not the service, stopped it
+	}
+	return r, err
 }
 
 // RunJob runs one scheduled job as the scheduler: a backup (and the

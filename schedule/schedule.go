@@ -52,6 +52,9 @@ type Job struct {
 	Tenant string    `json:"tenant"`
 	Kind   Kind      `json:"kind"`
 	Due    time.Time `json:"due"` // when it fell due (a slot, plus the tenant's jitter for backups)
+	// Asked: a person asked for it (RunNow), rather than a slot; Due is
+	// when they asked.
+	Asked bool `json:"asked,omitempty"`
 }
 
 // Plan is a tenant's schedule, parsed.
@@ -146,6 +149,7 @@ type Scheduler struct {
 	running map[key]bool
 	now     map[key]time.Time // jobs asked for now (RunNow), with when
 	retry   map[key]time.Time // deferred jobs (Retry), with when they are tried again
+	asked   map[key]time.Time // deferred jobs a person asked for, with when they asked
 	busy    map[string]bool   // tenants with a job running
 	backups int               // running
 }
@@ -153,7 +157,7 @@ type Scheduler struct {
 // New returns a scheduler that runs at most maxBackups backups at once.
 func New(maxBackups int) *Scheduler {
 	return &Scheduler{MaxBackups: max(1, maxBackups), plans: map[string]*Plan{}, since: map[string]time.Time{},
-		last: map[key]time.Time{}, running: map[key]bool{}, now: map[key]time.Time{}, retry: map[key]time.Time{}, busy: map[string]bool{}}
+		last: map[key]time.Time{}, running: map[key]bool{}, now: map[key]time.Time{}, retry: map[key]time.Time{}, asked: map[key]time.Time{}, busy: map[string]bool{}}
 }
 
 // SetPlan gives a tenant its plan; since is when the tenant was created
@@ -194,7 +198,9 @@ func (s *Scheduler) Retry(j Job, at time.Time) {
 	if p == nil {
 		return
 	}
-	if next := p.Next(j.Kind, s.last[k], s.since[j.Tenant]); !next.IsZero() && !next.After(at) {
+	if j.Asked {
+		s.asked[k] = j.Due
+	} else if next := p.Next(j.Kind, s.last[k], s.since[j.Tenant]); !next.IsZero() && !next.After(at) {
 		return
 	}
 	s.retry[k] = at
@@ -210,11 +216,15 @@ func (s *Scheduler) due(now time.Time) []Job {
 				continue
 			}
 			if asked, ok := s.now[k]; ok {
-				out = append(out, Job{Tenant: tenant, Kind: kind, Due: asked})
+				out = append(out, Job{Tenant: tenant, Kind: kind, Due: asked, Asked: true})
 				continue
 			}
 			if at, ok := s.retry[k]; ok && !at.After(now) {
-				out = append(out, Job{Tenant: tenant, Kind: kind, Due: at})
+				j := Job{Tenant: tenant, Kind: kind, Due: at}
+				if asked, ok := s.asked[k]; ok {
+					j.Due, j.Asked = asked, true
+				}
+				out = append(out, j)
 				continue
 			}
 			if next := p.Next(kind, s.last[k], s.since[tenant]); !next.IsZero() && !next.After(now) {
@@ -257,6 +267,7 @@ func (s *Scheduler) Start(now time.Time) []Job {
 		s.running[k] = true
 		delete(s.now, k)
 		delete(s.retry, k)
+		delete(s.asked, k)
 		s.busy[j.Tenant] = true
 		s.last[k] = now
 		out = append(out, j)

@@ -291,6 +291,9 @@ type OpenTenantOptions struct {
 	Repair    bool // see Options.Repair
 	MasterKey []byte
 	Now       func() time.Time
+	Fence     func() error // see Options.Fence
+	Spool     bool         // see Options.Spool
+	OnClose   func()       // see Options.OnClose
 }
 
 // OpenTenant opens tenant name's repository; for writing unless ReadOnly.
@@ -307,7 +310,8 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 		// An unknown name is bad input, whichever command is given it.
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "tenant %s does not exist in %s (holdfast tenant list; holdfast tenant add %s)", name, d.Dir, name)
 	}
-	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Shared: opts.Shared, Repair: opts.Repair, Now: opts.Now, HighWaterFile: d.highWaterFile(name)}
+	o := Options{LocalDir: dir, MasterKey: opts.MasterKey, ReadOnly: opts.ReadOnly, Shared: opts.Shared, Repair: opts.Repair, Now: opts.Now, HighWaterFile: d.highWaterFile(name),
+		Fence: opts.Fence, Spool: opts.Spool}
 	if !opts.ReadOnly || opts.Shared {
 		signer, err := d.Signer()
 		if err != nil {
@@ -337,6 +341,7 @@ func (d DataDir) OpenTenant(ctx context.Context, name string, opts OpenTenantOpt
 		return nil, holdfast.E(op, err)
 	}
 	s.remote = remote
+	s.onClose = opts.OnClose
 	s.notes = append(notes, s.notes...)
 	return s, nil
 }

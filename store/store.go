@@ -69,6 +69,12 @@ type Options struct {
 	// says stop before the lease can lapse, so that it never writes once
 	// another worker may have taken the tenant over.
 	Fence func() error
+	// Spool opens as Shared does when another process holds the writer
+	// lock, without trying it: another worker holds the tenant.
+	Spool bool
+	// OnClose, if set, is called by Close once the store is closed (a
+	// lease is released).
+	OnClose func()
 	// Repair opens a store whose only damage is missing packs for the
 	// writes of a repair (RecordRepair); any other damage still refuses.
 	Repair bool
@@ -111,8 +117,9 @@ type Store struct {
 	repairable bool
 	repair     bool
 
-	fence  func() error
-	fenced atomic.Pointer[string] // why another writer took over, once one did
+	fence   func() error
+	fenced  atomic.Pointer[string] // why another writer took over, once one did
+	onClose func()
 
 	highWaterFile string
 	seen          Expectation // this machine's high-water mark of the log
@@ -168,6 +175,7 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 		index: map[ID]blobLoc{}, logged: map[ID]bool{}, pendingBlob: map[ID]int{}, lost: map[ID]bool{},
 		readOnly: opts.ReadOnly || opts.Signer == nil, signer: opts.Signer,
 		highWaterFile: opts.HighWaterFile, repair: opts.Repair, fence: opts.Fence,
+		onClose: opts.OnClose,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -192,6 +200,10 @@ func Open(ctx context.Context, be Backend, opts Options) (*Store, error) {
 		if s.sealer, err = newSealer(key); err != nil {
 			return nil, holdfast.E(op, holdfast.Integrity, err)
 		}
+	}
+	if opts.Spool && !s.readOnly {
+		s.readOnly, s.spool = true, true
+		s.notes = append(s.notes, "another worker holds this tenant: reading beside it; this command's records go to this machine's spool, appended when it next writes the tenant")
 	}
 	if !s.readOnly {
 		lk, stale, err := acquireLock(s.localDir)
@@ -271,6 +283,9 @@ func (s *Store) Size() uint64 {
 
 // Close flushes pending work and releases the writer lock.
 func (s *Store) Close(ctx context.Context) error {
+	if s.onClose != nil {
+		defer s.onClose()
+	}
 	if s.readOnly {
 		return nil
 	}

@@ -32,6 +32,8 @@ type serveOptions struct {
 	MaxBackups      int
 	Reload          time.Duration
 	UnsignedAfter   time.Duration
+	Worker          string
+	LeaseTTL        time.Duration
 
 	clock   schedule.Clock       // nil: the real one; tests pass theirs
 	onEvent func(schedule.Event) // tests: told of every job's start and end
@@ -58,7 +60,15 @@ and last jobs; the JSON API is under /api/v1 (docs/API.md; holdfast user add
 and holdfast token create give access). SIGTERM or Ctrl-C stops it gracefully: running backups
 flush what they captured and resume at the next start. SIGHUP reloads the
 schedules at once (they are reloaded every 5 minutes anyway). The CLI keeps
-working beside it. Logs are JSON lines on stderr.`,
+working beside it. Logs are JSON lines on stderr.
+
+Several workers — serve on several machines, each data directory holding the
+same keys and tenants — share tenants whose repositories are in one bucket:
+a worker runs a tenant's job only while it holds the tenant's lease, an
+object in the bucket, and not at all when another worker already ran it.
+A dead worker's tenants are taken over once its leases lapse (--lease-ttl);
+a worker that cannot renew a lease stops writing that tenant before the
+lease can lapse (docs/DEPLOY.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd.Context(), g, o) },
 	}
@@ -68,6 +78,8 @@ working beside it. Logs are JSON lines on stderr.`,
 	f.StringVar(&o.TLSKey, "tls-key", "", "private key PEM file")
 	f.IntVar(&o.MaxBackups, "max-backups", 4, "backups at once across all tenants")
 	f.DurationVar(&o.Reload, "reload", scheduleReload, "how often the schedules are read again")
+	f.StringVar(&o.Worker, "worker", "", "this worker's name to the others sharing a bucket (default host:pid)")
+	f.DurationVar(&o.LeaseTTL, "lease-ttl", app.DefaultLeaseTTL, "how long a tenant's lease lasts unless renewed: a dead worker's tenants are taken over after it")
 	f.DurationVar(&o.UnsignedAfter, "unsigned-after", alert.DefaultUnsignedAfter, "alert (checkpoint.unsigned) when a tenant's newest records wait longer than this for a signed checkpoint")
 	return cmd
 }
@@ -94,7 +106,11 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(g.Data, app.Options{MasterKey: mk, Now: o.clock.Now, Note: func(n string) { log.Info("note", "msg", n) }})
+	if o.LeaseTTL < time.Second {
+		return holdfast.Errorf(op, holdfast.Invalid, "--lease-ttl %s: give at least 1s", o.LeaseTTL)
+	}
+	a := app.New(g.Data, app.Options{MasterKey: mk, Now: o.clock.Now, Note: func(n string) { log.Info("note", "msg", n) },
+		Worker: o.Worker, LeaseTTL: o.LeaseTTL})
 	if _, err := a.Data().LogKey(); err != nil {
 		return err // not initialised: say so before listening
 	}
@@ -180,6 +196,10 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		}
 	}()
 	finished := func(j schedule.Job, r app.JobResult, err error) {
+		if r.Skipped != "" {
+			log.Info("job skipped", "tenant", j.Tenant, "kind", j.Kind, "why", r.Skipped)
+			return
+		}
 		metrics.Job(j, r, err)
 		for _, e := range alert.JobEvents(j, r, err) {
 			alerts.Notify(ctx, e)

@@ -57,6 +57,9 @@ func TestTenantInS3(t *testing.T) {
 		t.Fatalf("objects in the bucket: %d, %v", len(list.Contents), err)
 	}
 	for _, o := range list.Contents {
+		if strings.HasSuffix(aws.ToString(o.Key), "/lease") {
+			continue // the workers' lease: replaced by design, never locked
+		}
 		r, err := g.Client().GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{Bucket: aws.String(bucket), Key: o.Key})
 		if err != nil || r.Retention == nil || r.Retention.Mode != "GOVERNANCE" {
 			t.Errorf("%s: retention %v, %v; want governance", aws.ToString(o.Key), r, err)

@@ -4,44 +4,31 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/store"
 )
 
-// Leases let several workers share the repositories of one bucket with no
-// coordinator but S3 itself: a worker writes a repository only while it
-// holds the repository's lease, an object beside it ("lease") created with
-// If-None-Match and replaced only with If-Match on the ETag it read, so
-// that of two workers racing for it exactly one wins. Each take-over
-// raises the lease's epoch; a worker whose renewal fails has lost it and
-// must stop writing before the lease's expiry, which is when another may
-// take it. (The service does not use them yet: issue 20.)
+// Leases (store.Leaser): the lease of a repository is an object beside
+// it, "lease", never locked, being replaced by design.
 
 const leaseName = "lease"
 
-// Lease is a worker's hold on a repository until Expires.
-type Lease struct {
-	Worker  string    `json:"worker"`
-	Epoch   uint64    `json:"epoch"`
-	Expires time.Time `json:"expires"`
-	etag    string
-}
+// LeaseTag is the object tag every lease version carries.
+const LeaseTag = "holdfast-lease"
 
-// LeaseHeldError: another worker holds the lease.
-type LeaseHeldError struct{ Holder Lease }
+// Lease, LeaseHeldError and ErrLeaseLost are the store's.
+type (
+	Lease          = store.Lease
+	LeaseHeldError = store.LeaseHeldError
+)
 
-func (e *LeaseHeldError) Error() string {
-	return fmt.Sprintf("the repository is leased by worker %q (epoch %d) until %s", e.Holder.Worker, e.Holder.Epoch, e.Holder.Expires.Format(time.RFC3339))
-}
-
-// ErrLeaseLost: the lease was taken or changed since this worker read it;
-// the worker must stop writing the repository.
-var ErrLeaseLost = holdfast.E("lease", holdfast.Locked, "the lease was lost: another worker holds the repository now")
+// ErrLeaseLost is store.ErrLeaseLost.
+var ErrLeaseLost = store.ErrLeaseLost
 
 // AcquireLease takes the repository's lease for worker for ttl: when there
 // is none, when it has expired, or when worker holds it already (then it
@@ -76,7 +63,7 @@ func (b *Backend) AcquireLease(ctx context.Context, worker string, ttl time.Dura
 func (b *Backend) RenewLease(ctx context.Context, l *Lease, ttl time.Duration) error {
 	next := *l
 	next.Expires = b.now().UTC().Add(ttl)
-	if err := b.writeLease(ctx, &next, l.etag, false); err != nil {
+	if err := b.writeLease(ctx, &next, l.Token, false); err != nil {
 		return err
 	}
 	*l = next
@@ -88,7 +75,7 @@ func (b *Backend) RenewLease(ctx context.Context, l *Lease, ttl time.Duration) e
 func (b *Backend) ReleaseLease(ctx context.Context, l *Lease) error {
 	next := *l
 	next.Expires = b.now().UTC()
-	return b.writeLease(ctx, &next, l.etag, false)
+	return b.writeLease(ctx, &next, l.Token, false)
 }
 
 func (b *Backend) readLease(ctx context.Context) (Lease, string, error) {
@@ -112,7 +99,10 @@ func (b *Backend) readLease(ctx context.Context) (Lease, string, error) {
 // ETag is etag; a lease object is never locked, being replaced by design.
 func (b *Backend) writeLease(ctx context.Context, l *Lease, etag string, create bool) error {
 	data, _ := json.Marshal(l)
-	in := &awss3.PutObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key(leaseName)), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))}
+	// Tagged, so that one lifecycle rule on the tag can expire the old
+	// versions each renewal leaves in a versioned bucket (docs/DEPLOY.md).
+	in := &awss3.PutObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key(leaseName)), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+		Tagging: aws.String(LeaseTag + "=1")}
 	if create {
 		in.IfNoneMatch = aws.String("*")
 	} else {
@@ -121,7 +111,7 @@ func (b *Backend) writeLease(ctx context.Context, l *Lease, etag string, create 
 	out, err := b.client.PutObject(ctx, in)
 	switch code(err) {
 	case "":
-		l.etag = aws.ToString(out.ETag)
+		l.Token = aws.ToString(out.ETag)
 		return nil
 	case "PreconditionFailed", "ConditionalRequestConflict":
 		if create {
@@ -131,3 +121,5 @@ func (b *Backend) writeLease(ctx context.Context, l *Lease, etag string, create 
 	}
 	return holdfast.E("lease", holdfast.IO, err)
 }
+
+var _ store.Leaser = (*Backend)(nil)

@@ -195,6 +195,11 @@ func TestLeases(t *testing.T) {
 	if err := a.RenewLease(ctx, la, time.Second); err != nil {
 		t.Fatalf("renewal by the holder: %v", err)
 	}
+	// Every version is tagged, for the lifecycle rule that expires old ones.
+	tags, err := g.Client().GetObjectTagging(ctx, &awss3.GetObjectTaggingInput{Bucket: aws.String(a.bucket), Key: aws.String(a.key("lease"))})
+	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != LeaseTag {
+		t.Errorf("the lease's tags: %v, %v; want %s", tags, err, LeaseTag)
+	}
 	time.Sleep(1100 * time.Millisecond)
 	lb, err := b.AcquireLease(ctx, "worker-b", time.Minute)
 	if err != nil || lb.Epoch != 2 || lb.Worker != "worker-b" {
