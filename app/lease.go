@@ -60,7 +60,7 @@ func (h *heldLease) fence() error {
 		return h.lost
 	}
 	if margin := h.ttl / 4; time.Now().After(h.lease.Expires.Add(-margin)) {
-		h.lost = holdfast.Errorf("lease", holdfast.Locked, "the lease on tenant %s lapses at %s and could not be renewed: this worker stops writing it", h.tenant, h.lease.Expires.Format(time.RFC3339))
+		h.lost = holdfast.Errorf("lease", holdfast.Locked, "the lease on tenant %s lapses at %s and could not be renewed: this worker stops writing it", h.tenant, h.lease.Expires.Format("2006-01-02T15:04:05.000Z07:00"))
 		h.cancel(h.lost)
 		return h.lost
 	}

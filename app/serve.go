@@ -330,6 +330,10 @@ type runState struct {
 	ts    *TenantSchedule
 	since time.Time
 	last  map[schedule.Kind]time.Time
+	// served is when the newest procedure of each kind that ended started:
+	// a backup whose worker died before run.finished is not served.
+	served map[schedule.Kind]time.Time
+	open   map[string]time.Time // backup runs started and not yet finished, by run id
 }
 
 // runStates keeps each tenant's runState, so that a read again (at every
@@ -350,10 +354,12 @@ func (a *App) runState(ctx context.Context, tenant string) (*runState, error) {
 	a.runs.mu.Lock()
 	prev := a.runs.by[tenant]
 	a.runs.mu.Unlock()
-	st := &runState{ts: &TenantSchedule{Schedule: schedule.Default(), Default: true}, last: map[schedule.Kind]time.Time{}}
+	st := &runState{ts: &TenantSchedule{Schedule: schedule.Default(), Default: true}, last: map[schedule.Kind]time.Time{},
+		served: map[schedule.Kind]time.Time{}, open: map[string]time.Time{}}
 	if prev != nil && prev.size <= s.Size() {
 		ts := *prev.ts
-		st.size, st.ts, st.since, st.last = prev.size, &ts, prev.since, maps.Clone(prev.last)
+		st.size, st.ts, st.since = prev.size, &ts, prev.since
+		st.last, st.served, st.open = maps.Clone(prev.last), maps.Clone(prev.served), maps.Clone(prev.open)
 	}
 	if st.size == 0 {
 		if r, _, err := s.Record(ctx, 0); err == nil {
@@ -362,7 +368,7 @@ func (a *App) runState(ctx context.Context, tenant string) (*runState, error) {
 	}
 	size := s.Size()
 	// One pass over the log: the schedule, and when each procedure last ran.
-	types := []string{record.TypeScheduleSet, record.TypeRunStarted, record.TypeVerifyRun, record.TypeRestorePerformed, record.TypeReportIssued}
+	types := []string{record.TypeScheduleSet, record.TypeRunStarted, record.TypeRunFinished, record.TypeVerifyRun, record.TypeRestorePerformed, record.TypeReportIssued}
 	err = s.Scan(ctx, st.size, types, func(raw []byte) error {
 		var r record.Record
 		if err := json.Unmarshal(raw, &r); err != nil {
@@ -375,8 +381,27 @@ func (a *App) runState(ctx context.Context, tenant string) (*runState, error) {
 		switch r.Type {
 		case record.TypeScheduleSet:
 			return st.ts.set(r)
-		case record.TypeRunStarted:
-			k = schedule.Backup
+		case record.TypeRunStarted, record.TypeRunFinished:
+			var d struct {
+				Run string `json:"run"`
+			}
+			if err := json.Unmarshal(r.Data, &d); err != nil {
+				return holdfast.E("read schedule state", holdfast.Integrity, err)
+			}
+			if r.Type == record.TypeRunFinished {
+				if at, ok := st.open[d.Run]; ok {
+					delete(st.open, d.Run)
+					if at.After(st.served[schedule.Backup]) {
+						st.served[schedule.Backup] = at
+					}
+				}
+				return nil
+			}
+			st.open[d.Run] = r.Time
+			if r.Time.After(st.last[schedule.Backup]) {
+				st.last[schedule.Backup] = r.Time
+			}
+			return nil
 		case record.TypeVerifyRun:
 			k = schedule.Verify
 		case record.TypeRestorePerformed:
@@ -393,6 +418,9 @@ func (a *App) runState(ctx context.Context, tenant string) (*runState, error) {
 		}
 		if r.Time.After(st.last[k]) {
 			st.last[k] = r.Time
+		}
+		if r.Time.After(st.served[k]) {
+			st.served[k] = r.Time
 		}
 		return nil
 	})
@@ -411,15 +439,17 @@ func (a *App) runState(ctx context.Context, tenant string) (*runState, error) {
 
 // ranElsewhere says, under the tenant's lease, whether job j has been
 // served since it fell due — by another worker sharing the tenant — and
-// so must not run again: a job a person asked for, when the kind started
-// since they asked; a scheduled one, when the log's last start of the
-// kind puts the next slot after now.
+// so must not run again: a job a person asked for, when a procedure of
+// the kind that ended started since they asked; a scheduled one, when the
+// start of the last that ended puts the next slot after now. A backup
+// whose worker died before it ended serves nothing: it is run again, and
+// resumes from the log.
 func (a *App) ranElsewhere(ctx context.Context, j schedule.Job, now time.Time) (string, error) {
 	st, err := a.runState(ctx, j.Tenant)
 	if err != nil {
 		return "", err
 	}
-	last := st.last[j.Kind]
+	last := st.served[j.Kind]
 	if last.IsZero() {
 		return "", nil
 	}
@@ -456,7 +486,7 @@ func (a *App) runLeased(ctx context.Context, j schedule.Job, o ServeOptions, run
 		return JobResult{Skipped: why}, err
 	}
 	r, err := run(lctx)
-	if c := context.Cause(lctx); err != nil && c != nil && lctx.Err() != nil && ctx.Err() == nil {
+	if c := context.Cause(lctx); err != nil && c != nil && lctx.Err() != nil && ctx.Err() == nil && !errors.Is(err, c) {
 		err = errors.Join(err, c) // the lease, not the service, stopped it
 	}
 	return r, err
