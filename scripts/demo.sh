@@ -178,9 +178,11 @@ $HF --tenant contoso checkpoint --out "$DEMO_DIR/auditor.checkpoint" > /dev/null
 echo "   (The auditor keeps the latest signed checkpoint: $DEMO_DIR/auditor.checkpoint.)"
 cp -a "$DEMO_DIR/data" "$DEMO_DIR/rolledback"
 RB="$DEMO_DIR/rolledback/tenants/contoso"
+# A batch is named by its first record: the log left ends where the first
+# batch removed began.
+LEFT=$(ls "$RB/log" | sort | tail -2 | head -1 | cut -c1-20)
 ls "$RB/log" | sort | tail -2 | while read -r b; do rm -f "$RB/log/$b"; done
-LAST=$(ls "$RB/log" | sort | tail -1 | sed 's/.*-0*\([0-9]*\)\.jsonl/\1/')
-for c in "$RB"/checkpoints/*; do [ "$((10#$(basename "$c")))" -gt "$((LAST + 1))" ] && rm -f "$c"; done
+for c in "$RB"/checkpoints/*; do [ "$((10#$(basename "$c")))" -gt "$((10#$LEFT))" ] && rm -f "$c"; done
 # verify_rolledback OUT SAY [ARGS…]: verify the rolled-back copy, which must
 # exit 3 (integrity failure); show its first failures and say what it means.
 verify_rolledback() {

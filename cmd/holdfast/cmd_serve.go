@@ -106,6 +106,9 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = app.DefaultLeaseTTL
+	}
 	if o.LeaseTTL < time.Second {
 		return holdfast.Errorf(op, holdfast.Invalid, "--lease-ttl %s: give at least 1s", o.LeaseTTL)
 	}
