@@ -42,15 +42,9 @@ func (l *Local) path(name string) (string, error) {
 // its directory, and makes it read-only.
 func (l *Local) Put(ctx context.Context, name string, data []byte) error {
 	const op = "local.Put"
-	if err := ctx.Err(); err != nil {
-		return holdfast.E(op, err)
-	}
-	p, err := l.path(name)
+	p, err := l.newObject(ctx, op, name)
 	if err != nil {
 		return err
-	}
-	if err := mkdirAllSync(filepath.Dir(p)); err != nil {
-		return holdfast.E(op, holdfast.IO, err)
 	}
 	if err := WriteNew(p, data, 0o444); err != nil {
 		if holdfast.Is(holdfast.Exist, err) {
@@ -59,6 +53,21 @@ func (l *Local) Put(ctx context.Context, name string, data []byte) error {
 		return holdfast.E(op, err)
 	}
 	return nil
+}
+
+// newObject returns the path of object name, its directory made.
+func (l *Local) newObject(ctx context.Context, op, name string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", holdfast.E(op, err)
+	}
+	p, err := l.path(name)
+	if err != nil {
+		return "", err
+	}
+	if err := mkdirAllSync(filepath.Dir(p)); err != nil {
+		return "", holdfast.E(op, holdfast.IO, err)
+	}
+	return p, nil
 }
 
 // WriteNew writes data to a new file at p, durably and whole or not at

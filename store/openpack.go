@@ -159,17 +159,11 @@ func removeTempPacks(dir string) (int, error) {
 // filesystem is copied instead.
 func (l *Local) PutFile(ctx context.Context, name string, f *os.File, size int64) error {
 	const op = "local.Put"
-	if err := ctx.Err(); err != nil {
-		return holdfast.E(op, err)
-	}
-	p, err := l.path(name)
+	p, err := l.newObject(ctx, op, name)
 	if err != nil {
 		return err
 	}
 	dir := filepath.Dir(p)
-	if err := mkdirAllSync(dir); err != nil {
-		return holdfast.E(op, holdfast.IO, err)
-	}
 	if err := f.Chmod(0o444); err != nil {
 		return holdfast.E(op, holdfast.IO, err)
 	}

@@ -114,15 +114,7 @@ func TestWorkersShareTenants(t *testing.T) {
 	// Twenty Holdfast tenants share one fake Graph tenant here, whose
 	// tenant-wide limits (SharePoint's resource units) would throttle them
 	// twenty times as hard as twenty real tenants: no limits.
-	ft, err := faketenant.New(faketenant.Options{Seed: 41, Users: 2, ItemsPerUser: 30, Latency: 2 * time.Millisecond, NoLimits: true}, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := ft.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ft.Close()
+	info := startFake(t, faketenant.Options{Seed: 41, Users: 2, ItemsPerUser: 30, Latency: 2 * time.Millisecond, NoLimits: true})
 	c := newCLI(t)
 	c.ok("init")
 	t.Setenv("FAKE_SECRET", info.ClientSecret)
@@ -302,15 +294,7 @@ func TestPartitionedWorkerStopsWriting(t *testing.T) {
 	cutter := &leaseCutter{proxy: httputil.NewSingleHostReverseProxy(target)}
 	srv := httptest.NewServer(cutter)
 	defer srv.Close()
-	ft, err := faketenant.New(faketenant.Options{Seed: 43, Users: 2, ItemsPerUser: 60, Latency: 25 * time.Millisecond, NoLimits: true}, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := ft.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ft.Close()
+	info := startFake(t, faketenant.Options{Seed: 43, Users: 2, ItemsPerUser: 60, Latency: 25 * time.Millisecond, NoLimits: true})
 	c := newCLI(t)
 	c.ok("init")
 	t.Setenv("FAKE_SECRET", info.ClientSecret)
