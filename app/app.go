@@ -152,13 +152,12 @@ func (a *App) Open(ctx context.Context, tenant string, mode Mode) (*store.Store,
 		_, fence, release, err := a.holdTenant(ctx, tenant)
 		var held *store.LeaseHeldError
 		switch {
-		case err != nil && mode == Shared:
-			// Reads beside the worker that holds it, or that may: the
-			// lease could not be read.
+		case mode == Shared && errors.As(err, &held):
+			opts.Spool = true // reads beside the worker that holds it
+		case mode == Shared && holdfast.Is(holdfast.IO, err):
+			// ... or that may: the lease could not be read.
 			opts.Spool = true
-			if !errors.As(err, &held) {
-				a.note("the tenant's lease could not be taken (%v): reading beside whoever holds it; this command's records go to this machine's spool", err)
-			}
+			a.note("the tenant's lease could not be taken (%v): reading beside whoever holds it; this command's records go to this machine's spool", err)
 		case errors.As(err, &held):
 			return nil, holdfast.E("open tenant "+tenant, holdfast.Locked, err)
 		case err != nil:
