@@ -109,10 +109,11 @@ func (b *Backend) writeLease(ctx context.Context, l *Lease, etag string, create 
 		in.IfMatch = aws.String(etag)
 	}
 	out, err := b.client.PutObject(ctx, in)
-	switch code(err) {
-	case "":
+	if err == nil {
 		l.Token = aws.ToString(out.ETag)
 		return nil
+	}
+	switch code(err) { // "" for an error that is not S3's answer: a timeout, a reset
 	case "PreconditionFailed", "ConditionalRequestConflict":
 		if create {
 			return &LeaseHeldError{Holder: Lease{Worker: "another worker"}}

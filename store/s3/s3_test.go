@@ -195,6 +195,13 @@ func TestLeases(t *testing.T) {
 	if err := a.RenewLease(ctx, la, time.Second); err != nil {
 		t.Fatalf("renewal by the holder: %v", err)
 	}
+	// A renewal that gets no answer (timed out, the connection reset) is
+	// an I/O error, not a lost lease — and not a crash.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := a.RenewLease(gone, la, time.Second); err == nil || errors.Is(err, ErrLeaseLost) {
+		t.Errorf("renewal without an answer = %v, want an I/O error", err)
+	}
 	// Every version is tagged, for the lifecycle rule that expires old ones.
 	tags, err := g.Client().GetObjectTagging(ctx, &awss3.GetObjectTaggingInput{Bucket: aws.String(a.bucket), Key: aws.String(a.key("lease"))})
 	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != LeaseTag {
