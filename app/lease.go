@@ -117,8 +117,9 @@ func minTime(a, b time.Time) time.Time {
 
 // leases are the tenants' leases this process holds.
 type leases struct {
-	mu   sync.Mutex
-	held map[string]*heldLease
+	mu     sync.Mutex
+	held   map[string]*heldLease
+	taking map[string]*sync.Mutex // a tenant's lease being taken
 }
 
 // holdTenant takes tenant's lease, or shares the one this process holds,
@@ -127,14 +128,30 @@ type leases struct {
 // without leases returns ctx, a nil fence and a release that does
 // nothing. Another worker's lease is a *store.LeaseHeldError.
 func (a *App) holdTenant(ctx context.Context, tenant string) (context.Context, func() error, func(), error) {
+	// One acquisition per tenant at a time, and none holding up another
+	// tenant's: the bucket may be slow.
 	a.leases.mu.Lock()
-	defer a.leases.mu.Unlock()
+	if a.leases.taking == nil {
+		a.leases.taking = map[string]*sync.Mutex{}
+	}
+	taking := a.leases.taking[tenant]
+	if taking == nil {
+		taking = &sync.Mutex{}
+		a.leases.taking[tenant] = taking
+	}
+	a.leases.mu.Unlock()
+	taking.Lock()
+	defer taking.Unlock()
+
+	a.leases.mu.Lock()
 	if h := a.leases.held[tenant]; h != nil && h.fence() == nil {
 		h.mu.Lock()
 		h.refs++
 		h.mu.Unlock()
+		a.leases.mu.Unlock()
 		return a.leaseContext(ctx, h), h.fence, func() { a.letGo(h) }, nil
 	}
+	a.leases.mu.Unlock()
 	leaser, err := a.data.TenantLeaser(ctx, tenant)
 	if err != nil {
 		return nil, nil, nil, err
@@ -152,10 +169,12 @@ func (a *App) holdTenant(ctx context.Context, tenant string) (context.Context, f
 	}
 	hctx, cancel := context.WithCancelCause(context.Background())
 	h := &heldLease{tenant: tenant, leaser: leaser, ttl: ttl, lease: *l, refs: 1, ctx: hctx, cancel: cancel, done: make(chan struct{})}
+	a.leases.mu.Lock()
 	if a.leases.held == nil {
 		a.leases.held = map[string]*heldLease{}
 	}
 	a.leases.held[tenant] = h
+	a.leases.mu.Unlock()
 	go h.renew(hctx)
 	return a.leaseContext(ctx, h), h.fence, func() { a.letGo(h) }, nil
 }

@@ -269,7 +269,10 @@ func (a *App) Serve(ctx context.Context, o ServeOptions, state *ServiceState) er
 		})
 		r.Took = time.Since(start)
 		var held *store.LeaseHeldError
-		if errors.As(err, &held) && ctx.Err() == nil {
+		var deferred *schedule.Deferred
+		if errors.As(err, &deferred) {
+			// runLeased said when.
+		} else if errors.As(err, &held) && ctx.Err() == nil {
 			// Another worker is on the tenant: ask again when its lease
 			// would lapse; by then it has run the job, or died.
 			err = &schedule.Deferred{Err: err, After: max(time.Until(held.Holder.Expires), time.Second) + leaseSlack}
@@ -486,8 +489,18 @@ func (a *App) runLeased(ctx context.Context, j schedule.Job, o ServeOptions, run
 		return JobResult{Skipped: why}, err
 	}
 	r, err := run(lctx)
-	if c := context.Cause(lctx); err != nil && c != nil && lctx.Err() != nil && ctx.Err() == nil && !errors.Is(err, c) {
-		err = errors.Join(err, c) // the lease, not the service, stopped it
+	if c := context.Cause(lctx); err != nil && c != nil && lctx.Err() != nil && ctx.Err() == nil {
+		// The lease, not the service, stopped it: ask again once the
+		// lease would have lapsed — another worker holds the tenant by
+		// then, or this one takes it again.
+		if !errors.Is(err, c) {
+			err = errors.Join(err, c)
+		}
+		ttl := a.opts.LeaseTTL
+		if ttl <= 0 {
+			ttl = DefaultLeaseTTL
+		}
+		err = &schedule.Deferred{Err: err, After: ttl + leaseSlack}
 	}
 	return r, err
 }

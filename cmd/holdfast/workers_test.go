@@ -207,8 +207,8 @@ func TestWorkersShareTenants(t *testing.T) {
 	}
 	// The run w1 was killed in left its start in the log; another worker
 	// took the tenant over and ran it again, to its end.
-	if started, completed := tenantRuns(t, c.data, midRun); started != 2 || completed != 1 {
-		t.Errorf("tenant %s, w1 killed mid-run: %d runs started and %d completed, want 2 and 1", midRun, started, completed)
+	if started, completed := tenantRuns(t, c.data, midRun); started < 2 || completed != 1 {
+		t.Errorf("tenant %s, w1 killed mid-run: %d runs started and %d completed, want at least 2 and 1", midRun, started, completed)
 	}
 	skipped := len(ws[1].events(t, "job skipped")) + len(ws[2].events(t, "job skipped"))
 	if skipped == 0 {
