@@ -377,9 +377,6 @@ func (a *App) runState(ctx context.Context, tenant string) (*runState, error) {
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return holdfast.E("read schedule state", holdfast.Integrity, err)
 		}
-		if r.Index >= size {
-			return nil
-		}
 		var k schedule.Kind
 		switch r.Type {
 		case record.TypeScheduleSet:

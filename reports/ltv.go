@@ -97,6 +97,17 @@ func (u *pdfUpdate) stream(n int, data []byte) {
 	u.buf.WriteString("\nendstream\nendobj\n")
 }
 
+// newPageUpdate is newUpdate for a change to the first page (a signature
+// field): the update, the catalog, and the first page's number and
+// dictionary.
+func newPageUpdate(pdf []byte) (u *pdfUpdate, catalog string, pageN int, page string, err error) {
+	if u, err = newUpdate(pdf); err != nil {
+		return nil, "", 0, "", err
+	}
+	catalog, pageN, page, err = firstPage(pdf, u.root)
+	return u, catalog, pageN, page, err
+}
+
 // firstPage returns the catalog (object root) and the first page's number
 // and dictionary, as last defined in pdf.
 func firstPage(pdf []byte, root int) (catalog string, pageN int, page string, err error) {
@@ -220,11 +231,7 @@ var (
 // over the whole file: PAdES-B-LTA when the file has validation data.
 func AddDocumentTimestamp(ctx context.Context, pdf []byte, url string) ([]byte, error) {
 	const op = "document time-stamp"
-	u, err := newUpdate(pdf)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	catalog, pageN, page, err := firstPage(pdf, u.root)
+	u, catalog, pageN, page, err := newPageUpdate(pdf)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}

@@ -87,11 +87,7 @@ type Signer struct {
 // Sign appends the signature to pdf.
 func Sign(ctx context.Context, pdf []byte, s Signer, at time.Time, reason string) ([]byte, error) {
 	const op = "sign report"
-	u, err := newUpdate(pdf)
-	if err != nil {
-		return nil, holdfast.E(op, holdfast.Invalid, err)
-	}
-	catalog, pageN, page, err := firstPage(pdf, u.root)
+	u, catalog, pageN, page, err := newPageUpdate(pdf)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.Invalid, err)
 	}

@@ -141,21 +141,7 @@ func BenchmarkVerify(b *testing.B) {
 	r := storetest.NewRepo(b, store.NewLocal(dir), dir, nil)
 	s := r.Open(b)
 	defer s.Close(ctx)
-	var total int64
-	for i := 0; i < 5000; i++ {
-		msg := synth.Message(3, i, 10000)
-		total += int64(len(msg))
-		ref, err := s.PutBytes(ctx, msg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Append(ctx, record.TypeItemVersion, synth.Meta(3, i), ref); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
-		b.Fatal(err)
-	}
+	total := storetest.AppendMail(b, s, 3, 5000)
 	b.SetBytes(total)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

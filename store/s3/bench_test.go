@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/holdfast/holdfast/internal/synth"
-	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"github.com/holdfast/holdfast/store/storetest"
 )
@@ -43,22 +41,8 @@ func benchBackend(b *testing.B, g *gateway) {
 	s := r.Open(b)
 	defer s.Close(ctx)
 	const n = 5000
-	var total int64
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		msg := synth.Message(7, i, 10000)
-		total += int64(len(msg))
-		ref, err := s.PutBytes(ctx, msg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Append(ctx, record.TypeItemVersion, synth.Meta(7, i), ref); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if _, _, err := s.Checkpoint(ctx); err != nil {
-		b.Fatal(err)
-	}
+	total := storetest.AppendMail(b, s, 7, n)
 	appended := time.Since(start)
 	start = time.Now()
 	rep, err := s.Verify(ctx, store.VerifyOptions{})

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/internal/synth"
 	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
 	"golang.org/x/mod/sumdb/note"
@@ -418,4 +419,28 @@ func Tenant(tb testing.TB, name string) *store.Store {
 	}
 	tb.Cleanup(func() { s.Close(ctx) })
 	return s
+}
+
+// AppendMail appends n mail-like items of about 10 KB (synth's, from
+// seed) as item versions, signs a checkpoint over them, and returns the
+// bytes of content put: the repository the store's benchmarks measure.
+func AppendMail(tb testing.TB, s *store.Store, seed uint64, n int) int64 {
+	tb.Helper()
+	ctx := context.Background()
+	var total int64
+	for i := 0; i < n; i++ {
+		msg := synth.Message(seed, i, 10000)
+		total += int64(len(msg))
+		ref, err := s.PutBytes(ctx, msg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := s.Append(ctx, record.TypeItemVersion, synth.Meta(seed, i), ref); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, _, err := s.Checkpoint(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return total
 }
