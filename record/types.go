@@ -40,6 +40,10 @@ const (
 	TypeScheduleSet      = "schedule.set"        // ScheduleSet: a tenant's schedule, and who set it
 	TypeAccessChanged    = "access.changed"      // AccessChanged: a user or token that reaches this tenant was added, disabled, enabled or revoked
 	TypeWitnessesSet     = "witnesses.set"       // WitnessesSet: the witnesses the tenant's checkpoints go to, and who set them
+	TypeDisposalProposed = "disposal.proposed"   // DisposalProposed: a disposal plan was proposed for review
+	TypeDisposalReviewed = "disposal.reviewed"   // DisposalReviewed: a second person approved or rejected a proposal
+	TypeDisposalExecuted = "disposal.executed"   // DisposalExecuted: item versions were disposed of: their content goes
+	TypeDisposalDone     = "disposal.completed"  // DisposalCompleted: the packs that held disposed content were rewritten and retired
 )
 
 // types maps each record type to a new value of its data's Go type.
@@ -70,6 +74,10 @@ var types = map[string]func() any{
 	TypeScheduleSet:      func() any { return new(ScheduleSet) },
 	TypeAccessChanged:    func() any { return new(AccessChanged) },
 	TypeWitnessesSet:     func() any { return new(WitnessesSet) },
+	TypeDisposalProposed: func() any { return new(DisposalProposed) },
+	TypeDisposalReviewed: func() any { return new(DisposalReviewed) },
+	TypeDisposalExecuted: func() any { return new(DisposalExecuted) },
+	TypeDisposalDone:     func() any { return new(DisposalCompleted) },
 }
 
 // Types returns every record type Holdfast writes, sorted.
@@ -570,4 +578,73 @@ type AccessChanged struct {
 	Token   string    `json:"token,omitempty"`   // a token's id, never its secret
 	Expires time.Time `json:"expires,omitzero"`  // a created token's expiry
 	Actor   string    `json:"actor"`
+}
+
+// RetentionRule is one rule of a tenant's retention schedule, as the
+// retention policy (Rego) produced it: item versions it covers are kept
+// KeepDays from the date From names, then may be disposed of.
+type RetentionRule struct {
+	Name      string   `json:"name"`
+	Workloads []string `json:"workloads,omitempty"` // empty: every workload
+	Query     string   `json:"query,omitempty"`     // KQL: only the versions it selects
+	KeepDays  int      `json:"keep_days"`
+	From      string   `json:"from"` // received, modified or departure
+}
+
+// DisposalVersion is one item version of a disposal: which, under which
+// rule, from which date it was kept, and the content that goes with it.
+type DisposalVersion struct {
+	Record   uint64    `json:"record"` // the item.version record
+	Workload string    `json:"workload"`
+	Account  string    `json:"account"`
+	Item     string    `json:"item"`
+	Rule     string    `json:"rule"`
+	Since    time.Time `json:"since"` // the date the rule counts from
+	SHA256   []ID      `json:"sha256"`
+}
+
+// DisposalProposed is the data of disposal.proposed: a plan, as computed
+// at AsOf under the rules, for a second person to review.
+type DisposalProposed struct {
+	Tenant     string            `json:"tenant"`
+	AsOf       time.Time         `json:"as_of"`
+	Rules      []RetentionRule   `json:"rules"`
+	PolicyHash string            `json:"policy_hash"`
+	Versions   []DisposalVersion `json:"versions"`
+	Held       int               `json:"held"` // eligible but for a hold: excluded
+	Reason     string            `json:"reason"`
+	Actor      string            `json:"actor"`
+}
+
+// DisposalReviewed is the data of disposal.reviewed.
+type DisposalReviewed struct {
+	Proposal uint64 `json:"proposal"` // the disposal.proposed record
+	Decision string `json:"decision"` // approved or rejected
+	Reason   string `json:"reason"`
+	Actor    string `json:"actor"`
+	Role     string `json:"role"`
+}
+
+// DisposalExecuted is the data of disposal.executed: from this record on,
+// the versions named are disposed of. Blobs is the content that goes (the
+// versions' content no other record references), Packs the packs that
+// hold it, to be rewritten without it; Held the versions of the proposal
+// a hold covered when it ran, which were not disposed of.
+type DisposalExecuted struct {
+	Proposal uint64            `json:"proposal"`
+	Approval uint64            `json:"approval"` // the disposal.reviewed record that approved it
+	Versions []DisposalVersion `json:"versions"`
+	Held     []uint64          `json:"held,omitempty"`
+	Blobs    []ID              `json:"blobs"`
+	Packs    []ID              `json:"packs"`
+	Actor    string            `json:"actor"`
+}
+
+// DisposalCompleted is the data of disposal.completed: the packs of an
+// execution were rewritten without the disposed content (the new packs'
+// pack.added records come before this one) and are retired: from here on
+// they may be, and then are, removed.
+type DisposalCompleted struct {
+	Execution uint64 `json:"execution"` // the disposal.executed record
+	Retired   []ID   `json:"retired"`
 }

@@ -302,3 +302,26 @@ func WriteReplace(p string, data []byte, perm os.FileMode) error {
 	}
 	return syncDir(dir)
 }
+
+// Remove deletes an object and makes its removal durable. Only disposal
+// calls it, for packs a disposal.completed record retired.
+func (l *Local) Remove(ctx context.Context, name string) error {
+	const op = "local.Remove"
+	if err := ctx.Err(); err != nil {
+		return holdfast.E(op, err)
+	}
+	p, err := l.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return holdfast.Errorf(op, holdfast.NotFound, "object %s does not exist", name)
+		}
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return holdfast.E(op, holdfast.IO, err)
+	}
+	return nil
+}

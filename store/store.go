@@ -110,6 +110,7 @@ type Store struct {
 	lastCkp uint64         // size of the newest checkpoint
 	damaged string         // why appends are refused, if they are
 	lost    map[ID]bool    // packs a repair record declared lost
+	disp    disposalState  // what disposal records say (dispose.go)
 	missing []ID           // packs the log names that are gone and not yet declared lost
 	// repairable: the only damage is missing packs, which a repair
 	// record can account for; with Options.Repair the store takes the
@@ -410,6 +411,11 @@ func (s *Store) load(ctx context.Context) error {
 			s.markDamaged(s.seen.forked(root), hintRollback)
 		}
 	}
+	if s.damaged == "" && s.disposalUnderWay() {
+		if err := s.reindexLocked(ctx); err != nil {
+			return err
+		}
+	}
 	if s.damaged == "" {
 		s.checkLoggedPacks(unreadable)
 	}
@@ -497,6 +503,9 @@ func (s *Store) checkLoggedPacks(unreadable map[ID]bool) {
 	}
 	var missing []string
 	for id := range s.logged {
+		if _, retired := s.disp.retired[id]; retired {
+			continue // removed, or to be, after a disposal
+		}
 		if (!present[id] || unreadable[id]) && !s.lost[id] {
 			missing = append(missing, packName(id))
 			s.missing = append(s.missing, id)
@@ -518,7 +527,8 @@ func (s *Store) addPack(id ID, entries []packEntry) {
 	pi := uint32(len(s.packs))
 	s.packs = append(s.packs, id)
 	for _, e := range entries {
-		if _, ok := s.index[e.ID]; !ok {
+		// A pack that stays is preferred to one a disposal retires.
+		if loc, ok := s.index[e.ID]; !ok || s.goingPack(s.packs[loc.pack]) {
 			s.index[e.ID] = blobLoc{pack: pi, packEntry: e}
 		}
 	}
@@ -550,6 +560,10 @@ type treeState struct {
 	Logged  []ID        `json:"logged_packs"`
 	Batches []batchMark `json:"batches,omitempty"`    // the batches the tree covers, as written
 	Lost    []ID        `json:"lost_packs,omitempty"` // packs repair records declared lost
+	// What disposal records say (dispose.go).
+	Disposed map[ID]uint64 `json:"disposed_blobs,omitempty"`
+	Retiring map[ID]uint64 `json:"retiring_packs,omitempty"`
+	Retired  map[ID]uint64 `json:"retired_packs,omitempty"`
 }
 
 // batchMark is a batch's name and size when it was written, so that Open
@@ -577,6 +591,8 @@ func (s *Store) loadTree(ctx context.Context) error {
 			for _, id := range st.Lost {
 				s.lost[id] = true
 			}
+			s.disp = disposalState{disposed: st.Disposed, retiring: st.Retiring, retired: st.Retired}
+			s.disp.init()
 		}
 	}
 	// Replay the batches the cache does not cover.
@@ -584,6 +600,7 @@ func (s *Store) loadTree(ctx context.Context) error {
 	if from == 0 {
 		clear(s.logged)
 		clear(s.lost)
+		s.disp = disposalState{}
 	}
 	return s.scanRecords(ctx, from, s.size, func(raw []byte, r Record) error {
 		if err := s.tree.Append(LeafHash(raw), nil); err != nil {
@@ -605,6 +622,10 @@ func (s *Store) noteRecord(r Record) {
 			s.logged[d.Pack] = true
 		}
 	}
+	switch r.Type {
+	case record.TypePack, record.TypeDisposalExecuted, record.TypeDisposalDone:
+		s.noteDisposal(r)
+	}
 }
 
 func (s *Store) saveTree() {
@@ -624,6 +645,7 @@ func (s *Store) saveTree() {
 	for id := range s.lost {
 		st.Lost = append(st.Lost, id)
 	}
+	st.Disposed, st.Retiring, st.Retired = s.disp.disposed, s.disp.retiring, s.disp.retired
 	b, err := json.Marshal(st)
 	if err == nil {
 		err = WriteReplace(s.statePath(), b, 0o600)
@@ -784,7 +806,7 @@ func (w *refWriter) add(ctx context.Context, chunk []byte) error {
 	stored := encodeBlob(nil, id, chunk, w.s.sealer)
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
-	return w.s.addBlobLocked(ctx, id, len(chunk), stored)
+	return w.s.addBlobLocked(ctx, id, len(chunk), stored, false)
 }
 
 func (w *refWriter) ref() Ref {
@@ -802,8 +824,11 @@ func (w *refWriter) ref() Ref {
 	return r
 }
 
-func (s *Store) addBlobLocked(ctx context.Context, id ID, rawLen int, stored []byte) error {
-	if _, ok := s.index[id]; ok {
+// addBlobLocked adds a blob to the open pack, unless it is stored already
+// or pending; force stores it even if stored (a retiring pack's blob being
+// copied).
+func (s *Store) addBlobLocked(ctx context.Context, id ID, rawLen int, stored []byte, force bool) error {
+	if _, ok := s.index[id]; ok && !force {
 		return nil
 	}
 	if _, ok := s.pendingBlob[id]; ok {
@@ -849,6 +874,9 @@ func (s *Store) writePackLocked(ctx context.Context) error {
 	s.pack = nil
 	entries := s.packEntries
 	s.addPack(id, entries)
+	for _, e := range entries {
+		delete(s.disp.disposed, e.ID) // captured again, if it was disposed of
+	}
 	s.packEntries = nil
 	clear(s.pendingBlob)
 	return s.appendPackRecord(id, entries, false)
@@ -1277,6 +1305,9 @@ func (s *Store) ReadBlob(ctx context.Context, id ID) ([]byte, error) {
 	}
 	s.mu.Unlock()
 	if !ok {
+		if by, gone := s.Disposed(id); gone {
+			return nil, holdfast.Errorf(op, holdfast.NotFound, "blob %s was disposed of (record %d)", id.Short(), by)
+		}
 		return nil, holdfast.Errorf(op, holdfast.NotFound, "blob %s is not stored", id.Short())
 	}
 	stored := make([]byte, loc.StoredLen)

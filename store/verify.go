@@ -74,6 +74,7 @@ type verifier struct {
 	absent    []absentRef
 	blobPack  map[ID]ID     // blob → the pack that added it, for blobs no pack holds
 	lostPacks map[ID]uint64 // pack → the repair record that declared it lost
+	disp      verifyDisposal
 	done      int64
 	total     int64
 	buf       []byte
@@ -103,7 +104,8 @@ func (v *verifier) progress(n int64) {
 // A returned error means Verify itself could not run; damage is reported in
 // the report, never as an error.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, error) {
-	v := &verifier{s: s, r: &VerifyReport{Failures: []Failure{}}, opts: opts, blobPack: map[ID]ID{}, lostPacks: map[ID]uint64{}}
+	v := &verifier{s: s, r: &VerifyReport{Failures: []Failure{}}, opts: opts, blobPack: map[ID]ID{}, lostPacks: map[ID]uint64{},
+		disp: verifyDisposal{blobs: map[ID]uint64{}, again: map[ID]bool{}, completed: map[uint64]bool{}, retired: map[ID]uint64{}}}
 	if opts.ExpectedKey != "" && opts.ExpectedKey != s.cfg.LogKey {
 		v.fail(configName, "names log key %s, but the trusted key is %s", s.cfg.LogKey, opts.ExpectedKey)
 	}
@@ -326,10 +328,21 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 				v.r.Notes = append(v.r.Notes, fmt.Sprintf("%s is gone: repair record %d accounts for it", packName(id), by))
 				continue
 			}
+			if _, retired := v.disp.retired[id]; retired {
+				v.disp.removed++
+				continue
+			}
 			v.fail(packName(id), "is missing: record %d added it to the repository", rec)
 		}
 	}
 	for _, a := range v.absent {
+		if by, gone := v.disp.blobs[a.blob]; gone {
+			v.disp.absent++
+			if v.disp.absent <= 3 {
+				v.r.Notes = append(v.r.Notes, fmt.Sprintf("%s: content %s was disposed of by record %d", a.object, a.blob.Short(), by))
+			}
+			continue
+		}
 		pack, named := v.blobPack[a.blob]
 		if by, lost := v.lostPacks[pack]; named && lost {
 			v.fail(a.object, "content %s is lost for good: it was in pack %s, which repair record %d found gone and could not fetch again", a.blob.Short(), pack.Short(), by)
@@ -337,6 +350,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 		}
 		v.fail(a.object, "references blob %s, which no pack holds", a.blob.Short())
 	}
+	v.disposalFindings(present, good)
 	var unheld []ID // blobs a present pack's record names but no pack holds, in a stable order
 	for id, pack := range v.blobPack {
 		if _, lost := v.lostPacks[pack]; !lost {
@@ -410,6 +424,48 @@ func (v *verifier) batchesBetween(logs []batch, from, to uint64) []string {
 }
 
 // absentRef is a record's reference to a blob no pack holds.
+// verifyDisposal is what verify learns of disposals from the log.
+type verifyDisposal struct {
+	blobs     map[ID]uint64 // blob → the disposal.executed record that disposed of it
+	again     map[ID]bool   // disposed blobs a later record references: captured again
+	completed map[uint64]bool
+	retired   map[ID]uint64 // pack → the disposal.completed record that retired it
+	versions  int
+	absent    int // references to disposed content (not damage)
+	removed   int // retired packs that are gone (not damage)
+}
+
+// disposalFindings reports what disposals left: a summary, retired packs
+// still present, and disposed content still stored once its disposal
+// completed (the disposal did not remove it).
+func (v *verifier) disposalFindings(present map[ID]string, good map[ID]bool) {
+	d := &v.disp
+	if len(d.blobs) == 0 && len(d.retired) == 0 {
+		return
+	}
+	v.r.Notes = append(v.r.Notes, fmt.Sprintf("disposals: %d item versions disposed of, %d references to their content (disposed, not damage), %d retired packs removed", d.versions, d.absent, d.removed))
+	retiredLeft := 0
+	for id := range d.retired {
+		if _, ok := present[id]; ok {
+			retiredLeft++
+		}
+	}
+	if retiredLeft > 0 {
+		v.r.Notes = append(v.r.Notes, fmt.Sprintf("%d retired pack(s) still present: the next holdfast disposal execute removes them", retiredLeft))
+		return // disposed content may still be in them
+	}
+	var kept []ID
+	for id, by := range d.blobs {
+		if d.completed[by] && good[id] && !d.again[id] {
+			kept = append(kept, id)
+		}
+	}
+	slices.SortFunc(kept, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range kept {
+		v.fail("blob "+id.Short(), "was disposed of by record %d, but a pack still holds it", d.blobs[id])
+	}
+}
+
 type absentRef struct {
 	object string
 	blob   ID
@@ -519,6 +575,9 @@ func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]
 			v.fail(obj, "content %s: malformed chunk list", ref.SHA256.Short())
 		}
 		for _, id := range blobs {
+			if by, ok := v.disp.blobs[id]; ok && r.Index > by {
+				v.disp.again[id] = true // captured again after it was disposed of
+			}
 			ok, seen := good[id]
 			switch {
 			case !seen:
@@ -549,6 +608,26 @@ func (v *verifier) checkRecord(r Record, good map[ID]bool, announced map[uint64]
 		}
 		for _, id := range d.LostPacks {
 			v.lostPacks[id] = r.Index
+		}
+	case record.TypeDisposalExecuted:
+		var d record.DisposalExecuted
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			v.fail(obj, "malformed data: %v", err)
+			return
+		}
+		for _, id := range d.Blobs {
+			v.disp.blobs[id] = r.Index
+		}
+		v.disp.versions += len(d.Versions)
+	case record.TypeDisposalDone:
+		var d record.DisposalCompleted
+		if err := json.Unmarshal(r.Data, &d); err != nil {
+			v.fail(obj, "malformed data: %v", err)
+			return
+		}
+		v.disp.completed[d.Execution] = true
+		for _, id := range d.Retired {
+			v.disp.retired[id] = r.Index
 		}
 	case record.TypeCheckpoint:
 		var d record.CheckpointIssued
