@@ -64,10 +64,10 @@ func samples() map[string]any {
 		TypePolicyEvaluated: PolicyEvaluated{Tenant: "contoso", Actor: "alice@host", PolicyHash: "p", PolicyFiles: []string{"stale.rego"}, InputHash: "i", FindingsHash: "f", Findings: map[string]int{"high": 1}},
 		TypeDisposalProposed: DisposalProposed{Tenant: "contoso", AsOf: t0, Rules: []RetentionRule{{Name: "mail-7y", Workloads: []string{"mail"}, Query: "-kind:meetings", KeepDays: 2557, From: "received"}},
 			PolicyHash: "p", Versions: []DisposalVersion{{Record: 12, Workload: "mail", Account: "ann@contoso.example", Item: "AAMk=\u2028<b>", Rule: "mail-7y", Since: from, SHA256: []ID{id}}},
-			Held: 3, Reason: "yearly review", Actor: "alice@host"},
-		TypeDisposalReviewed: DisposalReviewed{Proposal: 40, Decision: "approved", Reason: "checked against the schedule", Actor: "legal1 (API, 10.0.0.5)", Role: "legal"},
+			Held: 3, Reason: "yearly review", Actor: "alice@host", Person: "alice"},
+		TypeDisposalReviewed: DisposalReviewed{Proposal: 40, Decision: "approved", Reason: "checked against the schedule", Actor: "legal1 (API, 10.0.0.5)", Person: "legal1", Role: "legal"},
 		TypeDisposalExecuted: DisposalExecuted{Proposal: 40, Approval: 41, Versions: []DisposalVersion{{Record: 12, Workload: "mail", Account: "ann@contoso.example", Item: "AAMk=", Rule: "mail-7y", Since: from, SHA256: []ID{id}}},
-			Held: []uint64{13}, Blobs: []ID{id}, Packs: []ID{{2}}, Actor: "scheduler"},
+			Blobs: []ID{id}, Packs: []ID{{2}}, Actor: "scheduler"},
 		TypeDisposalDone: DisposalCompleted{Execution: 42, Retired: []ID{{2}}},
 	}
 }

@@ -614,6 +614,7 @@ type DisposalProposed struct {
 	Held       int               `json:"held"` // eligible but for a hold: excluded
 	Reason     string            `json:"reason"`
 	Actor      string            `json:"actor"`
+	Person     string            `json:"person"` // who proposed, without where from: the reviewer must be someone else
 }
 
 // DisposalReviewed is the data of disposal.reviewed.
@@ -622,19 +623,18 @@ type DisposalReviewed struct {
 	Decision string `json:"decision"` // approved or rejected
 	Reason   string `json:"reason"`
 	Actor    string `json:"actor"`
-	Role     string `json:"role"`
+	Person   string `json:"person"`
+	Role     string `json:"role"` // the reviewer's role: legal
 }
 
 // DisposalExecuted is the data of disposal.executed: from this record on,
 // the versions named are disposed of. Blobs is the content that goes (the
 // versions' content no other record references), Packs the packs that
-// hold it, to be rewritten without it; Held the versions of the proposal
-// a hold covered when it ran, which were not disposed of.
+// hold it, to be rewritten without it.
 type DisposalExecuted struct {
 	Proposal uint64            `json:"proposal"`
 	Approval uint64            `json:"approval"` // the disposal.reviewed record that approved it
 	Versions []DisposalVersion `json:"versions"`
-	Held     []uint64          `json:"held,omitempty"`
 	Blobs    []ID              `json:"blobs"`
 	Packs    []ID              `json:"packs"`
 	Actor    string            `json:"actor"`
