@@ -42,6 +42,7 @@ type Doc struct {
 	HasAttachment   bool
 	Captured        time.Time
 	Deleted         bool
+	Disposed        bool // its content was disposed of: indexed from its record alone
 	Item            string
 	Version         uint64 // the item.version record's index
 	Title           string

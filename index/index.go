@@ -29,6 +29,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
+	bleveindex "github.com/blevesearch/bleve_index_api"
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/record"
 	"github.com/holdfast/holdfast/store"
@@ -63,7 +64,7 @@ const (
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
 	itemKeyPrefix   = "item|"
-	mappingVersion  = "11" // 11: a malformed MIME part no longer hides the rest of a message
+	mappingVersion  = "12" // 12: disposed versions
 )
 
 // DefaultBatch is how many documents Update gives Bleve at once: Bleve
@@ -166,9 +167,9 @@ func newMapping() *mapping.IndexMappingImpl {
 		f.Store, f.IncludeInAll, f.DocValues = n == "date", false, false
 		dm.AddFieldMappingsAt(n, f)
 	}
-	for _, n := range []string{"hasattachment", "deleted", "current"} {
+	for _, n := range []string{"hasattachment", "deleted", "current", "disposed"} {
 		f := bleve.NewBooleanFieldMapping()
-		f.Store, f.IncludeInAll, f.DocValues = n == "deleted", false, false
+		f.Store, f.IncludeInAll, f.DocValues = n == "deleted" || n == "disposed", false, false
 		dm.AddFieldMappingsAt(n, f)
 	}
 	im.DefaultMapping = dm
@@ -340,6 +341,15 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 		last = r.Index
 		if j.users != nil {
 			ix.users, usersChanged = j.users, true
+		}
+		if r.Type == record.TypeDisposalExecuted {
+			if err := ix.disposed(ctx, lg, r, pending); err != nil {
+				return err
+			}
+			if len(pending) >= ix.batch {
+				return commit()
+			}
+			return nil
 		}
 		if r.Type != record.TypeItemVersion && r.Type != record.TypeTombstone {
 			return nil
@@ -598,6 +608,10 @@ func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]st
 		}
 		var buf bytes.Buffer
 		if err := lg.ReadContent(ctx, r.Refs[i], &buf); err != nil {
+			if contentDisposed(lg, r.Refs[i], err) {
+				d.Disposed = true // indexed by what its record says
+				return nil, nil
+			}
 			return nil, holdfast.E("index", err, fmt.Sprintf("record %d", r.Index))
 		}
 		return buf.Bytes(), nil
@@ -670,11 +684,105 @@ func extractDoc(ctx context.Context, lg Log, r store.Record, users map[string]st
 			d.Title = firstWords(d.Body, 12)
 		}
 	}
+	if d.Disposed {
+		// Its content is gone: what the record says stays findable.
+		d.Body, d.AttachmentText = "", ""
+		switch {
+		case v.Mail != nil:
+			d.Subject, d.Title = v.Mail.Subject, v.Mail.Subject
+			d.Received, d.Sent, d.Date = v.Mail.Received.UTC(), v.Mail.Sent.UTC(), v.Mail.Received.UTC()
+		case v.PIM != nil:
+			d.Subject, d.Title, d.Date = v.PIM.Title, v.PIM.Title, v.PIM.Modified.UTC()
+		}
+	}
 	if d.Date.IsZero() {
 		d.Date = d.Captured
 	}
 	d.text = analyzeText(d.positioned)
 	return d, nil
+}
+
+// disposed re-indexes the versions a disposal.executed record names from
+// their records alone (refuseContent), keeping whether each is its item's
+// current version and whether the item was deleted: the index forgets
+// their content (Compact merges it out of the segments).
+func (ix *Index) disposed(ctx context.Context, lg Log, r store.Record, pending map[string]*Doc) error {
+	var d record.DisposalExecuted
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		return holdfast.E("update index", holdfast.Integrity, err, fmt.Sprintf("record %d", r.Index))
+	}
+	for _, v := range d.Versions {
+		id := docID(v.Record)
+		rec, _, err := lg.Record(ctx, v.Record)
+		if err != nil {
+			return err
+		}
+		if rec.Type != record.TypeItemVersion {
+			return holdfast.Errorf("update index", holdfast.Integrity, "record %d disposes of record %d, which is %s, not an item version", r.Index, v.Record, rec.Type)
+		}
+		doc, err := extractDoc(ctx, refuseContent{lg}, rec, ix.users)
+		if err != nil {
+			return err
+		}
+		cur, ok, err := ix.currentOf(doc.key)
+		if err != nil {
+			return err
+		}
+		doc.current = ok && cur == v.Record
+		if p := pending[id]; p != nil {
+			doc.Deleted = p.Deleted
+		} else if doc.Deleted, err = ix.storedBool(id, "deleted"); err != nil {
+			return err
+		}
+		pending[id] = doc
+	}
+	return nil
+}
+
+// storedBool reads a stored boolean field of an indexed document (false
+// if the document or the field is absent).
+func (ix *Index) storedBool(id, field string) (bool, error) {
+	doc, err := ix.b.Document(id)
+	if err != nil {
+		return false, holdfast.E("index", holdfast.IO, err)
+	}
+	var v bool
+	if doc != nil {
+		doc.VisitFields(func(f bleveindex.Field) {
+			if bf, ok := f.(bleveindex.BooleanField); ok && f.Name() == field {
+				v, _ = bf.Boolean()
+			}
+		})
+	}
+	return v, nil
+}
+
+// errDisposed is what refuseContent answers.
+var errDisposed = errors.New("content disposed of")
+
+// refuseContent is a log whose content is refused: a version a
+// disposal.executed record names is indexed from its record alone, even
+// if the same content was captured again for another version.
+type refuseContent struct{ Log }
+
+func (refuseContent) ReadContent(context.Context, store.Ref, io.Writer) error { return errDisposed }
+
+// contentDisposed reports whether a read of ref failed because its
+// content was disposed of.
+func contentDisposed(lg Log, ref store.Ref, err error) bool {
+	if errors.Is(err, errDisposed) {
+		return true
+	}
+	dl, ok := lg.(interface{ Disposed(store.ID) (uint64, bool) })
+	if !ok || !holdfast.Is(holdfast.NotFound, err) {
+		return false
+	}
+	for _, id := range ref.Blobs() {
+		if _, gone := dl.Disposed(id); gone {
+			return true
+		}
+	}
+	return false
 }
 
 // positionedList are the positioned fields indexed as lists of values.
@@ -736,7 +844,7 @@ func (d *Doc) fields() map[string]any {
 		"kind": d.Kind, "account": d.Account, "item": d.Item, "title": d.Title, "folder": d.Folder,
 		"ext":  d.Ext,
 		"size": float64(d.Size), "version": float64(d.Version), "hasattachment": d.HasAttachment,
-		"deleted": d.Deleted, "current": d.current, "date": d.Date, "key": d.key,
+		"deleted": d.Deleted, "current": d.current, "date": d.Date, "key": d.key, "disposed": d.Disposed,
 		"order": sortKey(d.Date, d.Version), "month": d.Date.UTC().Format("2006-01"),
 	}
 	for f, vs := range d.text.words {

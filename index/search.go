@@ -35,7 +35,10 @@ type Hit struct {
 	Date    time.Time `json:"date"`
 	Version uint64    `json:"version"` // the item.version record
 	Deleted bool      `json:"deleted"`
-	Snippet string    `json:"snippet"`
+	// Disposed: the version's content was disposed of; the caller says
+	// when and under which rule (app.DisposedVersions).
+	Disposed bool   `json:"disposed,omitempty"`
+	Snippet  string `json:"snippet"`
 }
 
 // Result is a search's outcome.
@@ -68,7 +71,7 @@ func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Re
 	if o.Limit <= 0 {
 		o.Limit = 50
 	}
-	fields := []string{"item", "account", "kind", "title", "date", "version", "deleted"}
+	fields := []string{"item", "account", "kind", "title", "date", "version", "deleted", "disposed"}
 	hits, total, err := ix.newest(ctx, bq, o.Limit, o.Offset, fields)
 	if err != nil {
 		return nil, holdfast.E(op, holdfast.IO, err)
@@ -81,10 +84,11 @@ func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Re
 			hit.Version = uint64(v)
 		}
 		hit.Deleted, _ = h.Fields["deleted"].(bool)
+		hit.Disposed, _ = h.Fields["disposed"].(bool)
 		if s, ok := h.Fields["date"].(string); ok {
 			hit.Date, _ = time.Parse(time.RFC3339Nano, s)
 		}
-		if !o.NoSnippets && lg != nil {
+		if !o.NoSnippets && lg != nil && !hit.Disposed {
 			hit.Snippet = ix.snippet(ctx, lg, hit.Version, words)
 		}
 		out.Hits = append(out.Hits, hit)
