@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/holdfast/holdfast"
+	"github.com/holdfast/holdfast/disposal"
 	"github.com/holdfast/holdfast/index"
 	"github.com/holdfast/holdfast/kql"
 	"github.com/holdfast/holdfast/record"
@@ -47,6 +48,9 @@ func (a *App) Search(ctx context.Context, who Actor, tenant string, o SearchOpti
 	defer ix.Close()
 	res, err := ix.SearchNode(ctx, s, n, index.Options{Limit: o.Limit, AllVersions: o.AllVersions})
 	if err != nil {
+		return nil, err
+	}
+	if err := sayDisposed(ctx, s, res.Hits); err != nil {
 		return nil, err
 	}
 	ev := record.Audit{Action: "search", Actor: who.String(), Time: a.now().UTC(), Tenant: tenant, Query: o.Query, Hits: res.Total}
@@ -154,4 +158,24 @@ func (a *App) RebuildIndex(ctx context.Context, who Actor, tenant string) (Index
 	defer ix.Close()
 	docs, _ := ix.DocCount()
 	return IndexRebuilt{Documents: docs, Records: ix.Next(), DurationS: a.now().Sub(start).Seconds()}, nil
+}
+
+// sayDisposed says of each disposed hit when and under which rule.
+func sayDisposed(ctx context.Context, s *store.Store, hits []index.Hit) error {
+	var d disposal.DisposedVersions
+	for i := range hits {
+		if hits[i].Disposed == "" {
+			continue
+		}
+		if d == nil {
+			var err error
+			if d, err = DisposedVersions(ctx, s); err != nil {
+				return err
+			}
+		}
+		if how, ok := d[hits[i].Version]; ok {
+			hits[i].Disposed = how.String()
+		}
+	}
+	return nil
 }

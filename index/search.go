@@ -35,9 +35,9 @@ type Hit struct {
 	Date    time.Time `json:"date"`
 	Version uint64    `json:"version"` // the item.version record
 	Deleted bool      `json:"deleted"`
-	// Disposed: the version's content was disposed of; the caller says
-	// when and under which rule (app.DisposedVersions).
-	Disposed bool   `json:"disposed,omitempty"`
+	// Disposed: the version's content was disposed of ("disposed of"; the
+	// caller says when and under which rule: app.DisposedVersions).
+	Disposed string `json:"disposed,omitempty"`
 	Snippet  string `json:"snippet"`
 }
 
@@ -84,11 +84,13 @@ func (ix *Index) SearchNode(ctx context.Context, lg Log, n Node, o Options) (*Re
 			hit.Version = uint64(v)
 		}
 		hit.Deleted, _ = h.Fields["deleted"].(bool)
-		hit.Disposed, _ = h.Fields["disposed"].(bool)
+		if d, _ := h.Fields["disposed"].(bool); d {
+			hit.Disposed = "disposed of"
+		}
 		if s, ok := h.Fields["date"].(string); ok {
 			hit.Date, _ = time.Parse(time.RFC3339Nano, s)
 		}
-		if !o.NoSnippets && lg != nil && !hit.Disposed {
+		if !o.NoSnippets && lg != nil && hit.Disposed == "" {
 			hit.Snippet = ix.snippet(ctx, lg, hit.Version, words)
 		}
 		out.Hits = append(out.Hits, hit)

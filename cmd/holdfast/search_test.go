@@ -17,12 +17,13 @@ import (
 type searchResult struct {
 	Total int
 	Hits  []struct {
-		Item    string
-		Account string
-		Kind    string
-		Version uint64
-		Deleted bool
-		Snippet string
+		Item     string
+		Account  string
+		Kind     string
+		Version  uint64
+		Deleted  bool
+		Disposed string
+		Snippet  string
 	}
 }
 

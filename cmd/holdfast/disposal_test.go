@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"os/user"
+	"strings"
+	"testing"
+)
+
+type planDoc struct {
+	Eligible int
+	Groups   []struct {
+		Rule     string
+		Versions []struct {
+			Record  uint64
+			Account string
+		}
+	}
+	Held []struct {
+		Record  uint64
+		Account string
+		Cases   []string
+	}
+}
+
+// The whole disposal, through the CLI: a plan never holds a held version;
+// the proposer cannot approve, nor anyone without the legal role; a hold
+// placed between approval and execution stops it; the execution disposes
+// of what was approved, and verify, search and list say so.
+func TestDisposalEndToEnd(t *testing.T) {
+	_, info, c := connectedFake(t, 31)
+	c.ok("--tenant", "contoso", "backup", "--workloads", "mail,onedrive")
+	c.ok("--tenant", "contoso", "policy", "set", "--retention-days", "365")
+	t.Setenv("HOLDFAST_PASSWORD", "a long enough password")
+	c.ok("user", "add", "legal1", "--role", "legal", "--tenant", "contoso")
+	c.ok("user", "add", "tech1", "--role", "technician", "--tenant", "contoso")
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ok("user", "add", me.Username, "--role", "legal", "--tenant", "contoso") // the proposer's own name
+	alice, bob := info.Users[0], info.Users[1]
+	c.ok("--tenant", "contoso", "hold", "create", "--case", "Alice", "--custodian", alice, "--reason", "litigation")
+
+	const asOf = "2045-01-01"
+	var p planDoc
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "plan", "--as-of", asOf), &p)
+	if p.Eligible == 0 || len(p.Held) == 0 {
+		t.Fatalf("plan: %d eligible, %d held; want both", p.Eligible, len(p.Held))
+	}
+	for _, g := range p.Groups {
+		for _, v := range g.Versions {
+			if strings.EqualFold(v.Account, alice) {
+				t.Errorf("record %d of %s, who is on hold, is in the plan", v.Record, alice)
+			}
+		}
+	}
+	for _, h := range p.Held {
+		if !strings.EqualFold(h.Account, alice) || len(h.Cases) != 1 || h.Cases[0] != "Alice" {
+			t.Errorf("held %+v, want only %s's versions, held by case Alice", h, alice)
+		}
+	}
+	if code, _, errs := c.run("--tenant", "contoso", "disposal", "propose", "--as-of", asOf); code != exitUsage || !strings.Contains(errs, "--reason") {
+		t.Errorf("propose without a reason: exit %d %s", code, errs)
+	}
+	var prop struct{ Proposal uint64 }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "propose", "--as-of", asOf, "--reason", "yearly review"), &prop)
+	n := fmt.Sprint(prop.Proposal)
+	for _, tc := range []struct{ user, want string }{
+		{me.Username, "a second person reviews it"},
+		{"tech1", "legal role"},
+	} {
+		if code, _, errs := c.run("--tenant", "contoso", "disposal", "review", "--proposal", n, "--approve", "--reason", "ok", "--user", tc.user); code == exitOK || !strings.Contains(errs, tc.want) {
+			t.Errorf("review by %s: exit %d %s, want refused (%s)", tc.user, code, errs, tc.want)
+		}
+	}
+	if code, _, errs := c.run("--tenant", "contoso", "disposal", "execute", "--proposal", n); code == exitOK || !strings.Contains(errs, "not been reviewed") {
+		t.Errorf("execute before review: exit %d %s", code, errs)
+	}
+	c.ok("--tenant", "contoso", "disposal", "review", "--proposal", n, "--approve", "--reason", "per the schedule", "--user", "legal1")
+
+	// A hold placed after the approval stops the execution.
+	c.ok("--tenant", "contoso", "hold", "create", "--case", "Bob", "--custodian", bob, "--reason", "regulator's request")
+	code, _, errs := c.run("--tenant", "contoso", "disposal", "execute", "--proposal", n)
+	if code == exitOK || !strings.Contains(errs, "under legal hold") || !strings.Contains(errs, "Bob") {
+		t.Fatalf("execute with a version held since the approval: exit %d %s", code, errs)
+	}
+	var ver struct{ OK bool }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "verify"), &ver)
+	searchBob := c.search("custodian:" + bob)
+	for _, h := range searchBob.Hits {
+		if h.Disposed != "" {
+			t.Fatalf("a refused execution disposed of %s", h.Item)
+		}
+	}
+	c.ok("--tenant", "contoso", "hold", "release", "--case", "Bob", "--reason", "withdrawn")
+
+	var res struct {
+		Execution uint64
+		Versions  int
+		Blobs     int
+		Packs     int
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "execute", "--proposal", n), &res)
+	if res.Versions != p.Eligible || res.Blobs == 0 || res.Packs == 0 {
+		t.Errorf("executed %+v, want the %d versions of the plan", res, p.Eligible)
+	}
+	out := c.ok("--tenant", "contoso", "verify")
+	if !strings.Contains(out, fmt.Sprintf("%d item versions disposed of", res.Versions)) {
+		t.Errorf("verify does not report the disposal:\n%s", out)
+	}
+	var list []struct {
+		State    string
+		Disposed int
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "list"), &list)
+	if len(list) != 1 || list[0].State != "completed" || list[0].Disposed != res.Versions {
+		t.Errorf("list %+v", list)
+	}
+	// Search: bob's versions are found, said disposed, with no snippet.
+	found := 0
+	for _, h := range c.search("custodian:"+bob, "--all-versions").Hits {
+		if h.Disposed != "" {
+			found++
+			if !strings.Contains(h.Disposed, "under rule \"retention-days\"") || h.Snippet != "" {
+				t.Errorf("disposed hit %+v", h)
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no disposed version of bob's found by search")
+	}
+	// Nothing of alice's went.
+	for _, h := range c.search("custodian:"+alice, "--all-versions").Hits {
+		if h.Disposed != "" {
+			t.Errorf("%s's %s was disposed of under hold", alice, h.Item)
+		}
+	}
+	if p := c.ok("--tenant", "contoso", "disposal", "plan", "--as-of", asOf); !strings.Contains(p, "0 due for disposal") {
+		t.Errorf("a second plan still finds versions due:\n%s", p)
+	}
+	t.Logf("plan: %d eligible, %d held; executed %+v; %d disposed hits of bob", p.Eligible, len(p.Held), res, found)
+}
