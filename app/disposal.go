@@ -293,17 +293,14 @@ func (a *App) ExecuteDisposal(ctx context.Context, who Actor, tenant string, pro
 		return res, err
 	}
 	if len(done) > 0 || res.Execution != 0 {
-		// The index forgets the disposed content (index.Update), and its
-		// segments are merged so that none still holds it.
+		// The index forgets the disposed content: index.Update re-indexes
+		// the versions from their records and merges the old documents
+		// out of its segments.
 		ix, err := a.index(ctx, s)
 		if err != nil {
 			return res, err
 		}
-		err = ix.Compact(ctx)
-		if cerr := ix.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := ix.Close(); err != nil {
 			return res, err
 		}
 		c, _, err := s.Checkpoint(ctx)
@@ -320,6 +317,13 @@ func (a *App) execute(ctx context.Context, s *store.Store, who Actor, proposal u
 	v, err := readDisposal(ctx, s)
 	if err != nil {
 		return err
+	}
+	if p := v.ledger.Proposals[proposal]; p != nil && p.Executed != 0 {
+		if p.Completed != 0 {
+			return holdfast.Errorf(op, holdfast.Exist, "proposal %d was executed by record %d and completed by record %d", proposal, p.Executed, p.Completed)
+		}
+		res.Execution, res.Versions = p.Executed, p.Disposed // interrupted: FinishDisposals completes it
+		return nil
 	}
 	p, err := v.ledger.CheckExecute(proposal)
 	if err != nil {

@@ -63,6 +63,7 @@ const (
 	textAnalyzer    = "hf_text"
 	keywordAnalyzer = "hf_keyword"
 	nextKey         = "holdfast.next"
+	compactKey      = "holdfast.compact" // "1": merge every segment (a disposal replaced documents)
 	itemKeyPrefix   = "item|"
 	mappingVersion  = "12" // 12: disposed versions
 )
@@ -302,6 +303,7 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 	pending := map[string]*Doc{} // docs in this batch, by id: superseded or tombstoned in it
 	n, usersChanged := 0, false
 	var last uint64
+	compact := false // the batch re-indexes disposed versions: merge their old documents away
 	commit := func() error {
 		for id, d := range pending {
 			if err := batch.Index(id, d.fields()); err != nil {
@@ -309,6 +311,9 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 			}
 		}
 		batch.SetInternal([]byte(nextKey), []byte(strconv.FormatUint(last+1, 10)))
+		if compact {
+			batch.SetInternal([]byte(compactKey), []byte("1"))
+		}
 		if usersChanged {
 			b, _ := json.Marshal(ix.users)
 			batch.SetInternal([]byte("holdfast.users"), b)
@@ -346,6 +351,7 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 			if err := ix.disposed(ctx, lg, r, pending); err != nil {
 				return err
 			}
+			compact = true
 			if len(pending) >= ix.batch {
 				return commit()
 			}
@@ -422,6 +428,17 @@ func (ix *Index) Update(ctx context.Context, lg Log, progress func(n uint64)) (i
 	if last+1 > ix.next || len(pending) > 0 {
 		if err := commit(); err != nil {
 			return n, err
+		}
+	}
+	// Segments still hold the old documents of disposed versions, their
+	// text included, until merged: the flag is committed with the batch
+	// that replaced them, so a crash before the merge leaves it set.
+	if v, err := ix.b.GetInternal([]byte(compactKey)); err == nil && string(v) == "1" {
+		if err := ix.Compact(ctx); err != nil {
+			return n, err
+		}
+		if err := ix.b.DeleteInternal([]byte(compactKey)); err != nil {
+			return n, holdfast.E(op, holdfast.IO, err)
 		}
 	}
 	return n, nil

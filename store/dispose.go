@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/holdfast/holdfast"
@@ -43,6 +44,15 @@ type disposalState struct {
 	disposed map[ID]uint64 // blob → the disposal.executed record that disposed of it
 	retiring map[ID]uint64 // pack → the disposal.executed record whose blobs it holds
 	retired  map[ID]uint64 // pack → the disposal.completed record that retired it
+}
+
+// change applies fn to the state and returns a function that puts the
+// state back as it was.
+func (d *disposalState) change(fn func()) (undo func()) {
+	d.init()
+	saved := disposalState{disposed: maps.Clone(d.disposed), retiring: maps.Clone(d.retiring), retired: maps.Clone(d.retired)}
+	fn()
+	return func() { *d = saved }
 }
 
 func (d *disposalState) init() {
@@ -176,14 +186,17 @@ func (s *Store) Dispose(ctx context.Context, rec record.DisposalExecuted) (uint6
 	if err != nil {
 		return 0, err
 	}
+	// The state goes with the record into the tree cache that the flush
+	// saves: a cache that covers the record without it would hide the
+	// disposal from the next writer.
+	undo := s.disp.change(func() { s.executed(idx, rec) })
 	if err := s.flushLocked(ctx); err != nil {
+		undo()
 		return 0, err
 	}
-	s.executed(idx, rec)
 	for _, id := range rec.Blobs {
 		delete(s.index, id)
 	}
-	s.saveTree()
 	return idx, nil
 }
 
@@ -241,11 +254,11 @@ func (s *Store) FinishDisposals(ctx context.Context, progress func(done, total i
 		if err != nil {
 			return completed, err
 		}
+		undo := s.disp.change(func() { s.completed(idx, d) }) // before the flush saves the cache (see Dispose)
 		if err := s.flushLocked(ctx); err != nil {
+			undo()
 			return completed, err
 		}
-		s.completed(idx, d)
-		s.saveTree()
 		completed = append(completed, exec)
 	}
 	return completed, s.removeRetiredLocked(ctx, rm)

@@ -1,10 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/holdfast/holdfast/faketenant"
 )
 
 type planDoc struct {
@@ -140,4 +149,113 @@ func TestDisposalEndToEnd(t *testing.T) {
 		t.Errorf("a second plan still finds versions due:\n%s", p)
 	}
 	t.Logf("plan: %d eligible, %d held; executed %+v; %d disposed hits of bob", p.Eligible, len(p.Held), res, found)
+}
+
+// An execution SIGKILLed at random moments (at least 20 times, each on a
+// copy of the same approved proposal) leaves a store that verifies, and
+// the next `disposal execute` completes the disposal: every approved
+// version disposed of, every retired pack gone.
+func TestDisposalExecuteSurvivesSIGKILL(t *testing.T) {
+	_, _, base := connectedFakeWith(t, faketenant.Options{Seed: 41, Users: 3, ItemsPerUser: 80})
+	base.ok("--tenant", "contoso", "backup", "--workloads", "mail,onedrive")
+	base.ok("--tenant", "contoso", "policy", "set", "--retention-days", "365")
+	t.Setenv("HOLDFAST_PASSWORD", "a long enough password")
+	base.ok("user", "add", "legal1", "--role", "legal", "--tenant", "contoso")
+	var prop struct {
+		Proposal uint64
+		Plan     struct{ Eligible int }
+	}
+	jsonDoc(t, base.ok("--json", "--tenant", "contoso", "disposal", "propose", "--as-of", "2045-01-01", "--reason", "crash test"), &prop)
+	n := fmt.Sprint(prop.Proposal)
+	base.ok("--tenant", "contoso", "disposal", "review", "--proposal", n, "--approve", "--reason", "ok", "--user", "legal1")
+
+	execute := []string{"--tenant", "contoso", "disposal", "execute", "--proposal", n}
+	copyOf := func(i int) *cli {
+		c := &cli{t: t, data: filepath.Join(t.TempDir(), fmt.Sprint("data", i))}
+		if err := exec.Command("cp", "-a", base.data, c.data).Run(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	check := func(c *cli, round int) {
+		t.Helper()
+		var v struct {
+			OK    bool
+			Notes []string
+		}
+		code, out, errs := c.run("--json", "--tenant", "contoso", "verify")
+		jsonDoc(t, out, &v)
+		if code != exitOK || !v.OK {
+			t.Fatalf("round %d: verify after the kill: exit %d %s %s", round, code, out, errs)
+		}
+	}
+	// An execution that is not killed: how long one takes.
+	c := copyOf(0)
+	start := time.Now()
+	c.ok(execute...)
+	took := time.Since(start)
+	check(c, 0)
+
+	r := rand.New(rand.NewPCG(7, 7))
+	kills, states := 0, map[string]int{} // the proposal's state after each kill
+	for round := 1; kills < 20; round++ {
+		if round > 60 {
+			t.Fatalf("only %d of %d executions were killed before they ended", kills, round-1)
+		}
+		c := copyOf(round)
+		cmd, out := c.start(execute...)
+		if round%2 == 0 {
+			time.Sleep(time.Duration(r.Int64N(int64(took) * 5 / 4)))
+		} else {
+			// Once disposal.executed is in the log: the rewrite, the
+			// completion and the removal come next.
+			executed(t, c, time.Now().Add(30*time.Second))
+			time.Sleep(time.Duration(r.Int64N(int64(3 * time.Millisecond))))
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			kills++
+		} else if !cmd.ProcessState.Success() {
+			t.Fatalf("round %d: execution failed before the kill:\n%s", round, out)
+		}
+		check(c, round)
+		var at []struct{ State string }
+		jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "list"), &at)
+		states[at[0].State]++
+		// Executes, or completes the interrupted execution; or says it was
+		// completed, when the kill came after that.
+		if code, _, errs := c.run(execute...); code != exitOK && !strings.Contains(errs, "completed by record") {
+			t.Fatalf("round %d: execute after the kill: exit %d %s", round, code, errs)
+		}
+		check(c, round)
+		var list []struct {
+			State    string
+			Disposed int
+		}
+		jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "list"), &list)
+		if len(list) != 1 || list[0].State != "completed" || list[0].Disposed != prop.Plan.Eligible {
+			t.Fatalf("round %d: after completing: %+v, want completed with %d versions", round, list, prop.Plan.Eligible)
+		}
+		if code, _, errs := c.run(execute...); code == exitOK || !strings.Contains(errs, "completed by record") {
+			t.Errorf("round %d: a third execution: exit %d %s, want refused", round, code, errs)
+		}
+	}
+	t.Logf("%d executions killed (then: %v); an unkilled one took %v", kills, states, took)
+}
+
+// executed waits until the tenant's log holds a disposal.executed record.
+func executed(t *testing.T, c *cli, deadline time.Time) {
+	t.Helper()
+	dir := filepath.Join(c.data, "tenants", "contoso", "log")
+	for time.Now().Before(deadline) {
+		names, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+		for _, n := range names[max(len(names)-3, 0):] {
+			if b, err := os.ReadFile(n); err == nil && bytes.Contains(b, []byte(`"type":"disposal.executed"`)) {
+				return
+			}
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	t.Fatal("no disposal.executed record in the log within 30s")
 }
