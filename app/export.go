@@ -86,7 +86,17 @@ func (a *App) Export(ctx context.Context, who Actor, tenant string, o ExportOpti
 	a.witnessNow(ctx, s)
 	out, _ := filepath.Abs(o.Out)
 	meta := ediscovery.Meta{Case: h.Case, Query: o.Query, Actor: who.String(), Created: a.now().UTC().Truncate(time.Second), Tenant: tenant, LoadFile: o.LoadFile}
-	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, meta, out, a.progressOr(o.Progress, "export"))
+	gone, err := DisposedVersions(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	disposed := map[uint64]string{}
+	for _, v := range versions {
+		if how, ok := gone[v]; ok {
+			disposed[v] = how.String()
+		}
+	}
+	res, err := ediscovery.Export(ctx, s, ix, versions, deleted, disposed, meta, out, a.progressOr(o.Progress, "export"))
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,9 @@ type Restored struct {
 	DurationS float64           `json:"duration_s"`
 	DryRun    []restore.Version `json:"would_restore,omitempty"`
 	Resumed   int               `json:"resumed,omitempty"`
+	// Disposed are the versions in scope whose content was disposed of:
+	// not restored, and not failures.
+	Disposed []DisposedItem `json:"disposed_items"`
 	// Moment is when the restored items were as restored ("now", a time,
 	// or the end of a run), for messages.
 	Moment string `json:"-"`
@@ -112,14 +115,17 @@ func (a *App) Restore(ctx context.Context, who Actor, tenant string, o RestoreOp
 	if o.ToTenant && !o.DryRun {
 		return a.restoreToTenant(ctx, who, tenant, s, o, start)
 	}
-	vs, err := restore.Select(ctx, s, sc)
+	vs, gone, err := selectRestorable(ctx, s, sc)
 	if err != nil {
 		return nil, err
 	}
-	if len(vs) == 0 {
+	if len(vs) == 0 && len(gone) == 0 {
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "nothing was captured in this scope as of %s", Moment(sc))
 	}
-	res := &Restored{Restore: a.newRestoreID(), Failed: []restore.Failure{}, Moment: Moment(sc)}
+	res := &Restored{Restore: a.newRestoreID(), Failed: []restore.Failure{}, Moment: Moment(sc), Disposed: gone}
+	if len(vs) == 0 {
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "all %d versions in this scope as of %s were disposed of (%s): nothing to restore", len(gone), Moment(sc), gone[0].Disposed)
+	}
 	if o.DryRun {
 		res.Status, res.DryRun, res.Items = "dry_run", vs, len(vs)
 		for _, v := range vs {
@@ -142,7 +148,7 @@ func (a *App) Restore(ctx context.Context, who Actor, tenant string, o RestoreOp
 	if len(out.Failures) > 0 {
 		res.Status = "completed_with_failures"
 	}
-	rec := record.RestorePerformed{Restore: res.Restore, Actor: who.String(), Scope: sc, Target: abs, Status: res.Status, Items: res.Items, Bytes: res.Bytes, Failures: res.Failed, DurationS: res.DurationS}
+	rec := record.RestorePerformed{Restore: res.Restore, Actor: who.String(), Scope: sc, Target: abs, Status: res.Status, Items: res.Items, Bytes: res.Bytes, Failures: res.Failed, DurationS: res.DurationS, Disposed: len(gone)}
 	if _, err := logRead(ctx, s, record.TypeRestorePerformed, rec); err != nil {
 		return nil, err
 	}
@@ -183,12 +189,15 @@ func (a *App) restoreToTenant(ctx context.Context, who Actor, tenant string, s *
 		}
 	}
 	defer j.Close()
-	vs, err := restore.Select(ctx, s, sc)
+	vs, gone, err := selectRestorable(ctx, s, sc)
 	if err != nil {
 		return nil, err
 	}
-	if len(vs) == 0 {
+	if len(vs) == 0 && len(gone) == 0 {
 		return nil, holdfast.Errorf(op, holdfast.Invalid, "nothing was captured in this scope as of %s", Moment(sc))
+	}
+	if len(vs) == 0 {
+		return nil, holdfast.Errorf(op, holdfast.Invalid, "all %d versions in this scope as of %s were disposed of (%s): nothing to restore", len(gone), Moment(sc), gone[0].Disposed)
 	}
 	for _, v := range vs {
 		if !restore.Restorable(v.Workload) {
@@ -207,7 +216,7 @@ func (a *App) restoreToTenant(ctx context.Context, who Actor, tenant string, s *
 		t.Progress = func(done, total int) { p(int64(done), int64(total)) }
 	}
 	out, err := t.Run(ctx, vs)
-	res := &Restored{Restore: j.Header.Restore, Failed: out.Failures, Items: out.Items, Bytes: out.Bytes, Resumed: out.Resumed, Moment: Moment(sc)}
+	res := &Restored{Restore: j.Header.Restore, Failed: out.Failures, Items: out.Items, Bytes: out.Bytes, Resumed: out.Resumed, Moment: Moment(sc), Disposed: gone}
 	res.Target = "tenant: " + strings.Join(out.Folders, ", ")
 	res.DurationS = a.now().Sub(start).Seconds()
 	res.Status = "completed"
@@ -218,7 +227,7 @@ func (a *App) restoreToTenant(ctx context.Context, who Actor, tenant string, s *
 		res.Status = "completed_with_failures"
 	}
 	rec := record.RestorePerformed{Restore: res.Restore, Actor: who.String(), Scope: sc, Target: res.Target, Status: res.Status, Items: res.Items, Bytes: res.Bytes,
-		Failures: res.Failed, DurationS: res.DurationS, TargetAccount: o.TargetAccount, Resumed: res.Resumed}
+		Failures: res.Failed, DurationS: res.DurationS, TargetAccount: o.TargetAccount, Resumed: res.Resumed, Disposed: len(gone)}
 	if _, lerr := logRead(context.WithoutCancel(ctx), s, record.TypeRestorePerformed, rec); lerr != nil && err == nil {
 		err = lerr
 	}
@@ -259,7 +268,7 @@ func (a *App) RestoreTest(ctx context.Context, who Actor, tenant string, sample 
 	}
 	defer a.closeStore(ctx, s)
 	start := a.now()
-	selected, err := restore.Select(ctx, s, restore.Scope{})
+	selected, _, err := selectRestorable(ctx, s, restore.Scope{}) // disposed content is not sampled
 	if err != nil {
 		return nil, err
 	}
@@ -302,4 +311,37 @@ func (a *App) RestoreTest(ctx context.Context, who Actor, tenant string, sample 
 		return rec, holdfast.Errorf(op, holdfast.Integrity, "%s", fmt.Sprintf("%d items did not restore intact", len(rec.Failures)))
 	}
 	return rec, nil
+}
+
+// DisposedItem is a version in a restore's scope whose content was
+// disposed of.
+type DisposedItem struct {
+	Record   uint64            `json:"record"`
+	Account  string            `json:"account"`
+	Workload holdfast.Workload `json:"workload"`
+	Item     string            `json:"item"`
+	Path     string            `json:"path"`
+	Disposed string            `json:"disposed"` // disposed of on … under rule …
+}
+
+// selectRestorable is restore.Select, the versions whose content was
+// disposed of set apart.
+func selectRestorable(ctx context.Context, s *store.Store, sc restore.Scope) ([]restore.Version, []DisposedItem, error) {
+	vs, err := restore.Select(ctx, s, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := DisposedVersions(ctx, s)
+	if err != nil || len(d) == 0 {
+		return vs, []DisposedItem{}, err
+	}
+	keep, gone := vs[:0:0], []DisposedItem{}
+	for _, v := range vs {
+		if how, ok := d[v.Record]; ok {
+			gone = append(gone, DisposedItem{Record: v.Record, Account: v.Account, Workload: v.Workload, Item: v.Item, Path: v.Path, Disposed: how.String()})
+			continue
+		}
+		keep = append(keep, v)
+	}
+	return keep, gone, nil
 }

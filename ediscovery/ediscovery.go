@@ -79,6 +79,7 @@ type Manifest struct {
 	Meta       Meta        `json:"export"`
 	Checkpoint string      `json:"checkpoint"` // the signed note the proofs are against
 	Items      int         `json:"items"`
+	Disposed   int         `json:"disposed,omitempty"` // versions in scope disposed of: rows and proofs, no natives
 	Files      []FileEntry `json:"files"`
 }
 
@@ -86,19 +87,20 @@ const manifestFormat = "holdfast-ediscovery/v1"
 
 // Result is an export's outcome.
 type Result struct {
-	Items  int    `json:"items"`
-	Rows   int    `json:"load_file_rows"`
-	Files  int    `json:"files"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"package_sha256"`
-	Out    string `json:"out"`
+	Items    int    `json:"items"`
+	Disposed int    `json:"disposed"` // versions disposed of: a row each, no native
+	Rows     int    `json:"load_file_rows"`
+	Files    int    `json:"files"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"package_sha256"`
+	Out      string `json:"out"`
 }
 
 // Export writes the package of versions (item.version record indexes) to
 // out, a new zip file.
 //
 // progress, if not nil, is told how many of the versions were read.
-func Export(ctx context.Context, s Store, docs Documents, records []uint64, deleted map[uint64]bool, meta Meta, out string, progress func(done, total int64)) (*Result, error) {
+func Export(ctx context.Context, s Store, docs Documents, records []uint64, deleted map[uint64]bool, disposed map[uint64]string, meta Meta, out string, progress func(done, total int64)) (*Result, error) {
 	const op = "export"
 	if len(records) == 0 {
 		return nil, holdfast.E(op, holdfast.Invalid, "nothing matches: an empty export is not written")
@@ -112,11 +114,16 @@ func Export(ctx context.Context, s Store, docs Documents, records []uint64, dele
 		return nil, holdfast.Errorf(op, holdfast.Exist, "%s exists; an export never overwrites", out)
 	}
 	var vs []restore.Version
+	var gone []store.Record // disposed of: a row and a proof, no native
 	byRecord := map[uint64]store.Record{}
 	for _, idx := range records {
 		r, _, err := s.Record(ctx, idx)
 		if err != nil {
 			return nil, holdfast.E(op, err)
+		}
+		if _, ok := disposed[idx]; ok {
+			gone = append(gone, r)
+			continue
 		}
 		v, err := restore.VersionOf(r, deleted[idx])
 		if err != nil {
@@ -145,7 +152,7 @@ func Export(ctx context.Context, s Store, docs Documents, records []uint64, dele
 		return nil, holdfast.E(op, err)
 	}
 	p := &packager{ctx: ctx, s: s, docs: docs, byRecord: byRecord, deleted: deleted,
-		man: Manifest{Format: manifestFormat, Meta: meta, Checkpoint: first.Checkpoint, Items: len(vs)}, docOf: map[string]string{}, msgDoc: map[uint64]string{}, convRecords: map[string][]uint64{}}
+		man: Manifest{Format: manifestFormat, Meta: meta, Checkpoint: first.Checkpoint, Items: len(vs), Disposed: len(gone)}, docOf: map[string]string{}, msgDoc: map[uint64]string{}, convRecords: map[string][]uint64{}}
 	tmp := out + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -170,14 +177,20 @@ func Export(ctx context.Context, s Store, docs Documents, records []uint64, dele
 			return fail(err)
 		}
 	}
+	// Versions disposed of: a row that says so, never a silent gap.
+	for _, r := range gone {
+		if err := p.disposedRow(r, disposed[r.Index]); err != nil {
+			return fail(err)
+		}
+	}
 	// Proofs: one inclusion proof per record, against one checkpoint.
-	for _, v := range vs {
-		b, err := s.InclusionBundle(ctx, v.Record, size)
+	for _, idx := range records {
+		b, err := s.InclusionBundle(ctx, idx, size)
 		if err != nil {
 			return fail(err)
 		}
 		js, _ := json.MarshalIndent(b, "", "  ")
-		if err := p.add(fmt.Sprintf("proofs/record-%d.json", v.Record), js, FileEntry{Record: v.Record}); err != nil {
+		if err := p.add(fmt.Sprintf("proofs/record-%d.json", idx), js, FileEntry{Record: idx}); err != nil {
 			return fail(holdfast.E(op, holdfast.IO, err))
 		}
 	}
@@ -216,7 +229,7 @@ func Export(ctx context.Context, s Store, docs Documents, records []uint64, dele
 	if err := os.Link(tmp, out); err != nil {
 		return nil, holdfast.E(op, holdfast.IO, err)
 	}
-	return &Result{Items: len(vs), Rows: len(p.rows), Files: len(p.man.Files) + 1, Bytes: st.Size(), SHA256: hex.EncodeToString(pkgHash.Sum(nil)), Out: out}, nil
+	return &Result{Items: len(vs), Disposed: len(gone), Rows: len(p.rows), Files: len(p.man.Files) + 1, Bytes: st.Size(), SHA256: hex.EncodeToString(pkgHash.Sum(nil)), Out: out}, nil
 }
 
 // packager writes the package's files, their manifest entries and the
@@ -365,6 +378,21 @@ func (p *packager) row(r store.Record, native string, data []byte) (*Row, *index
 	p.rows = append(p.rows, row)
 	p.docOf[native] = row.DocID
 	return &p.rows[len(p.rows)-1], doc, nil
+}
+
+// disposedRow appends the load file row of a version whose content was
+// disposed of: what its record says, and how it was disposed of.
+func (p *packager) disposedRow(r store.Record, how string) error {
+	doc, err := p.docs.Document(p.ctx, p.s, r)
+	if err != nil {
+		return err
+	}
+	row := Row{DocID: p.nextDocID(), Custodian: strings.Join(doc.Custodians, "; "), Kind: doc.Kind, Subject: doc.Title,
+		From: people(doc.From), To: people(doc.To), CC: people(doc.Cc), BCC: people(doc.Bcc),
+		Sent: date(doc.Sent), Received: date(doc.Received), Modified: date(doc.Modified),
+		FileName: doc.Filename, Author: doc.Author, Record: r.Index, Deleted: p.deleted[r.Index], Disposed: how}
+	p.rows = append(p.rows, row)
+	return nil
 }
 
 // text writes a row's extracted text beside the natives.

@@ -39,16 +39,17 @@ type Row struct {
 	TextPath    string
 	Record      uint64
 	Deleted     bool
+	Disposed    string // disposed of on … under rule …: no native
 }
 
 // loadColumns are the load file's columns, in order.
 var loadColumns = []string{"DocID", "ParentDocID", "BegAttach", "EndAttach", "Custodian", "Kind", "From", "To", "CC", "BCC",
-	"Subject", "Sent", "Received", "FileName", "Author", "Modified", "MD5", "SHA256", "NativePath", "TextPath", "Record", "Deleted"}
+	"Subject", "Sent", "Received", "FileName", "Author", "Modified", "MD5", "SHA256", "NativePath", "TextPath", "Record", "Deleted", "Disposed"}
 
 func (r Row) fields() []string {
 	return []string{r.DocID, r.ParentDocID, r.BegAttach, r.EndAttach, r.Custodian, r.Kind, r.From, r.To, r.CC, r.BCC,
 		r.Subject, r.Sent, r.Received, r.FileName, r.Author, r.Modified, r.MD5, r.SHA256, r.NativePath, r.TextPath,
-		fmt.Sprint(r.Record), fmt.Sprint(r.Deleted)}
+		fmt.Sprint(r.Record), fmt.Sprint(r.Deleted), r.Disposed}
 }
 
 // Load file formats.

@@ -420,6 +420,7 @@ type RestorePerformed struct {
 	TargetAccount string `json:"target_account,omitempty"`
 	Resumed       int    `json:"resumed,omitempty"` // items an interrupted run had restored
 	SpoolID       string `json:"spool_id,omitempty"`
+	Disposed      int    `json:"disposed,omitempty"` // versions in scope whose content was disposed of: not restored
 }
 
 // RestoreScope is what a restore selected. Version 2 (from 2026-12)

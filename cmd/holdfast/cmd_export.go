@@ -54,6 +54,9 @@ func runExport(ctx context.Context, g *globalOptions, o exportOptions) error {
 	out, _ := filepath.Abs(o.Out)
 	g.print("Exported %d item versions (%d files, %s) for case %q to %s\nPackage SHA-256 %s (logged)\nCheck it offline: holdfast verify-export %s --key \"$(holdfast log-key)\"\n",
 		res.Items, res.Files, humanBytes(res.Bytes), res.Case, out, res.SHA256, out)
+	if res.Disposed > 0 {
+		g.print("%d more versions in scope were disposed of: each has a load file row saying when and under which rule, and an inclusion proof, but no native\n", res.Disposed)
+	}
 	return nil
 }
 

@@ -127,6 +127,9 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 			g.print("%-10s %-40s %-50s %8s  captured %s\n", v.Workload, v.Path, v.Item, humanBytes(v.Bytes), v.Time.Format(time.RFC3339))
 		}
 		g.print("Would restore %d items, %s\n", res.Items, humanBytes(res.Bytes))
+		if n := len(res.Disposed); n > 0 {
+			g.print("%d more versions in scope were disposed of: they cannot be restored\n", n)
+		}
 		return nil
 	case o.ToTenant:
 		g.print("Restored %d items (%s) as they were at %s into %s in %.1fs; nothing in the tenant was overwritten\n",
@@ -140,6 +143,16 @@ func runRestore(ctx context.Context, g *globalOptions, o restoreOptions) error {
 	}
 	for _, f := range res.Failed {
 		g.print("FAILED %s %s: %s\n", f.Path, f.Item, f.Reason)
+	}
+	if n := len(res.Disposed); n > 0 {
+		g.print("%d versions in scope were disposed of and not restored:\n", n)
+		for i, d := range res.Disposed {
+			if i == 10 {
+				g.print("  … and %d more (--json lists them)\n", n-i)
+				break
+			}
+			g.print("  %s %s: %s\n", d.Path, d.Item, d.Disposed)
+		}
 	}
 	if !o.ToTenant {
 		g.print("Manifest: %s\n", filepath.Join(res.Target, "MANIFEST.json"))

@@ -1,7 +1,9 @@
 package main
 
 import (
+	zipfile "archive/zip"
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -144,6 +146,43 @@ func TestDisposalEndToEnd(t *testing.T) {
 		if h.Disposed != "" {
 			t.Errorf("%s's %s was disposed of under hold", alice, h.Item)
 		}
+	}
+	// Restore: disposed versions are named as such, never failures.
+	code, _, errs = c.run("--tenant", "contoso", "restore", "--account", bob, "--workload", "mail", "--to-dir", filepath.Join(t.TempDir(), "r"))
+	if code != exitUsage || !strings.Contains(errs, "were disposed of") || !strings.Contains(errs, `under rule "retention-days"`) {
+		t.Errorf("restore of disposed mail: exit %d %s", code, errs)
+	}
+	// Export: a hold placed after the disposal; each disposed version is
+	// a row saying so, with its proof, and the package verifies.
+	c.ok("--tenant", "contoso", "hold", "create", "--case", "Later", "--custodian", bob, "--reason", "after the disposal")
+	zip := filepath.Join(t.TempDir(), "later.zip")
+	var ex struct{ Items, Disposed, Load_file_rows int }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "export", "--case", "Later", "--query", "kind:email", "--out", zip), &ex)
+	if ex.Disposed == 0 || ex.Disposed+ex.Items > ex.Load_file_rows {
+		t.Errorf("export of disposed mail: %+v", ex)
+	}
+	c.ok("verify-export", zip, "--key", strings.TrimSpace(c.ok("log-key")))
+	zr, err := zipfile.OpenReader(zip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	lf, err := zr.Open("loadfile.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(lf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := 0
+	for _, row := range rows[1:] {
+		if d := row[len(row)-1]; strings.HasPrefix(d, "disposed of on ") && strings.Contains(d, `under rule "retention-days"`) && row[len(row)-5] == "" {
+			said++
+		}
+	}
+	if rows[0][len(rows[0])-1] != "Disposed" || said != ex.Disposed {
+		t.Errorf("load file: %d rows say disposed of with no native, want %d (columns %v)", said, ex.Disposed, rows[0])
 	}
 	if p := c.ok("--tenant", "contoso", "disposal", "plan", "--as-of", asOf); !strings.Contains(p, "0 due for disposal") {
 		t.Errorf("a second plan still finds versions due:\n%s", p)
