@@ -20,6 +20,7 @@ import (
 type ReportOptions struct {
 	Kind     string // procedures, coverage, hold, restore-tests
 	Case     string // the case, for a hold report
+	Proposal uint64 // the disposal, for a disposal report (0: the latest executed)
 	Out      string // the new PDF file; a report never overwrites
 	From, To time.Time
 	Policies *policy.Bundle
@@ -57,7 +58,7 @@ func (a *App) IssueReport(ctx context.Context, who Actor, tenant string, o Repor
 	if o.Kind != "hold" {
 		o.Case = ""
 	}
-	opts := reports.Options{Kind: o.Kind, Tenant: tenant, Store: StoreInfo(s), From: o.From, To: o.To, Case: o.Case}
+	opts := reports.Options{Kind: o.Kind, Tenant: tenant, Store: StoreInfo(s), From: o.From, To: o.To, Case: o.Case, Proposal: o.Proposal}
 	if o.Kind == "hold" {
 		ix, err := a.index(ctx, s)
 		if err != nil {

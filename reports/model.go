@@ -19,7 +19,7 @@ import (
 )
 
 // Kinds of report built so far.
-var Kinds = []string{"procedures", "coverage", "hold", "restore-tests"}
+var Kinds = []string{"procedures", "coverage", "hold", "restore-tests", "disposal"}
 
 // Model is everything a report states: its golden files are this, not the
 // PDF's bytes.
@@ -41,6 +41,7 @@ type Model struct {
 	Totals     Totals            `json:"totals"`
 	Case       *CaseSection      `json:"case,omitempty"`     // hold reports
 	Restores   []RestoreRow      `json:"restores,omitempty"` // procedures and restore-tests reports: every restore in the period
+	Disposal   *DisposalSection  `json:"disposal,omitempty"` // disposal reports
 }
 
 // CaseSection is a legal hold's case: what is held, and the searches and
@@ -104,6 +105,9 @@ type Options struct {
 	// Held counts what the case's hold holds (the index does, for the
 	// caller): per custodian and kind, and in all.
 	Held func(ctx context.Context, custodians []string, query string, from, to *time.Time) ([]HeldRow, int, error)
+	// Proposal is the disposal a disposal report is about (0: the latest
+	// executed by To).
+	Proposal uint64
 }
 
 // CoverageRow is one account's workload.
@@ -158,6 +162,8 @@ type Store interface {
 	CheckpointSizes(ctx context.Context) ([]uint64, error)
 	CheckpointAt(ctx context.Context, size uint64) (store.Checkpoint, error)
 	Cosigned(ctx context.Context, size uint64) ([]byte, error)
+	InclusionBundle(ctx context.Context, index, size uint64) (*store.Bundle, error)
+	ConsistencyBundle(ctx context.Context, oldSize, newSize uint64) (*store.Bundle, error)
 }
 
 // Build reads the model of a report of kind over [from, to] from the
@@ -231,6 +237,10 @@ func Build(ctx context.Context, s Store, b *policy.Bundle, o Options) (*Model, e
 		}
 	case "restore-tests", "procedures":
 		if err := m.restores(ctx, s); err != nil {
+			return nil, err
+		}
+	case "disposal":
+		if err := m.disposalSection(ctx, s, o.Proposal); err != nil {
 			return nil, err
 		}
 	}

@@ -239,6 +239,8 @@ func Render(m *Model) ([]byte, error) {
 		d.hold()
 	case "restore-tests":
 		d.restoreTests()
+	case "disposal":
+		d.disposal()
 	}
 	var b bytes.Buffer
 	if err := d.Output(&b); err != nil {

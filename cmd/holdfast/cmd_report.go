@@ -22,6 +22,7 @@ func reportKeys(g *globalOptions) string { return app.New(g.Data, app.Options{})
 
 type reportOptions struct {
 	Kind, From, To, Out, PolicyDir, Case, TSA string
+	Proposal                                  uint64
 	LTA                                       bool
 	All                                       bool
 }
@@ -29,7 +30,7 @@ type reportOptions struct {
 func newReportCommand(g *globalOptions) *cobra.Command {
 	var o reportOptions
 	cmd := &cobra.Command{
-		Use:   "report --tenant T --kind procedures|coverage|hold|restore-tests [--case NAME] [--from DATE] [--to TIME] --out FILE.pdf",
+		Use:   "report --tenant T --kind procedures|coverage|hold|restore-tests|disposal [--case NAME] [--proposal N] [--from DATE] [--to TIME] --out FILE.pdf",
 		Short: "Write a signed PDF report for auditors, certifiers and customers",
 		Long: `Write a report from the store itself, as of --to (default now; the same store,
 period and moment give the same content), speaking for the last signed
@@ -54,7 +55,8 @@ certification file.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd.Context(), g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Kind, "kind", "procedures", "procedures, coverage, hold (with --case) or restore-tests")
+	f.StringVar(&o.Kind, "kind", "procedures", "procedures, coverage, hold (with --case), restore-tests or disposal (with --proposal, or the latest executed)")
+	f.Uint64Var(&o.Proposal, "proposal", 0, "the disposal proposal of a disposal report (holdfast disposal list)")
 	f.StringVar(&o.From, "from", "", "start of the period (YYYY-MM-DD; default 30 days before --to)")
 	f.StringVar(&o.To, "to", "", "the moment the report speaks for (RFC 3339 or YYYY-MM-DD; default now)")
 	f.StringVar(&o.Out, "out", "", "the new PDF file (required)")
@@ -121,7 +123,7 @@ func runReport(ctx context.Context, g *globalOptions, o reportOptions) error {
 	if err != nil {
 		return err
 	}
-	ro := app.ReportOptions{Kind: o.Kind, Case: o.Case, Out: o.Out, From: from, To: to, Policies: bundle, Signer: signer, DocumentTimestamp: o.LTA}
+	ro := app.ReportOptions{Kind: o.Kind, Case: o.Case, Proposal: o.Proposal, Out: o.Out, From: from, To: to, Policies: bundle, Signer: signer, DocumentTimestamp: o.LTA}
 	if !o.All {
 		name, err := g.tenant()
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	zipfile "archive/zip"
 	"bytes"
 	"encoding/csv"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/holdfast/holdfast/faketenant"
+	"github.com/holdfast/holdfast/store"
 )
 
 type planDoc struct {
@@ -145,6 +147,32 @@ func TestDisposalEndToEnd(t *testing.T) {
 	for _, h := range c.search("custodian:"+alice, "--all-versions").Hits {
 		if h.Disposed != "" {
 			t.Errorf("%s's %s was disposed of under hold", alice, h.Item)
+		}
+	}
+	// The signed disposal report: pdfsig validates it; it names the
+	// approval and carries the execution record's leaf hash, the same as
+	// the proof bundle's.
+	c.skew = 2 * time.Second // a report speaks for the checkpoints of whole seconds before it
+	pdf := filepath.Join(t.TempDir(), "disposal.pdf")
+	var issued struct {
+		Checkpoint uint64 `json:"checkpoint_size"`
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "report", "--kind", "disposal", "--proposal", n, "--out", pdf), &issued)
+	if sig, _ := exec.Command("pdfsig", pdf).CombinedOutput(); !strings.Contains(string(sig), "Signature is Valid.") {
+		t.Errorf("disposal report: pdfsig:\n%s", sig)
+	}
+	key := strings.TrimSpace(c.ok("log-key"))
+	c.ok("report", "verify", pdf, "--key", key)
+	proof := filepath.Join(t.TempDir(), "exec.json")
+	c.ok("--tenant", "contoso", "proof", "--record", fmt.Sprint(res.Execution), "--checkpoint", fmt.Sprint(issued.Checkpoint), "--out", proof)
+	c.ok("verify-proof", proof, "--key", key)
+	var bundle struct{ Record string }
+	jsonDoc(t, string(must(os.ReadFile(proof))), &bundle)
+	leaf := hex.EncodeToString(store.LeafHash([]byte(bundle.Record)))
+	text := strings.Join(strings.Fields(pdfText(t, pdf)), " ")
+	for _, fact := range []string{"Disposal: proposal " + n, "legal1", "per the schedule", leaf, fmt.Sprintf("%d item versions", res.Versions), "retention-days"} {
+		if !strings.Contains(text, fact) {
+			t.Errorf("the disposal report lacks %q", fact)
 		}
 	}
 	// Restore: disposed versions are named as such, never failures.
