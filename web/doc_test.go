@@ -142,7 +142,7 @@ func TestAPIDocMatrix(t *testing.T) {
 		}
 		path := strings.TrimPrefix(r.path, api)
 		path = strings.ReplaceAll(path, "/tenants/:tenant", "/tenants/{t}")
-		for _, p := range []string{"case", "index", "sha256", "id", "run", "name"} {
+		for _, p := range []string{"case", "index", "sha256", "id", "run", "name", "proposal"} {
 			path = strings.ReplaceAll(path, ":"+p, "{"+p+"}")
 		}
 		if row, ok := rows[r.perm]; !ok || !strings.Contains(row[4], path) {
