@@ -134,7 +134,26 @@ func (a *App) plan(ctx context.Context, s *store.Store, tenant string, o Disposa
 	if v.in.Held, err = held(ctx, s, ix); err != nil {
 		return nil, nil, err
 	}
-	return disposal.Compute(v.in), v, nil
+	p := disposal.Compute(v.in)
+	if p.Eligible > 0 && s.Retains() {
+		// When the storage lets the content go: the packs that hold it.
+		going := map[uint64]bool{}
+		for _, dv := range p.Versions() {
+			going[dv.Record] = true
+		}
+		_, packs, err := s.DisposalContent(ctx, going)
+		if err != nil {
+			return nil, nil, err
+		}
+		from, err := s.RemovableFrom(ctx, packs)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !from.IsZero() {
+			p.RemovableFrom = &from
+		}
+	}
+	return p, v, nil
 }
 
 func versionSet(ctx context.Context, ix *index.Index, n kql.Node) (map[uint64]bool, error) {
@@ -251,13 +270,16 @@ func (a *App) ReviewDisposal(ctx context.Context, who Actor, role, tenant string
 
 // DisposalResult is what an execution did.
 type DisposalResult struct {
-	Proposal   uint64   `json:"proposal"`
-	Execution  uint64   `json:"execution"` // the disposal.executed record
-	Versions   int      `json:"versions"`
-	Blobs      int      `json:"blobs"`     // content removed (blobs no other version references)
-	Packs      int      `json:"packs"`     // packs rewritten and retired
-	Completed  []uint64 `json:"completed"` // executions completed by this call (a killed one's too)
-	Checkpoint uint64   `json:"checkpoint"`
+	Proposal  uint64   `json:"proposal"`
+	Execution uint64   `json:"execution"` // the disposal.executed record
+	Versions  int      `json:"versions"`
+	Blobs     int      `json:"blobs"`     // content removed (blobs no other version references)
+	Packs     int      `json:"packs"`     // packs rewritten and retired
+	Completed []uint64 `json:"completed"` // executions completed by this call (a killed one's too)
+	// RetiredLeft are retired packs the storage keeps for now (a legal
+	// hold on them): the next execute removes them.
+	RetiredLeft int    `json:"retired_left"`
+	Checkpoint  uint64 `json:"checkpoint"`
 }
 
 // ExecuteDisposal carries out an approved proposal: it checks the holds
@@ -277,22 +299,40 @@ func (a *App) ExecuteDisposal(ctx context.Context, who Actor, tenant string, pro
 	}
 	defer a.closeStore(ctx, s)
 	res := &DisposalResult{Proposal: proposal, Completed: []uint64{}}
+	var done error // a proposal completed before: said once the leftovers are cleared
 	if proposal != 0 {
-		if err := a.execute(ctx, s, who, proposal, res); err != nil {
+		if err := a.execute(ctx, s, who, proposal, res); holdfast.Is(holdfast.Exist, err) {
+			done = err
+		} else if err != nil {
 			return nil, err
 		}
 	}
 	progress := a.progress("disposal: rewriting packs")
-	done, err := s.FinishDisposals(ctx, func(n, total int) {
+	completed, err := s.FinishDisposals(ctx, func(n, total int) {
 		if progress != nil {
 			progress(int64(n), int64(total))
 		}
 	})
-	res.Completed = append(res.Completed, done...)
+	res.Completed = append(res.Completed, completed...)
 	if err != nil {
 		return res, err
 	}
-	if len(done) > 0 || res.Execution != 0 {
+	// Legal holds on the storage follow the held content into the new
+	// packs before the retired ones are removed.
+	if s.LegalHolds() && (len(completed) > 0 || res.Execution != 0) {
+		ix, err := a.index(ctx, s)
+		if err != nil {
+			return res, err
+		}
+		a.legalHoldsAfter(ctx, s, ix)
+		if err := ix.Close(); err != nil {
+			return res, err
+		}
+	}
+	if res.RetiredLeft, err = s.RemoveRetired(ctx); err != nil {
+		return res, err
+	}
+	if len(completed) > 0 || res.Execution != 0 {
 		// The index forgets the disposed content: index.Update re-indexes
 		// the versions from their records and merges the old documents
 		// out of its segments.
@@ -309,7 +349,7 @@ func (a *App) ExecuteDisposal(ctx context.Context, who Actor, tenant string, pro
 		}
 		res.Checkpoint = c.Size
 	}
-	return res, nil
+	return res, done
 }
 
 func (a *App) execute(ctx context.Context, s *store.Store, who Actor, proposal uint64, res *DisposalResult) error {

@@ -47,6 +47,9 @@ type Plan struct {
 	Eligible int                    `json:"eligible"`
 	Covered  int                    `json:"covered"`  // versions some rule covers, due or not
 	Next     *time.Time             `json:"next_due"` // when the next covered version not yet due falls due
+	// RemovableFrom: the storage retains the content until then (S3 Object
+	// Lock); an execution before it is refused. Absent: removable now.
+	RemovableFrom *time.Time `json:"removable_from,omitempty"`
 }
 
 // Group is the versions one rule lets go: the rule whose retention ends

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/record"
@@ -37,6 +38,46 @@ import (
 // for packs retired by a disposal.completed record.
 type Remover interface {
 	Remove(ctx context.Context, name string) error
+}
+
+// Retainer is a backend whose objects may be retained for a time (S3
+// Object Lock): a pack goes only once none of its versions is retained or
+// held.
+type Retainer interface {
+	RetainUntil(ctx context.Context, name string) (until time.Time, held bool, err error)
+}
+
+// Retains reports whether the backend may retain content for a time (S3
+// Object Lock): a disposal plan then says when its content can go.
+func (s *Store) Retains() bool {
+	_, ok := s.be.(Retainer)
+	return ok
+}
+
+// RemovableFrom is when every one of the packs may be removed as far as
+// their retention goes: zero if now (or the backend retains nothing). A
+// legal hold on the storage is not counted: the legal holds Holdfast sets
+// follow the held content into the new packs (HoldPacks) before a retired
+// pack is removed.
+func (s *Store) RemovableFrom(ctx context.Context, packs []ID) (time.Time, error) {
+	r, ok := s.be.(Retainer)
+	if !ok {
+		return time.Time{}, nil
+	}
+	var from time.Time
+	for _, p := range packs {
+		until, _, err := r.RetainUntil(ctx, packName(p))
+		if err != nil {
+			return time.Time{}, err
+		}
+		if until.After(from) {
+			from = until
+		}
+	}
+	if !from.After(s.now()) {
+		return time.Time{}, nil
+	}
+	return from, nil
 }
 
 // disposalState is what the log's disposal records say, kept by the store.
@@ -156,10 +197,19 @@ func (s *Store) PendingDisposals() []uint64 {
 func (s *Store) Dispose(ctx context.Context, rec record.DisposalExecuted) (uint64, error) {
 	const op = "store.Dispose"
 	if _, ok := s.be.(Remover); !ok {
-		return 0, holdfast.Errorf(op, holdfast.Invalid, "this storage cannot remove content yet (%T): disposal needs a local repository", s.be)
+		return 0, holdfast.Errorf(op, holdfast.Invalid, "this storage cannot remove content (%T)", s.be)
 	}
 	slices.SortFunc(rec.Blobs, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
 	slices.SortFunc(rec.Packs, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	// Content goes only when it can: never logged as disposed of while
+	// the storage still retains it.
+	from, err := s.RemovableFrom(ctx, rec.Packs)
+	if err != nil {
+		return 0, err
+	}
+	if !from.IsZero() {
+		return 0, holdfast.Errorf(op, holdfast.Locked, "the content is under Object Lock until %s: the disposal can be executed from then", from.Format(time.RFC3339))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(op); err != nil {
@@ -301,17 +351,61 @@ func (s *Store) copyRetiringLocked(ctx context.Context, p ID) error {
 	return nil
 }
 
-// removeRetiredLocked removes the retired packs still present.
-func (s *Store) removeRetiredLocked(ctx context.Context, rm Remover) error {
-	var gone []ID
-	for _, id := range s.packs {
-		if _, ok := s.disp.retired[id]; !ok {
-			continue
+// RemoveRetired removes the retired packs still present, and returns how
+// many it could not remove yet (a legal hold on the storage keeps them:
+// see HoldPacks).
+func (s *Store) RemoveRetired(ctx context.Context) (left int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writable("store.RemoveRetired"); err != nil {
+		return 0, err
+	}
+	rm, ok := s.be.(Remover)
+	if !ok {
+		return 0, nil
+	}
+	if err := s.removeRetiredLocked(ctx, rm); err != nil {
+		return 0, err
+	}
+	present, err := s.retiredPresent(ctx)
+	return len(present), err
+}
+
+// retiredPresent lists the retired packs the backend still holds (the blob
+// index leaves them out, so the listing is the one place to find them).
+func (s *Store) retiredPresent(ctx context.Context) ([]ID, error) {
+	if len(s.disp.retired) == 0 {
+		return nil, nil
+	}
+	var out []ID
+	err := s.be.List(ctx, packPrefix, func(name string, _ int64) error {
+		if id, err := packIDFromName(name); err == nil {
+			if _, ok := s.disp.retired[id]; ok {
+				out = append(out, id)
+			}
 		}
+		return nil
+	})
+	return out, err
+}
+
+// removeRetiredLocked removes the retired packs still present; one the
+// storage keeps (Locked) stays, noted, for a later call.
+func (s *Store) removeRetiredLocked(ctx context.Context, rm Remover) error {
+	present, err := s.retiredPresent(ctx)
+	if err != nil {
+		return err
+	}
+	var gone []ID
+	for _, id := range present {
 		if err := s.mayWrite("remove retired pack"); err != nil {
 			return err
 		}
 		if err := rm.Remove(ctx, packName(id)); err != nil && !holdfast.Is(holdfast.NotFound, err) {
+			if holdfast.Is(holdfast.Locked, err) {
+				s.notes = append(s.notes, fmt.Sprintf("retired %s stays for now: %v", packName(id), err))
+				continue
+			}
 			return holdfast.E("remove retired pack", err, packName(id))
 		}
 		gone = append(gone, id)

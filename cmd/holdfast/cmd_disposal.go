@@ -170,6 +170,9 @@ func printPlan(g *globalOptions, p *disposal.Plan, versions bool) {
 	if p.Next != nil {
 		g.print("\nThe next covered version falls due on %s\n", p.Next.Format("2006-01-02"))
 	}
+	if p.RemovableFrom != nil {
+		g.print("\nThe storage retains this content under Object Lock until %s: an execution before then is refused\n", p.RemovableFrom.Format(time.RFC3339))
+	}
 }
 
 func sortedKeys(m map[string]int) []string {

@@ -296,6 +296,11 @@ func TestDisposalExecuteSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("round %d: execute after the kill: exit %d %s", round, code, errs)
 		}
 		check(c, round)
+		var v struct{ Notes []string }
+		jsonDoc(t, c.ok("--json", "--tenant", "contoso", "verify"), &v)
+		if notes := strings.Join(v.Notes, "\n"); strings.Contains(notes, "still present") || !strings.Contains(notes, "disposed of") {
+			t.Fatalf("round %d: after completing, verify notes:\n%s", round, notes)
+		}
 		var list []struct {
 			State    string
 			Disposed int

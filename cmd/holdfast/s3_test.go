@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,27 @@ func TestTenantInS3(t *testing.T) {
 	c.ok("--tenant", "contoso", "hold", "release", "--case", "Harbour", "--reason", "settled")
 	if n := legalHolds(); n != 0 {
 		t.Errorf("%d packs still on legal hold after the release", n)
+	}
+
+	// A disposal in the bucket: the plan says when Object Lock lets the
+	// content go, and an execution before then is refused, naming it.
+	c.ok("--tenant", "contoso", "policy", "set", "--retention-days", "30")
+	var plan struct {
+		Eligible      int
+		RemovableFrom *time.Time `json:"removable_from"`
+	}
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "plan", "--as-of", "2045-01-01"), &plan)
+	if plan.Eligible == 0 || plan.RemovableFrom == nil || time.Until(*plan.RemovableFrom) < 23*time.Hour {
+		t.Errorf("plan in a locked bucket: %d eligible, removable from %v; want about a day from now", plan.Eligible, plan.RemovableFrom)
+	}
+	t.Setenv("HOLDFAST_PASSWORD", "a long enough password")
+	c.ok("user", "add", "legal1", "--role", "legal", "--tenant", "contoso")
+	var prop struct{ Proposal uint64 }
+	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "propose", "--as-of", "2045-01-01", "--reason", "test"), &prop)
+	n := strconv.FormatUint(prop.Proposal, 10)
+	c.ok("--tenant", "contoso", "disposal", "review", "--proposal", n, "--approve", "--reason", "ok", "--user", "legal1")
+	if code, _, errs := c.run("--tenant", "contoso", "disposal", "execute", "--proposal", n); code == exitOK || !strings.Contains(errs, "under Object Lock until") {
+		t.Errorf("execute in a locked bucket: exit %d %s", code, errs)
 	}
 
 	// A WORM profile raises what is written from now on to compliance mode

@@ -118,3 +118,20 @@ func (c *cache) readAt(name string, p []byte, off int64) bool {
 	n, err := f.ReadAt(p, off)
 	return err == nil && n == len(p)
 }
+
+// remove drops the copy of an object removed from the bucket.
+func (c *cache) remove(name string) {
+	if c == nil {
+		return
+	}
+	os.Remove(c.path(name))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, o := range c.order {
+		if o.name == name {
+			c.size -= o.size
+			c.order = append(c.order[:i], c.order[i+1:]...)
+			break
+		}
+	}
+}
