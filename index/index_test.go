@@ -724,3 +724,63 @@ func TestIndexIsUsedByOneProcessAtATime(t *testing.T) {
 	}
 	second.Close()
 }
+
+// A disposed version's content leaves the index: its words no longer find
+// it, it stays findable by what its record says, marked disposed, and a
+// rebuilt index says the same.
+func TestDisposedVersionsLeaveTheIndex(t *testing.T) {
+	ctx := context.Background()
+	s := mailStore(t, 6, 40, 400, func(i int) int { return i })
+	add := func(item, word string) uint64 {
+		msg := "From: bob@fabrikam.example\r\nTo: a@x.example\r\nSubject: Quarterly " + item + "\r\nMessage-ID: <" + item + "@x>\r\n\r\nThe " + word + " figures are attached.\r\n"
+		ref, err := s.PutBytes(ctx, []byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := s.Append(ctx, record.TypeItemVersion, record.ItemVersion{Account: "a@x.example", Workload: "mail", Item: item, Path: "Inbox",
+			Mail: &record.MessageMeta{Subject: "Quarterly " + item}}, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return idx
+	}
+	gone := add("Q1", "zebracorn")
+	add("Q2", "okapifish")
+	ix := indexed(t, s)
+	if got := items(t, ix, "zebracorn"); got != "Q1" {
+		t.Fatalf("before: %q", got)
+	}
+	blobs, packs, err := s.DisposalContent(ctx, map[uint64]bool{gone: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Dispose(ctx, record.DisposalExecuted{Proposal: 1, Approval: 2, Versions: []record.DisposalVersion{{Record: gone, Rule: "r"}}, Blobs: blobs, Packs: packs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishDisposals(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ix *Index) {
+		t.Helper()
+		if _, err := ix.Update(ctx, s, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := items(t, ix, "zebracorn"); got != "" {
+			t.Errorf("the disposed content's word still finds %q", got)
+		}
+		if got := items(t, ix, "okapifish"); got != "Q2" {
+			t.Errorf("the kept version: %q", got)
+		}
+		r, err := ix.Search(ctx, s, `subject:"quarterly q1"`, Options{Limit: 10})
+		if err != nil || len(r.Hits) != 1 || r.Hits[0].Disposed == "" || r.Hits[0].Snippet != "" {
+			t.Errorf("the disposed version by its subject: %+v %v", r, err)
+		}
+	}
+	check(ix)
+	fresh, err := Open(filepath.Join(t.TempDir(), "rebuilt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	check(fresh)
+}

@@ -143,6 +143,13 @@ func TestDisposalEndToEnd(t *testing.T) {
 	if found == 0 {
 		t.Error("no disposed version of bob's found by search")
 	}
+	// A rebuilt index says the same: the disposed versions from their
+	// records, disposed of.
+	before := c.ok("--json", "--tenant", "contoso", "search", "--all-versions", "--limit", "100000", "--", "custodian:"+bob)
+	c.ok("--tenant", "contoso", "index", "rebuild")
+	if after := c.ok("--json", "--tenant", "contoso", "search", "--all-versions", "--limit", "100000", "--", "custodian:"+bob); after != before {
+		t.Errorf("the rebuilt index answers differently\n%.2000s\n----\n%.2000s", before, after)
+	}
 	// Nothing of alice's went.
 	for _, h := range c.search("custodian:"+alice, "--all-versions").Hits {
 		if h.Disposed != "" {
