@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/holdfast/holdfast"
@@ -590,6 +591,18 @@ type RetentionRule struct {
 	Query     string   `json:"query,omitempty"`     // KQL: only the versions it selects
 	KeepDays  int      `json:"keep_days"`
 	From      string   `json:"from"` // received, modified or departure
+}
+
+// Scope says what the rule covers: its workloads, and its query.
+func (r RetentionRule) Scope() string {
+	scope := "every workload"
+	if len(r.Workloads) > 0 {
+		scope = strings.Join(r.Workloads, ", ")
+	}
+	if r.Query != "" {
+		scope += ", matching " + r.Query
+	}
+	return scope
 }
 
 // DisposalVersion is one item version of a disposal: which, under which

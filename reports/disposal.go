@@ -179,14 +179,7 @@ func (d *doc) disposal() {
 	d.h2("Retention rules")
 	var rows [][]string
 	for _, r := range x.Rules {
-		scope := "every workload"
-		if len(r.Workloads) > 0 {
-			scope = strings.Join(r.Workloads, ", ")
-		}
-		if r.Query != "" {
-			scope += "; " + r.Query
-		}
-		rows = append(rows, []string{r.Name, scope, fmt.Sprint(r.KeepDays), r.From})
+		rows = append(rows, []string{r.Name, r.Scope(), fmt.Sprint(r.KeepDays), r.From})
 	}
 	d.table([]string{"Rule", "Covers", "Kept (days)", "From"}, []float64{40, 90, 22, 28}, rows)
 	d.para(fmt.Sprintf("Policy hash %s. %d versions were due but under legal hold when proposed, and were excluded; holds were checked again when the disposal was executed.", orDash(x.PolicyHash), x.HeldAtPlan))

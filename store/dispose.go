@@ -318,11 +318,7 @@ func (s *Store) FinishDisposals(ctx context.Context, progress func(done, total i
 // disposed of and that no other pack holds.
 func (s *Store) copyRetiringLocked(ctx context.Context, p ID) error {
 	name := packName(p)
-	size, err := s.be.Size(ctx, name)
-	if err != nil {
-		return err
-	}
-	entries, err := s.readPackHeader(ctx, name, size)
+	entries, err := s.packHeader(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -429,12 +429,7 @@ func (s *Store) load(ctx context.Context) error {
 			}
 		}
 		for _, id := range orphans {
-			name := packName(id)
-			size, err := s.be.Size(ctx, name)
-			if err != nil {
-				return err
-			}
-			entries, err := s.readPackHeader(ctx, name, size)
+			entries, err := s.packHeader(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -532,6 +527,15 @@ func (s *Store) addPack(id ID, entries []packEntry) {
 			s.index[e.ID] = blobLoc{pack: pi, packEntry: e}
 		}
 	}
+}
+
+// packHeader reads the entries of pack id.
+func (s *Store) packHeader(ctx context.Context, id ID) ([]packEntry, error) {
+	size, err := s.be.Size(ctx, packName(id))
+	if err != nil {
+		return nil, err
+	}
+	return s.readPackHeader(ctx, packName(id), size)
 }
 
 func (s *Store) readPackHeader(ctx context.Context, name string, size int64) ([]packEntry, error) {

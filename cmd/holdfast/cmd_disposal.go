@@ -129,14 +129,7 @@ func printPlan(g *globalOptions, p *disposal.Plan, versions bool) {
 		return
 	}
 	for _, r := range p.Rules {
-		scope := "every workload"
-		if len(r.Workloads) > 0 {
-			scope = strings.Join(r.Workloads, ", ")
-		}
-		if r.Query != "" {
-			scope += ", matching " + r.Query
-		}
-		g.print("  rule %s: %s, kept %d days from %s\n", r.Name, scope, r.KeepDays, r.From)
+		g.print("  rule %s: %s, kept %d days from %s\n", r.Name, r.Scope(), r.KeepDays, r.From)
 	}
 	g.print("%d item versions covered by a rule; %d due for disposal", p.Covered, p.Eligible)
 	if len(p.Held) > 0 {
