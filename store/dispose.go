@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -85,15 +84,6 @@ type disposalState struct {
 	disposed map[ID]uint64 // blob → the disposal.executed record that disposed of it
 	retiring map[ID]uint64 // pack → the disposal.executed record whose blobs it holds
 	retired  map[ID]uint64 // pack → the disposal.completed record that retired it
-}
-
-// change applies fn to the state and returns a function that puts the
-// state back as it was.
-func (d *disposalState) change(fn func()) (undo func()) {
-	d.init()
-	saved := disposalState{disposed: maps.Clone(d.disposed), retiring: maps.Clone(d.retiring), retired: maps.Clone(d.retired)}
-	fn()
-	return func() { *d = saved }
 }
 
 func (d *disposalState) init() {
@@ -238,10 +228,21 @@ func (s *Store) Dispose(ctx context.Context, rec record.DisposalExecuted) (uint6
 	}
 	// The state goes with the record into the tree cache that the flush
 	// saves: a cache that covers the record without it would hide the
-	// disposal from the next writer.
-	undo := s.disp.change(func() { s.executed(idx, rec) })
+	// disposal from the next writer. It is not undone if the flush fails:
+	// the record stays pending, and whichever flush writes it saves the
+	// state with it.
+	s.executed(idx, rec)
+	if len(rec.Packs) == 0 {
+		// No content goes (all of it is shared with versions that stay):
+		// nothing to rewrite, complete at once, in the same batch.
+		d := record.DisposalCompleted{Execution: idx}
+		didx, err := s.appendLocked(record.TypeDisposalDone, d, nil)
+		if err != nil {
+			return 0, err
+		}
+		s.completed(didx, d)
+	}
 	if err := s.flushLocked(ctx); err != nil {
-		undo()
 		return 0, err
 	}
 	for _, id := range rec.Blobs {
@@ -304,9 +305,8 @@ func (s *Store) FinishDisposals(ctx context.Context, progress func(done, total i
 		if err != nil {
 			return completed, err
 		}
-		undo := s.disp.change(func() { s.completed(idx, d) }) // before the flush saves the cache (see Dispose)
+		s.completed(idx, d) // before the flush saves the cache (see Dispose)
 		if err := s.flushLocked(ctx); err != nil {
-			undo()
 			return completed, err
 		}
 		completed = append(completed, exec)
