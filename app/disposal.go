@@ -27,9 +27,10 @@ type DisposalOptions struct {
 // disposalView is what a tenant's log says for disposal: the plan's input
 // (without holds and queries) and the ledger of proposals.
 type disposalView struct {
-	in       disposal.Input
-	ledger   *disposal.Ledger
-	settings policy.Settings
+	in         disposal.Input
+	ledger     *disposal.Ledger
+	settings   policy.Settings
+	policyHash string // of the bundle the plan's rules came from
 }
 
 // readDisposal reads the log once for everything a plan, a review or an
@@ -107,7 +108,7 @@ func (a *App) plan(ctx context.Context, s *store.Store, tenant string, o Disposa
 	if asOf.IsZero() {
 		asOf = a.now()
 	}
-	v.in.AsOf = asOf
+	v.in.AsOf, v.policyHash = asOf, b.Hash
 	if v.in.Rules, err = b.Retention(ctx, policy.RetentionInput{Tenant: tenant, Settings: v.settings, At: asOf}); err != nil {
 		return nil, nil, err
 	}
@@ -213,19 +214,14 @@ func (a *App) ProposeDisposal(ctx context.Context, who Actor, tenant string, o D
 		return 0, nil, err
 	}
 	defer a.closeStore(ctx, s)
-	p, _, err := a.plan(ctx, s, tenant, o)
+	p, v, err := a.plan(ctx, s, tenant, o)
 	if err != nil {
 		return 0, nil, err
 	}
 	if p.Eligible == 0 {
 		return 0, p, holdfast.Errorf(op, holdfast.Invalid, "nothing is due for disposal as of %s: nothing to propose", p.AsOf.Format(time.RFC3339))
 	}
-	b := o.Policy
-	hash := ""
-	if b != nil {
-		hash = b.Hash
-	}
-	rec := record.DisposalProposed{Tenant: tenant, AsOf: p.AsOf, Rules: p.Rules, PolicyHash: hash, Versions: p.Versions(),
+	rec := record.DisposalProposed{Tenant: tenant, AsOf: p.AsOf, Rules: p.Rules, PolicyHash: v.policyHash, Versions: p.Versions(),
 		Held: len(p.Held), Reason: o.Reason, Actor: who.String(), Person: who.Name}
 	idx, err := s.Append(ctx, record.TypeDisposalProposed, rec)
 	if err != nil {

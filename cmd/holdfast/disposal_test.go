@@ -125,9 +125,10 @@ func TestDisposalEndToEnd(t *testing.T) {
 	var list []struct {
 		State    string
 		Disposed int
+		Proposal struct{ Policy_hash string }
 	}
 	jsonDoc(t, c.ok("--json", "--tenant", "contoso", "disposal", "list"), &list)
-	if len(list) != 1 || list[0].State != "completed" || list[0].Disposed != res.Versions {
+	if len(list) != 1 || list[0].State != "completed" || list[0].Disposed != res.Versions || len(list[0].Proposal.Policy_hash) != 64 {
 		t.Errorf("list %+v", list)
 	}
 	// Search: bob's versions are found, said disposed, with no snippet.
