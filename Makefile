@@ -43,6 +43,7 @@ test-long: deps bin/versitygw
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyzeText$$' -fuzztime 60s ./index
 	$(GO) test -run '^$$' -fuzz '^FuzzMailBody$$' -fuzztime 60s ./index
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 60s ./restore
+	$(GO) test -run '^$$' -fuzz '^FuzzLedger$$' -fuzztime 60s ./disposal
 	$(GO) test -run '^$$' -fuzz '^FuzzWithoutMembers$$' -fuzztime 60s ./ingest/graph
 
 # Benchmarks; figures are written down in docs/BENCHMARKS.md.
