@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -295,21 +296,32 @@ func (a *App) ExecuteDisposal(ctx context.Context, who Actor, tenant string, pro
 	}
 	defer a.closeStore(ctx, s)
 	res := &DisposalResult{Proposal: proposal, Completed: []uint64{}}
+	p := a.progress("disposal: rewriting packs")
+	finish := func() ([]uint64, error) {
+		done, err := s.FinishDisposals(ctx, func(n, total int) {
+			if p != nil {
+				p(int64(n), int64(total))
+			}
+		})
+		res.Completed = append(res.Completed, done...)
+		return done, err
+	}
+	// An execution a killed run left unfinished is completed first, so
+	// that its packs are never taken over by the next one's.
+	completed, err := finish()
+	if err != nil {
+		return res, err
+	}
 	var done error // a proposal completed before: said once the leftovers are cleared
 	if proposal != 0 {
 		if err := a.execute(ctx, s, who, proposal, res); holdfast.Is(holdfast.Exist, err) {
 			done = err
 		} else if err != nil {
-			return nil, err
+			return res, err
 		}
 	}
-	progress := a.progress("disposal: rewriting packs")
-	completed, err := s.FinishDisposals(ctx, func(n, total int) {
-		if progress != nil {
-			progress(int64(n), int64(total))
-		}
-	})
-	res.Completed = append(res.Completed, completed...)
+	more, err := finish()
+	completed = append(completed, more...)
 	if err != nil {
 		return res, err
 	}
@@ -355,10 +367,11 @@ func (a *App) execute(ctx context.Context, s *store.Store, who Actor, proposal u
 		return err
 	}
 	if p := v.ledger.Proposals[proposal]; p != nil && p.Executed != 0 {
-		if p.Completed != 0 {
+		if p.Completed != 0 && !slices.Contains(res.Completed, p.Executed) {
 			return holdfast.Errorf(op, holdfast.Exist, "proposal %d was executed by record %d and completed by record %d", proposal, p.Executed, p.Completed)
 		}
-		res.Execution, res.Versions = p.Executed, p.Disposed // interrupted: FinishDisposals completes it
+		// Interrupted: completed by this call, before or after this.
+		res.Execution, res.Versions = p.Executed, p.Disposed
 		return nil
 	}
 	p, err := v.ledger.CheckExecute(proposal)

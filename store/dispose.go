@@ -205,6 +205,11 @@ func (s *Store) Dispose(ctx context.Context, rec record.DisposalExecuted) (uint6
 	if err := s.writable(op); err != nil {
 		return 0, err
 	}
+	for _, idx := range s.disp.retiring {
+		// One at a time: a pack two executions retire would be completed
+		// by the second alone.
+		return 0, holdfast.Errorf(op, holdfast.Locked, "disposal record %d is not finished: complete it first (FinishDisposals)", idx)
+	}
 	// Every pack holding a blob that goes must retire, or the content
 	// would stay where verify could not tell it from a retained copy.
 	packs := map[ID]bool{}
@@ -286,10 +291,13 @@ func (s *Store) FinishDisposals(ctx context.Context, progress func(done, total i
 		packs := byExec[exec]
 		slices.SortFunc(packs, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
 		for _, p := range packs {
-			if _, ok := present[p]; ok {
-				if err := s.copyRetiringLocked(ctx, p); err != nil {
-					return completed, holdfast.E(op, err, "pack "+p.Short())
-				}
+			if _, ok := present[p]; !ok {
+				// Retiring it would hide the loss of what it held besides
+				// the disposed content: that is damage, for verify and repair.
+				return completed, holdfast.Errorf(op, holdfast.Integrity, "pack %s, which disposal record %d rewrites, is missing: run holdfast verify", p.Short(), exec)
+			}
+			if err := s.copyRetiringLocked(ctx, p); err != nil {
+				return completed, holdfast.E(op, err, "pack "+p.Short())
 			}
 			done++
 			if progress != nil {

@@ -150,6 +150,9 @@ func TestDisposalRemovesContentAndVerifies(t *testing.T) {
 		t.Errorf("%d packs retire, want the 5 that hold the first 180 messages", len(rec.Packs))
 	}
 	r.check(t, s) // executed, not yet completed: the content is already refused
+	if _, err := s.Dispose(ctx, record.DisposalExecuted{Proposal: 3, Approval: 4}); !holdfast.Is(holdfast.Locked, err) {
+		t.Errorf("a second execution before the first is finished: %v, want refused", err)
+	}
 	done, err := s.FinishDisposals(ctx, nil)
 	if err != nil || len(done) != 1 {
 		t.Fatalf("FinishDisposals: %v %v", done, err)

@@ -300,8 +300,9 @@ func TestDisposalExecuteSurvivesSIGKILL(t *testing.T) {
 		states[at[0].State]++
 		// Executes, or completes the interrupted execution; or says it was
 		// completed, when the kill came after that.
-		if code, _, errs := c.run(execute...); code != exitOK && !strings.Contains(errs, "completed by record") {
-			t.Fatalf("round %d: execute after the kill: exit %d %s", round, code, errs)
+		code, _, errs := c.run(execute...)
+		if was := at[0].State; (was == "completed") != (code != exitOK) || code != exitOK && !strings.Contains(errs, "completed by record") {
+			t.Fatalf("round %d: execute after a kill that left it %s: exit %d %s", round, was, code, errs)
 		}
 		check(c, round)
 		var v struct{ Notes []string }
