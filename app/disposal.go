@@ -25,6 +25,23 @@ type DisposalOptions struct {
 	Reason string         // a proposal's reason
 }
 
+// ParseAsOf reads the moment a disposal plan is computed as of: a day
+// (YYYY-MM-DD, UTC: its end) or an RFC 3339 time; empty: zero (now).
+func ParseAsOf(v string) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return time.Time{}, holdfast.Errorf("disposal", holdfast.Invalid, "as of %q: want a day such as 2031-01-31 or an RFC 3339 time", v)
+	}
+	return t.Add(24*time.Hour - time.Nanosecond), nil
+}
+
 // disposalView is what a tenant's log says for disposal: the plan's input
 // (without holds and queries) and the ledger of proposals.
 type disposalView struct {
@@ -34,8 +51,7 @@ type disposalView struct {
 	policyHash string // of the bundle the plan's rules came from
 }
 
-// readDisposal reads the log once for everything a plan, a review or an
-// execution needs.
+// readDisposal reads the log once for everything a plan needs.
 func readDisposal(ctx context.Context, s *store.Store) (*disposalView, error) {
 	v := &disposalView{ledger: disposal.NewLedger(), settings: policy.DefaultSettings()}
 	v.in.Departed = map[string]time.Time{}
@@ -75,9 +91,9 @@ func readDisposal(ctx context.Context, s *store.Store) (*disposalView, error) {
 			if err := record.Unmarshal(r, r.Type, &v.settings); err != nil {
 				return err
 			}
-		case record.TypeDisposalProposed, record.TypeDisposalReviewed, record.TypeDisposalExecuted, record.TypeDisposalDone:
-			if err := v.ledger.Note(r.Index, r.Type, r.Time, r.Data); err != nil {
-				return err
+		default:
+			if slices.Contains(disposalTypes, r.Type) {
+				return v.ledger.Note(r.Index, r.Type, r.Time, r.Data)
 			}
 		}
 		return nil
@@ -247,11 +263,11 @@ func (a *App) ReviewDisposal(ctx context.Context, who Actor, role, tenant string
 		return 0, err
 	}
 	defer a.closeStore(ctx, s)
-	v, err := readDisposal(ctx, s)
+	l, err := readLedger(ctx, s)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := v.ledger.CheckReview(proposal, who.Name, role, decision, reason); err != nil {
+	if _, err := l.CheckReview(proposal, who.Name, role, decision, reason); err != nil {
 		return 0, err
 	}
 	idx, err := s.Append(ctx, record.TypeDisposalReviewed, record.DisposalReviewed{Proposal: proposal, Decision: decision, Reason: reason,
@@ -362,11 +378,11 @@ func (a *App) ExecuteDisposal(ctx context.Context, who Actor, tenant string, pro
 
 func (a *App) execute(ctx context.Context, s *store.Store, who Actor, proposal uint64, res *DisposalResult) error {
 	const op = "disposal execute"
-	v, err := readDisposal(ctx, s)
+	l, err := readLedger(ctx, s)
 	if err != nil {
 		return err
 	}
-	if p := v.ledger.Proposals[proposal]; p != nil && p.Executed != 0 {
+	if p := l.Proposals[proposal]; p != nil && p.Executed != 0 {
 		if p.Completed != 0 && !slices.Contains(res.Completed, p.Executed) {
 			return holdfast.Errorf(op, holdfast.Exist, "proposal %d was executed by record %d and completed by record %d", proposal, p.Executed, p.Completed)
 		}
@@ -374,7 +390,7 @@ func (a *App) execute(ctx context.Context, s *store.Store, who Actor, proposal u
 		res.Execution, res.Versions = p.Executed, p.Disposed
 		return nil
 	}
-	p, err := v.ledger.CheckExecute(proposal)
+	p, err := l.CheckExecute(proposal)
 	if err != nil {
 		return err
 	}
@@ -400,7 +416,7 @@ func (a *App) execute(ctx context.Context, s *store.Store, who Actor, proposal u
 	going := map[uint64]bool{}
 	var versions []record.DisposalVersion
 	for _, dv := range p.Data.Versions {
-		if !v.in.Disposed[dv.Record] { // an overlapping proposal took it already
+		if _, done := l.Disposed[dv.Record]; !done { // an overlapping proposal took it already
 			going[dv.Record] = true
 			versions = append(versions, dv)
 		}
@@ -424,23 +440,36 @@ func (a *App) Disposals(ctx context.Context, tenant string) ([]*disposal.Proposa
 		return nil, err
 	}
 	defer a.closeStore(ctx, s)
-	v, err := readDisposal(ctx, s)
+	l, err := readLedger(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return v.ledger.Sorted(), nil
+	return l.Sorted(), nil
+}
+
+// disposalTypes are the records the disposal ledger is made of.
+var disposalTypes = []string{record.TypeDisposalProposed, record.TypeDisposalReviewed, record.TypeDisposalExecuted, record.TypeDisposalDone}
+
+// readLedger reads the tenant's disposal records alone into the ledger of
+// proposals: what a review, an execution or a list needs.
+func readLedger(ctx context.Context, s *store.Store) (*disposal.Ledger, error) {
+	l := disposal.NewLedger()
+	err := s.Scan(ctx, 0, disposalTypes, func(raw []byte) error {
+		var r record.Record
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return holdfast.E("disposal ledger", holdfast.Integrity, err)
+		}
+		return l.Note(r.Index, r.Type, r.Time, r.Data)
+	})
+	return l, err
 }
 
 // DisposedVersions is every version of the tenant disposed of, by record:
 // what search, restore and export say in place of the content.
 func DisposedVersions(ctx context.Context, s *store.Store) (disposal.DisposedVersions, error) {
-	l := disposal.NewLedger()
-	err := s.Scan(ctx, 0, []string{record.TypeDisposalProposed, record.TypeDisposalReviewed, record.TypeDisposalExecuted, record.TypeDisposalDone}, func(raw []byte) error {
-		var r record.Record
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return holdfast.E("disposed versions", holdfast.Integrity, err)
-		}
-		return l.Note(r.Index, r.Type, r.Time, r.Data)
-	})
-	return l.Disposed, err
+	l, err := readLedger(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return l.Disposed, nil
 }

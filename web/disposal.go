@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/holdfast/holdfast"
 	"github.com/holdfast/holdfast/access"
@@ -35,25 +33,8 @@ func (s *Server) disposals(c *echo.Context, p *access.Principal) error {
 	return c.JSON(http.StatusOK, map[string]any{"disposals": rows})
 }
 
-// asOf reads an as_of moment: a day (its end) or an RFC 3339 time; empty:
-// now.
-func asOf(v string) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse("2006-01-02", v)
-	if err != nil {
-		return time.Time{}, holdfast.Errorf("disposal", holdfast.Invalid, "as_of %q: want a day such as 2031-01-31 or an RFC 3339 time", v)
-	}
-	return t.Add(24*time.Hour - time.Nanosecond), nil
-}
-
 func (s *Server) disposalPlan(c *echo.Context, p *access.Principal) error {
-	at, err := asOf(c.QueryParam("as_of"))
+	at, err := app.ParseAsOf(c.QueryParam("as_of"))
 	if err != nil {
 		return err
 	}
@@ -72,7 +53,7 @@ func (s *Server) proposeDisposal(c *echo.Context, p *access.Principal) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
-	at, err := asOf(b.AsOf)
+	at, err := app.ParseAsOf(b.AsOf)
 	if err != nil {
 		return err
 	}
@@ -138,7 +119,7 @@ func (s *Server) disposalsPage(c *echo.Context, p *access.Principal) error {
 	}
 	data := map[string]any{"Tenant": tenant, "Disposals": rows, "Done": c.QueryParam("done"), "AsOf": c.QueryParam("as_of")}
 	if c.QueryParam("plan") != "" && access.Allowed(p.Role, access.ProposeDisposal) {
-		at, err := asOf(c.QueryParam("as_of"))
+		at, err := app.ParseAsOf(c.QueryParam("as_of"))
 		if err != nil {
 			return err
 		}
@@ -153,7 +134,7 @@ func (s *Server) disposalsPage(c *echo.Context, p *access.Principal) error {
 
 func (s *Server) proposeDisposalForm(c *echo.Context, p *access.Principal) error {
 	tenant := c.Param("tenant")
-	at, err := asOf(c.FormValue("as_of"))
+	at, err := app.ParseAsOf(c.FormValue("as_of"))
 	if err != nil {
 		return err
 	}

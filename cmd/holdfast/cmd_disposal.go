@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/holdfast/holdfast/disposal"
 	"github.com/holdfast/holdfast/policy"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 type disposalOptions struct {
@@ -83,16 +81,9 @@ func newDisposalCommand(g *globalOptions) *cobra.Command {
 
 func (o disposalOptions) app() (app.DisposalOptions, error) {
 	var do app.DisposalOptions
-	if o.AsOf != "" {
-		t, err := time.Parse(time.RFC3339, o.AsOf)
-		if err != nil {
-			d, derr := parseDay("--as-of", o.AsOf, true)
-			if derr != nil {
-				return do, holdfast.Errorf("--as-of", holdfast.Invalid, "%q is neither a day YYYY-MM-DD nor an RFC 3339 time", o.AsOf)
-			}
-			t = *d
-		}
-		do.AsOf = t
+	var err error
+	if do.AsOf, err = app.ParseAsOf(o.AsOf); err != nil {
+		return do, err
 	}
 	b, err := policy.LoadBundle(o.PolicyDir)
 	if err != nil {
@@ -216,7 +207,7 @@ func runDisposalReview(ctx context.Context, g *globalOptions, o disposalOptions)
 	if err != nil {
 		return err
 	}
-	pw, err := readLoginPassword(g)
+	pw, err := readPassword(g, false)
 	if err != nil {
 		return err
 	}
@@ -238,29 +229,6 @@ func runDisposalReview(ctx context.Context, g *globalOptions, o disposalOptions)
 	}
 	g.print("Proposal %d %s by %s (record %d)\n", o.Proposal, decision, p.User, idx)
 	return nil
-}
-
-// readLoginPassword takes a user's password from $HOLDFAST_PASSWORD, the
-// terminal, or one line of stdin.
-func readLoginPassword(g *globalOptions) (string, error) {
-	const op = "password"
-	if pw := os.Getenv("HOLDFAST_PASSWORD"); pw != "" {
-		return pw, nil
-	}
-	if term.IsTerminal(int(os.Stdin.Fd())) {
-		g.say("Password: ")
-		b, err := term.ReadPassword(int(os.Stdin.Fd()))
-		g.say("\n")
-		if err != nil {
-			return "", holdfast.E(op, holdfast.IO, "could not read the password from the terminal")
-		}
-		return string(b), nil
-	}
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return "", holdfast.E(op, holdfast.Invalid, "no password: set HOLDFAST_PASSWORD or give it on stdin")
-	}
-	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func runDisposalExecute(ctx context.Context, g *globalOptions, o disposalOptions) error {

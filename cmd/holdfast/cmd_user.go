@@ -35,7 +35,7 @@ reaches, every tenant for an admin, before it takes effect.`,
 			if err != nil {
 				return err
 			}
-			pw, err := readPassword(g)
+			pw, err := readPassword(g, true)
 			if err != nil {
 				return err
 			}
@@ -134,9 +134,9 @@ func orAll(tenants []string) string {
 	return strings.Join(tenants, ", ")
 }
 
-// readPassword takes a new password from $HOLDFAST_PASSWORD, the terminal
-// (asked twice), or one line of stdin.
-func readPassword(g *globalOptions) (string, error) {
+// readPassword takes a password from $HOLDFAST_PASSWORD, the terminal
+// (asked twice when it is a new one), or one line of stdin.
+func readPassword(g *globalOptions, isNew bool) (string, error) {
 	const op = "password"
 	if pw := os.Getenv("HOLDFAST_PASSWORD"); pw != "" {
 		return pw, nil
@@ -144,8 +144,11 @@ func readPassword(g *globalOptions) (string, error) {
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		g.say("Password: ")
 		a, err := term.ReadPassword(int(os.Stdin.Fd()))
-		g.say("\nAgain: ")
-		b, err2 := term.ReadPassword(int(os.Stdin.Fd()))
+		b, err2 := a, error(nil)
+		if isNew {
+			g.say("\nAgain: ")
+			b, err2 = term.ReadPassword(int(os.Stdin.Fd()))
+		}
 		g.say("\n")
 		if err != nil || err2 != nil {
 			return "", holdfast.E(op, holdfast.IO, "could not read the password from the terminal")
